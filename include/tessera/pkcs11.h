@@ -49,6 +49,11 @@
 #define CKF_HKDF_SALT_DATA (0x00000002UL)
 #define CKF_HKDF_SALT_KEY (0x00000004UL)
 #endif
+/* RFC 5649 key wrap with padding as PKCS#11 3.0 numbers it (p11-kit 2.40
+ * only has CKM_AES_KEY_WRAP_PAD, 0x210a). */
+#ifndef CKM_AES_KEY_WRAP_KWP
+#define CKM_AES_KEY_WRAP_KWP (0x210bUL)
+#endif
 #ifndef CKA_UNIQUE_ID
 #define CKA_UNIQUE_ID (0x4UL)
 #endif
@@ -65,6 +70,10 @@
 #define CKF_MESSAGE_SIGN (0x00000008UL)
 #define CKF_MESSAGE_VERIFY (0x00000010UL)
 #define CKF_MULTI_MESSAGE (0x00000020UL)
+#endif
+/* 3.0 C_SessionCancel: cancel an active object search. */
+#ifndef CKF_FIND_OBJECTS
+#define CKF_FIND_OBJECTS (0x00000040UL)
 #endif
 
 typedef struct CK_HKDF_PARAMS {

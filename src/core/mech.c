@@ -1,0 +1,216 @@
+/*
+ * The mechanism table (C_GetMechanismList / C_GetMechanismInfo) and the
+ * lookup the operation code uses. PKCS#11 3.0 §5.5 (C_GetMechanismInfo) and
+ * the Current Mechanisms specification for each entry's key sizes and flags.
+ *
+ * Key sizes: bits for RSA and EC-family keys, bytes for AES and generic
+ * secrets (HMAC, HKDF), as the mechanisms specification states per mechanism.
+ */
+#include "core/mech_int.h"
+
+#define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
+#define SV (CKF_SIGN | CKF_VERIFY)
+#define ED (CKF_ENCRYPT | CKF_DECRYPT)
+#define WU (CKF_WRAP | CKF_UNWRAP)
+
+static const tcore_mech_def mech_table[] = {
+    /* digests */
+    {CKM_SHA_1, 0, 0, CKF_DIGEST, MF_DIGEST, TCRYPTO_MD_SHA1},
+    {CKM_SHA224, 0, 0, CKF_DIGEST, MF_DIGEST, TCRYPTO_MD_SHA224},
+    {CKM_SHA256, 0, 0, CKF_DIGEST, MF_DIGEST, TCRYPTO_MD_SHA256},
+    {CKM_SHA384, 0, 0, CKF_DIGEST, MF_DIGEST, TCRYPTO_MD_SHA384},
+    {CKM_SHA512, 0, 0, CKF_DIGEST, MF_DIGEST, TCRYPTO_MD_SHA512},
+    {CKM_SHA3_224, 0, 0, CKF_DIGEST, MF_DIGEST, TCRYPTO_MD_SHA3_224},
+    {CKM_SHA3_256, 0, 0, CKF_DIGEST, MF_DIGEST, TCRYPTO_MD_SHA3_256},
+    {CKM_SHA3_384, 0, 0, CKF_DIGEST, MF_DIGEST, TCRYPTO_MD_SHA3_384},
+    {CKM_SHA3_512, 0, 0, CKF_DIGEST, MF_DIGEST, TCRYPTO_MD_SHA3_512},
+    /* RSA */
+    {CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR, MF_RSA_GEN, TCRYPTO_MD_NONE},
+    {CKM_RSA_PKCS, 2048, 8192, ED | SV | WU, MF_RSA_PKCS, TCRYPTO_MD_NONE},
+    {CKM_RSA_PKCS_PSS, 2048, 8192, SV, MF_RSA_PSS, TCRYPTO_MD_NONE},
+    {CKM_RSA_PKCS_OAEP, 2048, 8192, ED | WU, MF_RSA_OAEP, TCRYPTO_MD_NONE},
+    {CKM_RSA_X_509, 2048, 8192, ED | SV, MF_RSA_X509, TCRYPTO_MD_NONE},
+    {CKM_SHA1_RSA_PKCS, 2048, 8192, SV, MF_RSA_PKCS, TCRYPTO_MD_SHA1},
+    {CKM_SHA224_RSA_PKCS, 2048, 8192, SV, MF_RSA_PKCS, TCRYPTO_MD_SHA224},
+    {CKM_SHA256_RSA_PKCS, 2048, 8192, SV, MF_RSA_PKCS, TCRYPTO_MD_SHA256},
+    {CKM_SHA384_RSA_PKCS, 2048, 8192, SV, MF_RSA_PKCS, TCRYPTO_MD_SHA384},
+    {CKM_SHA512_RSA_PKCS, 2048, 8192, SV, MF_RSA_PKCS, TCRYPTO_MD_SHA512},
+    {CKM_SHA1_RSA_PKCS_PSS, 2048, 8192, SV, MF_RSA_PSS, TCRYPTO_MD_SHA1},
+    {CKM_SHA224_RSA_PKCS_PSS, 2048, 8192, SV, MF_RSA_PSS, TCRYPTO_MD_SHA224},
+    {CKM_SHA256_RSA_PKCS_PSS, 2048, 8192, SV, MF_RSA_PSS, TCRYPTO_MD_SHA256},
+    {CKM_SHA384_RSA_PKCS_PSS, 2048, 8192, SV, MF_RSA_PSS, TCRYPTO_MD_SHA384},
+    {CKM_SHA512_RSA_PKCS_PSS, 2048, 8192, SV, MF_RSA_PSS, TCRYPTO_MD_SHA512},
+    /* EC (NIST curves) */
+    {CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | EC_FLAGS, MF_EC_GEN, TCRYPTO_MD_NONE},
+    {CKM_ECDSA, 256, 521, SV | EC_FLAGS, MF_ECDSA, TCRYPTO_MD_NONE},
+    {CKM_ECDSA_SHA1, 256, 521, SV | EC_FLAGS, MF_ECDSA, TCRYPTO_MD_SHA1},
+    {CKM_ECDSA_SHA224, 256, 521, SV | EC_FLAGS, MF_ECDSA, TCRYPTO_MD_SHA224},
+    {CKM_ECDSA_SHA256, 256, 521, SV | EC_FLAGS, MF_ECDSA, TCRYPTO_MD_SHA256},
+    {CKM_ECDSA_SHA384, 256, 521, SV | EC_FLAGS, MF_ECDSA, TCRYPTO_MD_SHA384},
+    {CKM_ECDSA_SHA512, 256, 521, SV | EC_FLAGS, MF_ECDSA, TCRYPTO_MD_SHA512},
+    {CKM_ECDH1_DERIVE, 255, 521, CKF_DERIVE | EC_FLAGS, MF_ECDH, TCRYPTO_MD_NONE},
+    /* Edwards / Montgomery (RFC 8032 / RFC 7748) */
+    {CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 448, CKF_GENERATE_KEY_PAIR, MF_ED_GEN, TCRYPTO_MD_NONE},
+    {CKM_EDDSA, 255, 448, SV, MF_EDDSA, TCRYPTO_MD_NONE},
+    {CKM_EC_MONTGOMERY_KEY_PAIR_GEN, 255, 448, CKF_GENERATE_KEY_PAIR, MF_X_GEN, TCRYPTO_MD_NONE},
+    /* AES */
+    {CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE, MF_AES_GEN, TCRYPTO_MD_NONE},
+    {CKM_AES_ECB, 16, 32, ED, MF_AES_ECB, TCRYPTO_MD_NONE},
+    {CKM_AES_CBC, 16, 32, ED, MF_AES_CBC, TCRYPTO_MD_NONE},
+    {CKM_AES_CBC_PAD, 16, 32, ED, MF_AES_CBC_PAD, TCRYPTO_MD_NONE},
+    {CKM_AES_CTR, 16, 32, ED, MF_AES_CTR, TCRYPTO_MD_NONE},
+    {CKM_AES_GCM, 16, 32, ED, MF_AES_GCM, TCRYPTO_MD_NONE},
+    {CKM_AES_CMAC, 16, 32, SV, MF_CMAC, TCRYPTO_MD_NONE},
+    {CKM_AES_CMAC_GENERAL, 16, 32, SV, MF_CMAC_GENERAL, TCRYPTO_MD_NONE},
+    {CKM_AES_KEY_WRAP, 16, 32, ED | WU, MF_AES_KW, TCRYPTO_MD_NONE},
+    /* RFC 5649 under both codes: 0x210a is what p11-kit's header, OpenSC and
+     * SoftHSM call it, 0x210b (KWP) is the 3.0 specification's name. */
+    {CKM_AES_KEY_WRAP_PAD, 16, 32, ED | WU, MF_AES_KWP, TCRYPTO_MD_NONE},
+    {CKM_AES_KEY_WRAP_KWP, 16, 32, ED | WU, MF_AES_KWP, TCRYPTO_MD_NONE},
+    /* generic secrets, HMAC, HKDF */
+    {CKM_GENERIC_SECRET_KEY_GEN, 1, 512, CKF_GENERATE, MF_SECRET_GEN, TCRYPTO_MD_NONE},
+    {CKM_SHA_1_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA1},
+    {CKM_SHA224_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA224},
+    {CKM_SHA256_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA256},
+    {CKM_SHA384_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA384},
+    {CKM_SHA512_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA512},
+    {CKM_SHA3_224_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA3_224},
+    {CKM_SHA3_256_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA3_256},
+    {CKM_SHA3_384_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA3_384},
+    {CKM_SHA3_512_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA3_512},
+    {CKM_SHA_1_HMAC_GENERAL, 1, 512, SV, MF_HMAC_GENERAL, TCRYPTO_MD_SHA1},
+    {CKM_SHA224_HMAC_GENERAL, 1, 512, SV, MF_HMAC_GENERAL, TCRYPTO_MD_SHA224},
+    {CKM_SHA256_HMAC_GENERAL, 1, 512, SV, MF_HMAC_GENERAL, TCRYPTO_MD_SHA256},
+    {CKM_SHA384_HMAC_GENERAL, 1, 512, SV, MF_HMAC_GENERAL, TCRYPTO_MD_SHA384},
+    {CKM_SHA512_HMAC_GENERAL, 1, 512, SV, MF_HMAC_GENERAL, TCRYPTO_MD_SHA512},
+    {CKM_SHA3_224_HMAC_GENERAL, 1, 512, SV, MF_HMAC_GENERAL, TCRYPTO_MD_SHA3_224},
+    {CKM_SHA3_256_HMAC_GENERAL, 1, 512, SV, MF_HMAC_GENERAL, TCRYPTO_MD_SHA3_256},
+    {CKM_SHA3_384_HMAC_GENERAL, 1, 512, SV, MF_HMAC_GENERAL, TCRYPTO_MD_SHA3_384},
+    {CKM_SHA3_512_HMAC_GENERAL, 1, 512, SV, MF_HMAC_GENERAL, TCRYPTO_MD_SHA3_512},
+    {CKM_HKDF_DERIVE, 1, 512, CKF_DERIVE, MF_HKDF, TCRYPTO_MD_NONE},
+};
+
+const tcore_mech_def *tcore_mech_find(CK_MECHANISM_TYPE type)
+{
+    for (size_t i = 0; i < TC_ARRAY_LEN(mech_table); i++) {
+        if (mech_table[i].type == type)
+            return &mech_table[i];
+    }
+    return NULL;
+}
+
+CK_RV tcore_mech_list(CK_MECHANISM_TYPE *out, CK_ULONG *count_io)
+{
+    CK_ULONG n = (CK_ULONG)TC_ARRAY_LEN(mech_table);
+    if (count_io == NULL)
+        return CKR_ARGUMENTS_BAD;
+    if (out == NULL) {
+        *count_io = n;
+        return CKR_OK;
+    }
+    if (*count_io < n) {
+        *count_io = n;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    for (CK_ULONG i = 0; i < n; i++)
+        out[i] = mech_table[i].type;
+    *count_io = n;
+    return CKR_OK;
+}
+
+CK_RV tcore_mech_info(CK_MECHANISM_TYPE mech, CK_MECHANISM_INFO *info)
+{
+    const tcore_mech_def *d = tcore_mech_find(mech);
+    if (info == NULL)
+        return CKR_ARGUMENTS_BAD;
+    if (d == NULL)
+        return CKR_MECHANISM_INVALID;
+    info->ulMinKeySize = d->min;
+    info->ulMaxKeySize = d->max;
+    info->flags = d->flags;
+    return CKR_OK;
+}
+
+tcrypto_md tcore_mech_md(CK_MECHANISM_TYPE hash)
+{
+    switch (hash) {
+    case CKM_SHA_1: return TCRYPTO_MD_SHA1;
+    case CKM_SHA224: return TCRYPTO_MD_SHA224;
+    case CKM_SHA256: return TCRYPTO_MD_SHA256;
+    case CKM_SHA384: return TCRYPTO_MD_SHA384;
+    case CKM_SHA512: return TCRYPTO_MD_SHA512;
+    case CKM_SHA3_224: return TCRYPTO_MD_SHA3_224;
+    case CKM_SHA3_256: return TCRYPTO_MD_SHA3_256;
+    case CKM_SHA3_384: return TCRYPTO_MD_SHA3_384;
+    case CKM_SHA3_512: return TCRYPTO_MD_SHA3_512;
+    default: return TCRYPTO_MD_NONE;
+    }
+}
+
+tcrypto_md tcore_mech_mgf(CK_RSA_PKCS_MGF_TYPE mgf)
+{
+    switch (mgf) {
+    case CKG_MGF1_SHA1: return TCRYPTO_MD_SHA1;
+    case CKG_MGF1_SHA224: return TCRYPTO_MD_SHA224;
+    case CKG_MGF1_SHA256: return TCRYPTO_MD_SHA256;
+    case CKG_MGF1_SHA384: return TCRYPTO_MD_SHA384;
+    case CKG_MGF1_SHA512: return TCRYPTO_MD_SHA512;
+    default: return TCRYPTO_MD_NONE;
+    }
+}
+
+CK_RV tcore_rv_from_crypto(tcrypto_rc rc)
+{
+    switch (rc) {
+    case TCRYPTO_OK: return CKR_OK;
+    case TCRYPTO_ERR_ARG: return CKR_ARGUMENTS_BAD;
+    case TCRYPTO_ERR_NOMEM: return CKR_HOST_MEMORY;
+    case TCRYPTO_ERR_BUFFER: return CKR_BUFFER_TOO_SMALL;
+    case TCRYPTO_ERR_UNSUPPORTED: return CKR_MECHANISM_INVALID;
+    case TCRYPTO_ERR_KEY: return CKR_KEY_TYPE_INCONSISTENT;
+    case TCRYPTO_ERR_VERIFY: return CKR_SIGNATURE_INVALID;
+    case TCRYPTO_ERR_DECRYPT: return CKR_ENCRYPTED_DATA_INVALID;
+    case TCRYPTO_ERR_INPUT: return CKR_DATA_INVALID;
+    case TCRYPTO_ERR_STATE: return CKR_DEVICE_ERROR;
+    case TCRYPTO_ERR_INTERNAL: return CKR_FUNCTION_FAILED;
+    }
+    return CKR_GENERAL_ERROR;
+}
+
+const CK_ATTRIBUTE *tcore_tmpl_find(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_ATTRIBUTE_TYPE type)
+{
+    if (tmpl == NULL)
+        return NULL;
+    for (CK_ULONG i = 0; i < n; i++) {
+        if (tmpl[i].type == type)
+            return &tmpl[i];
+    }
+    return NULL;
+}
+
+CK_RV tcore_tmpl_ulong(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_ATTRIBUTE_TYPE type,
+                       CK_ULONG *v, bool *found)
+{
+    const CK_ATTRIBUTE *a = tcore_tmpl_find(tmpl, n, type);
+    *found = false;
+    if (a == NULL)
+        return CKR_OK;
+    if (a->pValue == NULL || a->ulValueLen != sizeof(CK_ULONG))
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    memcpy(v, a->pValue, sizeof(CK_ULONG));
+    *found = true;
+    return CKR_OK;
+}
+
+CK_KEY_TYPE tcore_ckk_from_crypto(tcrypto_key_type t)
+{
+    switch (t) {
+    case TCRYPTO_KEY_RSA: return CKK_RSA;
+    case TCRYPTO_KEY_EC: return CKK_EC;
+    case TCRYPTO_KEY_ED25519:
+    case TCRYPTO_KEY_ED448: return CKK_EC_EDWARDS;
+    case TCRYPTO_KEY_X25519:
+    case TCRYPTO_KEY_X448: return CKK_EC_MONTGOMERY;
+    }
+    return CK_UNAVAILABLE_INFORMATION;
+}

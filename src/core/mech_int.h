@@ -1,0 +1,77 @@
+/*
+ * core/mech*.c internal declarations: the mechanism table entries and the
+ * helpers the operation, key-generation, wrap and derive code share.
+ */
+#ifndef TESSERA_CORE_MECH_INT_H
+#define TESSERA_CORE_MECH_INT_H
+
+#include <string.h>
+
+#include "core/tcore.h"
+
+/* What a table entry does. */
+typedef enum {
+    MF_DIGEST = 1,
+    MF_RSA_GEN,
+    MF_RSA_PKCS,
+    MF_RSA_PSS,
+    MF_RSA_OAEP,
+    MF_RSA_X509,
+    MF_EC_GEN,
+    MF_ECDSA,
+    MF_ECDH,
+    MF_ED_GEN,
+    MF_EDDSA,
+    MF_X_GEN,
+    MF_AES_GEN,
+    MF_AES_ECB,
+    MF_AES_CBC,
+    MF_AES_CBC_PAD,
+    MF_AES_CTR,
+    MF_AES_GCM,
+    MF_CMAC,
+    MF_CMAC_GENERAL,
+    MF_AES_KW,
+    MF_AES_KWP,
+    MF_SECRET_GEN,
+    MF_HMAC,
+    MF_HMAC_GENERAL,
+    MF_HKDF,
+} tcore_mech_family;
+
+typedef struct {
+    CK_MECHANISM_TYPE type;
+    CK_ULONG min, max;
+    CK_FLAGS flags;
+    tcore_mech_family fam;
+    tcrypto_md md; /* the hash a combined mechanism applies, or HMAC's */
+} tcore_mech_def;
+
+const tcore_mech_def *tcore_mech_find(CK_MECHANISM_TYPE type);
+/* CKM_SHA* digest mechanism -> md (NONE if not a supported hash). */
+tcrypto_md tcore_mech_md(CK_MECHANISM_TYPE hash);
+/* CKG_MGF1_* -> md (NONE if unknown). */
+tcrypto_md tcore_mech_mgf(CK_RSA_PKCS_MGF_TYPE mgf);
+CK_KEY_TYPE tcore_ckk_from_crypto(tcrypto_key_type t);
+
+const CK_ATTRIBUTE *tcore_tmpl_find(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_ATTRIBUTE_TYPE type);
+/* A CK_ULONG attribute of a template: *found false when absent;
+ * CKR_ATTRIBUTE_VALUE_INVALID when it has the wrong size. */
+CK_RV tcore_tmpl_ulong(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_ATTRIBUTE_TYPE type,
+                       CK_ULONG *v, bool *found);
+
+/* Key checks shared by operations, wrap, unwrap and derive: the object's
+ * class and key type fit the family (CKR_KEY_TYPE_INCONSISTENT), then
+ * tcore_obj_check_use for `usage`. */
+CK_RV tcore_mech_check_key(const tcore_mech_def *d, tcore_obj *key, CK_OBJECT_CLASS want_cls,
+                           CK_ATTRIBUTE_TYPE usage);
+/* An AES key of the object, with the mechanism's size range checked
+ * (CKR_KEY_SIZE_RANGE). Free with tcrypto_secure_free. */
+CK_RV tcore_mech_secret(const tcore_mech_def *d, tcore_obj *key, uint8_t **val, size_t *len);
+/* The asymmetric key, type and size checked against the entry. */
+CK_RV tcore_mech_pkey(const tcore_mech_def *d, tcore_obj *key, tcrypto_pkey **out);
+
+/* The parsed parameters of RSA OAEP (label copied by reference). */
+CK_RV tcore_mech_oaep_params(const CK_MECHANISM *m, tcrypto_rsa_enc_params *ep);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * The embedded key protector: the token key wrapped with AES-256-GCM under
+ * keys derived from the SO PIN and from the user PIN (Argon2id through
+ * tcrypto_pin_kdf, a fresh random salt per PIN and per change).
+ *
+ * Blob (big-endian):
+ *   "TPP1" | u32 t_cost | u32 m_cost | u32 parallel | u8 count |
+ *   count x { u32 who | salt[16] | iv[12] | wrapped key[32] | tag[16] }
+ * The associated data of each entry binds it to the token and the role, so an
+ * entry cannot be moved to another token or from the user to the SO.
+ * A wrong PIN fails the GCM tag: CKR_PIN_INCORRECT.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core_int.h"
+
+#define PP_MAGIC "TPP1"
+#define PP_SALT 16
+#define PP_IV 12
+#define PP_TAG 16
+#define PP_ENTRY (4 + PP_SALT + PP_IV + TCORE_TOKEN_KEY_LEN + PP_TAG)
+#define PP_HDR (4 + 12 + 1)
+#define PP_MAX_ENTRIES 2
+
+typedef struct {
+    uint32_t who;
+    const uint8_t *salt, *iv, *ct, *tag;
+} pp_entry;
+
+typedef struct {
+    tcrypto_pin_kdf_params params;
+    size_t n;
+    pp_entry e[PP_MAX_ENTRIES];
+} pp_blob;
+
+/* Parameters bounds: refuse blobs that would make the KDF absurdly costly
+ * (a tampered blob must not turn C_Login into a denial of service). */
+#define PP_MAX_T 64u
+#define PP_MAX_M (4u * 1024u * 1024u) /* KiB: 4 GiB */
+#define PP_MAX_P 64u
+
+static bool pp_parse(const uint8_t *blob, size_t len, pp_blob *out)
+{
+    tc_reader r;
+    const uint8_t *magic;
+    uint8_t count;
+    pp_blob b;
+
+    memset(&b, 0, sizeof(b));
+    tc_reader_init(&r, blob, len);
+    if (!tc_read_ref(&r, 4, &magic) || memcmp(magic, PP_MAGIC, 4) != 0 ||
+        !tc_read_u32(&r, &b.params.t_cost) || !tc_read_u32(&r, &b.params.m_cost) ||
+        !tc_read_u32(&r, &b.params.parallel) || !tc_read_u8(&r, &count)) {
+        return false;
+    }
+    if (b.params.t_cost == 0 || b.params.t_cost > PP_MAX_T || b.params.m_cost == 0 ||
+        b.params.m_cost > PP_MAX_M || b.params.parallel == 0 || b.params.parallel > PP_MAX_P ||
+        count > PP_MAX_ENTRIES) {
+        return false;
+    }
+    for (uint8_t i = 0; i < count; i++) {
+        pp_entry *e = &b.e[i];
+        if (!tc_read_u32(&r, &e->who) || !tc_read_ref(&r, PP_SALT, &e->salt) ||
+            !tc_read_ref(&r, PP_IV, &e->iv) || !tc_read_ref(&r, TCORE_TOKEN_KEY_LEN, &e->ct) ||
+            !tc_read_ref(&r, PP_TAG, &e->tag)) {
+            return false;
+        }
+        if (e->who != CKU_SO && e->who != CKU_USER) {
+            return false;
+        }
+        for (uint8_t j = 0; j < i; j++) {
+            if (b.e[j].who == e->who) {
+                return false;
+            }
+        }
+    }
+    if (tc_reader_left(&r) != 0) {
+        return false;
+    }
+    b.n = count;
+    *out = b;
+    return true;
+}
+
+CK_RV tcore_protector_pin_blob_check(const uint8_t *blob, size_t len)
+{
+    pp_blob b;
+    return pp_parse(blob, len, &b) ? CKR_OK : CKR_DEVICE_ERROR;
+}
+
+static void pp_aad(uint8_t *aad, size_t *aadlen, const char *token_id, uint32_t who)
+{
+    static const char label[] = "tessera pin protector v1";
+    size_t n = 0, idlen = strlen(token_id);
+    if (idlen > 16) {
+        idlen = 16;
+    }
+    memcpy(aad, label, sizeof(label) - 1);
+    n += sizeof(label) - 1;
+    memcpy(aad + n, token_id, idlen);
+    n += idlen;
+    tc_store_u32(aad + n, who);
+    n += 4;
+    *aadlen = n;
+}
+
+#define PP_AAD_MAX 64
+
+/* Wrap key for `who` into a new entry written to `ent` (PP_ENTRY bytes). */
+static CK_RV pp_wrap(const tcrypto_pin_kdf_params *params, const char *token_id, uint32_t who,
+                     const uint8_t *key, const uint8_t *pin, size_t pin_len, uint8_t *ent)
+{
+    CK_RV rv = CKR_FUNCTION_FAILED;
+    uint8_t *kek = tcrypto_secure_alloc(32);
+    uint8_t aad[PP_AAD_MAX];
+    size_t aadlen;
+    uint8_t *salt = ent + 4, *iv = salt + PP_SALT, *ct = iv + PP_IV, *tag = ct + TCORE_TOKEN_KEY_LEN;
+
+    if (kek == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    tc_store_u32(ent, who);
+    if (tcrypto_random(salt, PP_SALT) != TCRYPTO_OK || tcrypto_random(iv, PP_IV) != TCRYPTO_OK) {
+        goto out;
+    }
+    if (tcrypto_pin_kdf(params, pin, pin_len, salt, PP_SALT, kek, 32) != TCRYPTO_OK) {
+        goto out;
+    }
+    pp_aad(aad, &aadlen, token_id, who);
+    if (tcrypto_gcm_encrypt(kek, 32, iv, PP_IV, aad, aadlen, key, TCORE_TOKEN_KEY_LEN, ct, tag,
+                            PP_TAG) != TCRYPTO_OK) {
+        goto out;
+    }
+    rv = CKR_OK;
+out:
+    tcrypto_secure_free(kek, 32);
+    return rv;
+}
+
+static CK_RV pp_create(void *ctx, const char *token_id, const uint8_t *so_pin, size_t so_pin_len,
+                       uint8_t key[TCORE_TOKEN_KEY_LEN], uint8_t **blob, size_t *blob_len)
+{
+    const tcrypto_pin_kdf_params *params = ctx;
+    CK_RV rv = CKR_FUNCTION_FAILED;
+    size_t len = PP_HDR + PP_ENTRY;
+    uint8_t *b = malloc(len);
+    uint8_t *k = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
+
+    if (b == NULL || k == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    if (tcrypto_random(k, TCORE_TOKEN_KEY_LEN) != TCRYPTO_OK) {
+        goto out;
+    }
+    memcpy(b, PP_MAGIC, 4);
+    tc_store_u32(b + 4, params->t_cost);
+    tc_store_u32(b + 8, params->m_cost);
+    tc_store_u32(b + 12, params->parallel);
+    b[16] = 1;
+    rv = pp_wrap(params, token_id, CKU_SO, k, so_pin, so_pin_len, b + PP_HDR);
+    if (rv != CKR_OK) {
+        goto out;
+    }
+    memcpy(key, k, TCORE_TOKEN_KEY_LEN);
+    *blob = b;
+    *blob_len = len;
+    b = NULL;
+out:
+    tcrypto_secure_free(k, TCORE_TOKEN_KEY_LEN);
+    free(b);
+    return rv;
+}
+
+static CK_RV pp_unlock(void *ctx, const char *token_id, const uint8_t *blob, size_t blob_len,
+                       CK_USER_TYPE who, const uint8_t *pin, size_t pin_len,
+                       uint8_t key[TCORE_TOKEN_KEY_LEN])
+{
+    (void)ctx;
+    pp_blob b;
+    const pp_entry *e = NULL;
+    CK_RV rv = CKR_FUNCTION_FAILED;
+    uint8_t *kek = NULL, *k = NULL;
+    uint8_t aad[PP_AAD_MAX];
+    size_t aadlen;
+    tcrypto_rc crc;
+
+    if (!pp_parse(blob, blob_len, &b)) {
+        TC_ERROR(TCORE_LOG, "token %s: PIN protector blob is damaged", token_id);
+        return CKR_DEVICE_ERROR;
+    }
+    for (size_t i = 0; i < b.n; i++) {
+        if (b.e[i].who == who) {
+            e = &b.e[i];
+        }
+    }
+    if (e == NULL) {
+        return who == CKU_USER ? CKR_USER_PIN_NOT_INITIALIZED : CKR_DEVICE_ERROR;
+    }
+    kek = tcrypto_secure_alloc(32);
+    k = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
+    if (kek == NULL || k == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    if (tcrypto_pin_kdf(&b.params, pin, pin_len, e->salt, PP_SALT, kek, 32) != TCRYPTO_OK) {
+        goto out;
+    }
+    pp_aad(aad, &aadlen, token_id, (uint32_t)who);
+    crc = tcrypto_gcm_decrypt(kek, 32, e->iv, PP_IV, aad, aadlen, e->ct, TCORE_TOKEN_KEY_LEN,
+                              e->tag, PP_TAG, k);
+    if (crc == TCRYPTO_ERR_DECRYPT) {
+        rv = CKR_PIN_INCORRECT;
+        goto out;
+    }
+    if (crc != TCRYPTO_OK) {
+        goto out;
+    }
+    memcpy(key, k, TCORE_TOKEN_KEY_LEN);
+    rv = CKR_OK;
+out:
+    tcrypto_secure_free(kek, 32);
+    tcrypto_secure_free(k, TCORE_TOKEN_KEY_LEN);
+    return rv;
+}
+
+static CK_RV pp_set_pin(void *ctx, const char *token_id, const uint8_t *blob, size_t blob_len,
+                        CK_USER_TYPE who, const uint8_t key[TCORE_TOKEN_KEY_LEN],
+                        const uint8_t *pin, size_t pin_len, uint8_t **new_blob,
+                        size_t *new_blob_len)
+{
+    const tcrypto_pin_kdf_params *params = ctx;
+    pp_blob b;
+    CK_RV rv;
+    uint8_t *nb;
+    size_t nlen, off;
+    size_t keep = 0;
+
+    if (!pp_parse(blob, blob_len, &b)) {
+        TC_ERROR(TCORE_LOG, "token %s: PIN protector blob is damaged", token_id);
+        return CKR_DEVICE_ERROR;
+    }
+    for (size_t i = 0; i < b.n; i++) {
+        keep += b.e[i].who != who;
+    }
+    nlen = PP_HDR + (keep + 1) * PP_ENTRY;
+    nb = malloc(nlen);
+    if (nb == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    /* A changed PIN takes the current default cost, so costs rise over time;
+     * kept entries keep theirs only if equal, so re-wrap needs one set. To
+     * stay simple and safe, the blob keeps one parameter set: the one the
+     * kept entries were made with. */
+    memcpy(nb, PP_MAGIC, 4);
+    if (keep > 0) {
+        params = &b.params;
+    }
+    tc_store_u32(nb + 4, params->t_cost);
+    tc_store_u32(nb + 8, params->m_cost);
+    tc_store_u32(nb + 12, params->parallel);
+    nb[16] = (uint8_t)(keep + 1);
+    off = PP_HDR;
+    for (size_t i = 0; i < b.n; i++) {
+        if (b.e[i].who == who) {
+            continue;
+        }
+        tc_store_u32(nb + off, b.e[i].who);
+        memcpy(nb + off + 4, b.e[i].salt, PP_SALT);
+        memcpy(nb + off + 4 + PP_SALT, b.e[i].iv, PP_IV);
+        memcpy(nb + off + 4 + PP_SALT + PP_IV, b.e[i].ct, TCORE_TOKEN_KEY_LEN);
+        memcpy(nb + off + 4 + PP_SALT + PP_IV + TCORE_TOKEN_KEY_LEN, b.e[i].tag, PP_TAG);
+        off += PP_ENTRY;
+    }
+    rv = pp_wrap(params, token_id, (uint32_t)who, key, pin, pin_len, nb + off);
+    if (rv != CKR_OK) {
+        free(nb);
+        return rv;
+    }
+    *new_blob = nb;
+    *new_blob_len = nlen;
+    return CKR_OK;
+}
+
+static bool pp_has_pin(void *ctx, const uint8_t *blob, size_t blob_len, CK_USER_TYPE who)
+{
+    (void)ctx;
+    pp_blob b;
+    if (!pp_parse(blob, blob_len, &b)) {
+        return false;
+    }
+    for (size_t i = 0; i < b.n; i++) {
+        if (b.e[i].who == who) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void pp_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+CK_RV tcore_protector_pin(const tcrypto_pin_kdf_params *params, tcore_protector *out)
+{
+    tcrypto_pin_kdf_params *p = malloc(sizeof(*p));
+    if (p == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    *p = params != NULL ? *params : tcrypto_pin_kdf_default;
+    out->create = pp_create;
+    out->unlock = pp_unlock;
+    out->set_pin = pp_set_pin;
+    out->has_pin = pp_has_pin;
+    out->destroy = pp_destroy;
+    out->ctx = p;
+    return CKR_OK;
+}

@@ -1,0 +1,89 @@
+/*
+ * crypto/ internal declarations shared by the crypto layer's files. Nothing
+ * outside src/crypto includes this header (it pulls in OpenSSL).
+ */
+#ifndef TESSERA_CRYPTO_INT_H
+#define TESSERA_CRYPTO_INT_H
+
+#include <stdatomic.h>
+
+#include <openssl/evp.h>
+
+#include "crypto/tcrypto.h"
+
+/* The immutable key object handed out by the layer. The EVP_PKEY is never
+ * modified after construction, so it is shared by concurrent operations. */
+struct tcrypto_pkey {
+    atomic_uint refs;
+    EVP_PKEY *pk;
+    tcrypto_key_type type;
+    tcrypto_curve curve;
+    size_t bits;     /* modulus bits (RSA), field bits (EC, Ed, X) */
+    size_t bytes;    /* modulus bytes (RSA), field bytes (EC), raw key length (Ed/X) */
+    bool priv;
+};
+
+/* Returns TCRYPTO_OK when crypto may run: performs the one-time start-up
+ * (algorithm fetch, secure heap, self-tests) on first use and refuses with
+ * TCRYPTO_ERR_STATE once the module is in the error state. */
+tcrypto_rc tcx_ready(void);
+/* Enter the permanent error state (self-test or pairwise-test failure). */
+void tcx_enter_error(void);
+
+/* Algorithm objects fetched once at start-up; NULL for NONE/unknown. */
+const EVP_MD *tcx_md(tcrypto_md md);
+const char *tcx_md_name(tcrypto_md md);
+
+typedef enum {
+    TCX_AES_ECB,
+    TCX_AES_CBC,
+    TCX_AES_CTR,
+    TCX_AES_CFB,
+    TCX_AES_OFB,
+    TCX_AES_GCM,
+    TCX_AES_WRAP,
+    TCX_AES_WRAP_PAD,
+    TCX_AES_KIND_COUNT
+} tcx_aes_kind;
+/* keylen 16/24/32, else NULL. */
+const EVP_CIPHER *tcx_aes(tcx_aes_kind kind, size_t keylen);
+EVP_MAC *tcx_mac_hmac(void);
+EVP_MAC *tcx_mac_cmac(void);
+EVP_KDF *tcx_kdf_hkdf(void);
+
+/* Wrap an EVP_PKEY (ownership taken, also on failure). priv says whether
+ * it carries private material. Rejects unsupported types and curves. */
+tcrypto_rc tcx_pkey_wrap(EVP_PKEY *pk, bool priv, tcrypto_pkey **out);
+/* Pairwise-consistency test of a freshly generated key pair (FIPS 140-3
+ * IG 10.3.A). On failure the module enters the error state. */
+tcrypto_rc tcx_pairwise_test(const tcrypto_pkey *k);
+
+/* OpenSSL curve (group) names and field lengths. */
+const char *tcx_curve_group(tcrypto_curve curve);
+size_t tcx_curve_bytes(tcrypto_curve curve);
+/* OpenSSL algorithm name for Ed/X key types. */
+const char *tcx_raw_alg_name(tcrypto_key_type type);
+size_t tcx_raw_key_len(tcrypto_key_type type);
+
+/* Known-answer self-tests (selftest.c); true when every test passed. */
+bool tcx_selftest_run(void);
+
+/* Standard output-buffer convention (see tcrypto.h). Returns true when the
+ * caller should return rc immediately (size query or buffer too small). */
+static inline bool tcx_out_precheck(const uint8_t *out, size_t *outlen, size_t need,
+                                    tcrypto_rc *rc)
+{
+    if (out == NULL) {
+        *outlen = need;
+        *rc = TCRYPTO_OK;
+        return true;
+    }
+    if (*outlen < need) {
+        *outlen = need;
+        *rc = TCRYPTO_ERR_BUFFER;
+        return true;
+    }
+    return false;
+}
+
+#endif

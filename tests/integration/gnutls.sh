@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Acceptance 4 (issue 2): GnuTLS.
+#  * `p11tool --provider M --login --list-all` lists the token's objects,
+#    private ones included, and without login does not list private keys;
+#  * `certtool --generate-self-signed --load-privkey 'pkcs11:…'` makes a
+#    certificate whose signature verifies and that holds the token's key.
+T_NAME=gnutls
+. "$(dirname "$0")/lib.sh"
+
+t_init_token gt
+P=(--token-label gt --login --pin "$T_PIN")
+t_check "RSA-2048 key pair" ptool "${P[@]}" --keypairgen --key-type rsa:2048 --label rsa --id 21
+t_check "EC P-256 key pair" ptool "${P[@]}" --keypairgen --key-type EC:prime256v1 --label ec --id 22
+t_check "AES-256 key" ptool "${P[@]}" --keygen --key-type AES:32 --label aes --id 23
+
+export GNUTLS_PIN="$T_PIN"
+t_check "p11tool --list-all with login" \
+    p11 p11tool --provider "$T_MODULE" --login --list-all "pkcs11:token=gt"
+cp "$T_TMP/last.out" "$T_TMP/all.txt"
+for k in rsa ec; do
+    t_grep "lists private key $k" "URL: pkcs11:.*object=$k;.*type=private" "$T_TMP/all.txt"
+    t_grep "lists public key $k" "URL: pkcs11:.*object=$k;.*type=public" "$T_TMP/all.txt"
+done
+t_grep "lists secret key aes" "URL: pkcs11:.*object=aes;.*type=secret-key" "$T_TMP/all.txt"
+t_grep "shows RSA private key type" "Type: Private key \(RSA-2048\)" "$T_TMP/all.txt"
+t_grep "shows EC private key type" "Type: Private key \((EC/ECDSA|ECDSA)-SECP256R1\)" "$T_TMP/all.txt"
+
+# Must-fail: without login, private and secret objects stay hidden (CKA_PRIVATE).
+unset GNUTLS_PIN
+t_check "p11tool --list-all without login" \
+    p11 p11tool --provider "$T_MODULE" --list-all "pkcs11:token=gt"
+cp "$T_TMP/last.out" "$T_TMP/public.txt"
+t_grep "public key listed without login" "object=rsa;.*type=public" "$T_TMP/public.txt"
+if grep -Eq "type=private" "$T_TMP/public.txt"; then
+    cat "$T_TMP/public.txt" >&2
+    t_fail "private keys listed without login"
+fi
+t_log "ok: no private key listed without login"
+export GNUTLS_PIN="$T_PIN"
+
+cat >"$T_TMP/cert.tmpl" <<TMPL
+cn = "tessera gnutls test"
+serial = 7
+expiration_days = 30
+signing_key
+ca
+TMPL
+for k in rsa ec; do
+    t_check "certtool --generate-self-signed with $k" \
+        p11 certtool --provider "$T_MODULE" --generate-self-signed \
+        --load-privkey "pkcs11:token=gt;object=$k;type=private" \
+        --template "$T_TMP/cert.tmpl" --outfile "$T_TMP/$k.crt"
+    t_check "certificate of $k verifies (self-signed)" \
+        openssl verify -CAfile "$T_TMP/$k.crt" "$T_TMP/$k.crt"
+    t_check "export public key $k" ptool --token-label gt --read-object --type pubkey --label "$k" \
+        -o "$T_TMP/$k.pub.der"
+    openssl x509 -in "$T_TMP/$k.crt" -noout -pubkey | openssl pkey -pubin -outform DER -out "$T_TMP/$k.crtpub.der"
+    cmp -s "$T_TMP/$k.crtpub.der" "$T_TMP/$k.pub.der" || t_fail "certificate of $k does not hold the token's key"
+    t_log "ok: certificate of $k holds the token's public key"
+done
+t_must_fail "RSA certificate does not verify under the EC certificate" \
+    openssl verify -CAfile "$T_TMP/ec.crt" "$T_TMP/rsa.crt"
+t_must_fail "certtool with a key that does not exist" \
+    p11 certtool --provider "$T_MODULE" --generate-self-signed \
+    --load-privkey "pkcs11:token=gt;object=nosuchkey;type=private" \
+    --template "$T_TMP/cert.tmpl" --outfile "$T_TMP/none.crt"
+exit 0

@@ -1,0 +1,141 @@
+# Common set-up for the integration scripts (sourced, not run).
+#
+# Module under test: $TESSERA_TEST_MODULE when set — a path to any PKCS#11
+# module, or the word "softhsm" for SoftHSMv2 (Debian softhsm2), which the
+# scripts are proven against — otherwise our module,
+# $TESSERA_BUILD_DIR/src/pkcs11/libtessera-pkcs11.so.
+#
+# Every check that fails ends the script with a non-zero status; a script
+# never skips itself to pass.
+
+set -euo pipefail
+
+T_SO_PIN=${T_SO_PIN:-12345678}
+T_PIN=${T_PIN:-123456}
+
+t_log() { printf '[%s] %s\n' "${T_NAME:-test}" "$*" >&2; }
+t_fail() {
+    printf '[%s] FAIL: %s\n' "${T_NAME:-test}" "$*" >&2
+    exit 1
+}
+
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tessera-it.XXXXXX")
+t_cleanup() { t_finish $?; }
+# t_finish STATUS: what the EXIT trap does; scripts that add their own trap
+# call it with the status they saved first.
+t_finish() {
+    local rc=$1
+    if [ "${T_KEEP:-0}" = 1 ]; then
+        t_log "kept temp dir $T_TMP"
+    else
+        rm -rf "$T_TMP"
+    fi
+    if [ $rc -eq 0 ]; then t_log "PASS"; else t_log "FAILED (status $rc)"; fi
+}
+trap t_cleanup EXIT
+
+T_MODULE_KIND=tessera
+case "${TESSERA_TEST_MODULE:-}" in
+    "")
+        : "${TESSERA_BUILD_DIR:?TESSERA_BUILD_DIR or TESSERA_TEST_MODULE must be set}"
+        T_MODULE="$TESSERA_BUILD_DIR/src/pkcs11/libtessera-pkcs11.so"
+        ;;
+    softhsm)
+        T_MODULE=/usr/lib/softhsm/libsofthsm2.so
+        T_MODULE_KIND=softhsm
+        ;;
+    *)
+        T_MODULE="$TESSERA_TEST_MODULE"
+        case "$T_MODULE" in *softhsm*) T_MODULE_KIND=softhsm ;; *) T_MODULE_KIND=other ;; esac
+        ;;
+esac
+[ -f "$T_MODULE" ] || t_fail "PKCS#11 module not found: $T_MODULE"
+export T_MODULE
+
+# Our module's store, and SoftHSM's token directory, both live in the temp dir.
+export TESSERA_HOME="$T_TMP/home"
+mkdir -p "$TESSERA_HOME" "$T_TMP/softhsm-tokens"
+export TESSERA_CONF="$T_TMP/tessera.conf"
+cat >"$TESSERA_CONF" <<EOF
+store = $T_TMP/tessera.db
+log_level = ${TESSERA_TEST_LOG_LEVEL:-warning}
+log_file = $T_TMP/tessera.log
+EOF
+export SOFTHSM2_CONF="$T_TMP/softhsm2.conf"
+cat >"$SOFTHSM2_CONF" <<EOF
+directories.tokendir = $T_TMP/softhsm-tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+EOF
+
+# Environment for programs we did not build (pkcs11-tool, openssl, p11tool,
+# ssh-keygen, python, java) that load a sanitized module: the ASan runtime has
+# to come first in the process, and leaks in the host program are not ours.
+T_PRELOAD_ENV=()
+if [ "$T_MODULE_KIND" = tessera ] && [ -n "${TESSERA_ASAN_LIB:-}" ]; then
+    T_PRELOAD_ENV=(LD_PRELOAD="$TESSERA_ASAN_LIB"
+        ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allow_user_segv_handler=1:handle_segv=0:use_sigaltstack=0")
+fi
+
+# p11 CMD...: run a foreign program that loads the module.
+p11() {
+    if [ ${#T_PRELOAD_ENV[@]} -gt 0 ]; then
+        env "${T_PRELOAD_ENV[@]}" "$@"
+    else
+        "$@"
+    fi
+}
+
+# ptool ARGS...: pkcs11-tool on the module under test.
+ptool() { p11 pkcs11-tool --module "$T_MODULE" "$@"; }
+
+# t_check DESCRIPTION CMD...: CMD must succeed.
+t_check() {
+    local what=$1
+    shift
+    if ! "$@" >"$T_TMP/last.out" 2>&1; then
+        cat "$T_TMP/last.out" >&2
+        t_fail "$what"
+    fi
+    t_log "ok: $what"
+}
+
+# t_must_fail DESCRIPTION CMD...: CMD must fail (a must-fail check).
+t_must_fail() {
+    local what=$1
+    shift
+    if "$@" >"$T_TMP/last.out" 2>&1; then
+        cat "$T_TMP/last.out" >&2
+        t_fail "expected failure but succeeded: $what"
+    fi
+    t_log "ok (refused as expected): $what"
+}
+
+# t_grep DESCRIPTION PATTERN FILE: FILE must contain the extended regex.
+t_grep() {
+    grep -Eq -- "$2" "$3" || { cat "$3" >&2; t_fail "$1 (no /$2/ in $(basename "$3"))"; }
+    t_log "ok: $1"
+}
+
+# t_free_slot_index: index (as pkcs11-tool --slot-index counts) of the first
+# slot whose token is not initialised.
+t_free_slot_index() {
+    ptool -L 2>/dev/null | awk '
+        /^Slot [0-9]+/ { idx = $2; next }
+        /token state:[[:space:]]*uninitialized/ { print idx; found = 1; exit }
+        END { if (!found) exit 1 }'
+}
+
+# t_init_token LABEL: initialise the free slot's token as LABEL, with SO PIN
+# $T_SO_PIN and user PIN $T_PIN.
+t_init_token() {
+    local label=$1 idx
+    idx=$(t_free_slot_index) || t_fail "no free slot to initialise token $label"
+    t_check "init token $label (slot index $idx)" \
+        ptool --init-token --slot-index "$idx" --label "$label" --so-pin "$T_SO_PIN"
+    t_check "init user PIN of $label" \
+        ptool --token-label "$label" --login --login-type so --so-pin "$T_SO_PIN" --init-pin --pin "$T_PIN"
+}
+
+t_log "module: $T_MODULE ($T_MODULE_KIND); temp: $T_TMP"
