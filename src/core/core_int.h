@@ -163,12 +163,6 @@ CK_RV tcore_record_build(tcore_obj *o, const uint8_t *key, tc_buf *out);
  * given. Integrity failures mark the object broken (not an error here). */
 CK_RV tcore_record_load(tcore_token *t, const uint8_t *buf, size_t len, uint64_t mod_rev,
                         tcore_obj **out);
-/* Open a sealed part: verify, decrypt, decode. CKR_DEVICE_ERROR on failure. */
-CK_RV tcore_record_open(const char *token_id, uint64_t obj_id, CK_OBJECT_CLASS cls,
-                        CK_KEY_TYPE kt, const tcore_attr *pub, size_t npub,
-                        const uint8_t *sealed, size_t sealed_len, const uint8_t *key,
-                        uint8_t **secret, size_t *secret_len, tcore_attr **attrs,
-                        size_t *nattrs);
 bool tcore_attr_is_public_part(const tcore_obj *o, CK_ATTRIBUTE_TYPE type);
 
 /* ---- object store (objstore.c) ------------------------------------------ */
@@ -179,5 +173,10 @@ void tcore_key_obj(char *out, size_t outlen, const char *tokid, uint64_t id);
 CK_RV tcore_index_keys(tcore_obj *o, const uint8_t *key, char ***keys, size_t *n);
 void tcore_index_keys_free(char **keys, size_t n);
 void tcore_cache_remove(tcore_token *t, uint64_t id);
+/* Rewrite a stored object with new attributes (o->lock held, sealed part
+ * open): record + index changes in one compare-and-swap transaction. */
+CK_RV tcore_objstore_rewrite(tcore_obj *o, tcore_attr *attrs, size_t nattrs);
+/* Delete a stored object's record and index keys (o->lock held). */
+CK_RV tcore_objstore_delete(tcore_obj *o);
 
 #endif

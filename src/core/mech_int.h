@@ -5,6 +5,7 @@
 #ifndef TESSERA_CORE_MECH_INT_H
 #define TESSERA_CORE_MECH_INT_H
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/tcore.h"
@@ -70,6 +71,11 @@ CK_RV tcore_mech_check_key(const tcore_mech_def *d, tcore_obj *key, CK_OBJECT_CL
 CK_RV tcore_mech_secret(const tcore_mech_def *d, tcore_obj *key, uint8_t **val, size_t *len);
 /* The asymmetric key, type and size checked against the entry. */
 CK_RV tcore_mech_pkey(const tcore_mech_def *d, tcore_obj *key, tcrypto_pkey **out);
+
+/* tcore_op_init with the usage attribute to check given: CKA_WRAP /
+ * CKA_UNWRAP make an encrypt / decrypt operation for C_WrapKey/C_UnwrapKey. */
+CK_RV tcore_op_init_usage(tcore_op_kind kind, const CK_MECHANISM *mech, tcore_obj *key,
+                          CK_ATTRIBUTE_TYPE usage, tcore_op **out);
 
 /* The parsed parameters of RSA OAEP (label copied by reference). */
 CK_RV tcore_mech_oaep_params(const CK_MECHANISM *m, tcrypto_rsa_enc_params *ep);

@@ -327,9 +327,11 @@ bool tcore_obj_match(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 /* C_SetAttributeValue (PKCS#11 3.0 §4.1.2, the per-class tables): all or
  * nothing. CKR_ACTION_PROHIBITED if CKA_MODIFIABLE is false,
  * CKR_ATTRIBUTE_READ_ONLY, CKR_ATTRIBUTE_TYPE_INVALID,
- * CKR_ATTRIBUTE_VALUE_INVALID (bad length, SENSITIVE true->false, EXTRACTABLE
- * false->true, WRAP_WITH_TRUSTED true->false; CKA_TRUSTED set true by anyone
- * but the SO), CKR_USER_NOT_LOGGED_IN (token key locked for a sealed record).
+ * CKR_ATTRIBUTE_VALUE_INVALID (bad length or value), CKR_ATTRIBUTE_READ_ONLY
+ * also for SENSITIVE true->false, EXTRACTABLE false->true, WRAP_WITH_TRUSTED
+ * true->false (the footnotes say the attribute becomes read-only) and for
+ * CKA_TRUSTED set by anyone but the SO, CKR_USER_NOT_LOGGED_IN (token key
+ * locked for a sealed record).
  * A token object is rewritten in the store (compare-and-swap on its record;
  * CKR_DEVICE_ERROR on failure) before the in-memory copy changes. */
 CK_RV tcore_obj_set_attrs(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count);

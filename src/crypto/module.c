@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "crypto/crypto_int.h"

@@ -1,5 +1,5 @@
 /*
- * crypto/ — the one layer that includes <openssl/*>. Everything above it
+ * crypto/ — the one layer that includes <openssl/...>. Everything above it
  * speaks in these types. All functions are thread-safe; key objects are
  * immutable after creation and may be used from many threads at once.
  *

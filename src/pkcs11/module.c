@@ -168,7 +168,7 @@ P11_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 
     /* Known-answer self-tests (DESIGN.md "Crypto"): a failure leaves the
      * module unusable, which C_Initialize reports as a general error. */
-    if (tcrypto_init() != TCRYPTO_OK) {
+    if (tcrypto_init() != TCRYPTO_OK || tcrypto_in_error()) {
         TC_ERROR("p11", "cryptographic self-tests failed; module in error state");
         rv = CKR_GENERAL_ERROR;
         goto out;
@@ -191,7 +191,8 @@ P11_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
     }
     tstore_rc src = tstore_open(uri, &store);
     if (src != TSTORE_OK) {
-        TC_ERROR("p11", "cannot open store %s: %s", uri, tstore_rc_str(src));
+        /* Not the URI itself: a remote store's URI may carry credentials. */
+        TC_ERROR("p11", "cannot open the store: %s", tstore_rc_str(src));
         rv = src == TSTORE_NOMEM ? CKR_HOST_MEMORY : CKR_FUNCTION_FAILED;
         goto out;
     }

@@ -512,27 +512,37 @@ P11_EXPORT CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
     rv = p11_slot_token(slotID, &t);
     if (rv != CKR_OK)
         goto out;
-    /* Close one at a time: take a session of this slot under the table lock,
-     * close it outside (closing takes the table lock for writing). */
-    for (;;) {
-        p11_session *s = NULL;
-        pthread_rwlock_rdlock(&g_tab.lock);
-        for (uint32_t i = 0; i < g_tab.cap && s == NULL; i++) {
-            p11_session *c = g_tab.v[i].s;
-            if (c != NULL && c->slot == slotID) {
-                atomic_fetch_add(&c->refs, 1);
-                s = c;
-            }
-        }
-        pthread_rwlock_unlock(&g_tab.lock);
-        if (s == NULL)
-            break;
-        if (lock_live(s) != CKR_OK)
-            continue;
-        session_close_locked(s);
-        pthread_mutex_unlock(&s->lock);
-        session_unref(s);
+    /* Take references to this slot's sessions under the table lock, then
+     * close them outside it (closing takes the table lock for writing).
+     * Sessions opened meanwhile stay open, as if opened afterwards. */
+    p11_session **list = NULL;
+    size_t n = 0;
+    bool nomem = false;
+    pthread_rwlock_rdlock(&g_tab.lock);
+    if (g_tab.cap != 0) {
+        list = calloc(g_tab.cap, sizeof(*list));
+        nomem = list == NULL;
     }
+    for (uint32_t i = 0; i < g_tab.cap && list != NULL; i++) {
+        p11_session *c = g_tab.v[i].s;
+        if (c != NULL && c->slot == slotID) {
+            atomic_fetch_add(&c->refs, 1);
+            list[n++] = c;
+        }
+    }
+    pthread_rwlock_unlock(&g_tab.lock);
+    if (nomem) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (lock_live(list[i]) != CKR_OK)
+            continue; /* closed meanwhile; lock_live dropped our reference */
+        session_close_locked(list[i]);
+        pthread_mutex_unlock(&list[i]->lock);
+        session_unref(list[i]);
+    }
+    free(list);
     /* The last close logged the token out; make sure of it even when there
      * were no sessions (PKCS#11 3.0 §5.6). */
     p11_state_lock();

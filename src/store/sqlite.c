@@ -16,6 +16,21 @@
  * snapshots, concurrently with each other and with the writer. Each connection
  * is used by one thread at a time and caches its prepared statements.
  * synchronous=FULL makes a commit durable before the call returns.
+ *
+ * Choices the interface leaves open:
+ *  - a transaction whose operations change nothing (only comparisons, or
+ *    deletes of missing keys) commits no revision, as in etcd; *rev_out is
+ *    then the current revision;
+ *  - tstore_changes lists each key's latest state once (a live key as a put
+ *    at its mod_rev, else its newest deletion), not every intermediate write:
+ *    enough for a cache to converge; since_rev 0 is never TSTORE_COMPACTED:
+ *    with no earlier state, the live keys are a complete answer (the re-read
+ *    a follower does after TSTORE_COMPACTED);
+ *  - URI "sqlite:PATH?deletion_log=N" sets how many deletions are kept
+ *    (default TSTORE_DEFAULT_DELETION_LOG);
+ *  - a database that holds other tables but not ours, or a newer schema
+ *    version, is refused as TSTORE_CORRUPT; the file itself must not be a
+ *    symbolic link (TSTORE_IO).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,20 +62,36 @@ enum sq_stmt {
     ST_RANGE_U,
     ST_COUNT_B,
     ST_COUNT_U,
-    ST_CHANGES_B,
-    ST_CHANGES_U,
+    ST_CHANGES_KB,
+    ST_CHANGES_KU,
+    ST_CHANGES_RB,
+    ST_CHANGES_RU,
     ST_UPSERT,
     ST_DELETE,
     ST_LOG_DELETE,
     ST_SET_META,
     ST_PRUNE_CUT,
     ST_PRUNE,
+    ST_DEL_COUNT,
     ST_COUNT_
 };
 
 /* Prefix bounds: ?1 = prefix (inclusive), ?2 = its successor (exclusive);
  * the _U variants have no upper bound (the prefix is empty or all 0xff).
  * Both use the primary key's order, never a full scan. */
+#define CHANGES_SQL(kv_index, kv_upper, del_upper)                                          \
+    "SELECT key, value, create_rev, mod_rev, 0 FROM kv" kv_index                             \
+    " WHERE mod_rev > ?3 AND key >= ?1" kv_upper                                             \
+    " UNION ALL"                                                                             \
+    " SELECT d.key, NULL, 0, max(d.rev), 1 FROM deleted AS d"                                \
+    " WHERE d.rev > ?3 AND d.key >= ?1" del_upper                                            \
+    " AND NOT EXISTS (SELECT 1 FROM kv WHERE kv.key = d.key)"                                \
+    " GROUP BY d.key ORDER BY 4, 1"
+
+/* How far behind (in revisions) a changes() caller may be for the mod_rev
+ * index to be the cheaper walk; since_rev 0 (a first load) walks keys. */
+#define SQ_CHANGES_RECENT 4096
+
 static const char *const sq_sql[ST_COUNT_] = {
     [ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [ST_BEGIN_READ] = "BEGIN",
@@ -76,21 +107,13 @@ static const char *const sq_sql[ST_COUNT_] = {
     [ST_COUNT_B] = "SELECT count(*) FROM kv WHERE key >= ?1 AND key < ?2",
     [ST_COUNT_U] = "SELECT count(*) FROM kv WHERE key >= ?1",
     /* A key's latest state only: a live key as a put, else its newest
-     * deletion. ?3 = since_rev. */
-    [ST_CHANGES_B] = "SELECT key, value, create_rev, mod_rev, 0 FROM kv"
-                     " WHERE mod_rev > ?3 AND key >= ?1 AND key < ?2"
-                     " UNION ALL"
-                     " SELECT d.key, NULL, 0, max(d.rev), 1 FROM deleted AS d"
-                     " WHERE d.rev > ?3 AND d.key >= ?1 AND d.key < ?2"
-                     " AND NOT EXISTS (SELECT 1 FROM kv WHERE kv.key = d.key)"
-                     " GROUP BY d.key ORDER BY 4, 1",
-    [ST_CHANGES_U] = "SELECT key, value, create_rev, mod_rev, 0 FROM kv"
-                     " WHERE mod_rev > ?3 AND key >= ?1"
-                     " UNION ALL"
-                     " SELECT d.key, NULL, 0, max(d.rev), 1 FROM deleted AS d"
-                     " WHERE d.rev > ?3 AND d.key >= ?1"
-                     " AND NOT EXISTS (SELECT 1 FROM kv WHERE kv.key = d.key)"
-                     " GROUP BY d.key ORDER BY 4, 1",
+     * deletion. ?3 = since_rev. The _K variants walk the prefix in key order
+     * (a first load, or a follower far behind); the _R variants walk the
+     * mod_rev index (a follower that is nearly current, the common case). */
+    [ST_CHANGES_KB] = CHANGES_SQL("", " AND key < ?2", " AND d.key < ?2"),
+    [ST_CHANGES_KU] = CHANGES_SQL("", "", ""),
+    [ST_CHANGES_RB] = CHANGES_SQL(" INDEXED BY kv_mod_rev", " AND key < ?2", " AND d.key < ?2"),
+    [ST_CHANGES_RU] = CHANGES_SQL(" INDEXED BY kv_mod_rev", "", ""),
     [ST_UPSERT] = "INSERT INTO kv (key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?3)"
                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
                   " mod_rev = excluded.mod_rev",
@@ -99,6 +122,7 @@ static const char *const sq_sql[ST_COUNT_] = {
     [ST_SET_META] = "UPDATE meta SET rev = ?1, ndel = ?2, compact_rev = ?3 WHERE id = 1",
     [ST_PRUNE_CUT] = "SELECT rev FROM deleted ORDER BY rev DESC LIMIT 1 OFFSET ?1",
     [ST_PRUNE] = "DELETE FROM deleted WHERE rev <= ?1",
+    [ST_DEL_COUNT] = "SELECT count(*) FROM deleted",
 };
 
 static const char sq_schema[] =
@@ -202,9 +226,10 @@ static tstore_rc conn_open(const sq_store *st, bool reader, sq_conn **out)
     if (c == NULL)
         goto done;
     /* NOMUTEX: a connection is only ever used by one thread at a time.
-     * NOFOLLOW: the database file itself must not be a symbolic link. */
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE |
-                SQLITE_OPEN_NOFOLLOW;
+     * Not SQLITE_OPEN_NOFOLLOW: it also refuses symbolic links among the
+     * directories (/var/run, a relocated home); prepare_file refuses a
+     * database file that is itself a link. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
     int src = sqlite3_open_v2(st->path, &c->db, flags, NULL);
     if (src != SQLITE_OK) {
         rc = sq_map(c->db, src, "open");
@@ -520,29 +545,41 @@ done:
     return rc;
 }
 
-/* Create the schema in a new file; check it in an existing one. A database
- * that holds other tables but not ours is not a Tessera store. */
+/* Create the schema in a new (empty) file; check it in an existing one. A
+ * database with other tables but not ours is not a Tessera store; one with
+ * only part of ours, or without its meta row, is damaged: both are refused
+ * rather than repaired, since re-creating meta would silently reset the
+ * revision that caches and the audit chain depend on. */
 static tstore_rc schema_init(sq_conn *c)
 {
-    int64_t nobj = 0, has_meta = 0, version = 0;
+    int64_t nobj = 0, ours = 0, version = 0;
     tstore_rc rc = run_simple(c, ST_BEGIN_WRITE);
     if (rc != TSTORE_OK)
         return rc;
-    if ((rc = query_int(c, "SELECT count(*) FROM sqlite_schema", &nobj)) != TSTORE_OK ||
-        (rc = query_int(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-                           " AND name = 'meta'",
-                        &has_meta)) != TSTORE_OK)
+    if ((rc = query_int(c, "SELECT count(*) FROM sqlite_schema", &nobj)) != TSTORE_OK)
         goto done;
-    if (nobj > 0 && has_meta == 0) {
-        TC_WARN(SQ_COMPONENT, "the database is not a Tessera store");
-        rc = TSTORE_CORRUPT;
-        goto done;
+    if (nobj == 0) {
+        if ((rc = conn_exec(c, sq_schema, "create schema")) != TSTORE_OK)
+            goto done;
+    } else {
+        rc = query_int(c, "SELECT count(*) FROM sqlite_schema WHERE"
+                          " (type = 'table' AND name IN ('meta', 'kv', 'deleted'))"
+                          " OR (type = 'index' AND name = 'kv_mod_rev')",
+                       &ours);
+        if (rc != TSTORE_OK)
+            goto done;
+        if (ours != 4) {
+            TC_WARN(SQ_COMPONENT, ours == 0 ? "the database is not a Tessera store"
+                                            : "the store's schema is incomplete");
+            rc = TSTORE_CORRUPT;
+            goto done;
+        }
     }
-    if ((rc = conn_exec(c, sq_schema, "create schema")) != TSTORE_OK)
-        goto done;
     rc = query_int(c, "SELECT schema_version FROM meta WHERE id = 1", &version);
-    if (rc == TSTORE_NOT_FOUND)
+    if (rc == TSTORE_NOT_FOUND) {
+        TC_WARN(SQ_COMPONENT, "the store's meta record is missing");
         rc = TSTORE_CORRUPT;
+    }
     if (rc != TSTORE_OK)
         goto done;
     if (version != SQ_SCHEMA_VERSION) {
@@ -855,11 +892,18 @@ static tstore_rc sq_changes(void *impl, const void *prefix, size_t prefix_len,
     in_txn = true;
     if ((rc = meta_read(c, &m)) != TSTORE_OK)
         goto done;
-    if (since_rev < m.compact_rev) {
+    /* since_rev 0 means "no earlier state": the live keys alone are then a
+     * complete answer (the way to re-read after TSTORE_COMPACTED). */
+    if (since_rev > 0 && since_rev < m.compact_rev) {
         rc = TSTORE_COMPACTED;
         goto done;
     }
-    if ((rc = conn_stmt(c, bounded ? ST_CHANGES_B : ST_CHANGES_U, &s)) != TSTORE_OK)
+    enum sq_stmt id;
+    if (since_rev > 0 && since_rev < m.rev && m.rev - since_rev <= SQ_CHANGES_RECENT)
+        id = bounded ? ST_CHANGES_RB : ST_CHANGES_RU;
+    else
+        id = bounded ? ST_CHANGES_KB : ST_CHANGES_KU;
+    if ((rc = conn_stmt(c, id, &s)) != TSTORE_OK)
         goto done;
     int src = bind_prefix(s, prefix, prefix_len, succ, succ_len, bounded);
     if (src == SQLITE_OK)
@@ -940,10 +984,16 @@ static tstore_rc prune_deletions(sq_conn *c, uint64_t keep, sq_meta *m)
         goto done;
     }
     src = sqlite3_step(s);
-    if (src == SQLITE_DONE) { /* ndel overstated the log; resynchronise below */
+    if (src == SQLITE_DONE) { /* ndel overstated the log: count it again */
         stmt_done(s);
-        s = NULL;
-        m->ndel = keep;
+        if ((rc = conn_stmt(c, ST_DEL_COUNT, &s)) != TSTORE_OK)
+            goto done;
+        src = sqlite3_step(s);
+        if (src != SQLITE_ROW) {
+            rc = sq_map(c->db, src, "count deletions");
+            goto done;
+        }
+        rc = col_u64(s, 0, &m->ndel);
         goto done;
     }
     if (src != SQLITE_ROW) {

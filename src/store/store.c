@@ -133,7 +133,10 @@ void tstore_close(tstore *s)
 {
     if (s == NULL)
         return;
-    s->be->close(s->impl);
+    /* In a forked child the backend's state (connections, and mutexes another
+     * thread may have held at fork time) belongs to the parent: leave it. */
+    if (s->pid == getpid())
+        s->be->close(s->impl);
     free(s);
 }
 

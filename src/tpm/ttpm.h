@@ -114,6 +114,7 @@ typedef uint32_t ttpm_rc;
 #define TPM_RC_NV_RATE 0x920
 #define TPM_RC_LOCKOUT 0x921
 #define TPM_RC_RETRY 0x922
+#define TPM_RC_NV_UNAVAILABLE 0x923
 
 /* Format-1 qualifiers: handle n (1..7), parameter n (1..15), session n (1..7). */
 #define TTPM_RC_H(n) ((ttpm_rc)((n) << 8))
@@ -305,6 +306,8 @@ typedef struct {
 /* Decode and validate a TPMT_PUBLIC (the TPM2B wrapper is read by the
  * caller). Returns a format-1 code; *bad_field is not reported. */
 ttpm_rc ttpm_get_public(tc_reader *r, ttpm_public *p);
+/* TPMU_PUBLIC_PARMS for p->type (used by TPMT_PUBLIC and TestParms). */
+ttpm_rc ttpm_get_public_parms(tc_reader *r, ttpm_public *p);
 /* TPM2B_PUBLIC: size + TPMT_PUBLIC, the size must match exactly. */
 ttpm_rc ttpm_get_public_2b(tc_reader *r, ttpm_public *p);
 void ttpm_put_public(tc_buf *b, const ttpm_public *p);
@@ -456,6 +459,9 @@ typedef struct {
     uint8_t lockout_policy[TTPM_MAX_DIGEST], platform_policy[TTPM_MAX_DIGEST];
     bool disable_clear;
     bool in_lockout;
+    bool lockout_auth_failed; /* lockoutAuth blocked until lockoutRecovery passes */
+    uint64_t lockout_fail_clock;
+    uint64_t last_da_decrement; /* clock of the last failedTries decrement */
     uint32_t failed_tries, max_tries, recovery_time, lockout_recovery;
     uint64_t clock;        /* ms, advanced from the host clock */
     uint32_t reset_count, restart_count;
@@ -483,6 +489,7 @@ typedef struct ttpm {
     uint8_t pcr[TTPM_NUM_BANKS][TTPM_NUM_PCRS][TTPM_MAX_DIGEST];
     uint32_t pcr_counter;
     ttpm_object obj[TTPM_MAX_OBJECTS];
+    ttpm_object pobj[TTPM_MAX_PERSISTENT]; /* persistent objects, mirrored from perm */
     ttpm_session sess[TTPM_MAX_SESSIONS];
     uint64_t obj_age;
     uint64_t context_seq;      /* ContextSave sequence */
@@ -505,6 +512,8 @@ void ttpm_execute(ttpm *t, const uint8_t *cmd, size_t len, tc_buf *out);
 /* Persist perm if dirty (called once per command). */
 ttpm_rc ttpm_state_commit(ttpm *t);
 bool ttpm_state_load(ttpm *t);
+/* Rebuild t->pobj from t->perm.persist. */
+void ttpm_persist_sync(ttpm *t);
 
 /* bank index of a hash alg, -1 if not a PCR bank */
 int ttpm_bank_index(uint16_t alg);
@@ -523,6 +532,9 @@ typedef struct {
     uint16_t hmac_len;
     uint8_t hmac[TTPM_MAX_DIGEST];
     ttpm_session *s;  /* NULL for the password session */
+    bool is_auth;     /* authorises a handle (not only encrypt/audit) */
+    bool with_auth;   /* the entity's authValue is part of the HMAC key */
+    uint32_t entity;  /* the authorised handle (0 for encrypt/audit-only sessions) */
     /* the HMAC key for the response: sessionKey || authValue (if included) */
     uint16_t key_len;
     uint8_t key[2 * TTPM_MAX_DIGEST];
@@ -595,6 +607,11 @@ ttpm_rc ttpm_generate(ttpm_public *p, ttpm_sensitive *s, tcrypto_tpm_stream stre
 /* Check the public area's attributes and parameters for an object creation. */
 ttpm_rc ttpm_check_template(const ttpm_public *p, bool primary, bool has_data);
 
+/* The proof value of a hierarchy (tickets, saved contexts): 32 bytes. */
+ttpm_rc ttpm_proof(ttpm *t, uint32_t hierarchy, uint8_t out[32]);
+/* A ticket digest: HMAC-SHA256(proof(hierarchy), tag || parts...) (Part 1 §10.6.5 shape). */
+ttpm_rc ttpm_ticket(ttpm *t, uint16_t tag, uint32_t hierarchy, const tcrypto_tpm_iov *v, size_t nv,
+                    uint8_t out[32]);
 /* Hierarchy handle checks */
 bool ttpm_hierarchy_enabled(ttpm *t, uint32_t h);
 
@@ -602,6 +619,8 @@ bool ttpm_hierarchy_enabled(ttpm *t, uint32_t h);
 ttpm_session *ttpm_sess_get(ttpm *t, uint32_t handle);
 ttpm_rc ttpm_sess_authorize(ttpm_cmd *c, unsigned i, const ttpm_cmd_info *ci,
                             const uint8_t *cphash_src, size_t cpsrc_len);
+/* New nonceTPM for every session of a successful command (before encryption). */
+ttpm_rc ttpm_sess_next_nonces(ttpm_cmd *c);
 ttpm_rc ttpm_sess_param_crypt(ttpm_cmd *c, bool response, uint8_t *p, size_t n);
 ttpm_rc ttpm_sess_response_hmac(ttpm_cmd *c, unsigned i, const uint8_t *rp, size_t rplen,
                                 tc_buf *out);

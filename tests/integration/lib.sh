@@ -25,16 +25,26 @@ t_cleanup() { t_finish $?; }
 # call it with the status they saved first.
 t_finish() {
     local rc=$1
+    if [ $rc -eq 0 ]; then
+        t_log "PASS"
+    else
+        if [ -s "$T_TMP/tessera.log" ]; then
+            t_log "last lines of the module's log:"
+            tail -n 20 "$T_TMP/tessera.log" >&2 || true
+        fi
+        t_log "FAILED (status $rc)"
+    fi
     if [ "${T_KEEP:-0}" = 1 ]; then
         t_log "kept temp dir $T_TMP"
     else
         rm -rf "$T_TMP"
     fi
-    if [ $rc -eq 0 ]; then t_log "PASS"; else t_log "FAILED (status $rc)"; fi
 }
 trap t_cleanup EXIT
 
 T_MODULE_KIND=tessera
+# Scripts about Tessera itself (the CLI) set T_ONLY_TESSERA=1 before sourcing.
+[ "${T_ONLY_TESSERA:-0}" = 1 ] && TESSERA_TEST_MODULE=
 case "${TESSERA_TEST_MODULE:-}" in
     "")
         : "${TESSERA_BUILD_DIR:?TESSERA_BUILD_DIR or TESSERA_TEST_MODULE must be set}"
@@ -58,8 +68,12 @@ mkdir -p "$TESSERA_HOME" "$T_TMP/softhsm-tokens"
 export TESSERA_CONF="$T_TMP/tessera.conf"
 cat >"$TESSERA_CONF" <<EOF
 store = $T_TMP/tessera.db
-log_level = ${TESSERA_TEST_LOG_LEVEL:-warning}
+log_level = ${TESSERA_TEST_LOG_LEVEL:-warn}
 log_file = $T_TMP/tessera.log
+# Cheap PIN KDF for tests only (every tool invocation logs in again).
+pin_kdf_t_cost = 1
+pin_kdf_m_cost = 1024
+pin_kdf_lanes = 1
 EOF
 export SOFTHSM2_CONF="$T_TMP/softhsm2.conf"
 cat >"$SOFTHSM2_CONF" <<EOF

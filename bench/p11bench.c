@@ -1,0 +1,907 @@
+/*
+ * p11bench: a PKCS#11 benchmark that loads any module by path.
+ *
+ * Throughput mode (default): sign with RSA-2048 (CKM_SHA256_RSA_PKCS), ECDSA
+ * P-256 (CKM_ECDSA_SHA256), Ed25519 (CKM_EDDSA) and encrypt 4 KiB with
+ * AES-256-GCM, each with 1 and 2 threads (one session per thread), for every
+ * module given, next to raw OpenSSL doing the same operations through EVP in
+ * the same run. Prints ops/s and the ratio to OpenSSL.
+ *
+ * Scale mode (--scale N): makes sure the token "p11scale" holds N token key
+ * pairs (created once, then reused from the module's store), then measures
+ * module start-up (C_Initialize + C_OpenSession + C_Login), finding one key by
+ * label, and one token key-pair generation.
+ *
+ * Loops are time-bounded; nothing here asserts a timing. The module's store is
+ * chosen by its own environment (TESSERA_CONF for Tessera, SOFTHSM2_CONF for
+ * SoftHSMv2), so several modules can be compared in one run.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "tessera/pkcs11.h"
+
+#define MAX_MODULES 4
+#define MAX_THREADS 16
+#define MSG_LEN 256
+#define AES_DATA_LEN 4096
+
+enum row { ROW_RSA, ROW_EC, ROW_ED, ROW_AES, NROWS };
+static const char *const row_name[NROWS] = {
+    "RSA-2048 sign (SHA256_RSA_PKCS)",
+    "ECDSA P-256 sign (ECDSA_SHA256)",
+    "Ed25519 sign (EDDSA)",
+    "AES-256-GCM encrypt 4 KiB",
+};
+
+struct opts {
+    double seconds;
+    int threads[4];
+    int nthreads;
+    const char *pin;
+    const char *so_pin;
+    const char *token;
+    bool openssl;
+    bool rows[NROWS];
+    long scale;
+    int create_threads;
+};
+
+struct module {
+    const char *name;
+    const char *path;
+    void *dl;
+    CK_FUNCTION_LIST_PTR f;
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE key[NROWS];
+    CK_MECHANISM_TYPE ecdsa_mech; /* CKM_ECDSA_SHA256, or CKM_ECDSA over a digest */
+    double ops[NROWS][4];         /* ops/s; < 0: not available */
+    CK_RV err[NROWS][4];
+    /* scale mode results, seconds */
+    double create_per_key, startup, find_first, find_median, keygen_median;
+    long have_before;
+};
+
+static unsigned char g_msg[MSG_LEN];
+static unsigned char g_digest[32];
+static unsigned char g_aes_data[AES_DATA_LEN];
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void pad_label(CK_UTF8CHAR out[32], const char *label)
+{
+    size_t n = strlen(label);
+    memset(out, ' ', 32);
+    memcpy(out, label, n > 32 ? 32 : n);
+}
+
+/* ---- module loading and token set-up ----------------------------------- */
+
+static int module_load(struct module *m)
+{
+    CK_RV (*get)(CK_FUNCTION_LIST_PTR_PTR);
+    m->dl = dlopen(m->path, RTLD_NOW | RTLD_LOCAL);
+    if (m->dl == NULL) {
+        fprintf(stderr, "p11bench: %s: %s\n", m->path, dlerror());
+        return -1;
+    }
+    *(void **)(&get) = dlsym(m->dl, "C_GetFunctionList");
+    if (get == NULL || get(&m->f) != CKR_OK) {
+        fprintf(stderr, "p11bench: %s: no usable C_GetFunctionList\n", m->path);
+        return -1;
+    }
+    return 0;
+}
+
+static CK_RV module_init(struct module *m)
+{
+    CK_C_INITIALIZE_ARGS args;
+    memset(&args, 0, sizeof(args));
+    args.flags = CKF_OS_LOCKING_OK;
+    return m->f->C_Initialize(&args);
+}
+
+/* Finds the slot whose token is LABEL; *free_slot gets an uninitialised one. */
+static CK_RV find_token(struct module *m, const char *label, bool *found, CK_SLOT_ID *free_slot, bool *have_free)
+{
+    CK_SLOT_ID slots[64];
+    CK_ULONG n = 64;
+    CK_UTF8CHAR want[32];
+    CK_RV rv = m->f->C_GetSlotList(CK_TRUE, slots, &n);
+    *found = false;
+    *have_free = false;
+    if (rv != CKR_OK)
+        return rv;
+    pad_label(want, label);
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO ti;
+        if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+            continue;
+        if (!(ti.flags & CKF_TOKEN_INITIALIZED)) {
+            if (!*have_free) {
+                *free_slot = slots[i];
+                *have_free = true;
+            }
+            continue;
+        }
+        if (memcmp(ti.label, want, 32) == 0) {
+            m->slot = slots[i];
+            *found = true;
+            return CKR_OK;
+        }
+    }
+    return CKR_OK;
+}
+
+static CK_RV open_login(struct module *m, const struct opts *o)
+{
+    CK_RV rv = m->f->C_OpenSession(m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &m->s);
+    if (rv != CKR_OK)
+        return rv;
+    rv = m->f->C_Login(m->s, CKU_USER, (CK_UTF8CHAR_PTR)o->pin, strlen(o->pin));
+    if (rv == CKR_USER_ALREADY_LOGGED_IN)
+        rv = CKR_OK;
+    return rv;
+}
+
+/* Uses token LABEL, initialising the free slot as LABEL when it is missing. */
+static int token_setup(struct module *m, const struct opts *o, const char *label)
+{
+    bool found, have_free;
+    CK_SLOT_ID free_slot = 0;
+    CK_RV rv = find_token(m, label, &found, &free_slot, &have_free);
+    if (rv == CKR_OK && !found) {
+        CK_UTF8CHAR lab[32];
+        CK_SESSION_HANDLE s;
+        if (!have_free) {
+            fprintf(stderr, "p11bench: %s: no token %s and no free slot\n", m->name, label);
+            return -1;
+        }
+        pad_label(lab, label);
+        rv = m->f->C_InitToken(free_slot, (CK_UTF8CHAR_PTR)o->so_pin, strlen(o->so_pin), lab);
+        if (rv != CKR_OK) {
+            fprintf(stderr, "p11bench: %s: C_InitToken: 0x%lx\n", m->name, (unsigned long)rv);
+            return -1;
+        }
+        /* Some modules renumber slots after C_InitToken: look it up again. */
+        rv = find_token(m, label, &found, &free_slot, &have_free);
+        if (rv != CKR_OK || !found) {
+            fprintf(stderr, "p11bench: %s: new token %s not found\n", m->name, label);
+            return -1;
+        }
+        rv = m->f->C_OpenSession(m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+        if (rv == CKR_OK)
+            rv = m->f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)o->so_pin, strlen(o->so_pin));
+        if (rv == CKR_OK)
+            rv = m->f->C_InitPIN(s, (CK_UTF8CHAR_PTR)o->pin, strlen(o->pin));
+        if (rv == CKR_OK)
+            rv = m->f->C_Logout(s);
+        m->f->C_CloseSession(s);
+    }
+    if (rv == CKR_OK)
+        rv = open_login(m, o);
+    if (rv != CKR_OK) {
+        fprintf(stderr, "p11bench: %s: token set-up: 0x%lx\n", m->name, (unsigned long)rv);
+        return -1;
+    }
+    return 0;
+}
+
+static bool has_mechanism(struct module *m, CK_MECHANISM_TYPE t)
+{
+    CK_MECHANISM_INFO mi;
+    return m->f->C_GetMechanismInfo(m->slot, t, &mi) == CKR_OK;
+}
+
+/* ---- key generation ---------------------------------------------------- */
+
+static const unsigned char oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const unsigned char oid_ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+static const unsigned char name_ed25519[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'};
+
+static CK_RV gen_pair(struct module *m, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech, const void *params,
+                      size_t params_len, CK_BBOOL token, const char *label, CK_OBJECT_HANDLE *pub,
+                      CK_OBJECT_HANDLE *priv)
+{
+    CK_BBOOL t = CK_TRUE;
+    CK_ULONG bits = 2048;
+    unsigned char e[] = {1, 0, 1};
+    CK_MECHANISM mm = {mech, NULL, 0};
+    CK_ATTRIBUTE pt[5] = {{CKA_TOKEN, &token, sizeof(token)}, {CKA_VERIFY, &t, sizeof(t)}};
+    CK_ATTRIBUTE kt[6] = {{CKA_TOKEN, &token, sizeof(token)},
+                          {CKA_SIGN, &t, sizeof(t)},
+                          {CKA_PRIVATE, &t, sizeof(t)},
+                          {CKA_SENSITIVE, &t, sizeof(t)}};
+    CK_ULONG np = 2, nk = 4;
+    if (mech == CKM_RSA_PKCS_KEY_PAIR_GEN) {
+        pt[np++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
+        pt[np++] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, e, sizeof(e)};
+    } else {
+        pt[np++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)params, params_len};
+    }
+    if (label != NULL) {
+        pt[np++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+        kt[nk++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+    }
+    return m->f->C_GenerateKeyPair(s, &mm, pt, np, kt, nk, pub, priv);
+}
+
+static int module_keys(struct module *m, const struct opts *o)
+{
+    CK_OBJECT_HANDLE pub;
+    CK_RV rv = CKR_OK;
+    for (int r = 0; r < NROWS; r++)
+        m->key[r] = CK_INVALID_HANDLE;
+    if (o->rows[ROW_RSA] && (rv = gen_pair(m, m->s, CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0, CK_FALSE, NULL, &pub,
+                                           &m->key[ROW_RSA])) != CKR_OK)
+        fprintf(stderr, "p11bench: %s: RSA key generation: 0x%lx\n", m->name, (unsigned long)rv);
+    if (o->rows[ROW_EC] && (rv = gen_pair(m, m->s, CKM_EC_KEY_PAIR_GEN, oid_p256, sizeof(oid_p256), CK_FALSE,
+                                          NULL, &pub, &m->key[ROW_EC])) != CKR_OK)
+        fprintf(stderr, "p11bench: %s: EC key generation: 0x%lx\n", m->name, (unsigned long)rv);
+    if (o->rows[ROW_ED]) {
+        /* PKCS#11 3.0 §2.3.10: CKA_EC_PARAMS is an OID or a curve name. */
+        rv = gen_pair(m, m->s, CKM_EC_EDWARDS_KEY_PAIR_GEN, oid_ed25519, sizeof(oid_ed25519), CK_FALSE, NULL,
+                      &pub, &m->key[ROW_ED]);
+        if (rv != CKR_OK)
+            rv = gen_pair(m, m->s, CKM_EC_EDWARDS_KEY_PAIR_GEN, name_ed25519, sizeof(name_ed25519), CK_FALSE,
+                          NULL, &pub, &m->key[ROW_ED]);
+        if (rv != CKR_OK)
+            fprintf(stderr, "p11bench: %s: Ed25519 key generation: 0x%lx\n", m->name, (unsigned long)rv);
+    }
+    if (o->rows[ROW_AES]) {
+        CK_BBOOL f = CK_FALSE, t = CK_TRUE;
+        CK_ULONG len = 32;
+        CK_MECHANISM mm = {CKM_AES_KEY_GEN, NULL, 0};
+        CK_ATTRIBUTE at[] = {{CKA_TOKEN, &f, sizeof(f)},
+                             {CKA_ENCRYPT, &t, sizeof(t)},
+                             {CKA_DECRYPT, &t, sizeof(t)},
+                             {CKA_VALUE_LEN, &len, sizeof(len)}};
+        rv = m->f->C_GenerateKey(m->s, &mm, at, 4, &m->key[ROW_AES]);
+        if (rv != CKR_OK)
+            fprintf(stderr, "p11bench: %s: AES key generation: 0x%lx\n", m->name, (unsigned long)rv);
+    }
+    m->ecdsa_mech = has_mechanism(m, CKM_ECDSA_SHA256) ? CKM_ECDSA_SHA256 : CKM_ECDSA;
+    return 0;
+}
+
+/* ---- timed workers ------------------------------------------------------ */
+
+struct job {
+    pthread_barrier_t *bar;
+    double seconds;
+    int row;
+    struct module *m;  /* NULL: raw OpenSSL */
+    EVP_PKEY *pkey;    /* OpenSSL key for the row */
+    const unsigned char *aes_key;
+    EVP_CIPHER *gcm;
+    EVP_MD *sha256;
+    unsigned tid;
+    /* results */
+    unsigned long count;
+    double elapsed;
+    CK_RV rv;
+};
+
+static CK_RV p11_one(struct job *j, CK_SESSION_HANDLE s, uint64_t n)
+{
+    struct module *m = j->m;
+    unsigned char out[AES_DATA_LEN + 64];
+    CK_ULONG outlen = sizeof(out);
+    CK_RV rv;
+    if (j->row == ROW_AES) {
+        unsigned char iv[12] = {0};
+        CK_GCM_PARAMS gp;
+        memcpy(iv, &n, sizeof(n));
+        iv[8] = (unsigned char)j->tid;
+        memset(&gp, 0, sizeof(gp));
+        gp.pIv = iv;
+        gp.ulIvLen = sizeof(iv);
+        gp.ulIvBits = 8 * sizeof(iv);
+        gp.ulTagBits = 128;
+        CK_MECHANISM mm = {CKM_AES_GCM, &gp, sizeof(gp)};
+        rv = m->f->C_EncryptInit(s, &mm, m->key[ROW_AES]);
+        if (rv == CKR_OK)
+            rv = m->f->C_Encrypt(s, g_aes_data, sizeof(g_aes_data), out, &outlen);
+        return rv;
+    }
+    CK_MECHANISM mm = {CKM_SHA256_RSA_PKCS, NULL, 0};
+    unsigned char *msg = g_msg;
+    CK_ULONG msglen = sizeof(g_msg);
+    if (j->row == ROW_EC) {
+        mm.mechanism = m->ecdsa_mech;
+        if (m->ecdsa_mech == CKM_ECDSA) {
+            msg = g_digest;
+            msglen = sizeof(g_digest);
+        }
+    } else if (j->row == ROW_ED) {
+        mm.mechanism = CKM_EDDSA;
+    }
+    rv = m->f->C_SignInit(s, &mm, m->key[j->row]);
+    if (rv == CKR_OK)
+        rv = m->f->C_Sign(s, msg, msglen, out, &outlen);
+    return rv;
+}
+
+static int ossl_one(struct job *j, EVP_MD_CTX *mctx, EVP_CIPHER_CTX *cctx, uint64_t n)
+{
+    unsigned char out[AES_DATA_LEN + 64];
+    size_t outlen = sizeof(out);
+    if (j->row == ROW_AES) {
+        unsigned char iv[12] = {0}, tag[16];
+        int l1 = 0, l2 = 0;
+        memcpy(iv, &n, sizeof(n));
+        iv[8] = (unsigned char)j->tid;
+        if (EVP_EncryptInit_ex2(cctx, j->gcm, j->aes_key, iv, NULL) != 1 ||
+            EVP_EncryptUpdate(cctx, out, &l1, g_aes_data, sizeof(g_aes_data)) != 1 ||
+            EVP_EncryptFinal_ex(cctx, out + l1, &l2) != 1 ||
+            EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_GET_TAG, sizeof(tag), tag) != 1)
+            return -1;
+        return 0;
+    }
+    const EVP_MD *md = j->row == ROW_ED ? NULL : j->sha256;
+    if (EVP_DigestSignInit(mctx, NULL, md, NULL, j->pkey) != 1 ||
+        EVP_DigestSign(mctx, out, &outlen, g_msg, sizeof(g_msg)) != 1)
+        return -1;
+    return 0;
+}
+
+static void *worker(void *arg)
+{
+    struct job *j = arg;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    EVP_MD_CTX *mctx = NULL;
+    EVP_CIPHER_CTX *cctx = NULL;
+    uint64_t n = 0;
+    j->rv = CKR_OK;
+    if (j->m != NULL) {
+        j->rv = j->m->f->C_OpenSession(j->m->slot, CKF_SERIAL_SESSION, NULL, NULL, &s);
+    } else {
+        mctx = EVP_MD_CTX_new();
+        cctx = EVP_CIPHER_CTX_new();
+        if (mctx == NULL || cctx == NULL)
+            j->rv = CKR_HOST_MEMORY;
+    }
+    pthread_barrier_wait(j->bar);
+    double t0 = now(), t = t0;
+    while (j->rv == CKR_OK && t - t0 < j->seconds) {
+        if (j->m != NULL)
+            j->rv = p11_one(j, s, n);
+        else if (ossl_one(j, mctx, cctx, n) != 0)
+            j->rv = CKR_FUNCTION_FAILED;
+        n++;
+        t = now();
+    }
+    j->count = j->rv == CKR_OK ? n : 0;
+    j->elapsed = t - t0;
+    if (s != CK_INVALID_HANDLE)
+        j->m->f->C_CloseSession(s);
+    EVP_MD_CTX_free(mctx);
+    EVP_CIPHER_CTX_free(cctx);
+    return NULL;
+}
+
+/* Runs ROW with THREADS threads; returns ops/s, or -1 with *rv set. */
+static double run_row(struct job *tmpl, int threads, CK_RV *rv)
+{
+    pthread_t th[MAX_THREADS];
+    struct job jobs[MAX_THREADS];
+    pthread_barrier_t bar;
+    double rate = 0;
+    pthread_barrier_init(&bar, NULL, (unsigned)threads);
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = *tmpl;
+        jobs[i].bar = &bar;
+        jobs[i].tid = (unsigned)i;
+        pthread_create(&th[i], NULL, worker, &jobs[i]);
+    }
+    *rv = CKR_OK;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        if (jobs[i].rv != CKR_OK)
+            *rv = jobs[i].rv;
+        else if (jobs[i].elapsed > 0)
+            rate += (double)jobs[i].count / jobs[i].elapsed;
+    }
+    pthread_barrier_destroy(&bar);
+    return *rv == CKR_OK ? rate : -1;
+}
+
+/* ---- throughput mode --------------------------------------------------- */
+
+static int throughput(struct module *mods, int nmods, const struct opts *o)
+{
+    double base[NROWS][4];
+    EVP_PKEY *pk[NROWS] = {NULL};
+    unsigned char aes_key[32];
+    EVP_CIPHER *gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    int failed = 0;
+
+    if (gcm == NULL || sha256 == NULL || RAND_bytes(aes_key, sizeof(aes_key)) != 1) {
+        fprintf(stderr, "p11bench: OpenSSL set-up failed\n");
+        return 1;
+    }
+    if (o->openssl) {
+        pk[ROW_RSA] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+        pk[ROW_EC] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        pk[ROW_ED] = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    }
+    for (int i = 0; i < nmods; i++) {
+        if (module_keys(&mods[i], o) != 0)
+            failed = 1;
+    }
+
+    for (int r = 0; r < NROWS; r++) {
+        if (!o->rows[r])
+            continue;
+        for (int t = 0; t < o->nthreads; t++) {
+            struct job j;
+            CK_RV rv;
+            memset(&j, 0, sizeof(j));
+            j.seconds = o->seconds;
+            j.row = r;
+            j.aes_key = aes_key;
+            j.gcm = gcm;
+            j.sha256 = sha256;
+            base[r][t] = -1;
+            if (o->openssl && (r == ROW_AES || pk[r] != NULL)) {
+                j.pkey = pk[r];
+                base[r][t] = run_row(&j, o->threads[t], &rv);
+                if (rv != CKR_OK) {
+                    fprintf(stderr, "p11bench: OpenSSL %s failed\n", row_name[r]);
+                    failed = 1;
+                }
+            }
+            for (int i = 0; i < nmods; i++) {
+                struct module *m = &mods[i];
+                m->ops[r][t] = -1;
+                m->err[r][t] = CKR_OK;
+                if (m->key[r] == CK_INVALID_HANDLE) {
+                    m->err[r][t] = CKR_KEY_HANDLE_INVALID;
+                    failed = 1;
+                    continue;
+                }
+                j.m = m;
+                m->ops[r][t] = run_row(&j, o->threads[t], &m->err[r][t]);
+                if (m->err[r][t] != CKR_OK)
+                    failed = 1;
+            }
+        }
+    }
+
+    printf("\np11bench: %.2f s per row; ops/s (ratio to raw OpenSSL EVP in the same run)\n", o->seconds);
+    printf("%-34s %3s %12s", "operation", "thr", o->openssl ? "OpenSSL" : "");
+    for (int i = 0; i < nmods; i++)
+        printf(" | %12s %6s", mods[i].name, "ratio");
+    printf("\n");
+    for (int r = 0; r < NROWS; r++) {
+        if (!o->rows[r])
+            continue;
+        for (int t = 0; t < o->nthreads; t++) {
+            char b[32] = "";
+            if (base[r][t] >= 0)
+                snprintf(b, sizeof(b), "%.1f", base[r][t]);
+            printf("%-34s %3d %12s", row_name[r], o->threads[t], b);
+            for (int i = 0; i < nmods; i++) {
+                struct module *m = &mods[i];
+                char v[32], q[16] = "";
+                const char *mark = (r == ROW_EC && m->ecdsa_mech == CKM_ECDSA) ? "*" : "";
+                if (m->ops[r][t] >= 0) {
+                    snprintf(v, sizeof(v), "%s%.1f", mark, m->ops[r][t]);
+                    if (base[r][t] > 0)
+                        snprintf(q, sizeof(q), "%.2fx", m->ops[r][t] / base[r][t]);
+                } else {
+                    snprintf(v, sizeof(v), "ERR 0x%lx", (unsigned long)m->err[r][t]);
+                }
+                printf(" | %12s %6s", v, q);
+            }
+            printf("\n");
+        }
+    }
+    for (int i = 0; i < nmods; i++)
+        if (mods[i].ecdsa_mech == CKM_ECDSA)
+            printf("* %s has no CKM_ECDSA_SHA256: CKM_ECDSA over a SHA-256 digest made outside the module\n",
+                   mods[i].name);
+    for (int r = 0; r < NROWS; r++)
+        EVP_PKEY_free(pk[r]);
+    EVP_CIPHER_free(gcm);
+    EVP_MD_free(sha256);
+    return failed;
+}
+
+/* ---- scale mode -------------------------------------------------------- */
+
+#define SCALE_TOKEN "p11scale"
+
+static void scale_label(char *out, size_t outlen, long i)
+{
+    snprintf(out, outlen, "scale-%07ld", i);
+}
+
+/* Number of private keys labelled LABEL (0, 1, ...). */
+static long count_label(struct module *m, CK_SESSION_HANDLE s, const char *label, CK_RV *rv)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)label, strlen(label)}};
+    CK_OBJECT_HANDLE h[4];
+    CK_ULONG n = 0;
+    *rv = m->f->C_FindObjectsInit(s, t, 2);
+    if (*rv != CKR_OK)
+        return -1;
+    *rv = m->f->C_FindObjects(s, h, 4, &n);
+    CK_RV rv2 = m->f->C_FindObjectsFinal(s);
+    if (*rv == CKR_OK)
+        *rv = rv2;
+    return *rv == CKR_OK ? (long)n : -1;
+}
+
+struct creator {
+    struct module *m;
+    long from, to, step;
+    CK_RV rv;
+};
+
+static void *create_keys(void *arg)
+{
+    struct creator *c = arg;
+    CK_SESSION_HANDLE s;
+    char label[32];
+    CK_OBJECT_HANDLE pub, priv;
+    c->rv = c->m->f->C_OpenSession(c->m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+    for (long i = c->from; c->rv == CKR_OK && i < c->to; i += c->step) {
+        scale_label(label, sizeof(label), i);
+        c->rv = gen_pair(c->m, s, CKM_EC_KEY_PAIR_GEN, oid_p256, sizeof(oid_p256), CK_TRUE, label, &pub, &priv);
+        if (c->step == 1 && (i + 1) % 1000 == 0)
+            fprintf(stderr, "p11bench: %s: %ld keys\n", c->m->name, i + 1);
+    }
+    if (c->rv == CKR_OK)
+        c->m->f->C_CloseSession(s);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int scale_module(struct module *m, const struct opts *o)
+{
+    CK_RV rv;
+    char label[32];
+    long lo = 0, hi = o->scale;
+
+    if (module_init(m) != CKR_OK || token_setup(m, o, SCALE_TOKEN) != 0)
+        return -1;
+    /* Keys are made in label order, so the first missing label is found by
+     * bisection: everything below it exists. */
+    while (lo < hi) {
+        long mid = lo + (hi - lo) / 2;
+        scale_label(label, sizeof(label), mid);
+        long n = count_label(m, m->s, label, &rv);
+        if (n < 0) {
+            fprintf(stderr, "p11bench: %s: find: 0x%lx\n", m->name, (unsigned long)rv);
+            return -1;
+        }
+        if (n > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    m->have_before = lo;
+    if (lo < o->scale) {
+        int nt = o->create_threads < 1 ? 1 : (o->create_threads > MAX_THREADS ? MAX_THREADS : o->create_threads);
+        pthread_t th[MAX_THREADS];
+        struct creator c[MAX_THREADS];
+        fprintf(stderr, "p11bench: %s: creating %ld token key pairs (%ld exist)\n", m->name, o->scale - lo, lo);
+        double t0 = now();
+        /* Thread k makes the labels lo+k, lo+k+nt, ...; bisection stays valid
+         * once all have finished. */
+        for (int k = 0; k < nt; k++) {
+            c[k] = (struct creator){m, lo + k, o->scale, nt, CKR_OK};
+            if (nt == 1)
+                c[k].step = 1;
+            pthread_create(&th[k], NULL, create_keys, &c[k]);
+        }
+        for (int k = 0; k < nt; k++) {
+            pthread_join(th[k], NULL);
+            if (c[k].rv != CKR_OK) {
+                fprintf(stderr, "p11bench: %s: key creation: 0x%lx\n", m->name, (unsigned long)c[k].rv);
+                return -1;
+            }
+        }
+        m->create_per_key = (now() - t0) / (double)(o->scale - lo);
+    } else {
+        m->create_per_key = -1;
+    }
+    m->f->C_Finalize(NULL);
+
+    /* Start-up: a fresh C_Initialize, finding the token, a session, login. */
+    double t0 = now();
+    bool found, have_free;
+    CK_SLOT_ID fs;
+    rv = module_init(m);
+    if (rv == CKR_OK)
+        rv = find_token(m, SCALE_TOKEN, &found, &fs, &have_free);
+    if (rv == CKR_OK && !found)
+        rv = CKR_TOKEN_NOT_PRESENT;
+    if (rv == CKR_OK)
+        rv = open_login(m, o);
+    m->startup = now() - t0;
+    if (rv != CKR_OK) {
+        fprintf(stderr, "p11bench: %s: start-up: 0x%lx\n", m->name, (unsigned long)rv);
+        return -1;
+    }
+
+    /* Find one key by label: the first search after login, then a median. */
+    double ft[9];
+    unsigned seed = (unsigned)time(NULL);
+    for (int k = 0; k < 9; k++) {
+        scale_label(label, sizeof(label), (long)(rand_r(&seed) % (unsigned)o->scale));
+        double s0 = now();
+        long n = count_label(m, m->s, label, &rv);
+        ft[k] = now() - s0;
+        if (n != 1) {
+            fprintf(stderr, "p11bench: %s: found %ld keys labelled %s (0x%lx)\n", m->name, n, label,
+                    (unsigned long)rv);
+            return -1;
+        }
+    }
+    m->find_first = ft[0];
+    qsort(ft, 9, sizeof(ft[0]), cmp_double);
+    m->find_median = ft[4];
+
+    /* One token key pair (each destroyed again, untimed, so N stays N). */
+    double gt[5];
+    for (int k = 0; k < 5; k++) {
+        CK_OBJECT_HANDLE pub, priv;
+        snprintf(label, sizeof(label), "scale-extra-%d", k);
+        double s0 = now();
+        rv = gen_pair(m, m->s, CKM_EC_KEY_PAIR_GEN, oid_p256, sizeof(oid_p256), CK_TRUE, label, &pub, &priv);
+        gt[k] = now() - s0;
+        if (rv != CKR_OK) {
+            fprintf(stderr, "p11bench: %s: token key-pair generation: 0x%lx\n", m->name, (unsigned long)rv);
+            return -1;
+        }
+        m->f->C_DestroyObject(m->s, priv);
+        m->f->C_DestroyObject(m->s, pub);
+    }
+    qsort(gt, 5, sizeof(gt[0]), cmp_double);
+    m->keygen_median = gt[2];
+    m->f->C_Logout(m->s);
+    m->f->C_CloseSession(m->s);
+    m->f->C_Finalize(NULL);
+    return 0;
+}
+
+static void print_ms(double s)
+{
+    char b[32];
+    if (s < 0)
+        snprintf(b, sizeof(b), "(reused)");
+    else
+        snprintf(b, sizeof(b), "%.3f ms", s * 1e3);
+    printf(" | %14s", b);
+}
+
+static int scale(struct module *mods, int nmods, const struct opts *o)
+{
+    int failed = 0;
+    for (int i = 0; i < nmods; i++) {
+        if (scale_module(&mods[i], o) != 0) {
+            fprintf(stderr, "p11bench: %s: scale run failed\n", mods[i].name);
+            failed = 1;
+            mods[i].startup = mods[i].find_first = mods[i].find_median = mods[i].keygen_median = -2;
+        }
+    }
+    printf("\np11bench scale: %ld token EC P-256 key pairs in token \"%s\"\n", o->scale, SCALE_TOKEN);
+    printf("%-40s", "measure");
+    for (int i = 0; i < nmods; i++)
+        printf(" | %14s", mods[i].name);
+    printf("\n");
+    static const char *const names[] = {"create, per key pair (one-time)", "start-up (init+session+login)",
+                                        "find one key by label (first)", "find one key by label (median of 9)",
+                                        "token key-pair generation (median 5)"};
+    for (int r = 0; r < 5; r++) {
+        printf("%-40s", names[r]);
+        for (int i = 0; i < nmods; i++) {
+            struct module *m = &mods[i];
+            double v[] = {m->create_per_key, m->startup, m->find_first, m->find_median, m->keygen_median};
+            if (v[r] == -2)
+                printf(" | %14s", "FAILED");
+            else
+                print_ms(v[r]);
+        }
+        printf("\n");
+    }
+    return failed;
+}
+
+/* ---- command line ------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: p11bench [options] --module [NAME=]PATH [--module ...]\n"
+            "  --time SECONDS       time per row (default 2)\n"
+            "  --threads LIST       thread counts, e.g. 1,2 (default 1,2; at most 4 values)\n"
+            "  --rows LIST          any of rsa,ec,ed,aes (default all)\n"
+            "  --no-openssl         skip the raw OpenSSL baseline\n"
+            "  --pin PIN            user PIN (default 123456)\n"
+            "  --so-pin PIN         SO PIN for a token it initialises (default 12345678)\n"
+            "  --token LABEL        token to use, initialised on the free slot if missing (default p11bench)\n"
+            "  --scale N            scale mode: N token key pairs in token \"" SCALE_TOKEN "\", created once\n"
+            "  --create-threads N   threads creating the scale keys (default 2)\n"
+            "Each module's store comes from its environment (TESSERA_CONF, SOFTHSM2_CONF).\n");
+}
+
+static bool parse_list_ints(const char *s, int *out, int max, int *n)
+{
+    char *end;
+    *n = 0;
+    while (*s != '\0') {
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > MAX_THREADS || *n == max)
+            return false;
+        out[(*n)++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end != '\0')
+            return false;
+    }
+    return *n > 0;
+}
+
+static bool parse_rows(const char *s, bool rows[NROWS])
+{
+    static const char *const ids[NROWS] = {"rsa", "ec", "ed", "aes"};
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", s);
+    memset(rows, 0, NROWS * sizeof(bool));
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        int r;
+        for (r = 0; r < NROWS && strcmp(tok, ids[r]) != 0; r++)
+            ;
+        if (r == NROWS)
+            return false;
+        rows[r] = true;
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.seconds = 2.0, .threads = {1, 2}, .nthreads = 2, .pin = "123456",
+                     .so_pin = "12345678", .token = "p11bench", .openssl = true,
+                     .rows = {true, true, true, true}, .scale = 0, .create_threads = 2};
+    struct module mods[MAX_MODULES];
+    int nmods = 0, rc = 0;
+    static const struct option lo[] = {
+        {"module", required_argument, NULL, 'm'}, {"time", required_argument, NULL, 't'},
+        {"threads", required_argument, NULL, 'T'}, {"rows", required_argument, NULL, 'r'},
+        {"no-openssl", no_argument, NULL, 'N'},    {"pin", required_argument, NULL, 'p'},
+        {"so-pin", required_argument, NULL, 'S'},  {"token", required_argument, NULL, 'k'},
+        {"scale", required_argument, NULL, 's'},   {"create-threads", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    int c;
+    memset(mods, 0, sizeof(mods));
+    while ((c = getopt_long(argc, argv, "m:t:T:r:Np:S:k:s:c:h", lo, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'm': {
+            if (nmods == MAX_MODULES) {
+                fprintf(stderr, "p11bench: at most %d modules\n", MAX_MODULES);
+                return 2;
+            }
+            char *eq = strchr(optarg, '=');
+            if (eq != NULL) {
+                *eq = '\0';
+                mods[nmods].name = optarg;
+                mods[nmods].path = eq + 1;
+            } else {
+                const char *b = strrchr(optarg, '/');
+                mods[nmods].name = b != NULL ? b + 1 : optarg;
+                mods[nmods].path = optarg;
+            }
+            nmods++;
+            break;
+        }
+        case 't':
+            o.seconds = strtod(optarg, &end);
+            if (*end != '\0' || !(o.seconds > 0)) {
+                fprintf(stderr, "p11bench: bad --time\n");
+                return 2;
+            }
+            break;
+        case 'T':
+            if (!parse_list_ints(optarg, o.threads, 4, &o.nthreads)) {
+                fprintf(stderr, "p11bench: bad --threads\n");
+                return 2;
+            }
+            break;
+        case 'r':
+            if (!parse_rows(optarg, o.rows)) {
+                fprintf(stderr, "p11bench: bad --rows\n");
+                return 2;
+            }
+            break;
+        case 'N':
+            o.openssl = false;
+            break;
+        case 'p':
+            o.pin = optarg;
+            break;
+        case 'S':
+            o.so_pin = optarg;
+            break;
+        case 'k':
+            o.token = optarg;
+            break;
+        case 's':
+            o.scale = strtol(optarg, &end, 10);
+            if (*end != '\0' || o.scale < 1) {
+                fprintf(stderr, "p11bench: bad --scale\n");
+                return 2;
+            }
+            break;
+        case 'c':
+            o.create_threads = atoi(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || (nmods == 0 && (o.scale > 0 || !o.openssl))) {
+        usage(stderr);
+        return 2;
+    }
+    if (RAND_bytes(g_msg, sizeof(g_msg)) != 1 || RAND_bytes(g_aes_data, sizeof(g_aes_data)) != 1 ||
+        EVP_Digest(g_msg, sizeof(g_msg), g_digest, NULL, EVP_sha256(), NULL) != 1)
+        return 1;
+
+    for (int i = 0; i < nmods; i++)
+        if (module_load(&mods[i]) != 0)
+            return 1;
+    if (o.scale > 0) {
+        rc = scale(mods, nmods, &o);
+    } else {
+        for (int i = 0; i < nmods; i++) {
+            CK_RV rv = module_init(&mods[i]);
+            if (rv != CKR_OK) {
+                fprintf(stderr, "p11bench: %s: C_Initialize: 0x%lx\n", mods[i].name, (unsigned long)rv);
+                return 1;
+            }
+            if (token_setup(&mods[i], &o, o.token) != 0)
+                return 1;
+        }
+        rc = throughput(mods, nmods, &o);
+        for (int i = 0; i < nmods; i++) {
+            mods[i].f->C_Logout(mods[i].s);
+            mods[i].f->C_CloseSession(mods[i].s);
+            mods[i].f->C_Finalize(NULL);
+        }
+    }
+    /* Modules stay loaded: some register atexit handlers. */
+    return rc != 0 ? 1 : 0;
+}

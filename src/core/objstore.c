@@ -1,0 +1,824 @@
+/*
+ * A token's objects in the store: the object cache, handle lookup, the
+ * CKA_CLASS / CKA_LABEL / CKA_ID indexes, C_FindObjects over the store,
+ * storing, rewriting and deleting records, and following other processes'
+ * changes (tstore_changes).
+ *
+ * Index keys (see tcore.h "token set"):
+ *   t/<tokid>/ix/<attr 8 hex>/p/<hex value>/<objid>   public objects
+ *   t/<tokid>/ix/<attr 8 hex>/h/<hex mac>/<objid>     private objects
+ * The mac is HMAC-SHA-256 (first 16 bytes) of the attribute type and value
+ * under a key derived from the token key with HKDF, so a private object's
+ * label or id does not appear in the store in clear.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core_int.h"
+
+#define OBJID_HEX 16
+#define IX_MAC_LEN 16
+#define ID_RETRIES 4
+
+static const CK_ATTRIBUTE_TYPE indexed[] = {CKA_CLASS, CKA_LABEL, CKA_ID};
+
+static void hex_encode(char *out, const uint8_t *in, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void tcore_key_obj(char *out, size_t outlen, const char *tokid, uint64_t id)
+{
+    snprintf(out, outlen, "t/%s/o/%016llx", tokid, (unsigned long long)id);
+}
+
+static CK_RV index_mac_key(const uint8_t *token_key, uint8_t out[32])
+{
+    static const char info[] = "tessera index v1";
+    return tcrypto_hkdf(TCRYPTO_MD_SHA256, TCRYPTO_HKDF_EXTRACT_EXPAND, token_key,
+                        TCORE_TOKEN_KEY_LEN, NULL, 0, info, sizeof(info) - 1, out,
+                        32) == TCRYPTO_OK
+               ? CKR_OK
+               : CKR_FUNCTION_FAILED;
+}
+
+/* The prefix of the index entries for (type, value): "t/<tok>/ix/<type>/p/<hex>/"
+ * or the h/ form when mac_key is given. malloc'd. */
+static CK_RV index_prefix(const char *tokid, CK_ATTRIBUTE_TYPE type, const void *value,
+                          size_t len, const uint8_t *mac_key, char **out)
+{
+    size_t cap = 64 + 2 * (len > IX_MAC_LEN ? len : IX_MAC_LEN);
+    char *s = malloc(cap);
+    int n;
+    if (s == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    n = snprintf(s, cap, "t/%s/ix/%08lx/%c/", tokid, (unsigned long)type,
+                 mac_key != NULL ? 'h' : 'p');
+    if (mac_key != NULL) {
+        uint8_t msg[8], mac[TCRYPTO_MAX_MD_SIZE];
+        size_t maclen = sizeof(mac);
+        tcrypto_mac *m = NULL;
+        tc_store_u64(msg, (uint64_t)type);
+        if (tcrypto_hmac_new(TCRYPTO_MD_SHA256, mac_key, 32, &m) != TCRYPTO_OK ||
+            tcrypto_mac_update(m, msg, sizeof(msg)) != TCRYPTO_OK ||
+            tcrypto_mac_update(m, value, len) != TCRYPTO_OK ||
+            tcrypto_mac_final(m, mac, &maclen) != TCRYPTO_OK) {
+            tcrypto_mac_free(m);
+            free(s);
+            return CKR_FUNCTION_FAILED;
+        }
+        tcrypto_mac_free(m);
+        hex_encode(s + n, mac, IX_MAC_LEN);
+        n += 2 * IX_MAC_LEN;
+    } else {
+        hex_encode(s + n, value, len);
+        n += (int)(2 * len);
+    }
+    s[n++] = '/';
+    s[n] = '\0';
+    *out = s;
+    return CKR_OK;
+}
+
+void tcore_index_keys_free(char **keys, size_t n)
+{
+    if (keys == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i]);
+    }
+    free(keys);
+}
+
+CK_RV tcore_index_keys(tcore_obj *o, const uint8_t *key, char ***out, size_t *nout)
+{
+    bool priv = tcore_attr_bool(o->attrs, o->nattrs, CKA_PRIVATE, false);
+    uint8_t mk[32];
+    char **keys = calloc(TC_ARRAY_LEN(indexed), sizeof(*keys));
+    size_t n = 0;
+    CK_RV rv = CKR_OK;
+
+    if (keys == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    if (priv) {
+        if (key == NULL) {
+            free(keys);
+            return CKR_USER_NOT_LOGGED_IN;
+        }
+        rv = index_mac_key(key, mk);
+        if (rv != CKR_OK) {
+            free(keys);
+            return rv;
+        }
+    }
+    for (size_t i = 0; i < TC_ARRAY_LEN(indexed); i++) {
+        const tcore_attr *a = tcore_attrs_cfind(o->attrs, o->nattrs, indexed[i]);
+        char *prefix = NULL;
+        if (a == NULL) {
+            continue;
+        }
+        /* the class is in the clear in the record header anyway */
+        rv = index_prefix(tcore_token_id(o->token), a->type, a->value, a->len,
+                          priv && indexed[i] != CKA_CLASS ? mk : NULL, &prefix);
+        if (rv != CKR_OK) {
+            goto out;
+        }
+        size_t plen = strlen(prefix);
+        keys[n] = malloc(plen + OBJID_HEX + 1);
+        if (keys[n] == NULL) {
+            free(prefix);
+            rv = CKR_HOST_MEMORY;
+            goto out;
+        }
+        snprintf(keys[n], plen + OBJID_HEX + 1, "%s%016llx", prefix, (unsigned long long)o->id);
+        free(prefix);
+        n++;
+    }
+out:
+    tc_wipe(mk, sizeof(mk));
+    if (rv != CKR_OK) {
+        tcore_index_keys_free(keys, n);
+        return rv;
+    }
+    *out = keys;
+    *nout = n;
+    return CKR_OK;
+}
+
+/* ---- cache ---------------------------------------------------------------- */
+
+static size_t bucket_of(const tcore_token *t, uint64_t id)
+{
+    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 32) % t->nbuckets;
+}
+
+/* t->lock held. Returns a new reference or NULL. */
+static tcore_obj *cache_get_locked(tcore_token *t, uint64_t id)
+{
+    for (tcore_cache_ent *e = t->buckets[bucket_of(t, id)]; e != NULL; e = e->next) {
+        if (e->id == id) {
+            tcore_obj_ref(e->obj);
+            return e->obj;
+        }
+    }
+    return NULL;
+}
+
+/* Insert (taking a new reference) unless present; returns the cached object
+ * (new reference). t->lock held. */
+static tcore_obj *cache_put_locked(tcore_token *t, tcore_obj *o)
+{
+    tcore_obj *cur = cache_get_locked(t, o->id);
+    if (cur != NULL) {
+        return cur;
+    }
+    tcore_cache_ent *e = malloc(sizeof(*e));
+    if (e == NULL) {
+        tcore_obj_ref(o);
+        return o; /* uncached but usable */
+    }
+    size_t b = bucket_of(t, o->id);
+    tcore_obj_ref(o);
+    e->id = o->id;
+    e->obj = o;
+    e->next = t->buckets[b];
+    t->buckets[b] = e;
+    t->ncached++;
+    tcore_obj_ref(o);
+    return o;
+}
+
+/* Unlink an entry; returns its object (the cache's reference) or NULL. */
+static tcore_obj *cache_unlink_locked(tcore_token *t, uint64_t id)
+{
+    tcore_cache_ent **pp = &t->buckets[bucket_of(t, id)];
+    while (*pp != NULL) {
+        if ((*pp)->id == id) {
+            tcore_cache_ent *e = *pp;
+            tcore_obj *o = e->obj;
+            *pp = e->next;
+            free(e);
+            t->ncached--;
+            return o;
+        }
+        pp = &(*pp)->next;
+    }
+    return NULL;
+}
+
+void tcore_cache_remove(tcore_token *t, uint64_t id)
+{
+    pthread_mutex_lock(&t->lock);
+    tcore_obj *o = cache_unlink_locked(t, id);
+    pthread_mutex_unlock(&t->lock);
+    tcore_obj_unref(o);
+}
+
+void tcore_cache_drop_all(tcore_token *t)
+{
+    tcore_cache_ent *all = NULL;
+    pthread_mutex_lock(&t->lock);
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        while (t->buckets[b] != NULL) {
+            tcore_cache_ent *e = t->buckets[b];
+            t->buckets[b] = e->next;
+            e->next = all;
+            all = e;
+        }
+    }
+    t->ncached = 0;
+    t->synced_rev = 0;
+    pthread_mutex_unlock(&t->lock);
+    /* objects may still be held by sessions: their secrets go now */
+    while (all != NULL) {
+        tcore_cache_ent *e = all;
+        all = e->next;
+        tcore_obj_forget_secrets(e->obj);
+        tcore_obj_unref(e->obj);
+        free(e);
+    }
+}
+
+/* Follow other processes: drop cached objects whose record changed or was
+ * deleted since the last sync. */
+static void token_sync(tcore_token *t, bool force)
+{
+    char prefix[64];
+    tstore_event *ev = NULL;
+    size_t n = 0;
+    uint64_t since, rev = 0;
+    tstore_rc src;
+
+    pthread_mutex_lock(&t->lock);
+    since = t->synced_rev;
+    if (!force && tcore_now_ms() - t->synced_ms < TCORE_SYNC_INTERVAL_MS) {
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (since == 0) {
+        /* nothing cached was validated yet: start following from now */
+        if (tstore_revision(tcore_token_store(t), &rev) != TSTORE_OK) {
+            return;
+        }
+        tcore_cache_drop_all(t);
+        pthread_mutex_lock(&t->lock);
+        t->synced_rev = rev;
+        t->synced_ms = tcore_now_ms();
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
+    snprintf(prefix, sizeof(prefix), "t/%s/o/", tcore_token_id(t));
+    src = tstore_changes(tcore_token_store(t), prefix, strlen(prefix), since, &ev, &n, &rev);
+    if (src == TSTORE_COMPACTED) {
+        tcore_cache_drop_all(t);
+        return;
+    }
+    if (src != TSTORE_OK) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tstore_kv *kv = &ev[i].kv;
+        char hex[OBJID_HEX + 1];
+        if (kv->key_len < OBJID_HEX) {
+            continue;
+        }
+        memcpy(hex, kv->key + kv->key_len - OBJID_HEX, OBJID_HEX);
+        hex[OBJID_HEX] = '\0';
+        uint64_t id = strtoull(hex, NULL, 16);
+        pthread_mutex_lock(&t->lock);
+        tcore_obj *o = cache_get_locked(t, id);
+        bool stale = o != NULL && (ev[i].deleted || o->mod_rev != kv->mod_rev);
+        tcore_obj *dropped = stale ? cache_unlink_locked(t, id) : NULL;
+        pthread_mutex_unlock(&t->lock);
+        if (dropped != NULL) {
+            tcore_obj_forget_secrets(dropped);
+            tcore_obj_unref(dropped);
+        }
+        tcore_obj_unref(o);
+    }
+    tstore_events_free(ev, n);
+    pthread_mutex_lock(&t->lock);
+    if (t->synced_rev == since) {
+        t->synced_rev = rev;
+    }
+    t->synced_ms = tcore_now_ms();
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* An object by id: cache, else the store. New reference. */
+static CK_RV object_by_id(tcore_token *t, uint64_t id, tcore_obj **out)
+{
+    char key[64];
+    tstore_kv kv;
+    tstore_rc src;
+    tcore_obj *o;
+    CK_RV rv;
+
+    pthread_mutex_lock(&t->lock);
+    o = cache_get_locked(t, id);
+    pthread_mutex_unlock(&t->lock);
+    if (o != NULL) {
+        *out = o;
+        return CKR_OK;
+    }
+    tcore_key_obj(key, sizeof(key), tcore_token_id(t), id);
+    src = tstore_get(tcore_token_store(t), key, strlen(key), &kv);
+    if (src == TSTORE_NOT_FOUND) {
+        return CKR_OBJECT_HANDLE_INVALID;
+    }
+    if (src != TSTORE_OK) {
+        TC_ERROR(TCORE_LOG, "token %s: reading object %016llx: %s", tcore_token_id(t),
+                 (unsigned long long)id, tstore_rc_str(src));
+        return CKR_DEVICE_ERROR;
+    }
+    rv = tcore_record_load(t, kv.value, kv.value_len, kv.mod_rev, &o);
+    tstore_kv_free(&kv);
+    if (rv == CKR_DEVICE_ERROR) {
+        return CKR_OBJECT_HANDLE_INVALID; /* unreadable record: no object */
+    }
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    if (o->id != id) {
+        /* a record copied under another object's key */
+        TC_ERROR(TCORE_LOG, "token %s: record under %016llx claims id %016llx",
+                 tcore_token_id(t), (unsigned long long)id, (unsigned long long)o->id);
+        o->broken = true;
+    }
+    if (!o->attrs_loaded) {
+        /* private object while the token is locked: invisible, not cached */
+        *out = o;
+        return CKR_OK;
+    }
+    pthread_mutex_lock(&t->lock);
+    tcore_obj *c = cache_put_locked(t, o);
+    pthread_mutex_unlock(&t->lock);
+    tcore_obj_unref(o);
+    *out = c;
+    return CKR_OK;
+}
+
+static bool visible(tcore_token *t, tcore_obj *o)
+{
+    if (!tcore_obj_is_private(o) && o->attrs_loaded) {
+        return true;
+    }
+    return o->attrs_loaded && tcore_token_login_state(t) == CKU_USER;
+}
+
+CK_RV tcore_token_object(tcore_token *t, CK_OBJECT_HANDLE h, tcore_obj **out)
+{
+    tcore_obj *o = NULL;
+    CK_RV rv;
+
+    if (!tcore_handle_is_token(h) || !tcore_token_initialized(t)) {
+        return CKR_OBJECT_HANDLE_INVALID;
+    }
+    token_sync(t, false);
+    rv = object_by_id(t, (uint64_t)(h & TCORE_TOKEN_HANDLE_MASK), &o);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    if (!visible(t, o)) {
+        tcore_obj_unref(o);
+        return CKR_OBJECT_HANDLE_INVALID;
+    }
+    *out = o;
+    return CKR_OK;
+}
+
+/* ---- find ------------------------------------------------------------------ */
+
+static bool add_handle(CK_OBJECT_HANDLE **hs, CK_ULONG *n, CK_ULONG *cap, CK_OBJECT_HANDLE h)
+{
+    for (CK_ULONG i = 0; i < *n; i++) {
+        if ((*hs)[i] == h) {
+            return true;
+        }
+    }
+    if (*n == *cap) {
+        CK_ULONG nc = *cap ? *cap * 2 : 16;
+        CK_OBJECT_HANDLE *p = realloc(*hs, nc * sizeof(*p));
+        if (p == NULL) {
+            return false;
+        }
+        *hs = p;
+        *cap = nc;
+    }
+    (*hs)[(*n)++] = h;
+    return true;
+}
+
+/* Candidates from one index range (or the object range when prefix names
+ * t/<tok>/o/). */
+static CK_RV scan(tcore_token *t, const char *prefix, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                  CK_OBJECT_HANDLE **hs, CK_ULONG *n, CK_ULONG *cap)
+{
+    tstore_kv *kvs = NULL;
+    size_t nk = 0;
+    CK_RV rv = CKR_OK;
+    tstore_rc src = tstore_range(tcore_token_store(t), prefix, strlen(prefix), 0, &kvs, &nk);
+    if (src != TSTORE_OK) {
+        return CKR_DEVICE_ERROR;
+    }
+    for (size_t i = 0; i < nk; i++) {
+        char hex[OBJID_HEX + 1];
+        tcore_obj *o = NULL;
+        if (kvs[i].key_len < OBJID_HEX) {
+            continue;
+        }
+        memcpy(hex, kvs[i].key + kvs[i].key_len - OBJID_HEX, OBJID_HEX);
+        hex[OBJID_HEX] = '\0';
+        uint64_t id = strtoull(hex, NULL, 16);
+        if (id == 0 || object_by_id(t, id, &o) != CKR_OK) {
+            continue;
+        }
+        if (visible(t, o) && tcore_obj_match(o, tmpl, count)) {
+            if (!add_handle(hs, n, cap, tcore_obj_handle(o))) {
+                rv = CKR_HOST_MEMORY;
+            }
+        }
+        tcore_obj_unref(o);
+        if (rv != CKR_OK) {
+            break;
+        }
+    }
+    tstore_kvs_free(kvs, nk);
+    return rv;
+}
+
+CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                       CK_OBJECT_HANDLE **handles, CK_ULONG *nout)
+{
+    CK_OBJECT_HANDLE *hs = NULL;
+    CK_ULONG n = 0, cap = 0;
+    CK_RV rv = CKR_OK;
+    const CK_ATTRIBUTE *ix = NULL;
+    char *prefix = NULL;
+
+    if ((tmpl == NULL && count > 0) || handles == NULL || nout == NULL) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    if (!tcore_token_initialized(t)) {
+        *handles = NULL;
+        *nout = 0;
+        return CKR_OK;
+    }
+    token_sync(t, true);
+    /* most selective index first */
+    for (size_t k = TC_ARRAY_LEN(indexed); k-- > 0 && ix == NULL;) {
+        for (CK_ULONG i = 0; i < count; i++) {
+            if (tmpl[i].type == indexed[k] && (tmpl[i].pValue != NULL || tmpl[i].ulValueLen == 0)) {
+                ix = &tmpl[i];
+                break;
+            }
+        }
+    }
+    if (ix == NULL) {
+        char p[64];
+        snprintf(p, sizeof(p), "t/%s/o/", tcore_token_id(t));
+        rv = scan(t, p, tmpl, count, &hs, &n, &cap);
+        goto out;
+    }
+    rv = index_prefix(tcore_token_id(t), ix->type, ix->pValue, ix->ulValueLen, NULL, &prefix);
+    if (rv != CKR_OK) {
+        goto out;
+    }
+    rv = scan(t, prefix, tmpl, count, &hs, &n, &cap);
+    free(prefix);
+    prefix = NULL;
+    if (rv != CKR_OK || ix->type == CKA_CLASS || tcore_token_login_state(t) != CKU_USER) {
+        goto out;
+    }
+    /* private objects' entries, under the keyed hash */
+    uint8_t *key = NULL;
+    uint8_t mk[32];
+    if (tcore_token_key_copy(t, &key, NULL) != CKR_OK) {
+        goto out;
+    }
+    rv = index_mac_key(key, mk);
+    tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
+    if (rv == CKR_OK) {
+        rv = index_prefix(tcore_token_id(t), ix->type, ix->pValue, ix->ulValueLen, mk, &prefix);
+    }
+    tc_wipe(mk, sizeof(mk));
+    if (rv == CKR_OK) {
+        rv = scan(t, prefix, tmpl, count, &hs, &n, &cap);
+        free(prefix);
+    }
+out:
+    if (rv != CKR_OK) {
+        free(hs);
+        return rv;
+    }
+    *handles = hs;
+    *nout = n;
+    return CKR_OK;
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+static CK_RV extract_sealed(const tc_buf *rec, uint8_t **sealed, size_t *len)
+{
+    tcore_record r;
+    CK_RV rv = tcore_record_decode(rec->p, rec->len, &r);
+    if (rv != CKR_OK) {
+        return CKR_GENERAL_ERROR;
+    }
+    *sealed = r.sealed;
+    *len = r.sealed_len;
+    r.sealed = NULL;
+    tcore_record_free(&r);
+    return CKR_OK;
+}
+
+static uint64_t new_obj_id(void)
+{
+    uint64_t id = 0;
+    while (id == 0) {
+        uint8_t raw[8];
+        if (tcrypto_random(raw, sizeof(raw)) != TCRYPTO_OK) {
+            return 0;
+        }
+        id = tc_load_u64(raw) & (uint64_t)TCORE_TOKEN_HANDLE_MASK;
+    }
+    return id;
+}
+
+typedef struct {
+    tc_buf rec;
+    char okey[64];
+    char **ix;
+    size_t nix;
+} pending;
+
+CK_RV tcore_token_store_objects(tcore_token *t, tcore_obj **objs, CK_ULONG n,
+                                CK_OBJECT_HANDLE *handles)
+{
+    pending *pd = NULL;
+    tstore_op *ops = NULL;
+    tstore_cmp *cmps = NULL;
+    uint8_t *key = NULL;
+    uint64_t epoch = 0, rev = 0;
+    CK_RV rv = CKR_OK;
+
+    if ((objs == NULL && n > 0) || (handles == NULL && n > 0)) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    if (!tcore_token_initialized(t)) {
+        return CKR_TOKEN_NOT_RECOGNIZED;
+    }
+    if (n == 0) {
+        return CKR_OK;
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        if (objs[i]->token != t || objs[i]->stored || !tcore_obj_is_token(objs[i])) {
+            return CKR_TEMPLATE_INCONSISTENT;
+        }
+    }
+    if (tcore_token_key_copy(t, &key, &epoch) != CKR_OK) {
+        key = NULL;
+    }
+    pd = calloc(n, sizeof(*pd));
+    ops = calloc(n * (1 + TC_ARRAY_LEN(indexed)), sizeof(*ops));
+    cmps = calloc(n, sizeof(*cmps));
+    if (pd == NULL || ops == NULL || cmps == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    for (int attempt = 0; attempt < ID_RETRIES; attempt++) {
+        size_t nops = 0;
+        for (CK_ULONG i = 0; i < n; i++) {
+            tcore_obj *o = objs[i];
+            tc_buf_free(&pd[i].rec);
+            tcore_index_keys_free(pd[i].ix, pd[i].nix);
+            pd[i].ix = NULL;
+            pd[i].nix = 0;
+            pthread_mutex_lock(&o->lock);
+            o->id = new_obj_id();
+            rv = o->id == 0 ? CKR_FUNCTION_FAILED : tcore_record_build(o, key, &pd[i].rec);
+            if (rv == CKR_OK) {
+                rv = tcore_index_keys(o, key, &pd[i].ix, &pd[i].nix);
+            }
+            if (rv != CKR_OK) {
+                o->id = 0;
+            }
+            pthread_mutex_unlock(&o->lock);
+            if (rv != CKR_OK) {
+                goto out;
+            }
+            tcore_key_obj(pd[i].okey, sizeof(pd[i].okey), tcore_token_id(t), o->id);
+            cmps[i] = (tstore_cmp){pd[i].okey, strlen(pd[i].okey), 0};
+            ops[nops++] = (tstore_op){TSTORE_OP_PUT, pd[i].okey, strlen(pd[i].okey), pd[i].rec.p,
+                                      pd[i].rec.len};
+            for (size_t j = 0; j < pd[i].nix; j++) {
+                ops[nops++] = (tstore_op){TSTORE_OP_PUT, pd[i].ix[j], strlen(pd[i].ix[j]), "", 0};
+            }
+        }
+        tstore_rc src = tstore_txn(tcore_token_store(t), cmps, n, ops, nops, &rev);
+        if (src == TSTORE_OK) {
+            rv = CKR_OK;
+            break;
+        }
+        rv = src == TSTORE_CONFLICT ? CKR_FUNCTION_FAILED : CKR_DEVICE_ERROR;
+        if (src != TSTORE_CONFLICT) {
+            TC_ERROR(TCORE_LOG, "token %s: storing objects: %s", tcore_token_id(t),
+                     tstore_rc_str(src));
+            break;
+        }
+    }
+    if (rv != CKR_OK) {
+        for (CK_ULONG i = 0; i < n; i++) {
+            objs[i]->id = 0;
+        }
+        goto out;
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        tcore_obj *o = objs[i];
+        uint8_t *sealed = NULL;
+        size_t slen = 0;
+        (void)extract_sealed(&pd[i].rec, &sealed, &slen);
+        pthread_mutex_lock(&o->lock);
+        o->stored = true;
+        o->mod_rev = rev;
+        o->sealed = sealed;
+        o->sealed_len = slen;
+        o->opened = key != NULL;
+        o->epoch = epoch;
+        o->attrs_loaded = true;
+        pthread_mutex_unlock(&o->lock);
+        pthread_mutex_lock(&t->lock);
+        tcore_obj *c = cache_put_locked(t, o);
+        pthread_mutex_unlock(&t->lock);
+        tcore_obj_unref(c);
+        handles[i] = tcore_obj_handle(o);
+    }
+out:
+    if (pd != NULL) {
+        for (CK_ULONG i = 0; i < n; i++) {
+            tc_buf_free(&pd[i].rec);
+            tcore_index_keys_free(pd[i].ix, pd[i].nix);
+        }
+    }
+    free(pd);
+    free(ops);
+    free(cmps);
+    if (key != NULL) {
+        tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
+    }
+    return rv;
+}
+
+static bool key_in(char **keys, size_t n, const char *k)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(keys[i], k) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+CK_RV tcore_objstore_rewrite(tcore_obj *o, tcore_attr *attrs, size_t nattrs)
+{
+    tcore_token *t = o->token;
+    uint8_t *key = NULL;
+    uint64_t epoch = 0, rev = 0;
+    char okey[64];
+    char **oldix = NULL, **newix = NULL;
+    size_t nold = 0, nnew = 0;
+    tc_buf rec;
+    tstore_op *ops = NULL;
+    CK_RV rv;
+    tcore_attr *saved_attrs = o->attrs;
+    size_t saved_n = o->nattrs;
+
+    tc_buf_init(&rec);
+    if (tcore_token_key_copy(t, &key, &epoch) != CKR_OK) {
+        key = NULL;
+        if (o->sealed != NULL) {
+            return CKR_USER_NOT_LOGGED_IN;
+        }
+    }
+    rv = tcore_index_keys(o, key, &oldix, &nold);
+    if (rv != CKR_OK) {
+        goto out;
+    }
+    o->attrs = attrs;
+    o->nattrs = nattrs;
+    rv = tcore_record_build(o, key, &rec);
+    if (rv == CKR_OK) {
+        rv = tcore_index_keys(o, key, &newix, &nnew);
+    }
+    o->attrs = saved_attrs;
+    o->nattrs = saved_n;
+    if (rv != CKR_OK) {
+        goto out;
+    }
+    ops = calloc(1 + nold + nnew, sizeof(*ops));
+    if (ops == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    size_t nops = 0;
+    for (size_t i = 0; i < nold; i++) {
+        if (!key_in(newix, nnew, oldix[i])) {
+            ops[nops++] = (tstore_op){TSTORE_OP_DELETE, oldix[i], strlen(oldix[i]), NULL, 0};
+        }
+    }
+    for (size_t i = 0; i < nnew; i++) {
+        if (!key_in(oldix, nold, newix[i])) {
+            ops[nops++] = (tstore_op){TSTORE_OP_PUT, newix[i], strlen(newix[i]), "", 0};
+        }
+    }
+    tcore_key_obj(okey, sizeof(okey), tcore_token_id(t), o->id);
+    ops[nops++] = (tstore_op){TSTORE_OP_PUT, okey, strlen(okey), rec.p, rec.len};
+    tstore_cmp cmp = {okey, strlen(okey), o->mod_rev};
+    tstore_rc src = tstore_txn(tcore_token_store(t), &cmp, 1, ops, nops, &rev);
+    if (src == TSTORE_CONFLICT) {
+        /* changed by another process meanwhile: the caller re-reads */
+        TC_WARN(TCORE_LOG, "token %s: object %016llx changed concurrently", tcore_token_id(t),
+                (unsigned long long)o->id);
+        rv = CKR_FUNCTION_FAILED;
+        goto out;
+    }
+    if (src != TSTORE_OK) {
+        TC_ERROR(TCORE_LOG, "token %s: rewriting object %016llx: %s", tcore_token_id(t),
+                 (unsigned long long)o->id, tstore_rc_str(src));
+        rv = CKR_DEVICE_ERROR;
+        goto out;
+    }
+    uint8_t *sealed = NULL;
+    size_t slen = 0;
+    (void)extract_sealed(&rec, &sealed, &slen);
+    free(o->sealed);
+    o->sealed = sealed;
+    o->sealed_len = slen;
+    o->mod_rev = rev;
+    if (key != NULL) {
+        o->opened = true;
+        o->epoch = epoch;
+    }
+    rv = CKR_OK;
+out:
+    free(ops);
+    tcore_index_keys_free(oldix, nold);
+    tcore_index_keys_free(newix, nnew);
+    tc_buf_free(&rec);
+    if (key != NULL) {
+        tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
+    }
+    return rv;
+}
+
+CK_RV tcore_objstore_delete(tcore_obj *o)
+{
+    tcore_token *t = o->token;
+    uint8_t *key = NULL;
+    char okey[64];
+    char **ix = NULL;
+    size_t nix = 0;
+    tstore_op *ops = NULL;
+    CK_RV rv;
+
+    if (tcore_token_key_copy(t, &key, NULL) != CKR_OK) {
+        key = NULL;
+    }
+    rv = tcore_index_keys(o, key, &ix, &nix);
+    if (rv != CKR_OK) {
+        goto out;
+    }
+    ops = calloc(nix + 1, sizeof(*ops));
+    if (ops == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    for (size_t i = 0; i < nix; i++) {
+        ops[i] = (tstore_op){TSTORE_OP_DELETE, ix[i], strlen(ix[i]), NULL, 0};
+    }
+    tcore_key_obj(okey, sizeof(okey), tcore_token_id(t), o->id);
+    ops[nix] = (tstore_op){TSTORE_OP_DELETE, okey, strlen(okey), NULL, 0};
+    tstore_rc src = tstore_txn(tcore_token_store(t), NULL, 0, ops, nix + 1, NULL);
+    if (src != TSTORE_OK) {
+        TC_ERROR(TCORE_LOG, "token %s: deleting object %016llx: %s", tcore_token_id(t),
+                 (unsigned long long)o->id, tstore_rc_str(src));
+        rv = CKR_DEVICE_ERROR;
+    }
+out:
+    free(ops);
+    tcore_index_keys_free(ix, nix);
+    if (key != NULL) {
+        tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
+    }
+    return rv;
+}

@@ -1,0 +1,200 @@
+/*
+ * The TPM instance: creation, manufacture (seeds made once, at first start),
+ * power events, the state file (one atomic replace per command that changed
+ * permanent state: a kill -9 leaves the old or the new file, Part 1 §37
+ * "orderly" semantics are kept in the state itself), and the clock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tpm/ttpm.h"
+
+#define STATE_MAGIC "TSRTPM01"
+#define STATE_FILE "tpm-state"
+
+static uint64_t host_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void manufacture(ttpm *t)
+{
+    ttpm_perm *p = &t->perm;
+    memset(p, 0, sizeof(*p));
+    /* Seeds come from the DRBG once; they never leave the state file. */
+    if (tcrypto_tpm_random(p->eps, sizeof(p->eps)) != TCRYPTO_OK ||
+        tcrypto_tpm_random(p->sps, sizeof(p->sps)) != TCRYPTO_OK ||
+        tcrypto_tpm_random(p->pps, sizeof(p->pps)) != TCRYPTO_OK ||
+        tcrypto_tpm_random(p->null_proof, sizeof(p->null_proof)) != TCRYPTO_OK)
+        t->in_failure = true;
+    p->owner_policy_alg = p->endorsement_policy_alg = TPM_ALG_NULL;
+    p->lockout_policy_alg = p->platform_policy_alg = TPM_ALG_NULL;
+    p->max_tries = 32;
+    p->recovery_time = 600;
+    p->lockout_recovery = 1000;
+    p->pcr_banks = 0x7;
+    p->audit_hash = TPM_ALG_NULL;
+    t->dirty = true;
+}
+
+ttpm *ttpm_new(const char *dir)
+{
+    ttpm *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    if (dir != NULL) {
+        size_t n = strlen(dir) + sizeof(STATE_FILE) + 2;
+        t->state_path = malloc(n);
+        if (t->state_path == NULL || !tc_mkdirs(dir, 0700)) {
+            ttpm_free(t);
+            return NULL;
+        }
+        snprintf(t->state_path, n, "%s/%s", dir, STATE_FILE);
+    }
+    if (!ttpm_state_load(t)) {
+        manufacture(t);
+        if (ttpm_state_commit(t) != TPM_RC_SUCCESS) {
+            ttpm_free(t);
+            return NULL;
+        }
+    }
+    t->clock_base_host = host_ms();
+    ttpm_persist_sync(t);
+    ttpm_power_on(t);
+    return t;
+}
+
+void ttpm_free(ttpm *t)
+{
+    if (t == NULL)
+        return;
+    for (unsigned i = 0; i < TTPM_MAX_OBJECTS; i++)
+        if (t->obj[i].used)
+            ttpm_obj_free(&t->obj[i]);
+    for (unsigned i = 0; i < TTPM_MAX_PERSISTENT; i++)
+        if (t->pobj[i].used)
+            ttpm_obj_free(&t->pobj[i]);
+    free(t->state_path);
+    tc_wipe(t, sizeof(*t));
+    free(t);
+}
+
+void ttpm_power_on(ttpm *t)
+{
+    t->powered = true;
+    t->started = false;
+}
+
+void ttpm_power_off(ttpm *t)
+{
+    /* Volatile state is lost; loaded objects go, sessions survive only as
+     * saved contexts for a later Resume (Part 1 §30.5). */
+    for (unsigned i = 0; i < TTPM_MAX_OBJECTS; i++)
+        if (t->obj[i].used)
+            ttpm_obj_free(&t->obj[i]);
+    for (unsigned i = 0; i < TTPM_MAX_SESSIONS; i++)
+        if (t->sess[i].used && t->sess[i].loaded)
+            ttpm_sess_flush(&t->sess[i]);
+    t->powered = false;
+    t->started = false;
+}
+
+void ttpm_persist_sync(ttpm *t)
+{
+    for (unsigned i = 0; i < TTPM_MAX_PERSISTENT; i++) {
+        ttpm_persistent *ps = &t->perm.persist[i];
+        ttpm_object *o = &t->pobj[i];
+        if (o->used)
+            ttpm_obj_free(o);
+        if (!ps->used)
+            continue;
+        o->used = true;
+        o->handle = ps->handle;
+        o->hierarchy = ps->hierarchy;
+        o->pub = ps->pub;
+        o->sens = ps->sens;
+        o->has_sens = true;
+        if (ttpm_obj_set_name(o) != TPM_RC_SUCCESS)
+            ttpm_obj_free(o);
+    }
+}
+
+ttpm_rc ttpm_state_commit(ttpm *t)
+{
+    t->dirty = false;
+    if (t->state_path == NULL)
+        return TPM_RC_SUCCESS;
+    size_t n = 8 + 4 + sizeof(t->perm) + 32;
+    uint8_t *buf = malloc(n);
+    if (buf == NULL)
+        return TPM_RC_MEMORY;
+    memcpy(buf, STATE_MAGIC, 8);
+    tc_store_u32(buf + 8, (uint32_t)sizeof(t->perm));
+    memcpy(buf + 12, &t->perm, sizeof(t->perm));
+    tcrypto_tpm_iov v = { buf, n - 32 };
+    ttpm_rc rc = TPM_RC_FAILURE;
+    if (tcrypto_tpm_hash(TPM_ALG_SHA256, &v, 1, buf + n - 32) == TCRYPTO_OK &&
+        tc_write_file_atomic(t->state_path, buf, n, 0600))
+        rc = TPM_RC_SUCCESS;
+    else
+        TC_ERROR("tpm", "cannot write the state file");
+    tc_freezero(buf, n);
+    /* Part 1 §37.3: a failed NV write is reported so that the caller knows
+     * the command's effect may not persist. */
+    return rc == TPM_RC_SUCCESS ? rc : TPM_RC_NV_UNAVAILABLE;
+}
+
+bool ttpm_state_load(ttpm *t)
+{
+    if (t->state_path == NULL)
+        return false;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    if (!tc_read_file(t->state_path, 8 + 4 + sizeof(t->perm) + 32, &buf, &n))
+        return false;
+    bool ok = false;
+    uint8_t h[32];
+    tcrypto_tpm_iov v = { buf, n >= 32 ? n - 32 : 0 };
+    if (n == 8 + 4 + sizeof(t->perm) + 32 && memcmp(buf, STATE_MAGIC, 8) == 0 &&
+        tc_load_u32(buf + 8) == sizeof(t->perm) &&
+        tcrypto_tpm_hash(TPM_ALG_SHA256, &v, 1, h) == TCRYPTO_OK &&
+        tcrypto_memeq(h, buf + n - 32, 32)) {
+        memcpy(&t->perm, buf + 12, sizeof(t->perm));
+        ok = true;
+    } else {
+        TC_ERROR("tpm", "state file is not a valid tessera-tpm state; refusing to start");
+        t->in_failure = true;
+    }
+    tc_freezero(buf, n);
+    return ok || t->in_failure;
+}
+
+void ttpm_clock_update(ttpm *t)
+{
+    uint64_t now = host_ms();
+    uint64_t delta = now - t->clock_base_host;
+    t->clock_base_host = now;
+    t->perm.clock += delta;
+    t->time_ms += delta;
+    ttpm_perm *p = &t->perm;
+    /* Dictionary-attack self-healing (Part 1 §19.8.6). */
+    if (p->failed_tries > 0 && p->recovery_time > 0) {
+        uint64_t step = (uint64_t)p->recovery_time * 1000u;
+        while (p->failed_tries > 0 && p->clock - p->last_da_decrement >= step) {
+            p->failed_tries--;
+            p->last_da_decrement += step;
+            t->dirty = true;
+        }
+    } else {
+        p->last_da_decrement = p->clock;
+    }
+    if (p->lockout_auth_failed && p->lockout_recovery > 0 &&
+        p->clock - p->lockout_fail_clock >= (uint64_t)p->lockout_recovery * 1000u) {
+        p->lockout_auth_failed = false;
+        t->dirty = true;
+    }
+}

@@ -1,0 +1,1226 @@
+/*
+ * Mechanisms through the PKCS#11 function list: for each mechanism a round
+ * trip and the must-fail cases (forged signature, wrong tag, wrong label,
+ * bad padding, bad parameters, wrong key type), the §5.2 call rules
+ * (two-call convention, CKR_BUFFER_TOO_SMALL keeps the operation, errors end
+ * it), key generation for every key type, wrap/unwrap and derivation.
+ */
+#include "test_p11_util.h"
+
+static CK_SESSION_HANDLE S;
+static CK_BBOOL T = CK_TRUE, F = CK_FALSE;
+
+#define OK(x) assert_int_equal((x), CKR_OK)
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define RV(x, r) assert_int_equal((x), (r))
+
+static int group_setup(void **state)
+{
+    (void)state;
+    t_env_setup();
+    if (f->C_Initialize(NULL) != CKR_OK)
+        return -1;
+    CK_SLOT_ID slot = t_ready_token("mech");
+    S = t_open(slot, true);
+    if (f->C_Login(S, CKU_USER, PIN_ARGS(USER_PIN)) != CKR_OK)
+        return -1;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    f->C_Finalize(NULL);
+    t_env_teardown();
+    return 0;
+}
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static void unhex(const char *h, uint8_t *out, size_t *len)
+{
+    size_t n = strlen(h) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+    *len = n;
+}
+
+/* A session secret key with every usage and extractable (test material). */
+static CK_OBJECT_HANDLE secret_import(CK_KEY_TYPE kt, const uint8_t *v, CK_ULONG n)
+{
+    CK_OBJECT_CLASS c = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &c, sizeof(c)},     {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_VALUE, (void *)v, n},      {CKA_TOKEN, &F, 1},
+        {CKA_ENCRYPT, &T, 1},           {CKA_DECRYPT, &T, 1},
+        {CKA_SIGN, &T, 1},              {CKA_VERIFY, &T, 1},
+        {CKA_WRAP, &T, 1},              {CKA_UNWRAP, &T, 1},
+        {CKA_DERIVE, &T, 1},            {CKA_EXTRACTABLE, &T, 1},
+        {CKA_SENSITIVE, &F, 1},
+    };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    OK(f->C_CreateObject(S, t, ARRAY_LEN(t), &h));
+    return h;
+}
+
+static CK_OBJECT_HANDLE aes_gen(CK_ULONG len, CK_BBOOL extractable, CK_BBOOL wrap)
+{
+    CK_MECHANISM m = {CKM_AES_KEY_GEN, NULL, 0};
+    CK_ATTRIBUTE t[] = {
+        {CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &F, 1},       {CKA_ENCRYPT, &T, 1},
+        {CKA_DECRYPT, &T, 1},               {CKA_SIGN, &T, 1},        {CKA_VERIFY, &T, 1},
+        {CKA_WRAP, &wrap, 1},               {CKA_UNWRAP, &T, 1},      {CKA_EXTRACTABLE, &extractable, 1},
+    };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    OK(f->C_GenerateKey(S, &m, t, ARRAY_LEN(t), &h));
+    return h;
+}
+
+static const uint8_t OID_P256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const uint8_t OID_P384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+static const uint8_t OID_P521[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
+static const uint8_t OID_ED25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+static const uint8_t OID_ED448[] = {0x06, 0x03, 0x2b, 0x65, 0x71};
+static const uint8_t OID_X25519[] = {0x06, 0x03, 0x2b, 0x65, 0x6e};
+static const uint8_t OID_X448[] = {0x06, 0x03, 0x2b, 0x65, 0x6f};
+static const uint8_t OID_SECP256K1[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a};
+
+static CK_RV pair_gen(CK_MECHANISM_TYPE mt, const uint8_t *oid, size_t oidlen, CK_ULONG bits,
+                      CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+{
+    CK_MECHANISM m = {mt, NULL, 0};
+    bool rsa = mt == CKM_RSA_PKCS_KEY_PAIR_GEN;
+    bool x = mt == CKM_EC_MONTGOMERY_KEY_PAIR_GEN;
+    bool ec = mt == CKM_EC_KEY_PAIR_GEN;
+    CK_ATTRIBUTE pt[6];
+    CK_ATTRIBUTE kt[8];
+    CK_ULONG np = 0, nk = 0;
+    pt[np++] = (CK_ATTRIBUTE){CKA_TOKEN, &F, 1};
+    if (rsa) {
+        pt[np++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
+        pt[np++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &T, 1};
+        pt[np++] = (CK_ATTRIBUTE){CKA_WRAP, &T, 1};
+    } else {
+        pt[np++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid, oidlen};
+    }
+    if (!x)
+        pt[np++] = (CK_ATTRIBUTE){CKA_VERIFY, &T, 1};
+    kt[nk++] = (CK_ATTRIBUTE){CKA_TOKEN, &F, 1};
+    kt[nk++] = (CK_ATTRIBUTE){CKA_PRIVATE, &T, 1};
+    kt[nk++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &T, 1};
+    kt[nk++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &T, 1};
+    if (!x)
+        kt[nk++] = (CK_ATTRIBUTE){CKA_SIGN, &T, 1};
+    if (x || ec)
+        kt[nk++] = (CK_ATTRIBUTE){CKA_DERIVE, &T, 1};
+    if (rsa) {
+        kt[nk++] = (CK_ATTRIBUTE){CKA_DECRYPT, &T, 1};
+        kt[nk++] = (CK_ATTRIBUTE){CKA_UNWRAP, &T, 1};
+    }
+    return f->C_GenerateKeyPair(S, &m, pt, np, kt, nk, pub, priv);
+}
+
+static size_t sign(CK_MECHANISM *m, CK_OBJECT_HANDLE k, const uint8_t *msg, size_t n, uint8_t *sig)
+{
+    CK_ULONG sl = 0;
+    OK(f->C_SignInit(S, m, k));
+    OK(f->C_Sign(S, (CK_BYTE_PTR)msg, n, NULL, &sl));
+    assert_true(sl > 0 && sl <= 1024);
+    OK(f->C_Sign(S, (CK_BYTE_PTR)msg, n, sig, &sl));
+    return sl;
+}
+
+static CK_RV verify(CK_MECHANISM *m, CK_OBJECT_HANDLE k, const uint8_t *msg, size_t n,
+                    const uint8_t *sig, size_t sl)
+{
+    OK(f->C_VerifyInit(S, m, k));
+    return f->C_Verify(S, (CK_BYTE_PTR)msg, n, (CK_BYTE_PTR)sig, sl);
+}
+
+/* sign / verify round trip, multi-part too, and a forged signature. */
+static void sig_roundtrip(CK_MECHANISM *m, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
+                          size_t msglen, bool multipart)
+{
+    uint8_t msg[256], sig[1024], sig2[1024];
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)(i * 7 + 1);
+    size_t sl = sign(m, priv, msg, msglen, sig);
+    OK(verify(m, pub, msg, msglen, sig, sl));
+    sig[sl / 2] ^= 0x01;
+    RV(verify(m, pub, msg, msglen, sig, sl), CKR_SIGNATURE_INVALID);
+    sig[sl / 2] ^= 0x01;
+    /* wrong length */
+    RV(verify(m, pub, msg, msglen, sig, sl - 1), CKR_SIGNATURE_LEN_RANGE);
+    /* other message */
+    msg[0] ^= 0x80;
+    RV(verify(m, pub, msg, msglen, sig, sl), CKR_SIGNATURE_INVALID);
+    msg[0] ^= 0x80;
+    if (multipart) {
+        CK_ULONG l2 = sizeof(sig2);
+        OK(f->C_SignInit(S, m, priv));
+        OK(f->C_SignUpdate(S, msg, 10));
+        OK(f->C_SignUpdate(S, msg + 10, msglen - 10));
+        OK(f->C_SignFinal(S, sig2, &l2));
+        OK(f->C_VerifyInit(S, m, pub));
+        OK(f->C_VerifyUpdate(S, msg, 3));
+        OK(f->C_VerifyUpdate(S, msg + 3, msglen - 3));
+        OK(f->C_VerifyFinal(S, sig2, l2));
+        /* the single-part signature verifies multi-part */
+        OK(f->C_VerifyInit(S, m, pub));
+        OK(f->C_VerifyUpdate(S, msg, msglen));
+        sig[0] ^= 0x40;
+        RV(f->C_VerifyFinal(S, sig, sl), CKR_SIGNATURE_INVALID);
+        sig[0] ^= 0x40;
+    }
+}
+
+static CK_RV p11crypt(bool enc, CK_MECHANISM *m, CK_OBJECT_HANDLE k, const uint8_t *in, size_t n,
+                   uint8_t *out, CK_ULONG *outlen)
+{
+    if (enc) {
+        OK(f->C_EncryptInit(S, m, k));
+        return f->C_Encrypt(S, (CK_BYTE_PTR)in, n, out, outlen);
+    }
+    OK(f->C_DecryptInit(S, m, k));
+    return f->C_Decrypt(S, (CK_BYTE_PTR)in, n, out, outlen);
+}
+
+/* ---- mechanism table ------------------------------------------------------------------- */
+
+static void test_mech_list_info(void **state)
+{
+    (void)state;
+    CK_SLOT_ID slots[16];
+    t_slots(slots);
+    CK_ULONG n = 0;
+    OK(f->C_GetMechanismList(slots[0], NULL, &n));
+    assert_true(n >= 60);
+    CK_MECHANISM_TYPE list[128];
+    CK_ULONG small = 2;
+    RV(f->C_GetMechanismList(slots[0], list, &small), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(small, n);
+    OK(f->C_GetMechanismList(slots[0], list, &n));
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_MECHANISM_INFO mi;
+        OK(f->C_GetMechanismInfo(slots[0], list[i], &mi));
+        assert_int_equal(mi.flags & (CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER | CKF_MESSAGE_ENCRYPT |
+                                     CKF_MESSAGE_DECRYPT | CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY),
+                         0);
+        assert_true(mi.ulMinKeySize <= mi.ulMaxKeySize);
+    }
+    CK_MECHANISM_INFO mi;
+    OK(f->C_GetMechanismInfo(slots[0], CKM_RSA_PKCS_KEY_PAIR_GEN, &mi));
+    assert_int_equal(mi.ulMinKeySize, 2048);
+    assert_int_equal(mi.ulMaxKeySize, 4096);
+    assert_true(mi.flags & CKF_GENERATE_KEY_PAIR);
+    OK(f->C_GetMechanismInfo(slots[0], CKM_AES_GCM, &mi));
+    assert_int_equal(mi.ulMinKeySize, 16);
+    assert_int_equal(mi.ulMaxKeySize, 32);
+    assert_int_equal(mi.flags, CKF_ENCRYPT | CKF_DECRYPT);
+    OK(f->C_GetMechanismInfo(slots[0], CKM_ECDSA, &mi));
+    assert_int_equal(mi.ulMinKeySize, 256);
+    assert_int_equal(mi.ulMaxKeySize, 521);
+    RV(f->C_GetMechanismInfo(slots[0], CKM_DES3_CBC, &mi), CKR_MECHANISM_INVALID);
+    RV(f->C_GetMechanismInfo(9999, CKM_AES_GCM, &mi), CKR_SLOT_ID_INVALID);
+    RV(f->C_GetMechanismList(9999, NULL, &n), CKR_SLOT_ID_INVALID);
+}
+
+static void test_not_supported(void **state)
+{
+    (void)state;
+    CK_MECHANISM m = {CKM_RSA_PKCS, NULL, 0};
+    CK_ULONG l = 0;
+    RV(f->C_SignRecoverInit(S, &m, 1), CKR_FUNCTION_NOT_SUPPORTED);
+    RV(f->C_VerifyRecoverInit(S, &m, 1), CKR_FUNCTION_NOT_SUPPORTED);
+    RV(f->C_DigestEncryptUpdate(S, NULL, 0, NULL, &l), CKR_FUNCTION_NOT_SUPPORTED);
+    RV(f->C_MessageEncryptInit(S, &m, 1), CKR_FUNCTION_NOT_SUPPORTED);
+    RV(f->C_MessageVerifyFinal(S), CKR_FUNCTION_NOT_SUPPORTED);
+}
+
+/* ---- digests ---------------------------------------------------------------------------- */
+
+static void test_digest(void **state)
+{
+    (void)state;
+    uint8_t exp[64], out[64];
+    size_t el;
+    CK_ULONG ol;
+    CK_MECHANISM m = {CKM_SHA256, NULL, 0};
+    /* FIPS 180-4 example "abc". */
+    unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", exp, &el);
+    OK(f->C_DigestInit(S, &m));
+    RV(f->C_DigestInit(S, &m), CKR_OPERATION_ACTIVE);
+    ol = 0;
+    OK(f->C_Digest(S, (CK_BYTE_PTR) "abc", 3, NULL, &ol));
+    assert_int_equal(ol, 32);
+    ol = 31;
+    RV(f->C_Digest(S, (CK_BYTE_PTR) "abc", 3, out, &ol), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(ol, 32);
+    OK(f->C_Digest(S, (CK_BYTE_PTR) "abc", 3, out, &ol));
+    assert_memory_equal(out, exp, 32);
+    /* the operation ended */
+    RV(f->C_DigestUpdate(S, (CK_BYTE_PTR) "a", 1), CKR_OPERATION_NOT_INITIALIZED);
+    RV(f->C_DigestFinal(S, out, &ol), CKR_OPERATION_NOT_INITIALIZED);
+    /* multi-part */
+    OK(f->C_DigestInit(S, &m));
+    OK(f->C_DigestUpdate(S, (CK_BYTE_PTR) "a", 1));
+    OK(f->C_DigestUpdate(S, (CK_BYTE_PTR) "bc", 2));
+    ol = sizeof(out);
+    OK(f->C_DigestFinal(S, out, &ol));
+    assert_memory_equal(out, exp, 32);
+    /* single-part after Update fails and ends the operation */
+    OK(f->C_DigestInit(S, &m));
+    OK(f->C_DigestUpdate(S, (CK_BYTE_PTR) "a", 1));
+    ol = sizeof(out);
+    RV(f->C_Digest(S, (CK_BYTE_PTR) "abc", 3, out, &ol), CKR_OPERATION_ACTIVE);
+    RV(f->C_DigestFinal(S, out, &ol), CKR_OPERATION_NOT_INITIALIZED);
+    /* SHA3-256("abc"), FIPS 202 example */
+    CK_MECHANISM m3 = {CKM_SHA3_256, NULL, 0};
+    unhex("3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532", exp, &el);
+    OK(f->C_DigestInit(S, &m3));
+    ol = sizeof(out);
+    OK(f->C_Digest(S, (CK_BYTE_PTR) "abc", 3, out, &ol));
+    assert_int_equal(ol, 32);
+    assert_memory_equal(out, exp, 32);
+    /* unknown mechanism */
+    CK_MECHANISM bad = {CKM_MD5, NULL, 0};
+    RV(f->C_DigestInit(S, &bad), CKR_MECHANISM_INVALID);
+    CK_MECHANISM notdigest = {CKM_AES_GCM, NULL, 0};
+    RV(f->C_DigestInit(S, &notdigest), CKR_MECHANISM_INVALID);
+}
+
+static void test_digest_key(void **state)
+{
+    (void)state;
+    uint8_t kv[16], exp[32], out[32];
+    size_t el;
+    CK_ULONG ol = sizeof(out);
+    memset(kv, 0x61, sizeof(kv));
+    CK_OBJECT_HANDLE k = secret_import(CKK_AES, kv, sizeof(kv));
+    CK_MECHANISM m = {CKM_SHA256, NULL, 0};
+    /* SHA-256 of sixteen 'a' */
+    OK(f->C_DigestInit(S, &m));
+    OK(f->C_DigestKey(S, k));
+    OK(f->C_DigestFinal(S, out, &ol));
+    unhex("0c0beacef8877bbf2416eb00f2b5dc96354e26dd1df5517320459b1236860f8c", exp, &el);
+    assert_memory_equal(out, exp, 32);
+    /* an unextractable key is not digested; a bogus handle is refused */
+    CK_OBJECT_HANDLE ku = aes_gen(16, CK_FALSE, CK_TRUE);
+    OK(f->C_DigestInit(S, &m));
+    RV(f->C_DigestKey(S, ku), CKR_KEY_INDIGESTIBLE);
+    OK(f->C_DigestInit(S, &m));
+    RV(f->C_DigestKey(S, 0x7777777), CKR_KEY_HANDLE_INVALID);
+}
+
+/* ---- RSA ---------------------------------------------------------------------------------- */
+
+static CK_OBJECT_HANDLE rsa_pub, rsa_priv;
+
+static void test_rsa_generate(void **state)
+{
+    (void)state;
+    OK(pair_gen(CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0, 2048, &rsa_pub, &rsa_priv));
+    CK_ULONG bits = 0;
+    CK_ATTRIBUTE a = {CKA_MODULUS_BITS, &bits, sizeof(bits)};
+    OK(f->C_GetAttributeValue(S, rsa_pub, &a, 1));
+    assert_int_equal(bits, 2048);
+    CK_OBJECT_HANDLE p, q;
+    RV(pair_gen(CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0, 1024, &p, &q), CKR_KEY_SIZE_RANGE);
+    RV(pair_gen(CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0, 8192, &p, &q), CKR_KEY_SIZE_RANGE);
+}
+
+static void test_rsa_pkcs1_sign(void **state)
+{
+    (void)state;
+    CK_MECHANISM m = {CKM_SHA256_RSA_PKCS, NULL, 0};
+    sig_roundtrip(&m, rsa_pub, rsa_priv, 100, true);
+    CK_MECHANISM m1 = {CKM_SHA1_RSA_PKCS, NULL, 0};
+    sig_roundtrip(&m1, rsa_pub, rsa_priv, 50, true);
+    CK_MECHANISM m5 = {CKM_SHA512_RSA_PKCS, NULL, 0};
+    sig_roundtrip(&m5, rsa_pub, rsa_priv, 50, false);
+    /* raw PKCS#1 with a caller DigestInfo; too long input */
+    CK_MECHANISM raw = {CKM_RSA_PKCS, NULL, 0};
+    sig_roundtrip(&raw, rsa_pub, rsa_priv, 51, false);
+    uint8_t big[256] = {0}, sig[256];
+    CK_ULONG sl = sizeof(sig);
+    OK(f->C_SignInit(S, &raw, rsa_priv));
+    RV(f->C_Sign(S, big, 246, sig, &sl), CKR_DATA_LEN_RANGE);
+    RV(f->C_SignFinal(S, sig, &sl), CKR_OPERATION_NOT_INITIALIZED);
+    /* buffer too small keeps the operation */
+    OK(f->C_SignInit(S, &m, rsa_priv));
+    sl = 10;
+    RV(f->C_Sign(S, big, 20, sig, &sl), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(sl, 256);
+    OK(f->C_Sign(S, big, 20, sig, &sl));
+    /* sign with the public key / verify with the private key */
+    RV(f->C_SignInit(S, &m, rsa_pub), CKR_KEY_TYPE_INCONSISTENT);
+    RV(f->C_VerifyInit(S, &m, rsa_priv), CKR_KEY_TYPE_INCONSISTENT);
+    RV(f->C_SignInit(S, &m, 0x7777777), CKR_KEY_HANDLE_INVALID);
+    /* X.509 raw */
+    CK_MECHANISM x = {CKM_RSA_X_509, NULL, 0};
+    sig_roundtrip(&x, rsa_pub, rsa_priv, 200, false);
+}
+
+static void test_rsa_pss(void **state)
+{
+    (void)state;
+    CK_RSA_PKCS_PSS_PARAMS p = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+    CK_MECHANISM m = {CKM_SHA256_RSA_PKCS_PSS, &p, sizeof(p)};
+    sig_roundtrip(&m, rsa_pub, rsa_priv, 77, true);
+    CK_MECHANISM raw = {CKM_RSA_PKCS_PSS, &p, sizeof(p)};
+    sig_roundtrip(&raw, rsa_pub, rsa_priv, 32, false);
+    uint8_t h[33] = {0}, sig[256];
+    CK_ULONG sl = sizeof(sig);
+    OK(f->C_SignInit(S, &raw, rsa_priv));
+    RV(f->C_Sign(S, h, 33, sig, &sl), CKR_DATA_LEN_RANGE);
+    /* parameters: missing, wrong size, hash mismatch, salt too long */
+    CK_MECHANISM none = {CKM_SHA256_RSA_PKCS_PSS, NULL, 0};
+    RV(f->C_SignInit(S, &none, rsa_priv), CKR_MECHANISM_PARAM_INVALID);
+    CK_MECHANISM shortp = {CKM_SHA256_RSA_PKCS_PSS, &p, sizeof(p) - 1};
+    RV(f->C_SignInit(S, &shortp, rsa_priv), CKR_MECHANISM_PARAM_INVALID);
+    CK_RSA_PKCS_PSS_PARAMS p2 = {CKM_SHA384, CKG_MGF1_SHA256, 32};
+    CK_MECHANISM mism = {CKM_SHA256_RSA_PKCS_PSS, &p2, sizeof(p2)};
+    RV(f->C_SignInit(S, &mism, rsa_priv), CKR_MECHANISM_PARAM_INVALID);
+    CK_RSA_PKCS_PSS_PARAMS p3 = {CKM_SHA256, CKG_MGF1_SHA256, 300};
+    CK_MECHANISM salt = {CKM_SHA256_RSA_PKCS_PSS, &p3, sizeof(p3)};
+    RV(f->C_SignInit(S, &salt, rsa_priv), CKR_MECHANISM_PARAM_INVALID);
+    CK_RSA_PKCS_PSS_PARAMS p4 = {CKM_SHA256, 0x99, 32};
+    CK_MECHANISM mgf = {CKM_SHA256_RSA_PKCS_PSS, &p4, sizeof(p4)};
+    RV(f->C_VerifyInit(S, &mgf, rsa_pub), CKR_MECHANISM_PARAM_INVALID);
+}
+
+static void test_rsa_encrypt(void **state)
+{
+    (void)state;
+    uint8_t msg[32], ct[256], pt[256];
+    CK_ULONG cl = sizeof(ct), pl = sizeof(pt);
+    memset(msg, 0x5a, sizeof(msg));
+    char label[] = "label";
+    CK_RSA_PKCS_OAEP_PARAMS op = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, label, 5};
+    CK_MECHANISM m = {CKM_RSA_PKCS_OAEP, &op, sizeof(op)};
+    OK(p11crypt(true, &m, rsa_pub, msg, sizeof(msg), ct, &cl));
+    assert_int_equal(cl, 256);
+    OK(p11crypt(false, &m, rsa_priv, ct, cl, pt, &pl));
+    assert_int_equal(pl, sizeof(msg));
+    assert_memory_equal(pt, msg, sizeof(msg));
+    /* exact-size buffer smaller than the modulus works; too small says how much */
+    OK(f->C_DecryptInit(S, &m, rsa_priv));
+    pl = 5;
+    RV(f->C_Decrypt(S, ct, cl, pt, &pl), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(pl, 32);
+    OK(f->C_Decrypt(S, ct, cl, pt, &pl));
+    /* wrong label */
+    op.pSourceData = "lab3l";
+    pl = sizeof(pt);
+    RV(p11crypt(false, &m, rsa_priv, ct, cl, pt, &pl), CKR_ENCRYPTED_DATA_INVALID);
+    RV(f->C_DecryptFinal(S, pt, &pl), CKR_OPERATION_NOT_INITIALIZED);
+    /* SHA-1 OAEP, no label */
+    CK_RSA_PKCS_OAEP_PARAMS o1 = {CKM_SHA_1, CKG_MGF1_SHA1, 0, NULL, 0};
+    CK_MECHANISM m1 = {CKM_RSA_PKCS_OAEP, &o1, sizeof(o1)};
+    cl = sizeof(ct);
+    pl = sizeof(pt);
+    OK(p11crypt(true, &m1, rsa_pub, msg, sizeof(msg), ct, &cl));
+    OK(p11crypt(false, &m1, rsa_priv, ct, cl, pt, &pl));
+    assert_memory_equal(pt, msg, sizeof(msg));
+    /* bad params */
+    CK_RSA_PKCS_OAEP_PARAMS ob = {CKM_SHA256, CKG_MGF1_SHA256, 7, NULL, 0};
+    CK_MECHANISM mb = {CKM_RSA_PKCS_OAEP, &ob, sizeof(ob)};
+    RV(f->C_EncryptInit(S, &mb, rsa_pub), CKR_MECHANISM_PARAM_INVALID);
+    CK_RSA_PKCS_OAEP_PARAMS ol = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 4};
+    CK_MECHANISM ml = {CKM_RSA_PKCS_OAEP, &ol, sizeof(ol)};
+    RV(f->C_EncryptInit(S, &ml, rsa_pub), CKR_MECHANISM_PARAM_INVALID);
+    /* too long for OAEP-SHA256: k - 2*32 - 2 = 190 */
+    uint8_t big[200] = {0};
+    cl = sizeof(ct);
+    op.pSourceData = label;
+    RV(p11crypt(true, &m, rsa_pub, big, 191, ct, &cl), CKR_DATA_LEN_RANGE);
+    /* PKCS#1 v1.5 encryption; a modified ciphertext fails */
+    CK_MECHANISM p1 = {CKM_RSA_PKCS, NULL, 0};
+    cl = sizeof(ct);
+    pl = sizeof(pt);
+    OK(p11crypt(true, &p1, rsa_pub, msg, sizeof(msg), ct, &cl));
+    OK(p11crypt(false, &p1, rsa_priv, ct, cl, pt, &pl));
+    assert_memory_equal(pt, msg, sizeof(msg));
+    pl = sizeof(pt);
+    RV(p11crypt(false, &p1, rsa_priv, ct, cl - 1, pt, &pl), CKR_ENCRYPTED_DATA_LEN_RANGE);
+    /* multi-part accumulation works for OAEP */
+    cl = sizeof(ct);
+    OK(f->C_EncryptInit(S, &m, rsa_pub));
+    CK_ULONG z = sizeof(ct);
+    OK(f->C_EncryptUpdate(S, msg, 10, ct, &z));
+    assert_int_equal(z, 0);
+    z = sizeof(ct);
+    OK(f->C_EncryptUpdate(S, msg + 10, 22, ct, &z));
+    OK(f->C_EncryptFinal(S, ct, &cl));
+    pl = sizeof(pt);
+    OK(p11crypt(false, &m, rsa_priv, ct, cl, pt, &pl));
+    assert_memory_equal(pt, msg, sizeof(msg));
+}
+
+/* ---- EC ---------------------------------------------------------------------------------- */
+
+static void test_ecdsa(void **state)
+{
+    (void)state;
+    const uint8_t *oids[] = {OID_P256, OID_P384, OID_P521};
+    size_t lens[] = {sizeof(OID_P256), sizeof(OID_P384), sizeof(OID_P521)};
+    for (int i = 0; i < 3; i++) {
+        CK_OBJECT_HANDLE pub, priv;
+        OK(pair_gen(CKM_EC_KEY_PAIR_GEN, oids[i], lens[i], 0, &pub, &priv));
+        CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+        sig_roundtrip(&m, pub, priv, 100, true);
+        CK_MECHANISM m5 = {CKM_ECDSA_SHA512, NULL, 0};
+        sig_roundtrip(&m5, pub, priv, 30, true);
+        CK_MECHANISM raw = {CKM_ECDSA, NULL, 0};
+        sig_roundtrip(&raw, pub, priv, 32, false);
+        uint8_t sig[200];
+        CK_ULONG sl = sizeof(sig);
+        OK(f->C_SignInit(S, &raw, priv));
+        RV(f->C_Sign(S, sig, 65, sig, &sl), CKR_DATA_LEN_RANGE);
+        CK_MECHANISM rsa = {CKM_SHA256_RSA_PKCS, NULL, 0};
+        RV(f->C_SignInit(S, &rsa, priv), CKR_KEY_TYPE_INCONSISTENT);
+    }
+    CK_OBJECT_HANDLE p, q;
+    RV(pair_gen(CKM_EC_KEY_PAIR_GEN, OID_SECP256K1, sizeof(OID_SECP256K1), 0, &p, &q),
+       CKR_CURVE_NOT_SUPPORTED);
+    RV(pair_gen(CKM_EC_KEY_PAIR_GEN, OID_ED25519, sizeof(OID_ED25519), 0, &p, &q),
+       CKR_CURVE_NOT_SUPPORTED);
+    CK_MECHANISM m = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE none[] = {{CKA_TOKEN, &F, 1}};
+    RV(f->C_GenerateKeyPair(S, &m, none, 1, none, 1, &p, &q), CKR_TEMPLATE_INCOMPLETE);
+}
+
+static void test_eddsa(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE pub, priv;
+    OK(pair_gen(CKM_EC_EDWARDS_KEY_PAIR_GEN, OID_ED25519, sizeof(OID_ED25519), 0, &pub, &priv));
+    CK_MECHANISM m = {CKM_EDDSA, NULL, 0};
+    sig_roundtrip(&m, pub, priv, 100, true);
+    /* explicit parameters without prehash or context: pure EdDSA */
+    CK_EDDSA_PARAMS pure = {CK_FALSE, 0, NULL};
+    CK_MECHANISM mp = {CKM_EDDSA, &pure, sizeof(pure)};
+    sig_roundtrip(&mp, pub, priv, 40, false);
+    /* Ed25519ph / contexts are refused (the crypto layer has pure EdDSA only) */
+    uint8_t sig[64];
+    CK_EDDSA_PARAMS ep = {CK_TRUE, 3, (CK_BYTE_PTR) "ctx"};
+    CK_MECHANISM mph = {CKM_EDDSA, &ep, sizeof(ep)};
+    RV(f->C_SignInit(S, &mph, priv), CKR_MECHANISM_PARAM_INVALID);
+    ep.phFlag = CK_FALSE;
+    RV(f->C_VerifyInit(S, &mph, pub), CKR_MECHANISM_PARAM_INVALID);
+    CK_EDDSA_PARAMS bad = {CK_FALSE, 300, (CK_BYTE_PTR)sig};
+    CK_MECHANISM mb = {CKM_EDDSA, &bad, sizeof(bad)};
+    RV(f->C_SignInit(S, &mb, priv), CKR_MECHANISM_PARAM_INVALID);
+    CK_MECHANISM mb2 = {CKM_EDDSA, &bad, 3};
+    RV(f->C_SignInit(S, &mb2, priv), CKR_MECHANISM_PARAM_INVALID);
+
+    OK(pair_gen(CKM_EC_EDWARDS_KEY_PAIR_GEN, OID_ED448, sizeof(OID_ED448), 0, &pub, &priv));
+    sig_roundtrip(&m, pub, priv, 100, true);
+    CK_OBJECT_HANDLE p, q;
+    RV(pair_gen(CKM_EC_EDWARDS_KEY_PAIR_GEN, OID_P256, sizeof(OID_P256), 0, &p, &q),
+       CKR_CURVE_NOT_SUPPORTED);
+}
+
+/* Derive an AES-256 key from priv and the peer's public point. */
+static CK_RV ecdh_aes(CK_OBJECT_HANDLE priv, CK_ULONG kdf, const uint8_t *pt, size_t ptlen,
+                      CK_OBJECT_HANDLE *out)
+{
+    CK_ECDH1_DERIVE_PARAMS p = {kdf, 0, NULL, ptlen, (CK_BYTE_PTR)pt};
+    if (kdf != CKD_NULL) {
+        p.pSharedData = (CK_BYTE_PTR) "shared";
+        p.ulSharedDataLen = 6;
+    }
+    CK_MECHANISM m = {CKM_ECDH1_DERIVE, &p, sizeof(p)};
+    CK_OBJECT_CLASS c = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &c, sizeof(c)}, {CKA_KEY_TYPE, &kt, sizeof(kt)}, {CKA_VALUE_LEN, &len, sizeof(len)},
+        {CKA_TOKEN, &F, 1},        {CKA_ENCRYPT, &T, 1},            {CKA_DECRYPT, &T, 1},
+    };
+    return f->C_DeriveKey(S, &m, priv, t, ARRAY_LEN(t), out);
+}
+
+static void same_aes_key(CK_OBJECT_HANDLE a, CK_OBJECT_HANDLE b, bool same)
+{
+    uint8_t msg[16] = "sixteen byte msg", ct[16], pt[16];
+    CK_ULONG cl = sizeof(ct), pl = sizeof(pt);
+    CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
+    OK(p11crypt(true, &ecb, a, msg, 16, ct, &cl));
+    OK(p11crypt(false, &ecb, b, ct, 16, pt, &pl));
+    if (same)
+        assert_memory_equal(pt, msg, 16);
+    else
+        assert_memory_not_equal(pt, msg, 16);
+}
+
+static void point_of(CK_OBJECT_HANDLE pub, uint8_t *der, CK_ULONG *len)
+{
+    CK_ATTRIBUTE a = {CKA_EC_POINT, der, *len};
+    OK(f->C_GetAttributeValue(S, pub, &a, 1));
+    *len = a.ulValueLen;
+}
+
+static void ecdh_pair_check(const uint8_t *oid, size_t oidlen, CK_MECHANISM_TYPE gen)
+{
+    CK_OBJECT_HANDLE apub, apriv, bpub, bpriv, ka, kb, kc;
+    OK(pair_gen(gen, oid, oidlen, 0, &apub, &apriv));
+    OK(pair_gen(gen, oid, oidlen, 0, &bpub, &bpriv));
+    uint8_t pa[200], pb[200];
+    CK_ULONG la = sizeof(pa), lb = sizeof(pb);
+    point_of(apub, pa, &la);
+    point_of(bpub, pb, &lb);
+    /* CKA_EC_POINT is a DER OCTET STRING; take the raw value too. */
+    size_t hdr = pb[1] == 0x81 ? 3 : 2;
+    OK(ecdh_aes(apriv, CKD_SHA256_KDF, pb, lb, &ka));          /* DER form */
+    OK(ecdh_aes(bpriv, CKD_SHA256_KDF, pa + hdr, la - hdr, &kb)); /* raw form */
+    same_aes_key(ka, kb, true);
+    OK(ecdh_aes(apriv, CKD_SHA1_KDF, pb, lb, &kc));
+    same_aes_key(ka, kc, false);
+    /* a damaged point, a wrong-length point, shared data with CKD_NULL */
+    uint8_t bad[200];
+    memcpy(bad, pb + hdr, lb - hdr);
+    RV(ecdh_aes(apriv, CKD_SHA256_KDF, bad, lb - hdr - 1, &kc), CKR_MECHANISM_PARAM_INVALID);
+    CK_ECDH1_DERIVE_PARAMS p = {CKD_NULL, 3, (CK_BYTE_PTR) "abc", lb, pb};
+    CK_MECHANISM m = {CKM_ECDH1_DERIVE, &p, sizeof(p)};
+    CK_ATTRIBUTE t[] = {{CKA_TOKEN, &F, 1}};
+    RV(f->C_DeriveKey(S, &m, apriv, t, 1, &kc), CKR_MECHANISM_PARAM_INVALID);
+    p.kdf = 0x77;
+    p.ulSharedDataLen = 0;
+    RV(f->C_DeriveKey(S, &m, apriv, t, 1, &kc), CKR_MECHANISM_PARAM_INVALID);
+    CK_MECHANISM ms = {CKM_ECDH1_DERIVE, &p, sizeof(p) - 1};
+    RV(f->C_DeriveKey(S, &ms, apriv, t, 1, &kc), CKR_MECHANISM_PARAM_INVALID);
+    /* deriving from a public key */
+    p.kdf = CKD_NULL;
+    RV(f->C_DeriveKey(S, &m, apub, t, 1, &kc), CKR_KEY_TYPE_INCONSISTENT);
+}
+
+static void test_ecdh(void **state)
+{
+    (void)state;
+    ecdh_pair_check(OID_P256, sizeof(OID_P256), CKM_EC_KEY_PAIR_GEN);
+    ecdh_pair_check(OID_P384, sizeof(OID_P384), CKM_EC_KEY_PAIR_GEN);
+    ecdh_pair_check(OID_X25519, sizeof(OID_X25519), CKM_EC_MONTGOMERY_KEY_PAIR_GEN);
+    ecdh_pair_check(OID_X448, sizeof(OID_X448), CKM_EC_MONTGOMERY_KEY_PAIR_GEN);
+    CK_OBJECT_HANDLE p, q;
+    RV(pair_gen(CKM_EC_MONTGOMERY_KEY_PAIR_GEN, OID_ED25519, sizeof(OID_ED25519), 0, &p, &q),
+       CKR_CURVE_NOT_SUPPORTED);
+}
+
+/* ---- AES ---------------------------------------------------------------------------------- */
+
+static void test_aes_keygen(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE k;
+    CK_MECHANISM m = {CKM_AES_KEY_GEN, NULL, 0};
+    CK_ULONG len = 20;
+    CK_ATTRIBUTE t[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &F, 1}};
+    RV(f->C_GenerateKey(S, &m, t, 2, &k), CKR_KEY_SIZE_RANGE);
+    RV(f->C_GenerateKey(S, &m, t + 1, 1, &k), CKR_TEMPLATE_INCOMPLETE);
+    len = 24;
+    OK(f->C_GenerateKey(S, &m, t, 2, &k));
+    CK_KEY_TYPE kt = 0;
+    CK_ATTRIBUTE a = {CKA_KEY_TYPE, &kt, sizeof(kt)};
+    OK(f->C_GetAttributeValue(S, k, &a, 1));
+    assert_int_equal(kt, CKK_AES);
+    CK_MECHANISM g = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+    len = 40;
+    OK(f->C_GenerateKey(S, &g, t, 2, &k));
+    OK(f->C_GetAttributeValue(S, k, &a, 1));
+    assert_int_equal(kt, CKK_GENERIC_SECRET);
+    CK_MECHANISM bad = {CKM_AES_KEY_GEN, &len, sizeof(len)};
+    RV(f->C_GenerateKey(S, &bad, t, 2, &k), CKR_MECHANISM_PARAM_INVALID);
+}
+
+/* NIST SP 800-38A F.2.1 (CBC-AES128) first blocks, key 2b7e...; F.5.1 CTR. */
+static void test_aes_kat(void **state)
+{
+    (void)state;
+    uint8_t key[16], iv[16], pt[64], exp[64], out[80];
+    size_t kl, il, pl, el;
+    unhex("2b7e151628aed2a6abf7158809cf4f3c", key, &kl);
+    unhex("000102030405060708090a0b0c0d0e0f", iv, &il);
+    unhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51", pt, &pl);
+    unhex("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2", exp, &el);
+    CK_OBJECT_HANDLE k = secret_import(CKK_AES, key, kl);
+    CK_MECHANISM cbc = {CKM_AES_CBC, iv, 16};
+    CK_ULONG ol = sizeof(out);
+    OK(p11crypt(true, &cbc, k, pt, pl, out, &ol));
+    assert_int_equal(ol, 32);
+    assert_memory_equal(out, exp, 32);
+    /* multi-part with odd split: 5 + 27 bytes */
+    OK(f->C_EncryptInit(S, &cbc, k));
+    CK_ULONG o1 = sizeof(out);
+    OK(f->C_EncryptUpdate(S, pt, 5, out, &o1));
+    assert_int_equal(o1, 0);
+    CK_ULONG o2 = 0;
+    OK(f->C_EncryptUpdate(S, pt + 5, 27, NULL, &o2));
+    assert_int_equal(o2, 32);
+    o2 = 16;
+    RV(f->C_EncryptUpdate(S, pt + 5, 27, out, &o2), CKR_BUFFER_TOO_SMALL);
+    o2 = sizeof(out);
+    OK(f->C_EncryptUpdate(S, pt + 5, 27, out, &o2));
+    assert_int_equal(o2, 32);
+    assert_memory_equal(out, exp, 32);
+    CK_ULONG o3 = sizeof(out);
+    OK(f->C_EncryptFinal(S, out, &o3));
+    assert_int_equal(o3, 0);
+    /* not a multiple of the block size */
+    ol = sizeof(out);
+    RV(p11crypt(true, &cbc, k, pt, 17, out, &ol), CKR_DATA_LEN_RANGE);
+    ol = sizeof(out);
+    RV(p11crypt(false, &cbc, k, exp, 31, out, &ol), CKR_ENCRYPTED_DATA_LEN_RANGE);
+    OK(f->C_EncryptInit(S, &cbc, k));
+    o1 = sizeof(out);
+    OK(f->C_EncryptUpdate(S, pt, 17, out, &o1));
+    o1 = sizeof(out);
+    RV(f->C_EncryptFinal(S, out, &o1), CKR_DATA_LEN_RANGE);
+    /* wrong IV length */
+    CK_MECHANISM cbc15 = {CKM_AES_CBC, iv, 15};
+    RV(f->C_EncryptInit(S, &cbc15, k), CKR_MECHANISM_PARAM_INVALID);
+    /* ECB, F.1.1 */
+    CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
+    unhex("3ad77bb40d7a3660a89ecaf32466ef97", exp, &el);
+    ol = sizeof(out);
+    OK(p11crypt(true, &ecb, k, pt, 16, out, &ol));
+    assert_memory_equal(out, exp, 16);
+    /* CTR, F.5.1 */
+    CK_AES_CTR_PARAMS cp;
+    cp.ulCounterBits = 128;
+    unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", cp.cb, &il);
+    CK_MECHANISM ctr = {CKM_AES_CTR, &cp, sizeof(cp)};
+    unhex("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff", exp, &el);
+    ol = sizeof(out);
+    OK(p11crypt(true, &ctr, k, pt, 32, out, &ol));
+    assert_memory_equal(out, exp, 32);
+    OK(f->C_DecryptInit(S, &ctr, k));
+    o1 = sizeof(out);
+    OK(f->C_DecryptUpdate(S, exp, 7, out, &o1));
+    assert_int_equal(o1, 7);
+    o2 = sizeof(out) - 7;
+    OK(f->C_DecryptUpdate(S, exp + 7, 25, out + 7, &o2));
+    assert_int_equal(o2, 25);
+    o3 = 0;
+    OK(f->C_DecryptFinal(S, NULL, &o3));
+    o3 = 0;
+    OK(f->C_DecryptFinal(S, out, &o3));
+    assert_memory_equal(out, pt, 32);
+    /* CTR counter wrap: 2 counter bits at value 3 -> one block left */
+    cp.ulCounterBits = 2;
+    memset(cp.cb, 0, 16);
+    cp.cb[15] = 3;
+    ol = sizeof(out);
+    OK(p11crypt(true, &ctr, k, pt, 16, out, &ol));
+    ol = sizeof(out);
+    RV(p11crypt(true, &ctr, k, pt, 17, out, &ol), CKR_DATA_LEN_RANGE);
+    OK(f->C_EncryptInit(S, &ctr, k));
+    o1 = sizeof(out);
+    OK(f->C_EncryptUpdate(S, pt, 10, out, &o1));
+    o1 = sizeof(out);
+    RV(f->C_EncryptUpdate(S, pt, 10, out, &o1), CKR_DATA_LEN_RANGE);
+    RV(f->C_EncryptFinal(S, out, &o1), CKR_OPERATION_NOT_INITIALIZED);
+    cp.ulCounterBits = 0;
+    RV(f->C_EncryptInit(S, &ctr, k), CKR_MECHANISM_PARAM_INVALID);
+    cp.ulCounterBits = 129;
+    RV(f->C_EncryptInit(S, &ctr, k), CKR_MECHANISM_PARAM_INVALID);
+}
+
+static void test_aes_cbc_pad(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE k = aes_gen(32, CK_TRUE, CK_TRUE);
+    uint8_t iv[16] = {1, 2, 3}, msg[100], ct[128], pt[128];
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)i;
+    CK_MECHANISM m = {CKM_AES_CBC_PAD, iv, 16};
+    for (size_t n = 0; n <= 33; n += 11) {
+        CK_ULONG cl = sizeof(ct), pl = sizeof(pt);
+        OK(p11crypt(true, &m, k, msg, n, ct, &cl));
+        assert_int_equal(cl, (n / 16 + 1) * 16);
+        OK(p11crypt(false, &m, k, ct, cl, pt, &pl));
+        assert_int_equal(pl, n);
+        assert_memory_equal(pt, msg, n);
+    }
+    /* multi-part decrypt holds back the last block until Final */
+    CK_ULONG cl = sizeof(ct);
+    OK(p11crypt(true, &m, k, msg, 100, ct, &cl));
+    assert_int_equal(cl, 112);
+    OK(f->C_DecryptInit(S, &m, k));
+    CK_ULONG a = sizeof(pt);
+    OK(f->C_DecryptUpdate(S, ct, 32, pt, &a));
+    assert_int_equal(a, 16);
+    CK_ULONG b = sizeof(pt) - a;
+    OK(f->C_DecryptUpdate(S, ct + 32, 80, pt + a, &b));
+    assert_int_equal(b, 80);
+    CK_ULONG c = 1;
+    RV(f->C_DecryptFinal(S, pt + a + b, &c), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(c, 4);
+    OK(f->C_DecryptFinal(S, pt + a + b, &c));
+    assert_int_equal(a + b + c, 100);
+    assert_memory_equal(pt, msg, 100);
+    /* single-part decrypt into an exact buffer smaller than the input */
+    CK_ULONG pl = 100;
+    OK(p11crypt(false, &m, k, ct, cl, pt, &pl));
+    assert_int_equal(pl, 100);
+    /* bad padding: decrypting with another IV changes only the first block,
+     * so damage the next-to-last ciphertext block instead */
+    ct[cl - 17] ^= 0x01;
+    pl = sizeof(pt);
+    RV(p11crypt(false, &m, k, ct, cl, pt, &pl), CKR_ENCRYPTED_DATA_INVALID);
+    pl = sizeof(pt);
+    RV(p11crypt(false, &m, k, ct, cl - 1, pt, &pl), CKR_ENCRYPTED_DATA_LEN_RANGE);
+}
+
+static void test_aes_gcm(void **state)
+{
+    (void)state;
+    /* McGrew-Viega test case 4 (AES-128, 60-byte message, 20-byte AAD). */
+    uint8_t key[16], iv[12], aad[20], pt[64], ct[64], tag[16], out[96];
+    size_t kl, il, al, pl, cl, tl;
+    unhex("feffe9928665731c6d6a8f9467308308", key, &kl);
+    unhex("cafebabefacedbaddecaf888", iv, &il);
+    unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2", aad, &al);
+    unhex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e24"
+          "49a6b525b16aedf5aa0de657ba637b39",
+          pt, &pl);
+    unhex("42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5a"
+          "ac84aa051ba30b396a0aac973d58e091",
+          ct, &cl);
+    unhex("5bc94fbc3221a5db94fae95ae7121a47", tag, &tl);
+    CK_OBJECT_HANDLE k = secret_import(CKK_AES, key, kl);
+    CK_GCM_PARAMS gp = {iv, il, il * 8, aad, al, 128};
+    CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
+    CK_ULONG ol = 0;
+    OK(f->C_EncryptInit(S, &m, k));
+    OK(f->C_Encrypt(S, pt, pl, NULL, &ol));
+    assert_int_equal(ol, pl + 16);
+    OK(f->C_Encrypt(S, pt, pl, out, &ol));
+    assert_memory_equal(out, ct, cl);
+    assert_memory_equal(out + cl, tag, 16);
+    /* decrypt, single and multi-part (output only at Final, after the tag) */
+    uint8_t dec[96];
+    CK_ULONG dl = sizeof(dec);
+    OK(p11crypt(false, &m, k, out, ol, dec, &dl));
+    assert_int_equal(dl, pl);
+    assert_memory_equal(dec, pt, pl);
+    OK(f->C_DecryptInit(S, &m, k));
+    CK_ULONG u = sizeof(dec);
+    OK(f->C_DecryptUpdate(S, out, 30, dec, &u));
+    assert_int_equal(u, 0);
+    u = sizeof(dec);
+    OK(f->C_DecryptUpdate(S, out + 30, ol - 30, dec, &u));
+    assert_int_equal(u, 0);
+    dl = sizeof(dec);
+    OK(f->C_DecryptFinal(S, dec, &dl));
+    assert_int_equal(dl, pl);
+    assert_memory_equal(dec, pt, pl);
+    /* multi-part encrypt gives the same */
+    OK(f->C_EncryptInit(S, &m, k));
+    u = sizeof(dec);
+    OK(f->C_EncryptUpdate(S, pt, 7, dec, &u));
+    u = sizeof(dec);
+    OK(f->C_EncryptUpdate(S, pt + 7, pl - 7, dec, &u));
+    dl = sizeof(dec);
+    OK(f->C_EncryptFinal(S, dec, &dl));
+    assert_int_equal(dl, ol);
+    assert_memory_equal(dec, out, ol);
+    /* wrong tag, wrong AAD, truncated */
+    out[ol - 1] ^= 1;
+    dl = sizeof(dec);
+    memset(dec, 0, sizeof(dec));
+    RV(p11crypt(false, &m, k, out, ol, dec, &dl), CKR_ENCRYPTED_DATA_INVALID);
+    uint8_t zero[96] = {0};
+    assert_memory_equal(dec, zero, sizeof(dec)); /* nothing released */
+    out[ol - 1] ^= 1;
+    aad[0] ^= 1;
+    dl = sizeof(dec);
+    RV(p11crypt(false, &m, k, out, ol, dec, &dl), CKR_ENCRYPTED_DATA_INVALID);
+    aad[0] ^= 1;
+    dl = sizeof(dec);
+    RV(p11crypt(false, &m, k, out, 15, dec, &dl), CKR_ENCRYPTED_DATA_LEN_RANGE);
+    /* 96-bit tag */
+    gp.ulTagBits = 96;
+    ol = sizeof(out);
+    OK(p11crypt(true, &m, k, pt, pl, out, &ol));
+    assert_int_equal(ol, pl + 12);
+    assert_memory_equal(out + pl, tag, 12);
+    dl = sizeof(dec);
+    OK(p11crypt(false, &m, k, out, ol, dec, &dl));
+    /* bad parameters */
+    gp.ulTagBits = 100;
+    RV(f->C_EncryptInit(S, &m, k), CKR_MECHANISM_PARAM_INVALID);
+    gp.ulTagBits = 136;
+    RV(f->C_EncryptInit(S, &m, k), CKR_MECHANISM_PARAM_INVALID);
+    gp.ulTagBits = 128;
+    gp.ulIvLen = 0;
+    RV(f->C_EncryptInit(S, &m, k), CKR_MECHANISM_PARAM_INVALID);
+    gp.ulIvLen = 257;
+    RV(f->C_EncryptInit(S, &m, k), CKR_MECHANISM_PARAM_INVALID);
+    gp.ulIvLen = 12;
+    gp.pAAD = NULL;
+    RV(f->C_EncryptInit(S, &m, k), CKR_MECHANISM_PARAM_INVALID);
+    gp.pAAD = aad;
+    CK_MECHANISM ms = {CKM_AES_GCM, &gp, sizeof(gp) - 8};
+    RV(f->C_EncryptInit(S, &ms, k), CKR_MECHANISM_PARAM_INVALID);
+    /* wrong key type */
+    RV(f->C_EncryptInit(S, &m, rsa_pub), CKR_KEY_TYPE_INCONSISTENT);
+}
+
+/* RFC 4493 §4 examples. */
+static void test_aes_cmac(void **state)
+{
+    (void)state;
+    uint8_t key[16], msg[64], exp[16], mac[16];
+    size_t kl, ml, el;
+    unhex("2b7e151628aed2a6abf7158809cf4f3c", key, &kl);
+    unhex("6bc1bee22e409f96e93d7e117393172a", msg, &ml);
+    unhex("070a16b46b4d4144f79bdd9dd04a287c", exp, &el);
+    CK_OBJECT_HANDLE k = secret_import(CKK_AES, key, kl);
+    CK_MECHANISM m = {CKM_AES_CMAC, NULL, 0};
+    size_t n = sign(&m, k, msg, ml, mac);
+    assert_int_equal(n, 16);
+    assert_memory_equal(mac, exp, 16);
+    sig_roundtrip(&m, k, k, 64, true);
+    CK_ULONG l8 = 8;
+    CK_MECHANISM g = {CKM_AES_CMAC_GENERAL, &l8, sizeof(l8)};
+    n = sign(&g, k, msg, ml, mac);
+    assert_int_equal(n, 8);
+    assert_memory_equal(mac, exp, 8);
+    OK(verify(&g, k, msg, ml, exp, 8));
+    RV(verify(&g, k, msg, ml, exp, 16), CKR_SIGNATURE_LEN_RANGE);
+    l8 = 17;
+    RV(f->C_SignInit(S, &g, k), CKR_MECHANISM_PARAM_INVALID);
+}
+
+/* RFC 4231 test case 2 (key "Jefe") for HMAC-SHA-256; SHA3 round trip. */
+static void test_hmac(void **state)
+{
+    (void)state;
+    uint8_t exp[32], mac[64];
+    size_t el;
+    const char *data = "what do ya want for nothing?";
+    unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", exp, &el);
+    CK_OBJECT_HANDLE k = secret_import(CKK_GENERIC_SECRET, (const uint8_t *)"Jefe", 4);
+    CK_MECHANISM m = {CKM_SHA256_HMAC, NULL, 0};
+    size_t n = sign(&m, k, (const uint8_t *)data, strlen(data), mac);
+    assert_int_equal(n, 32);
+    assert_memory_equal(mac, exp, 32);
+    sig_roundtrip(&m, k, k, 120, true);
+    CK_MECHANISM m3 = {CKM_SHA3_512_HMAC, NULL, 0};
+    sig_roundtrip(&m3, k, k, 120, true);
+    CK_ULONG l16 = 16;
+    CK_MECHANISM g = {CKM_SHA256_HMAC_GENERAL, &l16, sizeof(l16)};
+    OK(verify(&g, k, (const uint8_t *)data, strlen(data), exp, 16));
+    exp[3] ^= 1;
+    RV(verify(&g, k, (const uint8_t *)data, strlen(data), exp, 16), CKR_SIGNATURE_INVALID);
+    /* an AES key is not an HMAC key */
+    CK_OBJECT_HANDLE ak = aes_gen(16, CK_TRUE, CK_TRUE);
+    RV(f->C_SignInit(S, &m, ak), CKR_KEY_TYPE_INCONSISTENT);
+}
+
+/* ---- wrap / unwrap --------------------------------------------------------------------------- */
+
+static void test_wrap_aes(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE kek = aes_gen(32, CK_TRUE, CK_TRUE);
+    CK_OBJECT_HANDLE key = aes_gen(16, CK_TRUE, CK_TRUE);
+    CK_MECHANISM mechs[] = {{CKM_AES_KEY_WRAP, NULL, 0}, {CKM_AES_KEY_WRAP_PAD, NULL, 0},
+                            {CKM_AES_KEY_WRAP_KWP, NULL, 0}};
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t w[64];
+        CK_ULONG wl = 0;
+        OK(f->C_WrapKey(S, &mechs[i], kek, key, NULL, &wl));
+        assert_int_equal(wl, 24);
+        wl = 10;
+        RV(f->C_WrapKey(S, &mechs[i], kek, key, w, &wl), CKR_BUFFER_TOO_SMALL);
+        wl = sizeof(w);
+        OK(f->C_WrapKey(S, &mechs[i], kek, key, w, &wl));
+        CK_OBJECT_CLASS c = CKO_SECRET_KEY;
+        CK_KEY_TYPE kt = CKK_AES;
+        CK_ATTRIBUTE t[] = {{CKA_CLASS, &c, sizeof(c)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                            {CKA_TOKEN, &F, 1},         {CKA_ENCRYPT, &T, 1},
+                            {CKA_DECRYPT, &T, 1}};
+        CK_OBJECT_HANDLE u;
+        OK(f->C_UnwrapKey(S, &mechs[i], kek, w, wl, t, ARRAY_LEN(t), &u));
+        same_aes_key(key, u, true);
+        w[5] ^= 1;
+        RV(f->C_UnwrapKey(S, &mechs[i], kek, w, wl, t, ARRAY_LEN(t), &u),
+           CKR_WRAPPED_KEY_INVALID);
+        RV(f->C_UnwrapKey(S, &mechs[i], kek, w, wl - 3, t, ARRAY_LEN(t), &u),
+           CKR_WRAPPED_KEY_LEN_RANGE);
+        RV(f->C_UnwrapKey(S, &mechs[i], kek, w, wl, t + 1, ARRAY_LEN(t) - 1, &u),
+           CKR_TEMPLATE_INCOMPLETE);
+    }
+    uint8_t w[64];
+    CK_ULONG wl = sizeof(w);
+    /* unextractable key; wrapping key without CKA_WRAP; bogus handles */
+    CK_OBJECT_HANDLE ku = aes_gen(16, CK_FALSE, CK_TRUE);
+    RV(f->C_WrapKey(S, &mechs[0], kek, ku, w, &wl), CKR_KEY_UNEXTRACTABLE);
+    CK_OBJECT_HANDLE knw = aes_gen(16, CK_TRUE, CK_FALSE);
+    RV(f->C_WrapKey(S, &mechs[0], knw, key, w, &wl), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    RV(f->C_WrapKey(S, &mechs[0], 0x7777777, key, w, &wl), CKR_WRAPPING_KEY_HANDLE_INVALID);
+    RV(f->C_WrapKey(S, &mechs[0], kek, 0x7777777, w, &wl), CKR_KEY_HANDLE_INVALID);
+    RV(f->C_WrapKey(S, &mechs[0], rsa_pub, key, w, &wl), CKR_WRAPPING_KEY_TYPE_INCONSISTENT);
+    CK_MECHANISM gcm = {CKM_AES_GCM, NULL, 0};
+    RV(f->C_WrapKey(S, &gcm, kek, key, w, &wl), CKR_MECHANISM_INVALID);
+    /* CKA_WRAP_WITH_TRUSTED under an untrusted wrapping key */
+    CK_MECHANISM g = {CKM_AES_KEY_GEN, NULL, 0};
+    CK_ULONG len = 16;
+    CK_ATTRIBUTE tt[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &F, 1},
+                         {CKA_EXTRACTABLE, &T, 1},          {CKA_WRAP_WITH_TRUSTED, &T, 1}};
+    CK_OBJECT_HANDLE kt;
+    OK(f->C_GenerateKey(S, &g, tt, ARRAY_LEN(tt), &kt));
+    RV(f->C_WrapKey(S, &mechs[0], kek, kt, w, &wl), CKR_KEY_NOT_WRAPPABLE);
+    /* a private key under RFC 3394 without padding is not wrappable */
+    RV(f->C_WrapKey(S, &mechs[0], kek, rsa_priv, w, &wl), CKR_KEY_NOT_WRAPPABLE);
+}
+
+static void test_wrap_pkcs8(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE kek = aes_gen(32, CK_TRUE, CK_TRUE);
+    CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+    CK_OBJECT_HANDLE pubs[3], privs[3];
+    OK(pair_gen(CKM_EC_KEY_PAIR_GEN, OID_P256, sizeof(OID_P256), 0, &pubs[0], &privs[0]));
+    OK(pair_gen(CKM_EC_EDWARDS_KEY_PAIR_GEN, OID_ED25519, sizeof(OID_ED25519), 0, &pubs[1],
+                &privs[1]));
+    pubs[2] = rsa_pub;
+    privs[2] = rsa_priv;
+    CK_MECHANISM sm[3] = {{CKM_ECDSA_SHA256, NULL, 0}, {CKM_EDDSA, NULL, 0},
+                          {CKM_SHA256_RSA_PKCS, NULL, 0}};
+    for (int i = 0; i < 3; i++) {
+        uint8_t w[4096];
+        CK_ULONG wl = sizeof(w);
+        OK(f->C_WrapKey(S, &kwp, kek, privs[i], w, &wl));
+        CK_OBJECT_CLASS c = CKO_PRIVATE_KEY;
+        CK_ATTRIBUTE t[] = {{CKA_CLASS, &c, sizeof(c)}, {CKA_TOKEN, &F, 1}, {CKA_SIGN, &T, 1},
+                            {CKA_PRIVATE, &T, 1}};
+        CK_OBJECT_HANDLE u;
+        OK(f->C_UnwrapKey(S, &kwp, kek, w, wl, t, ARRAY_LEN(t), &u));
+        uint8_t sig[512];
+        size_t sl = sign(&sm[i], u, (const uint8_t *)"unwrapped", 9, sig);
+        OK(verify(&sm[i], pubs[i], (const uint8_t *)"unwrapped", 9, sig, sl));
+        /* the wrong class for the material */
+        CK_OBJECT_CLASS sc = CKO_SECRET_KEY;
+        CK_KEY_TYPE kt = CKK_AES;
+        CK_ATTRIBUTE ts[] = {{CKA_CLASS, &sc, sizeof(sc)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                             {CKA_TOKEN, &F, 1}};
+        RV(f->C_UnwrapKey(S, &kwp, kek, w, wl, ts, ARRAY_LEN(ts), &u), CKR_WRAPPED_KEY_INVALID);
+    }
+    /* a secret under padded wrap that is not PKCS#8 when unwrapped as private */
+    CK_OBJECT_HANDLE key = aes_gen(16, CK_TRUE, CK_TRUE);
+    uint8_t w[64];
+    CK_ULONG wl = sizeof(w);
+    OK(f->C_WrapKey(S, &kwp, kek, key, w, &wl));
+    CK_OBJECT_CLASS c = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &c, sizeof(c)}, {CKA_TOKEN, &F, 1}};
+    CK_OBJECT_HANDLE u;
+    RV(f->C_UnwrapKey(S, &kwp, kek, w, wl, t, 2, &u), CKR_WRAPPED_KEY_INVALID);
+}
+
+static void test_wrap_rsa(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE key = aes_gen(32, CK_TRUE, CK_TRUE);
+    CK_RSA_PKCS_OAEP_PARAMS op = {CKM_SHA256, CKG_MGF1_SHA256, 0, NULL, 0};
+    CK_MECHANISM m[2] = {{CKM_RSA_PKCS_OAEP, &op, sizeof(op)}, {CKM_RSA_PKCS, NULL, 0}};
+    for (int i = 0; i < 2; i++) {
+        uint8_t w[256];
+        CK_ULONG wl = sizeof(w);
+        OK(f->C_WrapKey(S, &m[i], rsa_pub, key, w, &wl));
+        assert_int_equal(wl, 256);
+        CK_OBJECT_CLASS c = CKO_SECRET_KEY;
+        CK_KEY_TYPE kt = CKK_AES;
+        CK_ATTRIBUTE t[] = {{CKA_CLASS, &c, sizeof(c)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                            {CKA_TOKEN, &F, 1},         {CKA_ENCRYPT, &T, 1},
+                            {CKA_DECRYPT, &T, 1}};
+        CK_OBJECT_HANDLE u;
+        OK(f->C_UnwrapKey(S, &m[i], rsa_priv, w, wl, t, ARRAY_LEN(t), &u));
+        same_aes_key(key, u, true);
+        w[100] ^= 1;
+        RV(f->C_UnwrapKey(S, &m[i], rsa_priv, w, wl, t, ARRAY_LEN(t), &u),
+           CKR_WRAPPED_KEY_INVALID);
+        RV(f->C_UnwrapKey(S, &m[i], rsa_pub, w, wl, t, ARRAY_LEN(t), &u),
+           CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
+    }
+}
+
+/* ---- HKDF: RFC 5869 test case 1 ----------------------------------------------------------- */
+
+static void test_hkdf(void **state)
+{
+    (void)state;
+    uint8_t ikm[22], salt[13], info[10], okm[42], out[64];
+    size_t il, sl, nl, ol;
+    unhex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", ikm, &il);
+    unhex("000102030405060708090a0b0c", salt, &sl);
+    unhex("f0f1f2f3f4f5f6f7f8f9", info, &nl);
+    unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+          okm, &ol);
+    CK_OBJECT_HANDLE base = secret_import(CKK_GENERIC_SECRET, ikm, il);
+    CK_HKDF_PARAMS p = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_DATA, salt, sl, 0, info, nl};
+    CK_MECHANISM m = {CKM_HKDF_DERIVE, &p, sizeof(p)};
+    CK_OBJECT_CLASS c = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_ULONG len = 42;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &c, sizeof(c)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                        {CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &F, 1},
+                        {CKA_SENSITIVE, &F, 1},    {CKA_EXTRACTABLE, &T, 1}};
+    CK_OBJECT_HANDLE d;
+    OK(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d));
+    CK_ATTRIBUTE a = {CKA_VALUE, out, sizeof(out)};
+    OK(f->C_GetAttributeValue(S, d, &a, 1));
+    assert_int_equal(a.ulValueLen, 42);
+    assert_memory_equal(out, okm, 42);
+    /* salt from a key gives the same */
+    CK_OBJECT_HANDLE sk = secret_import(CKK_GENERIC_SECRET, salt, sl);
+    p.ulSaltType = CKF_HKDF_SALT_KEY;
+    p.hSaltKey = sk;
+    OK(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d));
+    a.ulValueLen = sizeof(out);
+    OK(f->C_GetAttributeValue(S, d, &a, 1));
+    assert_memory_equal(out, okm, 42);
+    p.hSaltKey = 0x7777777;
+    RV(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d), CKR_KEY_HANDLE_INVALID);
+    /* extract only: PRK (RFC 5869 A.1) */
+    p.ulSaltType = CKF_HKDF_SALT_DATA;
+    p.bExpand = CK_FALSE;
+    len = 32;
+    OK(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d));
+    a.ulValueLen = sizeof(out);
+    OK(f->C_GetAttributeValue(S, d, &a, 1));
+    unhex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5", okm, &ol);
+    assert_memory_equal(out, okm, 32);
+    /* bad parameters */
+    p.bExtract = CK_FALSE;
+    RV(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d), CKR_MECHANISM_PARAM_INVALID);
+    p.bExtract = p.bExpand = CK_TRUE;
+    p.prfHashMechanism = CKM_MD5;
+    RV(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d), CKR_MECHANISM_PARAM_INVALID);
+    p.prfHashMechanism = CKM_SHA256;
+    p.ulSaltType = 8;
+    RV(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d), CKR_MECHANISM_PARAM_INVALID);
+    p.ulSaltType = CKF_HKDF_SALT_NULL;
+    len = 255 * 32 + 1;
+    RV(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d), CKR_TEMPLATE_INCONSISTENT);
+    len = 255 * 64 + 1;
+    RV(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_ATTRIBUTE nolen[] = {{CKA_TOKEN, &F, 1}};
+    RV(f->C_DeriveKey(S, &m, base, nolen, 1, &d), CKR_TEMPLATE_INCOMPLETE);
+    CK_MECHANISM ms = {CKM_HKDF_DERIVE, &p, sizeof(p) - 1};
+    RV(f->C_DeriveKey(S, &ms, base, t, ARRAY_LEN(t), &d), CKR_MECHANISM_PARAM_INVALID);
+    /* an AES key is not an HKDF base key */
+    CK_OBJECT_HANDLE ak = aes_gen(16, CK_TRUE, CK_TRUE);
+    len = 16;
+    RV(f->C_DeriveKey(S, &m, ak, t, ARRAY_LEN(t), &d), CKR_KEY_TYPE_INCONSISTENT);
+}
+
+/* ---- random, operation rules ------------------------------------------------------------------ */
+
+static void test_random(void **state)
+{
+    (void)state;
+    uint8_t a[32] = {0}, b[32] = {0};
+    OK(f->C_GenerateRandom(S, a, sizeof(a)));
+    OK(f->C_GenerateRandom(S, b, sizeof(b)));
+    assert_memory_not_equal(a, b, sizeof(a));
+    OK(f->C_SeedRandom(S, a, sizeof(a)));
+    RV(f->C_GenerateRandom(S, NULL, 4), CKR_ARGUMENTS_BAD);
+    RV(f->C_GenerateRandom(0x7777777, a, 4), CKR_SESSION_HANDLE_INVALID);
+}
+
+static void test_operation_rules(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE k = aes_gen(16, CK_TRUE, CK_TRUE);
+    uint8_t iv[16] = {0}, buf[64] = {0};
+    CK_ULONG l = sizeof(buf);
+    CK_MECHANISM m = {CKM_AES_CBC, iv, 16};
+    RV(f->C_Encrypt(S, buf, 16, buf, &l), CKR_OPERATION_NOT_INITIALIZED);
+    RV(f->C_EncryptUpdate(S, buf, 16, buf, &l), CKR_OPERATION_NOT_INITIALIZED);
+    RV(f->C_Sign(S, buf, 16, buf, &l), CKR_OPERATION_NOT_INITIALIZED);
+    RV(f->C_Verify(S, buf, 16, buf, 16), CKR_OPERATION_NOT_INITIALIZED);
+    OK(f->C_EncryptInit(S, &m, k));
+    RV(f->C_EncryptInit(S, &m, k), CKR_OPERATION_ACTIVE);
+    /* encrypt and decrypt can be active together (different kinds) */
+    OK(f->C_DecryptInit(S, &m, k));
+    /* an error ends the operation */
+    l = sizeof(buf);
+    RV(f->C_Encrypt(S, buf, 15, buf, &l), CKR_DATA_LEN_RANGE);
+    RV(f->C_Encrypt(S, buf, 16, buf, &l), CKR_OPERATION_NOT_INITIALIZED);
+    /* a length query keeps it */
+    l = sizeof(buf);
+    OK(f->C_Decrypt(S, buf, 16, NULL, &l));
+    OK(f->C_Decrypt(S, buf, 16, buf, &l));
+    RV(f->C_Decrypt(S, buf, 16, buf, &l), CKR_OPERATION_NOT_INITIALIZED);
+    /* mechanism/usage mismatches */
+    CK_MECHANISM sha = {CKM_SHA256, NULL, 0};
+    RV(f->C_EncryptInit(S, &sha, k), CKR_MECHANISM_INVALID);
+    CK_MECHANISM cmac = {CKM_AES_CMAC, NULL, 0};
+    RV(f->C_EncryptInit(S, &cmac, k), CKR_MECHANISM_INVALID);
+    RV(f->C_EncryptInit(S, NULL, k), CKR_ARGUMENTS_BAD);
+    /* usage attribute off */
+    CK_MECHANISM g = {CKM_AES_KEY_GEN, NULL, 0};
+    CK_ULONG len = 16;
+    CK_ATTRIBUTE t[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &F, 1},
+                        {CKA_ENCRYPT, &F, 1}, {CKA_SIGN, &F, 1}};
+    CK_OBJECT_HANDLE kn;
+    OK(f->C_GenerateKey(S, &g, t, ARRAY_LEN(t), &kn));
+    RV(f->C_EncryptInit(S, &m, kn), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    RV(f->C_SignInit(S, &cmac, kn), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    /* C_Verify ends the operation even on success */
+    OK(f->C_SignInit(S, &cmac, k));
+    uint8_t mac[16];
+    CK_ULONG ml = sizeof(mac);
+    OK(f->C_Sign(S, buf, 10, mac, &ml));
+    OK(f->C_VerifyInit(S, &cmac, k));
+    OK(f->C_Verify(S, buf, 10, mac, ml));
+    RV(f->C_VerifyFinal(S, mac, ml), CKR_OPERATION_NOT_INITIALIZED);
+}
+
+/* Private-key operations need the user logged in (runs last: logs out). */
+static void test_login_required(void **state)
+{
+    (void)state;
+    CK_MECHANISM m = {CKM_SHA256_RSA_PKCS, NULL, 0};
+    OK(f->C_Logout(S));
+    CK_RV rv = f->C_SignInit(S, &m, rsa_priv);
+    assert_true(rv == CKR_KEY_HANDLE_INVALID || rv == CKR_USER_NOT_LOGGED_IN);
+    OK(f->C_Login(S, CKU_USER, PIN_ARGS(USER_PIN)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mech_list_info),
+        cmocka_unit_test(test_not_supported),
+        cmocka_unit_test(test_digest),
+        cmocka_unit_test(test_digest_key),
+        cmocka_unit_test(test_rsa_generate),
+        cmocka_unit_test(test_rsa_pkcs1_sign),
+        cmocka_unit_test(test_rsa_pss),
+        cmocka_unit_test(test_rsa_encrypt),
+        cmocka_unit_test(test_ecdsa),
+        cmocka_unit_test(test_eddsa),
+        cmocka_unit_test(test_ecdh),
+        cmocka_unit_test(test_aes_keygen),
+        cmocka_unit_test(test_aes_kat),
+        cmocka_unit_test(test_aes_cbc_pad),
+        cmocka_unit_test(test_aes_gcm),
+        cmocka_unit_test(test_aes_cmac),
+        cmocka_unit_test(test_hmac),
+        cmocka_unit_test(test_wrap_aes),
+        cmocka_unit_test(test_wrap_pkcs8),
+        cmocka_unit_test(test_wrap_rsa),
+        cmocka_unit_test(test_hkdf),
+        cmocka_unit_test(test_random),
+        cmocka_unit_test(test_operation_rules),
+        cmocka_unit_test(test_login_required),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
