@@ -97,7 +97,7 @@ static const tcore_attr_rule pub_rules[] = {
     {CKA_VERIFY_RECOVER, B, MOD | SEC},
     {CKA_WRAP, B, MOD | SEC},
     {CKA_TRUSTED, B, SO | SEC},
-    {CKA_PUBLIC_KEY_INFO, Y, C_NO | G_NO | UW_NO},
+    {CKA_PUBLIC_KEY_INFO, Y, 0},
 };
 
 /* §4.9 Table 35. */
@@ -113,7 +113,7 @@ static const tcore_attr_rule priv_rules[] = {
     {CKA_NEVER_EXTRACTABLE, B, C_NO | G_NO | UW_NO | SEC},
     {CKA_WRAP_WITH_TRUSTED, B, MOD | ONLY_T | SEC},
     {CKA_ALWAYS_AUTHENTICATE, B, SEC},
-    {CKA_PUBLIC_KEY_INFO, Y, C_NO | G_NO | UW_NO},
+    {CKA_PUBLIC_KEY_INFO, Y, 0},
 };
 
 /* §4.10 Table 37. */
@@ -128,7 +128,7 @@ static const tcore_attr_rule secret_rules[] = {
     {CKA_EXTRACTABLE, B, MOD | ONLY_F | SEC},
     {CKA_ALWAYS_SENSITIVE, B, C_NO | G_NO | UW_NO | SEC},
     {CKA_NEVER_EXTRACTABLE, B, C_NO | G_NO | UW_NO | SEC},
-    {CKA_CHECK_VALUE, Y, C_NO | G_NO | UW_NO},
+    {CKA_CHECK_VALUE, Y, 0},
     {CKA_WRAP_WITH_TRUSTED, B, MOD | ONLY_T | SEC},
     {CKA_TRUSTED, B, SO | SEC},
 };

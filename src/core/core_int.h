@@ -159,10 +159,12 @@ CK_RV tcore_obj_public_pkey(tcore_obj *o);
 /* Seal and encode an object (o->id set) with the token key (NULL: only
  * allowed for public objects without secret material, stored unsealed). */
 CK_RV tcore_record_build(tcore_obj *o, const uint8_t *key, tc_buf *out);
-/* Rebuild an object from a stored record; opens the sealed part if key is
- * given. Integrity failures mark the object broken (not an error here). */
+/* Rebuild an object from the record stored under expected_id; opens the
+ * sealed part of a private object if the token key is unlocked. Integrity
+ * failures, and a record that names another id (moved under this key), mark
+ * the object broken (not an error here: its use reports CKR_DEVICE_ERROR). */
 CK_RV tcore_record_load(tcore_token *t, const uint8_t *buf, size_t len, uint64_t mod_rev,
-                        tcore_obj **out);
+                        uint64_t expected_id, tcore_obj **out);
 bool tcore_attr_is_public_part(const tcore_obj *o, CK_ATTRIBUTE_TYPE type);
 
 /* ---- object store (objstore.c) ------------------------------------------ */

@@ -151,6 +151,35 @@ static bool may_reveal_locked(const tcore_obj *o)
 
 /* ---- key material ---------------------------------------------------------- */
 
+/* The secret material of a private key is PKCS#8 DER. An RSA key imported
+ * without its CRT components (PKCS#11 3.0 §6.1.3 requires only the modulus
+ * and the private exponent) cannot be written as PKCS#8, so it is kept as
+ *   "TRK1" | u32 len | n | u32 len | e | u32 len | d
+ * (DER always starts with 0x30, so the two forms cannot be confused). */
+#define RSA_NED_MAGIC "TRK1"
+
+static CK_RV secret_to_pkey(const uint8_t *secret, size_t len, tcrypto_pkey **out)
+{
+    if (len >= 4 && memcmp(secret, RSA_NED_MAGIC, 4) == 0) {
+        tc_reader r;
+        uint32_t nl, el, dl;
+        tcrypto_rsa_parts p;
+        const uint8_t *magic;
+        memset(&p, 0, sizeof(p));
+        tc_reader_init(&r, secret, len);
+        if (!tc_read_ref(&r, 4, &magic) || !tc_read_u32(&r, &nl) || !tc_read_ref(&r, nl, &p.n) ||
+            !tc_read_u32(&r, &el) || !tc_read_ref(&r, el, &p.e) || !tc_read_u32(&r, &dl) ||
+            !tc_read_ref(&r, dl, &p.d) || tc_reader_left(&r) != 0) {
+            return CKR_DEVICE_ERROR;
+        }
+        p.n_len = nl;
+        p.e_len = el;
+        p.d_len = dl;
+        return tcrypto_rsa_from_parts(&p, out) == TCRYPTO_OK ? CKR_OK : CKR_DEVICE_ERROR;
+    }
+    return tcrypto_pkey_from_pkcs8(secret, len, out) == TCRYPTO_OK ? CKR_OK : CKR_DEVICE_ERROR;
+}
+
 /* Make sure a stored object's sealed part is open at the current epoch. */
 static CK_RV ensure_open_locked(tcore_obj *o)
 {
@@ -221,8 +250,7 @@ CK_RV tcore_obj_pkey(tcore_obj *o, tcrypto_pkey **out)
         }
         if (o->pkey == NULL) {
             tcrypto_pkey *k = NULL;
-            if (o->secret == NULL ||
-                tcrypto_pkey_from_pkcs8(o->secret, o->secret_len, &k) != TCRYPTO_OK) {
+            if (o->secret == NULL || secret_to_pkey(o->secret, o->secret_len, &k) != CKR_OK) {
                 TC_ERROR(TCORE_LOG, "object %016llx: key material is unusable",
                          (unsigned long long)o->id);
                 rv = CKR_DEVICE_ERROR;
@@ -368,8 +396,7 @@ static CK_RV sensitive_value_locked(tcore_obj *o, CK_ATTRIBUTE_TYPE type, uint8_
     }
     if (o->pkey == NULL) {
         tcrypto_pkey *k = NULL;
-        if (o->secret == NULL ||
-            tcrypto_pkey_from_pkcs8(o->secret, o->secret_len, &k) != TCRYPTO_OK) {
+        if (o->secret == NULL || secret_to_pkey(o->secret, o->secret_len, &k) != CKR_OK) {
             return CKR_DEVICE_ERROR;
         }
         o->pkey = k;
@@ -441,7 +468,7 @@ CK_RV tcore_obj_attr_get(const tcore_obj *o, CK_ATTRIBUTE_TYPE type, void *out, 
 {
     CK_RV rv;
     obj_lock(o);
-    rv = get_one_locked((tcore_obj *)o, type, out, len);
+    rv = o->broken ? CKR_DEVICE_ERROR : get_one_locked((tcore_obj *)o, type, out, len);
     obj_unlock(o);
     return rv;
 }
@@ -450,6 +477,11 @@ CK_RV tcore_obj_get_attrs(tcore_obj *o, CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
     CK_RV rv = CKR_OK;
     obj_lock(o);
+    if (o->broken) {
+        /* never show attributes that failed their integrity check */
+        obj_unlock(o);
+        return CKR_DEVICE_ERROR;
+    }
     for (CK_ULONG i = 0; i < count; i++) {
         CK_ULONG len = tmpl[i].ulValueLen;
         CK_RV r = get_one_locked(o, tmpl[i].type, tmpl[i].pValue, &len);
@@ -477,7 +509,7 @@ bool tcore_obj_match(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
     bool ok = true;
     obj_lock(o);
-    if (o->destroyed) {
+    if (o->destroyed || o->broken) {
         ok = false;
     }
     for (CK_ULONG i = 0; ok && i < count; i++) {
@@ -803,7 +835,12 @@ static CK_RV key_public_attrs(tcore_obj *o, const tcrypto_pkey *k)
         rv = CKR_FUNCTION_FAILED;
         goto out;
     }
-    tcore_attrs_remove(o->attrs, &o->nattrs, CKA_PUBLIC_KEY_INFO);
+    /* a template value must be this key's SPKI (empty is accepted) */
+    tcore_attr *given = tcore_attrs_find(o->attrs, o->nattrs, CKA_PUBLIC_KEY_INFO);
+    if (given != NULL && given->len != 0 && (given->len != n || memcmp(given->value, v, n) != 0)) {
+        rv = CKR_TEMPLATE_INCONSISTENT;
+        goto out;
+    }
     if (!tcore_attrs_set(&o->attrs, &o->nattrs, CKA_PUBLIC_KEY_INFO, v, n)) {
         rv = CKR_HOST_MEMORY;
     }
@@ -813,12 +850,47 @@ out:
     return rv;
 }
 
+/* The RSA n/e/d form above, for keys without CRT components. */
+static CK_RV set_rsa_ned(tcore_obj *o, const tcrypto_pkey *k)
+{
+    static const tcrypto_part parts[3] = {TCRYPTO_PART_RSA_N, TCRYPTO_PART_RSA_E,
+                                          TCRYPTO_PART_RSA_D};
+    size_t lens[3], total = 4;
+    uint8_t *buf;
+    for (int i = 0; i < 3; i++) {
+        lens[i] = 0;
+        if (tcrypto_pkey_get_part(k, parts[i], NULL, &lens[i]) != TCRYPTO_OK) {
+            return CKR_FUNCTION_FAILED;
+        }
+        total += 4 + lens[i];
+    }
+    buf = tcrypto_secure_alloc(total);
+    if (buf == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    size_t off = 4;
+    memcpy(buf, RSA_NED_MAGIC, 4);
+    for (int i = 0; i < 3; i++) {
+        size_t n = lens[i];
+        if (tcrypto_pkey_get_part(k, parts[i], buf + off + 4, &n) != TCRYPTO_OK || n != lens[i]) {
+            tcrypto_secure_free(buf, total);
+            return CKR_FUNCTION_FAILED;
+        }
+        tc_store_u32(buf + off, (uint32_t)n);
+        off += 4 + n;
+    }
+    o->secret = buf;
+    o->secret_len = total;
+    o->has_secret = true;
+    return CKR_OK;
+}
+
 static CK_RV set_pkcs8(tcore_obj *o, const tcrypto_pkey *k)
 {
     size_t n = 0;
     uint8_t *der;
     if (tcrypto_pkey_to_pkcs8(k, NULL, &n) != TCRYPTO_OK || n == 0) {
-        return CKR_FUNCTION_FAILED;
+        return tcrypto_pkey_type(k) == TCRYPTO_KEY_RSA ? set_rsa_ned(o, k) : CKR_FUNCTION_FAILED;
     }
     der = tcrypto_secure_alloc(n);
     if (der == NULL) {
@@ -826,11 +898,45 @@ static CK_RV set_pkcs8(tcore_obj *o, const tcrypto_pkey *k)
     }
     if (tcrypto_pkey_to_pkcs8(k, der, &n) != TCRYPTO_OK) {
         tcrypto_secure_free(der, n);
-        return CKR_FUNCTION_FAILED;
+        return tcrypto_pkey_type(k) == TCRYPTO_KEY_RSA ? set_rsa_ned(o, k) : CKR_FUNCTION_FAILED;
     }
     o->secret = der;
     o->secret_len = n;
     o->has_secret = true;
+    return CKR_OK;
+}
+
+/* CKA_CHECK_VALUE of a secret key: AES (PKCS#11 3.0 §6.7.2) the first three
+ * bytes of the ECB encryption of a zero block; generic secret (§6.6.2) the
+ * first three bytes of the SHA-1 of the value. Other types have none. */
+static CK_RV check_value(CK_KEY_TYPE kt, const uint8_t *v, size_t len, uint8_t out[3], bool *have)
+{
+    uint8_t buf[TCRYPTO_MAX_MD_SIZE];
+    size_t n = sizeof(buf);
+    *have = false;
+    if (kt == CKK_AES) {
+        static const uint8_t zero[16];
+        tcrypto_cipher *c = NULL;
+        if (tcrypto_cipher_new(TCRYPTO_AES_ECB, true, v, len, NULL, 0, &c) != TCRYPTO_OK) {
+            return CKR_FUNCTION_FAILED;
+        }
+        n = sizeof(buf);
+        bool ok = tcrypto_cipher_update(c, zero, sizeof(zero), buf, &n) == TCRYPTO_OK && n == 16;
+        tcrypto_cipher_free(c);
+        if (!ok) {
+            tc_wipe(buf, sizeof(buf));
+            return CKR_FUNCTION_FAILED;
+        }
+    } else if (kt == CKK_GENERIC_SECRET) {
+        if (tcrypto_digest_oneshot(TCRYPTO_MD_SHA1, v, len, buf, &n) != TCRYPTO_OK) {
+            return CKR_FUNCTION_FAILED;
+        }
+    } else {
+        return CKR_OK;
+    }
+    memcpy(out, buf, 3);
+    tc_wipe(buf, sizeof(buf));
+    *have = true;
     return CKR_OK;
 }
 
@@ -843,6 +949,22 @@ static CK_RV set_secret_value(tcore_obj *o, const uint8_t *v, size_t len, CK_RV 
     const tcore_attr *given = tcore_attrs_cfind(o->attrs, o->nattrs, CKA_VALUE_LEN);
     if (given != NULL && tcore_attr_ulong(o->attrs, o->nattrs, CKA_VALUE_LEN, 0) != vl) {
         return CKR_TEMPLATE_INCONSISTENT;
+    }
+    uint8_t cv[3];
+    bool have_cv;
+    CK_RV rv = check_value(o->kt, v, len, cv, &have_cv);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    const tcore_attr *gcv = tcore_attrs_cfind(o->attrs, o->nattrs, CKA_CHECK_VALUE);
+    if (gcv == NULL && have_cv) {
+        if (!tcore_attrs_set(&o->attrs, &o->nattrs, CKA_CHECK_VALUE, cv, sizeof(cv))) {
+            return CKR_HOST_MEMORY;
+        }
+    } else if (gcv != NULL && gcv->len != 0 &&
+               (!have_cv || gcv->len != sizeof(cv) || memcmp(gcv->value, cv, sizeof(cv)) != 0)) {
+        /* §4.10: a given check value must match the key */
+        return CKR_ATTRIBUTE_VALUE_INVALID;
     }
     o->secret = tcrypto_secure_alloc(len);
     if (o->secret == NULL) {

@@ -20,6 +20,7 @@
 #define OBJID_HEX 16
 #define IX_MAC_LEN 16
 #define ID_RETRIES 4
+#define TCORE_CACHE_MAX 20000u
 
 static const CK_ATTRIBUTE_TYPE indexed[] = {CKA_CLASS, CKA_LABEL, CKA_ID};
 
@@ -181,7 +182,9 @@ static tcore_obj *cache_put_locked(tcore_token *t, tcore_obj *o)
     if (cur != NULL) {
         return cur;
     }
-    tcore_cache_ent *e = malloc(sizeof(*e));
+    /* bounded memory: past the cap, objects are served uncached (each
+     * lookup reads the store) rather than evicting hot entries */
+    tcore_cache_ent *e = t->ncached < TCORE_CACHE_MAX ? malloc(sizeof(*e)) : NULL;
     if (e == NULL) {
         tcore_obj_ref(o);
         return o; /* uncached but usable */
@@ -236,7 +239,6 @@ void tcore_cache_drop_all(tcore_token *t)
         }
     }
     t->ncached = 0;
-    t->synced_rev = 0;
     pthread_mutex_unlock(&t->lock);
     /* objects may still be held by sessions: their secrets go now */
     while (all != NULL) {
@@ -265,8 +267,11 @@ static void token_sync(tcore_token *t, bool force)
         return;
     }
     pthread_mutex_unlock(&t->lock);
-    if (since == 0) {
-        /* nothing cached was validated yet: start following from now */
+    snprintf(prefix, sizeof(prefix), "t/%s/o/", tcore_token_id(t));
+    src = tstore_changes(tcore_token_store(t), prefix, strlen(prefix), since, &ev, &n, &rev);
+    if (src == TSTORE_COMPACTED) {
+        /* too far behind to follow: forget everything and follow from the
+         * revision read before the drop (objects loaded after it are new) */
         if (tstore_revision(tcore_token_store(t), &rev) != TSTORE_OK) {
             return;
         }
@@ -275,12 +280,6 @@ static void token_sync(tcore_token *t, bool force)
         t->synced_rev = rev;
         t->synced_ms = tcore_now_ms();
         pthread_mutex_unlock(&t->lock);
-        return;
-    }
-    snprintf(prefix, sizeof(prefix), "t/%s/o/", tcore_token_id(t));
-    src = tstore_changes(tcore_token_store(t), prefix, strlen(prefix), since, &ev, &n, &rev);
-    if (src == TSTORE_COMPACTED) {
-        tcore_cache_drop_all(t);
         return;
     }
     if (src != TSTORE_OK) {
@@ -341,7 +340,7 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, tcore_obj **out)
                  (unsigned long long)id, tstore_rc_str(src));
         return CKR_DEVICE_ERROR;
     }
-    rv = tcore_record_load(t, kv.value, kv.value_len, kv.mod_rev, &o);
+    rv = tcore_record_load(t, kv.value, kv.value_len, kv.mod_rev, id, &o);
     tstore_kv_free(&kv);
     if (rv == CKR_DEVICE_ERROR) {
         return CKR_OBJECT_HANDLE_INVALID; /* unreadable record: no object */
@@ -349,13 +348,7 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, tcore_obj **out)
     if (rv != CKR_OK) {
         return rv;
     }
-    if (o->id != id) {
-        /* a record copied under another object's key */
-        TC_ERROR(TCORE_LOG, "token %s: record under %016llx claims id %016llx",
-                 tcore_token_id(t), (unsigned long long)id, (unsigned long long)o->id);
-        o->broken = true;
-    }
-    if (!o->attrs_loaded) {
+    if (!o->attrs_loaded && !o->broken) {
         /* private object while the token is locked: invisible, not cached */
         *out = o;
         return CKR_OK;
@@ -368,12 +361,20 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, tcore_obj **out)
     return CKR_OK;
 }
 
+/* Private objects only for the user (PKCS#11 3.0 §4.4: CKA_PRIVATE). A
+ * private object whose sealed part failed its check stays reachable by
+ * handle so that its use reports CKR_DEVICE_ERROR instead of vanishing. */
 static bool visible(tcore_token *t, tcore_obj *o)
 {
-    if (!tcore_obj_is_private(o) && o->attrs_loaded) {
-        return true;
+    bool loaded, broken;
+    pthread_mutex_lock(&o->lock);
+    loaded = o->attrs_loaded;
+    broken = o->broken;
+    pthread_mutex_unlock(&o->lock);
+    if (!tcore_obj_is_private(o)) {
+        return loaded || broken;
     }
-    return o->attrs_loaded && tcore_token_login_state(t) == CKU_USER;
+    return (loaded || broken) && tcore_token_login_state(t) == CKU_USER;
 }
 
 CK_RV tcore_token_object(tcore_token *t, CK_OBJECT_HANDLE h, tcore_obj **out)

@@ -407,7 +407,7 @@ CK_RV tcore_obj_open_locked(tcore_obj *o)
 }
 
 CK_RV tcore_record_load(tcore_token *t, const uint8_t *buf, size_t len, uint64_t mod_rev,
-                        tcore_obj **out)
+                        uint64_t expected_id, tcore_obj **out)
 {
     tcore_record rec;
     tcore_obj *o;
@@ -448,15 +448,49 @@ CK_RV tcore_record_load(tcore_token *t, const uint8_t *buf, size_t len, uint64_t
         TC_ERROR(TCORE_LOG, "token %s: object %016llx: header and attributes disagree",
                  tcore_token_id(t), (unsigned long long)o->id);
     }
+    if (o->id != expected_id) {
+        /* a record copied under another object's key: the AAD would bind it
+         * to its own id, so it must not pass as this object */
+        TC_ERROR(TCORE_LOG, "token %s: record under %016llx claims id %016llx",
+                 tcore_token_id(t), (unsigned long long)expected_id, (unsigned long long)o->id);
+        o->id = expected_id;
+        o->broken = true;
+    }
     o->attrs_loaded = (rec.flags & TCORE_REC_PRIVATE) == 0;
+    /* Only security-relevant attributes may sit in a private object's public
+     * part: anything else there would escape the AAD (which covers exactly
+     * what tcore_attr_is_public_part selects) and could be injected. */
+    for (size_t i = 0; i < o->nattrs && !o->broken; i++) {
+        if (!tcore_attr_is_public_part(o, o->attrs[i].type)) {
+            TC_ERROR(TCORE_LOG, "token %s: object %016llx has a foreign public attribute",
+                     tcore_token_id(t), (unsigned long long)o->id);
+            o->broken = true;
+        }
+    }
+    /* An unsealed record was stored without the token key, so it can never
+     * legitimately carry what only the SO (who holds the key) may set. */
+    if ((rec.flags & TCORE_REC_SEALED) == 0 &&
+        tcore_attr_bool(o->attrs, o->nattrs, CKA_TRUSTED, false)) {
+        TC_ERROR(TCORE_LOG, "token %s: unsealed object %016llx claims CKA_TRUSTED",
+                 tcore_token_id(t), (unsigned long long)o->id);
+        o->broken = true;
+    }
     tcore_record_free(&rec);
-    if (!o->broken && !o->attrs_loaded) {
-        /* private attributes are needed to find and show the object */
+    if (!o->broken && o->sealed != NULL) {
+        /* Verify now when the key is at hand: a private object's attributes
+         * are needed to find and show it, and a forged attribute must not be
+         * matched or shown. The secret is dropped again until it is used. */
         rv = tcore_obj_open_locked(o);
         if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN && rv != CKR_DEVICE_ERROR) {
             tcore_obj_unref(o);
             return rv;
         }
+        if (o->secret != NULL) {
+            tcrypto_secure_free(o->secret, o->secret_len);
+            o->secret = NULL;
+            o->secret_len = 0;
+        }
+        o->opened = false;
     }
     *out = o;
     return CKR_OK;

@@ -193,6 +193,12 @@ static tcore_token *token_new(tcore_tokens *ts, CK_SLOT_ID slot, const char *id)
     pthread_mutex_init(&t->lock, NULL);
     t->who = TCORE_NOBODY;
     atomic_init(&t->epoch, 1);
+    /* the cache follows the store from here on (objstore.c token_sync);
+     * reading the revision before any object is loaded misses nothing */
+    if (tstore_revision(ts->store, &t->synced_rev) != TSTORE_OK) {
+        t->synced_rev = 0;
+    }
+    t->synced_ms = tcore_now_ms();
     return t;
 }
 

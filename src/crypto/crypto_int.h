@@ -30,6 +30,10 @@ tcrypto_rc tcx_ready(void);
 /* Enter the permanent error state (self-test or pairwise-test failure). */
 void tcx_enter_error(void);
 
+/* rc for a failed key load or generation: TCRYPTO_ERR_NOMEM when the
+ * secure heap is exhausted (OpenSSL reports that like malformed input). */
+tcrypto_rc tcx_load_failure(tcrypto_rc rc);
+
 /* Algorithm objects fetched once at start-up; NULL for NONE/unknown. */
 const EVP_MD *tcx_md(tcrypto_md md);
 const char *tcx_md_name(tcrypto_md md);

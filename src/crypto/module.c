@@ -190,6 +190,18 @@ const EVP_CIPHER *tcx_aes(tcx_aes_kind kind, size_t keylen)
     }
 }
 
+tcrypto_rc tcx_load_failure(tcrypto_rc rc)
+{
+    /* Private bignums come from the secure heap; when it is (nearly) full
+     * OpenSSL's decoders fail like on bad input. Say what really happened. */
+    if (CRYPTO_secure_malloc_initialized() &&
+        CRYPTO_secure_used() + 16384 > (size_t)TCX_SECURE_HEAP_SIZE) {
+        TC_WARN("crypto", "secure heap exhausted (%zu bytes in use)", CRYPTO_secure_used());
+        return TCRYPTO_ERR_NOMEM;
+    }
+    return rc;
+}
+
 EVP_MAC *tcx_mac_hmac(void) { return g_hmac; }
 EVP_MAC *tcx_mac_cmac(void) { return g_cmac; }
 EVP_KDF *tcx_kdf_hkdf(void) { return g_hkdf; }

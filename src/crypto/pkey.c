@@ -410,7 +410,7 @@ tcrypto_rc tcrypto_rsa_generate(unsigned bits, const uint8_t *pub_exp, size_t pu
     }
     if (EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) != 1 ||
         EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) != 1 || EVP_PKEY_generate(ctx, &pk) != 1) {
-        rc = TCRYPTO_ERR_INTERNAL;
+        rc = tcx_load_failure(TCRYPTO_ERR_INTERNAL);
         goto done;
     }
     rc = finish_generated(pk, out);
@@ -434,7 +434,7 @@ tcrypto_rc tcrypto_ec_generate(tcrypto_curve curve, tcrypto_pkey **out)
         return TCRYPTO_ERR_UNSUPPORTED;
     EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
     if (pk == NULL)
-        return TCRYPTO_ERR_INTERNAL;
+        return tcx_load_failure(TCRYPTO_ERR_INTERNAL);
     return finish_generated(pk, out);
 }
 
@@ -450,22 +450,116 @@ tcrypto_rc tcrypto_raw_generate(tcrypto_key_type type, tcrypto_pkey **out)
         return TCRYPTO_ERR_UNSUPPORTED;
     EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, name);
     if (pk == NULL)
-        return TCRYPTO_ERR_INTERNAL;
+        return tcx_load_failure(TCRYPTO_ERR_INTERNAL);
     return finish_generated(pk, out);
 }
 
 /* ---- import from components ----------------------------------------------- */
 
+/* Recover p and q from (n, e, d) (NIST SP 800-56B Rev. 2 Appendix C.2) and
+ * compute the CRT values, so that a key imported without them can still be
+ * encoded as PKCS#8 and signs at CRT speed. Failing to factor means d does
+ * not belong to (n, e): TCRYPTO_ERR_KEY. out[0..4] = p, q, dp, dq, qinv. */
+static tcrypto_rc rsa_recover_crt(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d,
+                                  BIGNUM *out[5])
+{
+    tcrypto_rc rc = TCRYPTO_ERR_KEY;
+    BN_CTX *ctx = BN_CTX_secure_new();
+    BIGNUM *k, *r, *g, *y, *x, *nm1, *pm1, *qm1, *p = NULL, *q = NULL;
+    if (ctx == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    BN_CTX_start(ctx);
+    k = BN_CTX_get(ctx);
+    r = BN_CTX_get(ctx);
+    g = BN_CTX_get(ctx);
+    y = BN_CTX_get(ctx);
+    x = BN_CTX_get(ctx);
+    nm1 = BN_CTX_get(ctx);
+    pm1 = BN_CTX_get(ctx);
+    qm1 = BN_CTX_get(ctx);
+    p = BN_secure_new();
+    q = BN_secure_new();
+    if (qm1 == NULL || p == NULL || q == NULL) {
+        rc = TCRYPTO_ERR_NOMEM;
+        goto done;
+    }
+    BN_set_flags(r, BN_FLG_CONSTTIME);
+    /* k = d*e - 1 = 2^t * r with r odd; k is a multiple of lambda(n). */
+    if (BN_mul(k, d, e, ctx) != 1 || BN_sub_word(k, 1) != 1 || BN_is_zero(k) ||
+        BN_is_odd(k) || BN_copy(nm1, n) == NULL || BN_sub_word(nm1, 1) != 1)
+        goto done;
+    int t = 0;
+    while (!BN_is_bit_set(k, t))
+        t++;
+    if (BN_rshift(r, k, t) != 1)
+        goto done;
+    bool found = false;
+    for (int tries = 0; tries < 100 && !found; tries++) {
+        /* Appendix C.2 step 3: g random in [2, n-2] */
+        if (BN_priv_rand_range(g, nm1) != 1)
+            goto done;
+        if (BN_cmp(g, BN_value_one()) <= 0)
+            continue;
+        if (BN_mod_exp_mont_consttime(y, g, r, n, ctx, NULL) != 1)
+            goto done;
+        if (BN_is_one(y) || BN_cmp(y, nm1) == 0)
+            continue;
+        for (int i = 1; i <= t && !found; i++) {
+            if (BN_mod_sqr(x, y, n, ctx) != 1)
+                goto done;
+            if (BN_is_one(x)) {
+                /* y is a non-trivial square root of 1: gcd(y - 1, n) = p */
+                if (BN_sub_word(y, 1) != 1 || BN_gcd(p, y, n, ctx) != 1)
+                    goto done;
+                found = true;
+            } else if (BN_cmp(x, nm1) == 0) {
+                break;
+            } else if (BN_copy(y, x) == NULL) {
+                goto done;
+            }
+        }
+    }
+    if (!found || BN_is_one(p) || BN_cmp(p, n) == 0)
+        goto done;
+    if (BN_div(q, x, n, p, ctx) != 1 || !BN_is_zero(x))
+        goto done;
+    if (BN_cmp(p, q) < 0) /* p > q, as generated keys have it */
+        BN_swap(p, q);
+    BN_set_flags(p, BN_FLG_CONSTTIME);
+    BN_set_flags(q, BN_FLG_CONSTTIME);
+    out[2] = BN_secure_new();
+    out[3] = BN_secure_new();
+    out[4] = BN_secure_new();
+    if (out[2] == NULL || out[3] == NULL || out[4] == NULL || BN_copy(pm1, p) == NULL ||
+        BN_sub_word(pm1, 1) != 1 || BN_copy(qm1, q) == NULL || BN_sub_word(qm1, 1) != 1 ||
+        BN_mod(out[2], d, pm1, ctx) != 1 || BN_mod(out[3], d, qm1, ctx) != 1 ||
+        BN_mod_inverse(out[4], q, p, ctx) == NULL) {
+        rc = TCRYPTO_ERR_INTERNAL;
+        goto done;
+    }
+    out[0] = p;
+    out[1] = q;
+    p = q = NULL;
+    rc = TCRYPTO_OK;
+done:
+    BN_clear_free(p);
+    BN_clear_free(q);
+    BN_CTX_end(ctx);
+    BN_CTX_free(ctx);
+    return rc;
+}
+
 /* Push a big-endian integer; secret ones go through a secure-heap BIGNUM so
- * the parameter builder keeps them in secure memory too. */
+ * the parameter builder keeps them in secure memory too. The builder keeps
+ * a pointer to the BIGNUM until OSSL_PARAM_BLD_to_param(), so the caller
+ * owns *keep and frees it after that. */
 static bool push_bn(OSSL_PARAM_BLD *bld, const char *key, const uint8_t *p, size_t len,
-                    bool secret)
+                    bool secret, BIGNUM **keep)
 {
     BIGNUM *bn = secret ? BN_secure_new() : BN_new();
-    bool ok = bn != NULL && BN_bin2bn(p, (int)len, bn) != NULL &&
-              OSSL_PARAM_BLD_push_BN(bld, key, bn) == 1;
-    BN_clear_free(bn);
-    return ok;
+    *keep = bn;
+    return bn != NULL && BN_bin2bn(p, (int)len, bn) != NULL &&
+           OSSL_PARAM_BLD_push_BN(bld, key, bn) == 1;
 }
 
 static tcrypto_rc from_params(const char *alg, int selection, OSSL_PARAM_BLD *bld,
@@ -483,7 +577,7 @@ static tcrypto_rc from_params(const char *alg, int selection, OSSL_PARAM_BLD *bl
         goto done;
     }
     if (EVP_PKEY_fromdata(ctx, pk, selection, params) != 1) {
-        rc = TCRYPTO_ERR_KEY;
+        rc = tcx_load_failure(TCRYPTO_ERR_KEY);
         goto done;
     }
 done:
@@ -502,6 +596,7 @@ tcrypto_rc tcrypto_rsa_from_parts(const tcrypto_rsa_parts *parts, tcrypto_pkey *
     tcrypto_rc rc = tcx_ready();
     OSSL_PARAM_BLD *bld = NULL;
     EVP_PKEY *pk = NULL;
+    BIGNUM *bns[8] = {NULL};
     if (rc != TCRYPTO_OK)
         return rc;
     if (parts == NULL || out == NULL)
@@ -544,15 +639,40 @@ tcrypto_rc tcrypto_rsa_from_parts(const tcrypto_rsa_parts *parts, tcrypto_pkey *
     bld = OSSL_PARAM_BLD_new();
     if (bld == NULL)
         return TCRYPTO_ERR_NOMEM;
-    bool ok = push_bn(bld, OSSL_PKEY_PARAM_RSA_N, n, n_len, false) &&
-              push_bn(bld, OSSL_PKEY_PARAM_RSA_E, e, e_len, false);
+    bool ok = push_bn(bld, OSSL_PKEY_PARAM_RSA_N, n, n_len, false, &bns[0]) &&
+              push_bn(bld, OSSL_PKEY_PARAM_RSA_E, e, e_len, false, &bns[1]);
     if (ok && priv)
-        ok = push_bn(bld, OSSL_PKEY_PARAM_RSA_D, parts->d, parts->d_len, true);
+        ok = push_bn(bld, OSSL_PKEY_PARAM_RSA_D, parts->d, parts->d_len, true, &bns[2]);
     for (int i = 0; ok && i < 5 && ncrt; i++)
-        ok = push_bn(bld, crt_names[i], crt[i], crt_len[i], true);
+        ok = push_bn(bld, crt_names[i], crt[i], crt_len[i], true, &bns[3 + i]);
     if (!ok) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;
+    }
+    if (priv && ncrt == 0) {
+        /* PKCS#11 allows a private key without its CRT attributes. */
+        BN_set_flags(bns[2], BN_FLG_CONSTTIME);
+        rc = rsa_recover_crt(bns[0], bns[1], bns[2], &bns[3]);
+        if (rc != TCRYPTO_OK)
+            goto done;
+        for (int i = 0; i < 5; i++) {
+            if (OSSL_PARAM_BLD_push_BN(bld, crt_names[i], bns[3 + i]) != 1) {
+                rc = TCRYPTO_ERR_NOMEM;
+                goto done;
+            }
+        }
+    } else if (ncrt != 0) {
+        /* Cheap consistency check of the factors: p * q = n. */
+        BN_CTX *bnctx = BN_CTX_secure_new();
+        BIGNUM *pq = BN_secure_new();
+        bool match = bnctx != NULL && pq != NULL && BN_mul(pq, bns[3], bns[4], bnctx) == 1 &&
+                     BN_cmp(pq, bns[0]) == 0;
+        BN_clear_free(pq);
+        BN_CTX_free(bnctx);
+        if (!match) {
+            rc = TCRYPTO_ERR_KEY;
+            goto done;
+        }
     }
     rc = from_params("RSA", priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld, &pk);
     if (rc != TCRYPTO_OK)
@@ -562,6 +682,8 @@ tcrypto_rc tcrypto_rsa_from_parts(const tcrypto_rsa_parts *parts, tcrypto_pkey *
 done:
     EVP_PKEY_free(pk);
     OSSL_PARAM_BLD_free(bld);
+    for (size_t i = 0; i < TC_ARRAY_LEN(bns); i++)
+        BN_clear_free(bns[i]);
     return rc;
 }
 
@@ -690,7 +812,7 @@ tcrypto_rc tcrypto_raw_from_parts(tcrypto_key_type type, const uint8_t *pub, siz
     if (priv != NULL) {
         pk = EVP_PKEY_new_raw_private_key_ex(NULL, name, NULL, priv, priv_len);
         if (pk == NULL)
-            return TCRYPTO_ERR_KEY;
+            return tcx_load_failure(TCRYPTO_ERR_KEY);
         if (pub != NULL) {
             if (EVP_PKEY_get_raw_public_key(pk, derived, &dlen) != 1 || dlen != klen) {
                 rc = TCRYPTO_ERR_INTERNAL;
@@ -889,7 +1011,7 @@ tcrypto_rc tcrypto_pkey_from_pkcs8(const uint8_t *der, size_t len, tcrypto_pkey 
     }
     pk = EVP_PKCS82PKEY(p8);
     if (pk == NULL) {
-        rc = TCRYPTO_ERR_KEY;
+        rc = tcx_load_failure(TCRYPTO_ERR_KEY);
         goto done;
     }
     if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC) {

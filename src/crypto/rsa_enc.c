@@ -42,6 +42,20 @@ static tcrypto_rc setup(EVP_PKEY_CTX *ctx, const tcrypto_rsa_enc_params *p)
                                                : RSA_NO_PADDING;
     if (EVP_PKEY_CTX_set_rsa_padding(ctx, pad) != 1)
         return TCRYPTO_ERR_INTERNAL;
+    if (p->pad == TCRYPTO_RSA_PAD_PKCS1) {
+        /* OpenSSL >= 3.2 answers a bad v1.5 padding with a synthetic
+         * plaintext ("implicit rejection"); this interface promises
+         * TCRYPTO_ERR_DECRYPT instead (PKCS#11 CKR_ENCRYPTED_DATA_INVALID),
+         * so ask for explicit rejection. Providers without the parameter
+         * (3.0) ignore it. */
+        unsigned int implicit = 0;
+        OSSL_PARAM params[2] = {
+            OSSL_PARAM_construct_uint("implicit-rejection", &implicit),
+            OSSL_PARAM_construct_end(),
+        };
+        if (EVP_PKEY_CTX_set_params(ctx, params) != 1)
+            return TCRYPTO_ERR_INTERNAL;
+    }
     if (p->pad != TCRYPTO_RSA_PAD_OAEP)
         return TCRYPTO_OK;
     const EVP_MD *md = tcx_md(p->md);

@@ -263,7 +263,11 @@ typedef struct {
     tcrypto_md md;      /* the digest that `in` is (PKCS1 DigestInfo, PSS), or NONE */
     tcrypto_md mgf1_md; /* PSS: MGF1 hash (NONE means same as md) */
     size_t salt_len;    /* PSS */
-    /* EdDSA variants (RFC 8032): Ed25519ctx/ph and Ed448 context. */
+    /* EdDSA variants (RFC 8032): Ed25519ctx/ph and Ed448 context.
+     * OpenSSL 3.0 implements only pure Ed25519/Ed448 (the instance and
+     * context-string parameters arrived in 3.2): eddsa_ph = true or a
+     * non-empty context returns TCRYPTO_ERR_UNSUPPORTED; context_len > 255
+     * is TCRYPTO_ERR_ARG. */
     bool eddsa_ph;
     const uint8_t *context;
     size_t context_len;

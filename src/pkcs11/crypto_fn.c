@@ -44,11 +44,16 @@ static CK_RV op_init(CK_SESSION_HANDLE h, p11_op_kind pk, tcore_op_kind tk,
     CK_RV rv = p11_session_get(h, &s);
     if (rv != CKR_OK)
         return rv;
+    p11_op *slot = p11_session_op(s, pk);
     if (mech == NULL) {
-        rv = CKR_ARGUMENTS_BAD;
+        /* PKCS#11 3.0 §5.8-§5.12: an Init with a NULL mechanism ends the
+         * active operation of its kind. */
+        if (slot->ctx != NULL)
+            p11_session_op_end(s, pk);
+        else
+            rv = CKR_ARGUMENTS_BAD;
         goto done;
     }
-    p11_op *slot = p11_session_op(s, pk);
     if (slot->ctx != NULL) {
         rv = CKR_OPERATION_ACTIVE;
         goto done;

@@ -821,14 +821,9 @@ TTPM_HANDLER(EvictControl)
     ps->hierarchy = o->hierarchy;
     ps->pub = o->pub;
     ps->sens = o->sens;
+    memcpy(ps->qname, o->qname, o->qname_len);
+    ps->qname_len = o->qname_len;
     ttpm_persist_sync(t);
-    /* the persistent copy keeps the qualified name of the original */
-    ttpm_object *po = ttpm_obj_get(t, ph);
-    if (po) {
-        memcpy(po->qname, o->qname, o->qname_len);
-        po->qname_len = o->qname_len;
-        po->primary = o->primary;
-    }
     t->dirty = true;
     return TPM_RC_SUCCESS;
 }

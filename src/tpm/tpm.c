@@ -118,6 +118,8 @@ void ttpm_persist_sync(ttpm *t)
         o->pub = ps->pub;
         o->sens = ps->sens;
         o->has_sens = true;
+        memcpy(o->qname, ps->qname, sizeof(o->qname));
+        o->qname_len = ps->qname_len;
         if (ttpm_obj_set_name(o) != TPM_RC_SUCCESS)
             ttpm_obj_free(o);
     }

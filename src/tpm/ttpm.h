@@ -442,6 +442,8 @@ typedef struct {
     uint32_t hierarchy;
     ttpm_public pub;
     ttpm_sensitive sens;
+    uint16_t qname_len;
+    uint8_t qname[2 + TTPM_MAX_DIGEST];
 } ttpm_persistent;
 
 /* ---- the TPM ------------------------------------------------------------- */
@@ -514,6 +516,13 @@ ttpm_rc ttpm_state_commit(ttpm *t);
 bool ttpm_state_load(ttpm *t);
 /* Rebuild t->pobj from t->perm.persist. */
 void ttpm_persist_sync(ttpm *t);
+
+/* Serve the mssim and swtpm protocols on addr:port (TPM) and port+1
+ * (platform/control) until *stop becomes non-zero. -1 if it cannot listen. */
+int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, volatile int *stop);
+
+/* `tessera-tpm measure`: measured boot into a PCR and a TCG event log. */
+int ttpm_measure_main(int argc, char **argv);
 
 /* bank index of a hash alg, -1 if not a PCR bank */
 int ttpm_bank_index(uint16_t alg);

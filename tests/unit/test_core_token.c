@@ -315,6 +315,39 @@ static void test_logout_hides_private_objects(void **state)
     assert_int_equal(count_label(e->t, "pub"), 1);
 }
 
+/* The protector blob lives in the metadata record: a damaged blob is a
+ * device error, a flipped wrapped-key byte fails like a wrong PIN. */
+static void test_meta_tamper(void **state)
+{
+    tc_env *e = *state;
+    char path[300], key[64];
+    tstore *s = NULL;
+    tstore_kv kv;
+    snprintf(path, sizeof(path), "%s/tessera.db", e->dir);
+    snprintf(key, sizeof(key), "t/%s/meta", tcore_token_id(e->t));
+    assert_int_equal(tstore_open(path, &s), TSTORE_OK);
+    assert_int_equal(tstore_get(s, key, strlen(key), &kv), TSTORE_OK);
+    uint8_t *blob = memmem(kv.value, kv.value_len, "TPP1", 4);
+    assert_non_null(blob);
+    size_t blob_len = kv.value_len - (size_t)(blob - kv.value);
+    assert_int_equal(tcore_protector_pin_blob_check(blob, blob_len), CKR_OK);
+    assert_int_equal(tcore_protector_pin_blob_check(blob, blob_len - 1), CKR_DEVICE_ERROR);
+    /* the last byte is in the last entry's tag */
+    kv.value[kv.value_len - 1] ^= 1;
+    assert_int_equal(tstore_put(s, key, strlen(key), kv.value, kv.value_len, NULL), TSTORE_OK);
+    kv.value[kv.value_len - 1] ^= 1;
+    /* user entry is last: the user PIN no longer opens it */
+    assert_int_equal(tcore_token_login(e->t, CKU_USER, P(USER_PIN)), CKR_PIN_INCORRECT);
+    assert_int_equal(tcore_token_login(e->t, CKU_SO, P(SO_PIN)), CKR_OK);
+    assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+    /* a damaged blob header */
+    blob[0] = 'X';
+    assert_int_equal(tstore_put(s, key, strlen(key), kv.value, kv.value_len, NULL), TSTORE_OK);
+    assert_int_equal(tcore_token_login(e->t, CKU_SO, P(SO_PIN)), CKR_DEVICE_ERROR);
+    tstore_kv_free(&kv);
+    tstore_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +367,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reinit_destroys_objects, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_persistence_across_reopen, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_logout_hides_private_objects, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_meta_tamper, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

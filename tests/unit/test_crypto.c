@@ -734,6 +734,60 @@ static void test_pin_kdf(void **state)
     assert_true(ms < 2000.0);
 }
 
+/* One check per argument error path not covered above. */
+static void test_argument_errors(void **state)
+{
+    (void)state;
+    uint8_t key[32] = {0}, iv[16] = {0}, buf[64] = {0}, tag[16] = {0};
+    size_t len = sizeof(buf);
+    /* HKDF: empty IKM (refused by this interface), unknown mode */
+    assert_rc(tcrypto_hkdf(TCRYPTO_MD_SHA256, TCRYPTO_HKDF_EXTRACT_EXPAND, key, 0, NULL, 0,
+                           NULL, 0, buf, 32),
+              TCRYPTO_ERR_ARG);
+    assert_rc(tcrypto_hkdf(TCRYPTO_MD_SHA256, (tcrypto_hkdf_mode)9, key, 32, NULL, 0, NULL, 0,
+                           buf, 32),
+              TCRYPTO_ERR_ARG);
+    assert_rc(tcrypto_hkdf(TCRYPTO_MD_SHA256, TCRYPTO_HKDF_EXTRACT_EXPAND, key, 32, NULL, 0,
+                           NULL, 0, buf, 0),
+              TCRYPTO_ERR_ARG);
+    /* PIN KDF: output shorter than Argon2's minimum, missing salt */
+    tcrypto_pin_kdf_params p = {.t_cost = 1, .m_cost = 64, .parallel = 1};
+    assert_rc(tcrypto_pin_kdf(&p, "1", 1, "saltsalt", 8, buf, 3), TCRYPTO_ERR_ARG);
+    assert_rc(tcrypto_pin_kdf(&p, "1", 1, NULL, 8, buf, 32), TCRYPTO_ERR_ARG);
+    assert_rc(tcrypto_pin_kdf(NULL, "1", 1, "saltsalt", 8, buf, 32), TCRYPTO_ERR_ARG);
+    /* GCM decrypt with a bad key length; NULL tag */
+    assert_rc(tcrypto_gcm_decrypt(key, 31, iv, 12, NULL, 0, buf, 16, tag, 16, buf),
+              TCRYPTO_ERR_KEY);
+    assert_rc(tcrypto_gcm_encrypt(key, 16, iv, 12, NULL, 0, buf, 16, buf, NULL, 16),
+              TCRYPTO_ERR_ARG);
+    /* Cipher: unknown mode, use after final */
+    tcrypto_cipher *c = NULL;
+    assert_rc(tcrypto_cipher_new((tcrypto_cipher_mode)42, true, key, 16, iv, 16, &c),
+              TCRYPTO_ERR_UNSUPPORTED);
+    assert_rc(tcrypto_cipher_new(TCRYPTO_AES_CTR, true, key, 16, iv, 16, &c), TCRYPTO_OK);
+    len = sizeof(buf);
+    assert_rc(tcrypto_cipher_final(c, buf, &len), TCRYPTO_OK);
+    assert_int_equal(len, 0);
+    len = sizeof(buf);
+    assert_rc(tcrypto_cipher_update(c, buf, 16, buf, &len), TCRYPTO_ERR_ARG);
+    assert_rc(tcrypto_cipher_final(c, buf, &len), TCRYPTO_ERR_ARG);
+    tcrypto_cipher_free(c);
+    /* MAC after final, CMAC without a key */
+    tcrypto_mac *m = NULL;
+    assert_rc(tcrypto_cmac_new(NULL, 16, &m), TCRYPTO_ERR_ARG);
+    assert_rc(tcrypto_hmac_new(TCRYPTO_MD_SHA1, key, 20, &m), TCRYPTO_OK);
+    len = sizeof(buf);
+    assert_rc(tcrypto_mac_final(m, buf, &len), TCRYPTO_OK);
+    assert_rc(tcrypto_mac_final(m, buf, &len), TCRYPTO_ERR_ARG);
+    tcrypto_mac_free(m);
+    /* digest with a NULL length pointer */
+    assert_rc(tcrypto_digest_oneshot(TCRYPTO_MD_SHA256, "a", 1, buf, NULL), TCRYPTO_ERR_ARG);
+    /* unwrap into a NULL buffer gives the bound without unwrapping */
+    len = 0;
+    assert_rc(tcrypto_aes_unwrap(false, key, 16, buf, 40, NULL, &len), TCRYPTO_OK);
+    assert_int_equal(len, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -755,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_wrap_rfc5649),
         cmocka_unit_test(test_hkdf_rfc5869),
         cmocka_unit_test(test_pin_kdf),
+        cmocka_unit_test(test_argument_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

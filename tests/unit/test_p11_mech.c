@@ -1183,6 +1183,44 @@ static void test_operation_rules(void **state)
     RV(f->C_VerifyFinal(S, mac, ml), CKR_OPERATION_NOT_INITIALIZED);
 }
 
+/* CKA_ALWAYS_AUTHENTICATE: each operation needs C_Login(CKU_CONTEXT_SPECIFIC)
+ * after its Init (PKCS#11 3.0 §5.6); the operation waits for it. */
+static void test_always_authenticate(void **state)
+{
+    (void)state;
+    CK_MECHANISM g = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &F, 1}, {CKA_EC_PARAMS, (void *)OID_P256, sizeof(OID_P256)},
+                         {CKA_VERIFY, &T, 1}};
+    CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &F, 1}, {CKA_PRIVATE, &T, 1}, {CKA_SIGN, &T, 1},
+                         {CKA_ALWAYS_AUTHENTICATE, &T, 1}};
+    CK_OBJECT_HANDLE pub, priv;
+    OK(f->C_GenerateKeyPair(S, &g, pt, ARRAY_LEN(pt), kt, ARRAY_LEN(kt), &pub, &priv));
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+    uint8_t sig[64];
+    CK_ULONG sl = sizeof(sig);
+    OK(f->C_SignInit(S, &m, priv));
+    RV(f->C_Sign(S, (CK_BYTE_PTR) "msg", 3, sig, &sl), CKR_USER_NOT_LOGGED_IN);
+    RV(f->C_Login(S, CKU_CONTEXT_SPECIFIC, PIN_ARGS("wrong-pin")), CKR_PIN_INCORRECT);
+    RV(f->C_Sign(S, (CK_BYTE_PTR) "msg", 3, sig, &sl), CKR_USER_NOT_LOGGED_IN);
+    OK(f->C_Login(S, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)));
+    OK(f->C_Sign(S, (CK_BYTE_PTR) "msg", 3, sig, &sl));
+    OK(verify(&m, pub, (const uint8_t *)"msg", 3, sig, sl));
+    /* the authorisation was for that operation only */
+    OK(f->C_SignInit(S, &m, priv));
+    sl = sizeof(sig);
+    RV(f->C_Sign(S, (CK_BYTE_PTR) "msg", 3, sig, &sl), CKR_USER_NOT_LOGGED_IN);
+    /* still active: a NULL mechanism ends it (PKCS#11 3.0 §5.11) */
+    RV(f->C_SignInit(S, &m, priv), CKR_OPERATION_ACTIVE);
+    OK(f->C_SignInit(S, NULL, CK_INVALID_HANDLE));
+    RV(f->C_SignFinal(S, sig, &sl), CKR_OPERATION_NOT_INITIALIZED);
+    /* a context login made before the Init does not count */
+    OK(f->C_Login(S, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)));
+    OK(f->C_SignInit(S, &m, priv));
+    sl = sizeof(sig);
+    RV(f->C_Sign(S, (CK_BYTE_PTR) "msg", 3, sig, &sl), CKR_USER_NOT_LOGGED_IN);
+    OK(f->C_SignInit(S, NULL, CK_INVALID_HANDLE));
+}
+
 /* Private-key operations need the user logged in (runs last: logs out). */
 static void test_login_required(void **state)
 {
@@ -1220,6 +1258,7 @@ int main(void)
         cmocka_unit_test(test_hkdf),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_operation_rules),
+        cmocka_unit_test(test_always_authenticate),
         cmocka_unit_test(test_login_required),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

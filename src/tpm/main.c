@@ -1,0 +1,87 @@
+/*
+ * tessera-tpm: the software TPM 2.0 server.
+ *   tessera-tpm --state DIR --port N [--address A] [--log-level L]
+ *   tessera-tpm measure ...   (measured boot, see measure.c)
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tpm/ttpm.h"
+
+static volatile int g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tessera-tpm --state DIR --port N [--address A] [--log-level L]\n"
+               "       tessera-tpm measure --port N [--address A] --pcr P --log FILE "
+               "[--swtpm] FILE...\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "measure") == 0)
+        return ttpm_measure_main(argc - 1, argv + 1);
+    const char *state = NULL, *addr = "127.0.0.1";
+    long port = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (v == NULL) {
+            usage(stderr);
+            return 2;
+        }
+        if (strcmp(a, "--state") == 0) {
+            state = v;
+        } else if (strcmp(a, "--port") == 0) {
+            char *end;
+            port = strtol(v, &end, 10);
+            if (*end || port < 1 || port > 65534) {
+                fprintf(stderr, "tessera-tpm: bad port %s\n", v);
+                return 2;
+            }
+        } else if (strcmp(a, "--address") == 0) {
+            addr = v;
+        } else if (strcmp(a, "--log-level") == 0) {
+            tc_log_level l;
+            if (!tc_log_level_parse(v, &l)) {
+                fprintf(stderr, "tessera-tpm: bad log level %s\n", v);
+                return 2;
+            }
+            tc_log_set_level(l);
+        } else {
+            usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    if (state == NULL || port < 0) {
+        usage(stderr);
+        return 2;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    ttpm *t = ttpm_new(state);
+    if (t == NULL) {
+        fprintf(stderr, "tessera-tpm: cannot open state in %s\n", state);
+        return 1;
+    }
+    int rc = ttpm_server_run(t, addr, (uint16_t)port, &g_stop);
+    ttpm_free(t);
+    return rc == 0 ? 0 : 1;
+}
