@@ -314,8 +314,9 @@ static void token_sync(tcore_token *t, bool force)
     pthread_mutex_unlock(&t->lock);
 }
 
-/* An object by id: cache, else the store. New reference. */
-static CK_RV object_by_id(tcore_token *t, uint64_t id, tcore_obj **out)
+/* An object by id: cache, else the record `have` (already read), else the
+ * store. New reference. */
+static CK_RV object_by_id(tcore_token *t, uint64_t id, const tstore_kv *have, tcore_obj **out)
 {
     char key[64];
     tstore_kv kv;
@@ -330,18 +331,22 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, tcore_obj **out)
         *out = o;
         return CKR_OK;
     }
-    tcore_key_obj(key, sizeof(key), tcore_token_id(t), id);
-    src = tstore_get(tcore_token_store(t), key, strlen(key), &kv);
-    if (src == TSTORE_NOT_FOUND) {
-        return CKR_OBJECT_HANDLE_INVALID;
+    if (have != NULL) {
+        rv = tcore_record_load(t, have->value, have->value_len, have->mod_rev, id, &o);
+    } else {
+        tcore_key_obj(key, sizeof(key), tcore_token_id(t), id);
+        src = tstore_get(tcore_token_store(t), key, strlen(key), &kv);
+        if (src == TSTORE_NOT_FOUND) {
+            return CKR_OBJECT_HANDLE_INVALID;
+        }
+        if (src != TSTORE_OK) {
+            TC_ERROR(TCORE_LOG, "token %s: reading object %016llx: %s", tcore_token_id(t),
+                     (unsigned long long)id, tstore_rc_str(src));
+            return CKR_DEVICE_ERROR;
+        }
+        rv = tcore_record_load(t, kv.value, kv.value_len, kv.mod_rev, id, &o);
+        tstore_kv_free(&kv);
     }
-    if (src != TSTORE_OK) {
-        TC_ERROR(TCORE_LOG, "token %s: reading object %016llx: %s", tcore_token_id(t),
-                 (unsigned long long)id, tstore_rc_str(src));
-        return CKR_DEVICE_ERROR;
-    }
-    rv = tcore_record_load(t, kv.value, kv.value_len, kv.mod_rev, id, &o);
-    tstore_kv_free(&kv);
     if (rv == CKR_DEVICE_ERROR) {
         return CKR_OBJECT_HANDLE_INVALID; /* unreadable record: no object */
     }
@@ -386,7 +391,7 @@ CK_RV tcore_token_object(tcore_token *t, CK_OBJECT_HANDLE h, tcore_obj **out)
         return CKR_OBJECT_HANDLE_INVALID;
     }
     token_sync(t, false);
-    rv = object_by_id(t, (uint64_t)(h & TCORE_TOKEN_HANDLE_MASK), &o);
+    rv = object_by_id(t, (uint64_t)(h & TCORE_TOKEN_HANDLE_MASK), NULL, &o);
     if (rv != CKR_OK) {
         return rv;
     }
@@ -422,8 +427,8 @@ static bool add_handle(CK_OBJECT_HANDLE **hs, CK_ULONG *n, CK_ULONG *cap, CK_OBJ
 
 /* Candidates from one index range (or the object range when prefix names
  * t/<tok>/o/). */
-static CK_RV scan(tcore_token *t, const char *prefix, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
-                  CK_OBJECT_HANDLE **hs, CK_ULONG *n, CK_ULONG *cap)
+static CK_RV scan(tcore_token *t, const char *prefix, bool records, const CK_ATTRIBUTE *tmpl,
+                  CK_ULONG count, CK_OBJECT_HANDLE **hs, CK_ULONG *n, CK_ULONG *cap)
 {
     tstore_kv *kvs = NULL;
     size_t nk = 0;
@@ -441,7 +446,7 @@ static CK_RV scan(tcore_token *t, const char *prefix, const CK_ATTRIBUTE *tmpl, 
         memcpy(hex, kvs[i].key + kvs[i].key_len - OBJID_HEX, OBJID_HEX);
         hex[OBJID_HEX] = '\0';
         uint64_t id = strtoull(hex, NULL, 16);
-        if (id == 0 || object_by_id(t, id, &o) != CKR_OK) {
+        if (id == 0 || object_by_id(t, id, records ? &kvs[i] : NULL, &o) != CKR_OK) {
             continue;
         }
         if (visible(t, o) && tcore_obj_match(o, tmpl, count)) {
@@ -488,14 +493,14 @@ CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
     if (ix == NULL) {
         char p[64];
         snprintf(p, sizeof(p), "t/%s/o/", tcore_token_id(t));
-        rv = scan(t, p, tmpl, count, &hs, &n, &cap);
+        rv = scan(t, p, true, tmpl, count, &hs, &n, &cap);
         goto out;
     }
     rv = index_prefix(tcore_token_id(t), ix->type, ix->pValue, ix->ulValueLen, NULL, &prefix);
     if (rv != CKR_OK) {
         goto out;
     }
-    rv = scan(t, prefix, tmpl, count, &hs, &n, &cap);
+    rv = scan(t, prefix, false, tmpl, count, &hs, &n, &cap);
     free(prefix);
     prefix = NULL;
     if (rv != CKR_OK || ix->type == CKA_CLASS || tcore_token_login_state(t) != CKU_USER) {
@@ -514,7 +519,7 @@ CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
     }
     tc_wipe(mk, sizeof(mk));
     if (rv == CKR_OK) {
-        rv = scan(t, prefix, tmpl, count, &hs, &n, &cap);
+        rv = scan(t, prefix, false, tmpl, count, &hs, &n, &cap);
         free(prefix);
     }
 out:

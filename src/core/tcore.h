@@ -32,7 +32,8 @@ typedef struct tcore_obj tcore_obj;
 
 /* ---- object handles -------------------------------------------------------
  * Token objects have the same handle in every process: the handle is derived
- * from the object's 64-bit id (random, assigned when the object is stored):
+ * from the object's id (62 random bits, assigned when the object is stored;
+ * a collision is caught by the store transaction and retried):
  *     handle = TCORE_TOKEN_HANDLE_BIT | (id & TCORE_TOKEN_HANDLE_MASK)
  * so token-object handles lie in [2^62, 2^63). Session objects (owned by the
  * PKCS#11 module) must use handles in [1, 2^62): tcore_handle_is_token()
@@ -316,12 +317,15 @@ CK_OBJECT_HANDLE tcore_obj_handle(const tcore_obj *o);
  * CKR_BUFFER_TOO_SMALL as the spec orders them, else CKR_OK. Sensitive
  * values (private key parts, CKA_VALUE of private/secret keys) are returned
  * only when CKA_SENSITIVE is false and CKA_EXTRACTABLE true; reading them
- * opens the sealed record (CKR_USER_NOT_LOGGED_IN, CKR_DEVICE_ERROR). */
+ * opens the sealed record (CKR_USER_NOT_LOGGED_IN, CKR_DEVICE_ERROR). An
+ * object whose record failed its integrity check shows nothing:
+ * CKR_DEVICE_ERROR (also from tcore_obj_attr_get). */
 CK_RV tcore_obj_get_attrs(tcore_obj *o, CK_ATTRIBUTE *tmpl, CK_ULONG count);
 
 /* Does the object match a C_FindObjects template (every attribute present
- * with an equal value)? Sensitive attributes never match. For session
- * objects; token objects are searched with tcore_token_find. */
+ * with an equal value)? Sensitive attributes never match, nor do objects
+ * that failed their integrity check or were destroyed. For session objects;
+ * token objects are searched with tcore_token_find. */
 bool tcore_obj_match(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 
 /* C_SetAttributeValue (PKCS#11 3.0 §4.1.2, the per-class tables): all or
@@ -332,8 +336,9 @@ bool tcore_obj_match(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
  * true->false (the footnotes say the attribute becomes read-only) and for
  * CKA_TRUSTED set by anyone but the SO, CKR_USER_NOT_LOGGED_IN (token key
  * locked for a sealed record).
- * A token object is rewritten in the store (compare-and-swap on its record;
- * CKR_DEVICE_ERROR on failure) before the in-memory copy changes. */
+ * A token object is rewritten in the store (compare-and-swap on its record:
+ * CKR_FUNCTION_FAILED if another process changed it meanwhile, CKR_DEVICE_ERROR
+ * if the store fails) before the in-memory copy changes. */
 CK_RV tcore_obj_set_attrs(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 
 /* C_CopyObject: a new, not yet stored object with o's attributes and

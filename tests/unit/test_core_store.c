@@ -5,6 +5,7 @@
  * a record moved under another object's key), malformed records, threads.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "test_core_util.h"
@@ -704,6 +705,64 @@ static void test_threads_share_objects(void **state)
     }
 }
 
+typedef struct {
+    tcore_token *t;
+    CK_OBJECT_HANDLE h;
+    int bad;
+    atomic_int *stop;
+} churn_arg;
+
+static void *churn_worker(void *p)
+{
+    churn_arg *a = p;
+    while (!atomic_load(a->stop)) {
+        tcore_obj *o = NULL;
+        uint8_t *k = NULL;
+        size_t kl = 0;
+        CK_RV rv = tcore_token_object(a->t, a->h, &o);
+        if (rv == CKR_OK) {
+            rv = tcore_obj_secret(o, &k, &kl);
+            if (rv == CKR_OK && (kl != 16 || memcmp(k, key16, 16) != 0)) {
+                a->bad++; /* a wrong key must never come out */
+            }
+            if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN) {
+                a->bad++;
+            }
+            tcrypto_secure_free(k, kl);
+            tcore_obj_unref(o);
+        } else if (rv != CKR_OBJECT_HANDLE_INVALID) {
+            a->bad++;
+        }
+    }
+    return NULL;
+}
+
+/* Sessions keep using a key while the application logs out and in. */
+static void test_threads_with_logout(void **state)
+{
+    tc_env *e = *state;
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    login_user(e);
+    CK_OBJECT_HANDLE h = store1(e, new_key(e, "churn", "c", true));
+    pthread_t th[3];
+    churn_arg args[3];
+    for (int i = 0; i < 3; i++) {
+        args[i] = (churn_arg){e->t, h, 0, &stop};
+        assert_int_equal(pthread_create(&th[i], NULL, churn_worker, &args[i]), 0);
+    }
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+        login_user(e);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].bad, 0);
+    }
+    secret_ok(e->t, h);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 
 int main(void)
@@ -731,6 +790,7 @@ int main(void)
         T(test_malformed_record),
         cmocka_unit_test(test_record_decoder_rejects),
         T(test_threads_share_objects),
+        T(test_threads_with_logout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
