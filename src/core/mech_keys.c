@@ -39,7 +39,9 @@ CK_RV tcore_mech_generate_secret(const CK_MECHANISM *mech, const CK_ATTRIBUTE *t
         tcrypto_secure_free(v, vlen);
         return rv;
     }
-    *key_type = d->fam == MF_AES_GEN ? CKK_AES : CKK_GENERIC_SECRET;
+    *key_type = d->fam == MF_AES_GEN                  ? CKK_AES
+                : mech->mechanism == CKM_HKDF_KEY_GEN ? CKK_HKDF
+                                                      : CKK_GENERIC_SECRET;
     *secret = v;
     *len = vlen;
     return CKR_OK;

@@ -40,6 +40,7 @@ struct tcore_op {
     tcrypto_rsa_enc_params ep;
     uint8_t *param_copy; /* EdDSA context, OAEP label, GCM IV||AAD */
     size_t param_copy_len;
+    uint8_t param_inline[64]; /* param_copy when it fits (no allocation) */
     const uint8_t *gcm_iv, *gcm_aad;
     size_t gcm_ivlen, gcm_aadlen, gcm_taglen;
     tc_buf acc;
@@ -168,7 +169,7 @@ static CK_RV copy_param(tcore_op *op, const void *a, size_t alen, const void *b,
     size_t n = alen + blen;
     if (n == 0)
         return CKR_OK;
-    op->param_copy = malloc(n);
+    op->param_copy = n <= sizeof(op->param_inline) ? op->param_inline : malloc(n);
     if (op->param_copy == NULL)
         return CKR_HOST_MEMORY;
     if (alen)
@@ -354,9 +355,14 @@ void tcore_op_free(tcore_op *op)
     tcrypto_digest_free(op->dg);
     tcrypto_mac_free(op->mac);
     tcrypto_cipher_free(op->cipher);
-    tc_freezero(op->param_copy, op->param_copy_len);
+    if (op->param_copy != op->param_inline)
+        tc_freezero(op->param_copy, op->param_copy_len);
     tc_buf_free(&op->acc);
-    tc_freezero(op, sizeof(*op));
+    /* The key lives on the secure heap (freed above); what the struct itself
+     * may hold of value is the CBC_PAD tail and the inline parameters. */
+    tc_wipe(op->tail, sizeof(op->tail));
+    tc_wipe(op->param_inline, sizeof(op->param_inline));
+    free(op);
 }
 
 bool tcore_op_always_auth(const tcore_op *op)
@@ -988,6 +994,14 @@ static bool streams(const tcore_op *op)
     return f == MF_AES_ECB || f == MF_AES_CBC || f == MF_AES_CBC_PAD || f == MF_AES_CTR;
 }
 
+/* The accumulated input; never NULL, so the crypto layer sees a valid
+ * pointer for an empty message. */
+static const uint8_t *acc_data(const tcore_op *op)
+{
+    static const uint8_t empty[1];
+    return op->acc.p != NULL ? op->acc.p : empty;
+}
+
 static CK_RV acc_add(tcore_op *op, const uint8_t *in, size_t inlen)
 {
     if (inlen > OP_MAX_ACC || op->acc.len > OP_MAX_ACC - inlen)
@@ -1174,7 +1188,7 @@ CK_RV tcore_op_final(tcore_op *op, uint8_t *out, CK_ULONG *outlen)
     }
     case TCORE_OP_SIGN: {
         if (!streams(op))
-            return sign_oneshot(op, op->acc.p, op->acc.len, out, outlen);
+            return sign_oneshot(op, acc_data(op), op->acc.len, out, outlen);
         rv = out_check(out, outlen, sig_size(op), &go);
         if (rv != CKR_OK || !go)
             return rv;
@@ -1198,7 +1212,7 @@ CK_RV tcore_op_final(tcore_op *op, uint8_t *out, CK_ULONG *outlen)
         return CKR_OPERATION_NOT_INITIALIZED;
     }
     if (!streams(op))
-        return crypt_oneshot(op, op->acc.p, op->acc.len, out, outlen);
+        return crypt_oneshot(op, acc_data(op), op->acc.len, out, outlen);
     tcore_mech_family f = op->def->fam;
     if (f == MF_AES_ECB || f == MF_AES_CBC || f == MF_AES_CTR) {
         if (op->pending != 0)
@@ -1254,7 +1268,7 @@ CK_RV tcore_op_verify_final(tcore_op *op, const uint8_t *sig, size_t siglen)
         return CKR_ARGUMENTS_BAD;
     if (!streams(op)) {
         op->multipart = false;
-        return tcore_op_verify(op, op->acc.p, op->acc.len, sig, siglen);
+        return tcore_op_verify(op, acc_data(op), op->acc.len, sig, siglen);
     }
     if (siglen != sig_size(op))
         return CKR_SIGNATURE_LEN_RANGE;

@@ -267,6 +267,13 @@ static void token_sync(tcore_token *t, bool force)
         return;
     }
     pthread_mutex_unlock(&t->lock);
+    /* the common case, nothing written since: one cheap read */
+    if (tstore_revision(tcore_token_store(t), &rev) == TSTORE_OK && rev == since) {
+        pthread_mutex_lock(&t->lock);
+        t->synced_ms = tcore_now_ms();
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
     snprintf(prefix, sizeof(prefix), "t/%s/o/", tcore_token_id(t));
     src = tstore_changes(tcore_token_store(t), prefix, strlen(prefix), since, &ev, &n, &rev);
     if (src == TSTORE_COMPACTED) {
@@ -311,6 +318,18 @@ static void token_sync(tcore_token *t, bool force)
         t->synced_rev = rev;
     }
     t->synced_ms = tcore_now_ms();
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* After our own write at revision rev: if nobody else wrote since the last
+ * sync, the cache already reflects the store at rev, so follow from there
+ * (saves a tstore_changes listing after every local write). */
+static void note_own_write(tcore_token *t, uint64_t rev)
+{
+    pthread_mutex_lock(&t->lock);
+    if (rev != 0 && t->synced_rev + 1 == rev) {
+        t->synced_rev = rev;
+    }
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -669,6 +688,7 @@ CK_RV tcore_token_store_objects(tcore_token *t, tcore_obj **objs, CK_ULONG n,
         tcore_obj_unref(c);
         handles[i] = tcore_obj_handle(o);
     }
+    note_own_write(t, rev);
 out:
     if (pd != NULL) {
         for (CK_ULONG i = 0; i < n; i++) {
@@ -775,6 +795,19 @@ CK_RV tcore_objstore_rewrite(tcore_obj *o, tcore_attr *attrs, size_t nattrs)
         o->opened = true;
         o->epoch = epoch;
     }
+    /* another in-memory instance of this object (loaded concurrently) is
+     * stale now; the sync will not report our own write */
+    pthread_mutex_lock(&t->lock);
+    tcore_obj *other = cache_get_locked(t, o->id);
+    tcore_obj *dropped = other != NULL && other != o ? cache_unlink_locked(t, o->id) : NULL;
+    pthread_mutex_unlock(&t->lock);
+    if (other != NULL) {
+        tcore_obj_unref(other);
+    }
+    /* (no forget_secrets here: that would take a second object lock while
+     * o's is held; the instance's secrets go with its last reference) */
+    tcore_obj_unref(dropped);
+    note_own_write(t, rev);
     rv = CKR_OK;
 out:
     free(ops);
@@ -814,11 +847,15 @@ CK_RV tcore_objstore_delete(tcore_obj *o)
     }
     tcore_key_obj(okey, sizeof(okey), tcore_token_id(t), o->id);
     ops[nix] = (tstore_op){TSTORE_OP_DELETE, okey, strlen(okey), NULL, 0};
-    tstore_rc src = tstore_txn(tcore_token_store(t), NULL, 0, ops, nix + 1, NULL);
+    uint64_t rev = 0;
+    tstore_rc src = tstore_txn(tcore_token_store(t), NULL, 0, ops, nix + 1, &rev);
     if (src != TSTORE_OK) {
         TC_ERROR(TCORE_LOG, "token %s: deleting object %016llx: %s", tcore_token_id(t),
                  (unsigned long long)o->id, tstore_rc_str(src));
         rv = CKR_DEVICE_ERROR;
+    } else {
+        /* the caller drops it from the cache right after */
+        note_own_write(t, rev);
     }
 out:
     free(ops);

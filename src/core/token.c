@@ -830,10 +830,8 @@ CK_RV tcore_token_init(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len,
         }
         return init_new(t, so_pin, so_pin_len, label);
     }
-    if (!pin_len_ok(so_pin, so_pin_len)) {
-        /* a re-init with a PIN that cannot be right is a wrong SO PIN */
-        return CKR_PIN_INCORRECT;
-    }
+    /* a re-init with a PIN that cannot be right is a wrong SO PIN, counted
+     * like any other (check_pin) */
     return init_again(t, so_pin, so_pin_len, label);
 }
 

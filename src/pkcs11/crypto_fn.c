@@ -34,6 +34,17 @@ static CK_RV key_get(p11_session *s, CK_OBJECT_HANDLE h, tcore_obj **out)
     return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
 }
 
+/* Private keys are used only by a logged-in normal user, whatever their
+ * CKA_PRIVATE says (the SO manages keys, it does not use them). */
+static CK_RV check_user(p11_session *s, tcore_obj *key)
+{
+    if (key == NULL || tcore_obj_class(key) != CKO_PRIVATE_KEY)
+        return CKR_OK;
+    CK_STATE st = p11_session_state(s);
+    return st == CKS_RO_USER_FUNCTIONS || st == CKS_RW_USER_FUNCTIONS ? CKR_OK
+                                                                      : CKR_USER_NOT_LOGGED_IN;
+}
+
 static CK_RV op_init(CK_SESSION_HANDLE h, p11_op_kind pk, tcore_op_kind tk,
                      CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE hKey)
 {
@@ -60,6 +71,9 @@ static CK_RV op_init(CK_SESSION_HANDLE h, p11_op_kind pk, tcore_op_kind tk,
     }
     if (tk != TCORE_OP_DIGEST) {
         rv = key_get(s, hKey, &key);
+        if (rv != CKR_OK)
+            goto done;
+        rv = check_user(s, key);
         if (rv != CKR_OK)
             goto done;
     }

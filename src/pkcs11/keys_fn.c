@@ -15,6 +15,17 @@ static CK_RV handle_get(p11_session *s, CK_OBJECT_HANDLE h, CK_RV invalid, tcore
     return rv == CKR_OBJECT_HANDLE_INVALID ? invalid : rv;
 }
 
+/* Private keys are used (unwrap, derive) and exported (wrap) only by a
+ * logged-in normal user, whatever their CKA_PRIVATE says. */
+static CK_RV check_user(p11_session *s, const tcore_obj *key)
+{
+    if (key == NULL || tcore_obj_class(key) != CKO_PRIVATE_KEY)
+        return CKR_OK;
+    CK_STATE st = p11_session_state(s);
+    return st == CKS_RO_USER_FUNCTIONS || st == CKS_RW_USER_FUNCTIONS ? CKR_OK
+                                                                      : CKR_USER_NOT_LOGGED_IN;
+}
+
 /* Build one secret-key object from generated/derived material and add it. */
 static CK_RV add_secret(p11_session *s, tcore_origin origin, CK_KEY_TYPE kt,
                         const CK_ATTRIBUTE *tmpl, CK_ULONG n, const uint8_t *secret, size_t len,
@@ -138,6 +149,9 @@ P11_EXPORT CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechani
     rv = handle_get(s, hKey, CKR_KEY_HANDLE_INVALID, &key);
     if (rv != CKR_OK)
         goto done;
+    rv = check_user(s, key);
+    if (rv != CKR_OK)
+        goto done;
     rv = tcore_mech_wrap(pMechanism, wrapping, key, pWrappedKey, pulWrappedKeyLen);
 done:
     if (wrapping != NULL)
@@ -169,6 +183,9 @@ P11_EXPORT CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
         goto done;
     }
     rv = handle_get(s, hUnwrappingKey, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &unwrapping);
+    if (rv != CKR_OK)
+        goto done;
+    rv = check_user(s, unwrapping);
     if (rv != CKR_OK)
         goto done;
     rv = tcore_mech_unwrap(pMechanism, unwrapping, pWrappedKey, ulWrappedKeyLen, pTemplate,
@@ -213,6 +230,9 @@ P11_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
         goto done;
     }
     rv = handle_get(s, hBaseKey, CKR_KEY_HANDLE_INVALID, &base);
+    if (rv != CKR_OK)
+        goto done;
+    rv = check_user(s, base);
     if (rv != CKR_OK)
         goto done;
     /* HKDF may take its salt from another key (PKCS#11 3.0 §2.43.2). */

@@ -748,7 +748,7 @@ TTPM_HANDLER(ContextLoad)
         goto out;
     tc_reader sr;
     tc_reader_init(&sr, s2b.b, s2b.size);
-    if (ttpm_get_sensitive(&sr, &o->sens) != 0)
+    if ((flags & 1) && ttpm_get_sensitive(&sr, &o->sens) != 0)
         goto out;
     o->kind = kind;
     o->has_sens = flags & 1;

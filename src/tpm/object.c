@@ -13,8 +13,10 @@ ttpm_object *ttpm_obj_get(ttpm *t, uint32_t h)
 {
     if (ttpm_handle_type(h) == TPM_HT_TRANSIENT) {
         uint32_t i = h - TTPM_TRANSIENT_FIRST;
-        if (i < TTPM_MAX_OBJECTS && t->obj[i].used && t->obj[i].handle == h)
+        if (i < TTPM_MAX_OBJECTS && t->obj[i].used && t->obj[i].handle == h) {
+            t->obj[i].age = ++t->obj_age;
             return &t->obj[i];
+        }
         return NULL;
     }
     if (ttpm_handle_type(h) == TPM_HT_PERSISTENT) {
@@ -27,6 +29,22 @@ ttpm_object *ttpm_obj_get(ttpm *t, uint32_t h)
 
 ttpm_object *ttpm_obj_alloc(ttpm *t)
 {
+    /* Without a resource manager tpm2-tools never flush what they load, so
+     * when every slot is taken the least recently used object is evicted
+     * (its saved contexts stay valid); a chip would answer
+     * TPM_RC_OBJECT_MEMORY here. */
+    bool full = true;
+    unsigned lru = 0;
+    for (unsigned i = 0; i < TTPM_MAX_OBJECTS; i++) {
+        if (!t->obj[i].used) {
+            full = false;
+            break;
+        }
+        if (t->obj[i].age < t->obj[lru].age)
+            lru = i;
+    }
+    if (full)
+        ttpm_obj_free(&t->obj[lru]);
     for (unsigned i = 0; i < TTPM_MAX_OBJECTS; i++) {
         if (!t->obj[i].used) {
             ttpm_object *o = &t->obj[i];
@@ -281,7 +299,8 @@ ttpm_rc ttpm_check_template(const ttpm_public *p, bool primary, bool has_data)
             return TPM_RC_ATTRIBUTES;
         break;
     case TPM_ALG_SYMCIPHER:
-        if (sign)
+        /* sign means "may encrypt" for a symmetric key (Part 2 §8.3.3.1.6). */
+        if (restricted && sign)
             return TPM_RC_ATTRIBUTES;
         break;
     default:

@@ -52,6 +52,7 @@ enum { PROTO_UNKNOWN = 0, PROTO_MSSIM, PROTO_RAW };
 typedef struct {
     int fd;
     bool control;
+    int proto; /* control connections: decided by the first message */
     uint8_t buf[BUF_CAP];
     size_t len;
 } conn;
@@ -133,8 +134,9 @@ static bool data_step(server *s, conn *c, bool *progress)
     *progress = false;
     if (c->len < 4)
         return true;
-    if (c->buf[0] == 0x80) {
-        /* raw TPM command (swtpm socket data channel) */
+    if (c->buf[0] != 0x00) {
+        /* raw TPM command (swtpm socket data channel): a tag 0x80xx, or
+         * garbage that earns a TPM_RC_BAD_TAG; mssim codes start with 0. */
         if (c->len < 10)
             return true;
         uint32_t size = tc_load_u32(c->buf + 2);
@@ -197,10 +199,17 @@ static bool control_step(server *s, conn *c, bool *progress)
         return true;
     uint32_t code = tc_load_u32(c->buf);
     ttpm *t = s->t;
-    /* swtpm's SET_LOCALITY carries one byte; mssim's HASH_START has none. */
-    bool swtpm = s->last_proto == PROTO_RAW || (code == SW_SET_LOCALITY && c->len == 5) ||
-                 (code == SW_INIT && c->len == 8) || code == SW_SET_BUFFERSIZE ||
-                 code == SW_RESET_TPMESTABLISHED;
+    /* The first message of a control connection decides its protocol:
+     * the swtpm TCTI opens with SET_LOCALITY (code 5 + one byte), the mssim
+     * TCTI with POWER_ON (code 1 alone). Codes overlap, lengths do not. */
+    if (c->proto == PROTO_UNKNOWN) {
+        bool sw = (code == SW_SET_LOCALITY && c->len == 5) || (code == SW_INIT && c->len == 8) ||
+                  (code == SW_SET_BUFFERSIZE && c->len == 8) ||
+                  (code == SW_RESET_TPMESTABLISHED && c->len == 5) || code == SW_STOP ||
+                  code == SW_GET_TPMESTABLISHED;
+        c->proto = sw ? PROTO_RAW : PROTO_MSSIM;
+    }
+    bool swtpm = c->proto == PROTO_RAW;
     if (code == MS_SIGNAL_HASH_DATA && !swtpm) {
         if (c->len < 8)
             return true;

@@ -129,7 +129,8 @@ static ttpm_rc make_key(ttpm_cmd *c, ttpm_auth *au)
         if (!ttpm_entity_auth(c->t, au->entity, &a, &al))
             al = 0;
         al = trim(a, al);
-        memcpy(au->key + au->key_len, a, al);
+        if (al > 0)
+            memcpy(au->key + au->key_len, a, al);
         au->key_len = (uint16_t)(au->key_len + al);
     }
     return TPM_RC_SUCCESS;

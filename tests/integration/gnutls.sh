@@ -52,8 +52,7 @@ for k in rsa ec; do
         --template "$T_TMP/cert.tmpl" --outfile "$T_TMP/$k.crt"
     t_check "certificate of $k verifies (self-signed)" \
         openssl verify -CAfile "$T_TMP/$k.crt" "$T_TMP/$k.crt"
-    t_check "export public key $k" ptool --token-label gt --read-object --type pubkey --label "$k" \
-        -o "$T_TMP/$k.pub.der"
+    t_export_pubkey gt "$k" "$T_TMP/$k.pub"
     openssl x509 -in "$T_TMP/$k.crt" -noout -pubkey | openssl pkey -pubin -outform DER -out "$T_TMP/$k.crtpub.der"
     cmp -s "$T_TMP/$k.crtpub.der" "$T_TMP/$k.pub.der" || t_fail "certificate of $k does not hold the token's key"
     t_log "ok: certificate of $k holds the token's public key"

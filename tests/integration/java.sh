@@ -22,9 +22,7 @@ for k in ec:41 ec2:42 rsa:43; do
         -new -x509 -days 30 -subj "/CN=$label" -sha256 -outform DER -out "$T_TMP/$label.crt.der"
     t_check "store certificate object for $label" ptool "${P[@]}" --write-object "$T_TMP/$label.crt.der" \
         --type cert --label "$label" --id "$id"
-    t_check "export public key $label" ptool --token-label jv --read-object --type pubkey --label "$label" \
-        -o "$T_TMP/$label.pub.der"
-    openssl pkey -pubin -inform DER -in "$T_TMP/$label.pub.der" -out "$T_TMP/$label.pub.pem"
+    t_export_pubkey jv "$label" "$T_TMP/$label.pub"
 done
 
 cat >"$T_TMP/sunpkcs11.cfg" <<CFG

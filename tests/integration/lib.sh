@@ -152,4 +152,18 @@ t_init_token() {
         ptool --token-label "$label" --login --login-type so --so-pin "$T_SO_PIN" --init-pin --pin "$T_PIN"
 }
 
+# t_export_pubkey TOKEN LABEL OUT: public key object LABEL of TOKEN as a
+# SubjectPublicKeyInfo in OUT.pem and OUT.der, exported with GnuTLS's p11tool
+# (OpenSC 0.23's `pkcs11-tool --read-object --type pubkey` reads freed memory
+# for EC keys, which ASan reports when it runs with a sanitized module).
+t_export_pubkey() {
+    if ! GNUTLS_PIN="$T_PIN" p11 p11tool --provider "$T_MODULE" --login --export-pubkey \
+        "pkcs11:token=$1;object=$2;type=public" --outfile "$3.pem" >"$T_TMP/export.out" 2>&1; then
+        cat "$T_TMP/export.out" >&2
+        t_fail "export public key $2 of token $1"
+    fi
+    openssl pkey -pubin -in "$3.pem" -outform DER -out "$3.der" || t_fail "public key $2 does not parse"
+    t_log "ok: exported public key $2"
+}
+
 t_log "module: $T_MODULE ($T_MODULE_KIND); temp: $T_TMP"

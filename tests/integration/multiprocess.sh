@@ -32,8 +32,7 @@ t_check "second process creates token key 'late'" \
     ptool "${P[@]}" --keypairgen --key-type EC:prime256v1 --label late --id 51
 touch "$d/go"
 wait_file "$d/used"
-t_check "export public key late" ptool --token-label mp --read-object --type pubkey --label late \
-    -o "$T_TMP/late.pub.der"
+t_export_pubkey mp late "$T_TMP/late.pub"
 # CKM_ECDSA signatures are r||s; convert to DER for OpenSSL.
 /usr/bin/python3 - "$d/sig.bin" "$T_TMP/sig.der" <<'PY'
 import sys

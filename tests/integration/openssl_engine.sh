@@ -18,12 +18,9 @@ t_check "RSA-2048 key pair rsa2" ptool "${P[@]}" --keypairgen --key-type rsa:204
 t_check "EC P-256 key pair ec" ptool "${P[@]}" --keypairgen --key-type EC:prime256v1 --label ec --id 13
 t_check "EC P-256 key pair ec2" ptool "${P[@]}" --keypairgen --key-type EC:prime256v1 --label ec2 --id 14
 
-# Export each public key with pkcs11-tool (independent of the engine).
+# Export each public key with p11tool (independent of the engine).
 for k in rsa rsa2 ec ec2; do
-    t_check "export public key $k" ptool --token-label ossl --read-object --type pubkey --label "$k" \
-        -o "$T_TMP/$k.pub.der"
-    t_check "parse public key $k" openssl pkey -pubin -inform DER -in "$T_TMP/$k.pub.der" \
-        -out "$T_TMP/$k.pub.pem"
+    t_export_pubkey ossl "$k" "$T_TMP/$k.pub"
 done
 
 head -c 10000 /dev/urandom >"$T_TMP/data"

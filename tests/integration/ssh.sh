@@ -27,12 +27,8 @@ if strings "$(command -v ssh-keygen)" | grep -q pkcs11_fetch_ed25519_pubkey; the
 else
     t_log "NOTE: this ssh-keygen ($(ssh -V 2>&1)) cannot read Ed25519 keys over PKCS#11;"
     t_log "NOTE: checking the token's Ed25519 key converts to an OpenSSH ssh-ed25519 key instead"
-    t_check "export Ed25519 public key" ptool --token-label ssh --read-object --type pubkey --label ed \
-        -o "$T_TMP/ed.pub"
-    # OpenSC writes it as PEM or DER depending on version: accept both.
-    openssl pkey -pubin -in "$T_TMP/ed.pub" -outform DER -out "$T_TMP/ed.spki" 2>/dev/null ||
-        openssl pkey -pubin -inform DER -in "$T_TMP/ed.pub" -outform DER -out "$T_TMP/ed.spki" ||
-        t_fail "Ed25519 public key does not parse"
+    t_export_pubkey ssh ed "$T_TMP/ed"
+    cp "$T_TMP/ed.der" "$T_TMP/ed.spki"
     openssl pkey -pubin -inform DER -in "$T_TMP/ed.spki" -noout -text | grep -q "ED25519 Public-Key" ||
         t_fail "exported key is not an Ed25519 public key"
     # RFC 8709 §4: string "ssh-ed25519", string key (32 bytes).
@@ -46,9 +42,7 @@ fi
 # The RSA and EC keys printed are the token's: convert the exported public
 # keys to OpenSSH form and compare.
 for k in rsa ec; do
-    t_check "export public key $k" ptool --token-label ssh --read-object --type pubkey --label "$k" \
-        -o "$T_TMP/$k.pub.der"
-    openssl pkey -pubin -inform DER -in "$T_TMP/$k.pub.der" -out "$T_TMP/$k.pub.pem"
+    t_export_pubkey ssh "$k" "$T_TMP/$k.pub"
     ssh-keygen -i -m PKCS8 -f "$T_TMP/$k.pub.pem" >"$T_TMP/$k.ssh" || t_fail "convert $k to OpenSSH"
     blob=$(awk '{print $2}' "$T_TMP/$k.ssh")
     grep -qF "$blob" "$T_TMP/keys.txt" || t_fail "ssh-keygen -D did not print the token's $k key"

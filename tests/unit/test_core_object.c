@@ -647,6 +647,92 @@ static void test_unwrap_forbids_value(void **state)
                      CKR_ATTRIBUTE_READ_ONLY);
 }
 
+static void test_new_origin_errors(void **state)
+{
+    tc_env *e = *state;
+    tcore_obj *o = NULL;
+    tcrypto_pkey *ec = NULL, *ecpub = NULL;
+    CK_ULONG vl = 16;
+    CK_ATTRIBUTE t[] = {ATTR(CKA_VALUE_LEN, &vl)};
+    /* no material */
+    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, t, 1, NULL,
+                                   CKM_AES_KEY_GEN, NULL, &o),
+                     CKR_ARGUMENTS_BAD);
+    /* a class/key type pair that does not exist */
+    tcore_keymat m = {.secret = aes16, .secret_len = 16};
+    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_RSA, t, 1, &m,
+                                   CKM_AES_KEY_GEN, NULL, &o),
+                     CKR_ARGUMENTS_BAD);
+    /* material of the wrong key type */
+    assert_int_equal(tcrypto_ec_generate(TCRYPTO_CURVE_P256, &ec), TCRYPTO_OK);
+    tcore_keymat km = {.pkey = ec};
+    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PRIVATE_KEY, CKK_RSA, NULL, 0, &km,
+                                   CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
+                     CKR_TEMPLATE_INCONSISTENT);
+    /* a private object from a public-only key */
+    assert_int_equal(tcrypto_pkey_public(ec, &ecpub), TCRYPTO_OK);
+    tcore_keymat kp = {.pkey = ecpub};
+    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_UNWRAP, CKO_PRIVATE_KEY, CKK_EC, NULL, 0, &kp,
+                                   CKM_AES_KEY_WRAP_PAD, NULL, &o),
+                     CKR_ARGUMENTS_BAD);
+    /* EC params in the template that name another curve */
+    size_t plen;
+    const uint8_t *p384 = tcrypto_ec_params_der(TCRYPTO_KEY_EC, TCRYPTO_CURVE_P384, &plen);
+    CK_ATTRIBUTE pt[] = {{CKA_EC_PARAMS, (void *)p384, plen}};
+    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_EC, pt, 1, &km,
+                                   CKM_EC_KEY_PAIR_GEN, NULL, &o),
+                     CKR_TEMPLATE_INCONSISTENT);
+    assert_null(o);
+    /* the right ones work, and the public half has a DER OCTET STRING point */
+    size_t p256len;
+    const uint8_t *p256 = tcrypto_ec_params_der(TCRYPTO_KEY_EC, TCRYPTO_CURVE_P256, &p256len);
+    CK_ATTRIBUTE pt2[] = {{CKA_EC_PARAMS, (void *)p256, p256len}};
+    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_EC, pt2, 1, &km,
+                                   CKM_EC_KEY_PAIR_GEN, NULL, &o),
+                     CKR_OK);
+    uint8_t buf[80];
+    CK_ULONG len = sizeof(buf);
+    assert_int_equal(tcore_obj_attr_get(o, CKA_EC_POINT, buf, &len), CKR_OK);
+    assert_int_equal(len, 67);
+    assert_int_equal(buf[0], 0x04);
+    assert_int_equal(buf[1], 65);
+    assert_int_equal(buf[2], 0x04);
+    /* wrong accessor for the class */
+    uint8_t *sk = NULL;
+    size_t skl;
+    assert_int_equal(tcore_obj_secret(o, &sk, &skl), CKR_KEY_TYPE_INCONSISTENT);
+    tcore_obj_unref(o);
+    o = aes_obj(e, true, false);
+    tcrypto_pkey *pk = NULL;
+    assert_int_equal(tcore_obj_pkey(o, &pk), CKR_KEY_TYPE_INCONSISTENT);
+    tcore_obj_unref(o);
+    tcrypto_pkey_free(ecpub);
+    tcrypto_pkey_free(ec);
+}
+
+static void test_create_misc_values(void **state)
+{
+    tc_env *e = *state;
+    tcore_obj *o = NULL;
+    /* CKA_ALLOWED_MECHANISMS must be a whole number of mechanism types */
+    uint8_t three[3] = {1, 2, 3};
+    CK_ATTRIBUTE t1[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
+                         {CKA_VALUE, (void *)aes16, 16}, {CKA_ALLOWED_MECHANISMS, three, 3}};
+    assert_int_equal(create(e, t1, N(t1), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    /* a bool that is neither CK_TRUE nor CK_FALSE */
+    CK_BBOOL two = 2;
+    CK_ATTRIBUTE t2[] = {ATTR(CKA_CLASS, &c_data), {CKA_PRIVATE, &two, 1}};
+    assert_int_equal(create(e, t2, N(t2), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    /* a certificate by URL needs no CKA_VALUE (PKCS#11 3.0 §4.6.3) */
+    CK_ATTRIBUTE t3[] = {ATTR(CKA_CLASS, &c_cert), ATTR(CKA_CERTIFICATE_TYPE, &x509),
+                         ATTR_STR(CKA_SUBJECT, "s"), ATTR_STR(CKA_URL, "http://example.invalid/c")};
+    assert_int_equal(create(e, t3, N(t3), &o), CKR_OK);
+    tcore_obj_unref(o);
+    /* a NULL value with a length */
+    CK_ATTRIBUTE t4[] = {ATTR(CKA_CLASS, &c_data), {CKA_LABEL, NULL, 4}};
+    assert_int_equal(create(e, t4, N(t4), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+}
+
 /* ---- reading ---------------------------------------------------------------------- */
 
 static void test_sensitive_rules(void **state)
@@ -939,6 +1025,8 @@ int main(void)
         T(test_generate_class_mismatch),
         T(test_generate_secret),
         T(test_unwrap_forbids_value),
+        T(test_new_origin_errors),
+        T(test_create_misc_values),
         T(test_sensitive_rules),
         T(test_get_attrs_template),
         T(test_set_label_and_sensitive_up),

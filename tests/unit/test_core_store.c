@@ -763,6 +763,57 @@ static void test_threads_with_logout(void **state)
     secret_ok(e->t, h);
 }
 
+static void test_key_locked_after_logout(void **state)
+{
+    tc_env *e = *state;
+    login_user(e);
+    CK_OBJECT_HANDLE hpub = store1(e, new_key(e, "pubkey", "p", false));
+    CK_OBJECT_HANDLE hpriv = store1(e, new_key(e, "privkey", "q", true));
+    tcore_obj *a = NULL, *b = NULL;
+    assert_int_equal(tcore_token_object(e->t, hpub, &a), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, hpriv, &b), CKR_OK);
+    assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+    uint8_t *k = NULL;
+    size_t kl = 0;
+    /* references held across the logout yield nothing */
+    assert_int_equal(tcore_obj_secret(a, &k, &kl), CKR_USER_NOT_LOGGED_IN);
+    assert_int_equal(tcore_obj_secret(b, &k, &kl), CKR_USER_NOT_LOGGED_IN);
+    assert_null(k);
+    tcore_obj_unref(a);
+    tcore_obj_unref(b);
+    login_user(e);
+    secret_ok(e->t, hpub);
+    secret_ok(e->t, hpriv);
+}
+
+static void test_lookup_errors(void **state)
+{
+    tc_env *e = *state;
+    tcore_obj *o = NULL;
+    login_user(e);
+    /* a session-object handle, a token handle that does not exist */
+    assert_int_equal(tcore_token_object(e->t, 5, &o), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(tcore_token_object(e->t, TCORE_TOKEN_HANDLE_BIT | 12345, &o),
+                     CKR_OBJECT_HANDLE_INVALID);
+    assert_null(o);
+    /* the free slot has no objects */
+    tcore_token *free_slot;
+    CK_OBJECT_HANDLE *hs = NULL;
+    CK_ULONG n = 9;
+    assert_int_equal(tcore_tokens_get(e->ts, 1, &free_slot), CKR_OK);
+    assert_int_equal(tcore_token_find(free_slot, NULL, 0, &hs, &n), CKR_OK);
+    assert_int_equal(n, 0);
+    free(hs);
+    assert_int_equal(tcore_token_find(e->t, NULL, 0, NULL, &n), CKR_ARGUMENTS_BAD);
+    /* storing into the wrong token, or twice */
+    tcore_obj *k = new_key(e, "twice", "t", true);
+    CK_OBJECT_HANDLE h;
+    assert_int_equal(tcore_token_store_objects(free_slot, &k, 1, &h), CKR_TOKEN_NOT_RECOGNIZED);
+    assert_int_equal(tcore_token_store_objects(e->t, &k, 1, &h), CKR_OK);
+    assert_int_equal(tcore_token_store_objects(e->t, &k, 1, &h), CKR_TEMPLATE_INCONSISTENT);
+    tcore_obj_unref(k);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 
 int main(void)
@@ -790,6 +841,8 @@ int main(void)
         T(test_malformed_record),
         cmocka_unit_test(test_record_decoder_rejects),
         T(test_threads_share_objects),
+        T(test_key_locked_after_logout),
+        T(test_lookup_errors),
         T(test_threads_with_logout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -348,10 +348,56 @@ static void test_meta_tamper(void **state)
     tstore_close(s);
 }
 
+static void test_open_errors(void **state)
+{
+    (void)state;
+    tcore_protector p;
+    tcore_tokens *ts = NULL;
+    CK_ULONG n;
+    assert_int_equal(tcore_protector_pin(&test_kdf, &p), CKR_OK);
+    assert_int_equal(tcore_tokens_open(NULL, &p, &ts), CKR_ARGUMENTS_BAD);
+    assert_null(ts);
+    /* a data directory that is a regular file */
+    char file[] = "/tmp/tcore-file-XXXXXX";
+    int fd = mkstemp(file);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(tcore_protector_pin(&test_kdf, &p), CKR_OK);
+    assert_int_equal(tcore_tokens_open(file, &p, &ts), CKR_DEVICE_ERROR);
+    assert_null(ts);
+    unlink(file);
+    char dir[] = "/tmp/tcore-err-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    ts = env_open_set(dir);
+    assert_int_equal(tcore_tokens_slots(ts, NULL, NULL), CKR_ARGUMENTS_BAD);
+    n = 0;
+    CK_SLOT_ID one;
+    assert_int_equal(tcore_tokens_slots(ts, &one, &n), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(n, 1);
+    tcore_token *t;
+    assert_int_equal(tcore_tokens_get(ts, 0, &t), CKR_OK);
+    assert_int_equal(tcore_token_set_pin(t, P(SO_PIN), P("newpin-1")), CKR_TOKEN_NOT_RECOGNIZED);
+    assert_int_equal(tcore_token_init(t, P(SO_PIN), NULL), CKR_ARGUMENTS_BAD);
+    tcore_tokens_close(ts);
+    env_rmdir(dir);
+}
+
+static void test_reinit_wrong_length_pin(void **state)
+{
+    tc_env *e = *state;
+    uint8_t label[32];
+    label32(label, "x");
+    /* on an initialised token an out-of-range SO PIN is simply wrong, and counted */
+    assert_int_equal(tcore_token_init(e->t, P("1"), label), CKR_PIN_INCORRECT);
+    assert_true(flags_of(e->t) & CKF_SO_PIN_COUNT_LOW);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fresh_store_has_one_free_slot),
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test_setup_teardown(test_reinit_wrong_length_pin, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_init_token_makes_new_free_slot, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_init_token_pin_len_range, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_user_pin_not_initialized, env_setup, env_teardown),

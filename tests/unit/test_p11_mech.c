@@ -866,6 +866,14 @@ static void test_aes_gcm(void **state)
     gp.pAAD = aad;
     CK_MECHANISM ms = {CKM_AES_GCM, &gp, sizeof(gp) - 8};
     RV(f->C_EncryptInit(S, &ms, k), CKR_MECHANISM_PARAM_INVALID);
+    /* empty message, multi-part without any Update: just the tag */
+    OK(f->C_EncryptInit(S, &m, k));
+    ol = sizeof(out);
+    OK(f->C_EncryptFinal(S, out, &ol));
+    assert_int_equal(ol, 16);
+    dl = sizeof(dec);
+    OK(p11crypt(false, &m, k, out, ol, dec, &dl));
+    assert_int_equal(dl, 0);
     /* wrong key type */
     RV(f->C_EncryptInit(S, &m, rsa_pub), CKR_KEY_TYPE_INCONSISTENT);
 }
@@ -1114,6 +1122,19 @@ static void test_hkdf(void **state)
     RV(f->C_DeriveKey(S, &m, base, nolen, 1, &d), CKR_TEMPLATE_INCOMPLETE);
     CK_MECHANISM ms = {CKM_HKDF_DERIVE, &p, sizeof(p) - 1};
     RV(f->C_DeriveKey(S, &ms, base, t, ARRAY_LEN(t), &d), CKR_MECHANISM_PARAM_INVALID);
+    /* a CKK_HKDF key from CKM_HKDF_KEY_GEN is a base key too */
+    CK_MECHANISM hg = {CKM_HKDF_KEY_GEN, NULL, 0};
+    CK_ULONG hlen = 32;
+    CK_ATTRIBUTE ht[] = {{CKA_VALUE_LEN, &hlen, sizeof(hlen)}, {CKA_TOKEN, &F, 1},
+                         {CKA_DERIVE, &T, 1}};
+    CK_OBJECT_HANDLE hk;
+    OK(f->C_GenerateKey(S, &hg, ht, ARRAY_LEN(ht), &hk));
+    CK_KEY_TYPE hkt = 0;
+    CK_ATTRIBUTE hka = {CKA_KEY_TYPE, &hkt, sizeof(hkt)};
+    OK(f->C_GetAttributeValue(S, hk, &hka, 1));
+    assert_int_equal(hkt, CKK_HKDF);
+    len = 16;
+    OK(f->C_DeriveKey(S, &m, hk, t, ARRAY_LEN(t), &d));
     /* an AES key is not an HKDF base key */
     CK_OBJECT_HANDLE ak = aes_gen(16, CK_TRUE, CK_TRUE);
     len = 16;
@@ -1221,15 +1242,258 @@ static void test_always_authenticate(void **state)
     OK(f->C_SignInit(S, NULL, CK_INVALID_HANDLE));
 }
 
+/* Token key pairs: one commit for both halves; refused whole in a R/O
+ * session; usable after the module restarted (keys reopened from the store). */
+static void test_token_keys(void **state)
+{
+    (void)state;
+    CK_SLOT_ID slot;
+    CK_SESSION_INFO si;
+    OK(f->C_GetSessionInfo(S, &si));
+    slot = si.slotID;
+    CK_MECHANISM g = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    char label[] = "persist-ec";
+    CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &T, 1}, {CKA_EC_PARAMS, (void *)OID_P256, sizeof(OID_P256)},
+                         {CKA_VERIFY, &T, 1}, {CKA_LABEL, label, sizeof(label) - 1}};
+    CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &T, 1}, {CKA_PRIVATE, &T, 1}, {CKA_SIGN, &T, 1},
+                         {CKA_LABEL, label, sizeof(label) - 1}};
+    CK_OBJECT_HANDLE pub, priv;
+    CK_SESSION_HANDLE ro = t_open(slot, false);
+    RV(f->C_GenerateKeyPair(ro, &g, pt, ARRAY_LEN(pt), kt, ARRAY_LEN(kt), &pub, &priv),
+       CKR_SESSION_READ_ONLY);
+    CK_ATTRIBUTE q = {CKA_LABEL, label, sizeof(label) - 1};
+    CK_OBJECT_HANDLE found[4];
+    CK_ULONG nf = 0;
+    OK(f->C_FindObjectsInit(S, &q, 1));
+    OK(f->C_FindObjects(S, found, 4, &nf));
+    OK(f->C_FindObjectsFinal(S));
+    assert_int_equal(nf, 0);
+    OK(f->C_CloseSession(ro));
+    OK(f->C_GenerateKeyPair(S, &g, pt, ARRAY_LEN(pt), kt, ARRAY_LEN(kt), &pub, &priv));
+    /* restart the module */
+    OK(f->C_Finalize(NULL));
+    OK(f->C_Initialize(NULL));
+    S = t_open(slot, true);
+    OK(f->C_Login(S, CKU_USER, PIN_ARGS(USER_PIN)));
+    OK(f->C_FindObjectsInit(S, &q, 1));
+    OK(f->C_FindObjects(S, found, 4, &nf));
+    OK(f->C_FindObjectsFinal(S));
+    assert_int_equal(nf, 2);
+    CK_OBJECT_CLASS c0 = 0;
+    CK_ATTRIBUTE ca = {CKA_CLASS, &c0, sizeof(c0)};
+    OK(f->C_GetAttributeValue(S, found[0], &ca, 1));
+    pub = c0 == CKO_PUBLIC_KEY ? found[0] : found[1];
+    priv = c0 == CKO_PUBLIC_KEY ? found[1] : found[0];
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+    sig_roundtrip(&m, pub, priv, 64, true);
+}
+
+/* One call per remaining error path of the mechanism code. */
+static void test_error_paths(void **state)
+{
+    (void)state;
+    CK_SESSION_INFO si;
+    OK(f->C_GetSessionInfo(S, &si));
+    CK_MECHANISM_INFO mi;
+    RV(f->C_GetMechanismList(si.slotID, NULL, NULL), CKR_ARGUMENTS_BAD);
+    RV(f->C_GetMechanismInfo(si.slotID, CKM_AES_GCM, NULL), CKR_ARGUMENTS_BAD);
+    (void)mi;
+    RV(f->C_SeedRandom(S, NULL, 3), CKR_ARGUMENTS_BAD);
+
+    /* OAEP with a SHA-3 hash, PSS/OAEP with an unknown MGF */
+    CK_RSA_PKCS_OAEP_PARAMS o3 = {CKM_SHA3_256, CKG_MGF1_SHA256, 0, NULL, 0};
+    CK_MECHANISM m3 = {CKM_RSA_PKCS_OAEP, &o3, sizeof(o3)};
+    RV(f->C_EncryptInit(S, &m3, rsa_pub), CKR_MECHANISM_PARAM_INVALID);
+    o3.hashAlg = CKM_SHA256;
+    o3.mgf = 0x55;
+    RV(f->C_DecryptInit(S, &m3, rsa_priv), CKR_MECHANISM_PARAM_INVALID);
+    /* a _GENERAL MAC of length 0; AES key wrap with an IV parameter */
+    CK_OBJECT_HANDLE aes = aes_gen(16, CK_TRUE, CK_TRUE);
+    CK_ULONG zero = 0;
+    CK_MECHANISM cg = {CKM_AES_CMAC_GENERAL, &zero, sizeof(zero)};
+    RV(f->C_SignInit(S, &cg, aes), CKR_MECHANISM_PARAM_INVALID);
+    uint8_t iv8[8] = {0};
+    CK_MECHANISM kwiv = {CKM_AES_KEY_WRAP, iv8, 8};
+    RV(f->C_EncryptInit(S, &kwiv, aes), CKR_MECHANISM_PARAM_INVALID);
+
+    /* an imported 1024-bit RSA key is outside the mechanisms' range */
+    uint8_t n1024[128], e[3] = {1, 0, 1};
+    memset(n1024, 0xc5, sizeof(n1024));
+    n1024[127] |= 1;
+    CK_OBJECT_CLASS pc = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE rk = CKK_RSA;
+    CK_ATTRIBUTE rt[] = {{CKA_CLASS, &pc, sizeof(pc)}, {CKA_KEY_TYPE, &rk, sizeof(rk)},
+                         {CKA_MODULUS, n1024, sizeof(n1024)}, {CKA_PUBLIC_EXPONENT, e, 3},
+                         {CKA_TOKEN, &F, 1}, {CKA_VERIFY, &T, 1}};
+    CK_OBJECT_HANDLE small;
+    OK(f->C_CreateObject(S, rt, ARRAY_LEN(rt), &small));
+    CK_MECHANISM sm = {CKM_SHA256_RSA_PKCS, NULL, 0};
+    RV(f->C_VerifyInit(S, &sm, small), CKR_KEY_SIZE_RANGE);
+    /* an HMAC key longer than 512 bytes */
+    uint8_t big[600];
+    memset(big, 7, sizeof(big));
+    CK_OBJECT_HANDLE hbig = secret_import(CKK_GENERIC_SECRET, big, sizeof(big));
+    CK_MECHANISM hm = {CKM_SHA256_HMAC, NULL, 0};
+    RV(f->C_SignInit(S, &hm, hbig), CKR_KEY_SIZE_RANGE);
+    /* RSA X.509 input longer than the modulus */
+    CK_MECHANISM x = {CKM_RSA_X_509, NULL, 0};
+    uint8_t sig[600];
+    CK_ULONG sl = sizeof(sig);
+    OK(f->C_SignInit(S, &x, rsa_priv));
+    RV(f->C_Sign(S, big, 257, sig, &sl), CKR_DATA_LEN_RANGE);
+    /* C_DigestKey of a public key */
+    CK_MECHANISM sha = {CKM_SHA256, NULL, 0};
+    OK(f->C_DigestInit(S, &sha));
+    RV(f->C_DigestKey(S, rsa_pub), CKR_KEY_INDIGESTIBLE);
+
+    /* CBC: a partial block left at DecryptFinal; CBC_PAD: no full last block */
+    uint8_t iv[16] = {0}, buf[64] = {0};
+    CK_MECHANISM cbc = {CKM_AES_CBC, iv, 16};
+    CK_ULONG l = sizeof(buf);
+    OK(f->C_DecryptInit(S, &cbc, aes));
+    OK(f->C_DecryptUpdate(S, buf, 20, buf, &l));
+    assert_int_equal(l, 16);
+    l = sizeof(buf);
+    RV(f->C_DecryptFinal(S, buf, &l), CKR_ENCRYPTED_DATA_LEN_RANGE);
+    CK_MECHANISM pad = {CKM_AES_CBC_PAD, iv, 16};
+    OK(f->C_DecryptInit(S, &pad, aes));
+    l = sizeof(buf);
+    OK(f->C_DecryptUpdate(S, buf, 20, buf, &l));
+    l = sizeof(buf);
+    RV(f->C_DecryptFinal(S, buf, &l), CKR_ENCRYPTED_DATA_LEN_RANGE);
+
+    /* wrap: a secret too long for RSA-OAEP */
+    CK_OBJECT_HANDLE gbig = secret_import(CKK_GENERIC_SECRET, big, 300);
+    CK_RSA_PKCS_OAEP_PARAMS op = {CKM_SHA256, CKG_MGF1_SHA256, 0, NULL, 0};
+    CK_MECHANISM oaep = {CKM_RSA_PKCS_OAEP, &op, sizeof(op)};
+    l = sizeof(sig);
+    RV(f->C_WrapKey(S, &oaep, rsa_pub, gbig, sig, &l), CKR_KEY_SIZE_RANGE);
+    /* unwrap: class not a key, key type not the material's, AES of 40 bytes */
+    CK_OBJECT_HANDLE kek = aes_gen(32, CK_TRUE, CK_TRUE);
+    CK_OBJECT_HANDLE g40 = secret_import(CKK_GENERIC_SECRET, big, 40);
+    CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+    uint8_t w[4096];
+    CK_ULONG wl = sizeof(w);
+    OK(f->C_WrapKey(S, &kwp, kek, g40, w, &wl));
+    CK_OBJECT_CLASS dc = CKO_DATA;
+    CK_KEY_TYPE akt = CKK_AES;
+    CK_ATTRIBUTE ut[] = {{CKA_CLASS, &dc, sizeof(dc)}, {CKA_KEY_TYPE, &akt, sizeof(akt)},
+                         {CKA_TOKEN, &F, 1}};
+    CK_OBJECT_HANDLE u;
+    RV(f->C_UnwrapKey(S, &kwp, kek, w, wl, ut, ARRAY_LEN(ut), &u), CKR_TEMPLATE_INCONSISTENT);
+    dc = CKO_SECRET_KEY;
+    RV(f->C_UnwrapKey(S, &kwp, kek, w, wl, ut, ARRAY_LEN(ut), &u), CKR_WRAPPED_KEY_INVALID);
+    CK_OBJECT_HANDLE epub, epriv;
+    OK(pair_gen(CKM_EC_KEY_PAIR_GEN, OID_P384, sizeof(OID_P384), 0, &epub, &epriv));
+    wl = sizeof(w);
+    OK(f->C_WrapKey(S, &kwp, kek, epriv, w, &wl));
+    dc = CKO_PRIVATE_KEY;
+    akt = CKK_RSA;
+    RV(f->C_UnwrapKey(S, &kwp, kek, w, wl, ut, ARRAY_LEN(ut), &u), CKR_TEMPLATE_INCONSISTENT);
+
+    /* derive: template class/type, CKD_NULL longer than Z, AES without a
+     * length from a 48-byte Z, extract-only HKDF of the wrong length */
+    uint8_t pt[200];
+    CK_ULONG ptl = sizeof(pt);
+    point_of(epub, pt, &ptl);
+    CK_ECDH1_DERIVE_PARAMS ep = {CKD_NULL, 0, NULL, ptl, pt};
+    CK_MECHANISM ecdh = {CKM_ECDH1_DERIVE, &ep, sizeof(ep)};
+    CK_OBJECT_CLASS tc = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE tk = CKK_GENERIC_SECRET;
+    CK_ULONG tl = 49;
+    CK_ATTRIBUTE dt[] = {{CKA_CLASS, &tc, sizeof(tc)}, {CKA_KEY_TYPE, &tk, sizeof(tk)},
+                         {CKA_TOKEN, &F, 1}, {CKA_VALUE_LEN, &tl, sizeof(tl)}};
+    CK_OBJECT_HANDLE d;
+    RV(f->C_DeriveKey(S, &ecdh, epriv, dt, ARRAY_LEN(dt), &d), CKR_TEMPLATE_INCONSISTENT);
+    tc = CKO_SECRET_KEY;
+    tk = CKK_RSA;
+    RV(f->C_DeriveKey(S, &ecdh, epriv, dt, ARRAY_LEN(dt), &d), CKR_TEMPLATE_INCONSISTENT);
+    tk = CKK_GENERIC_SECRET;
+    RV(f->C_DeriveKey(S, &ecdh, epriv, dt, ARRAY_LEN(dt), &d), CKR_TEMPLATE_INCONSISTENT);
+    tk = CKK_AES;
+    RV(f->C_DeriveKey(S, &ecdh, epriv, dt, 3, &d), CKR_TEMPLATE_INCOMPLETE);
+    tk = CKK_GENERIC_SECRET;
+    OK(f->C_DeriveKey(S, &ecdh, epriv, dt, 3, &d)); /* all of Z */
+    CK_ULONG dl = 0;
+    CK_ATTRIBUTE dla = {CKA_VALUE_LEN, &dl, sizeof(dl)};
+    OK(f->C_GetAttributeValue(S, d, &dla, 1));
+    assert_int_equal(dl, 48);
+    CK_MECHANISM notderive = {CKM_AES_GCM, NULL, 0};
+    RV(f->C_DeriveKey(S, &notderive, epriv, dt, 3, &d), CKR_MECHANISM_INVALID);
+    uint8_t ikm[32];
+    memset(ikm, 1, sizeof(ikm));
+    CK_OBJECT_HANDLE base = secret_import(CKK_GENERIC_SECRET, ikm, sizeof(ikm));
+    CK_HKDF_PARAMS hp = {CK_TRUE, CK_FALSE, CKM_SHA256, CKF_HKDF_SALT_NULL, NULL, 0, 0, NULL, 0};
+    CK_MECHANISM hkdf = {CKM_HKDF_DERIVE, &hp, sizeof(hp)};
+    tl = 16;
+    RV(f->C_DeriveKey(S, &hkdf, base, dt, ARRAY_LEN(dt), &d), CKR_TEMPLATE_INCONSISTENT);
+    hp.bExpand = CK_TRUE;
+    hp.ulSaltType = CKF_HKDF_SALT_DATA;
+    RV(f->C_DeriveKey(S, &hkdf, base, dt, ARRAY_LEN(dt), &d), CKR_MECHANISM_PARAM_INVALID);
+    hp.ulSaltType = CKF_HKDF_SALT_NULL;
+    hp.ulInfoLen = 4;
+    RV(f->C_DeriveKey(S, &hkdf, base, dt, ARRAY_LEN(dt), &d), CKR_MECHANISM_PARAM_INVALID);
+    hp.ulInfoLen = 0;
+    hp.ulSaltType = CKF_HKDF_SALT_KEY;
+    hp.hSaltKey = rsa_pub;
+    RV(f->C_DeriveKey(S, &hkdf, base, dt, ARRAY_LEN(dt), &d), CKR_KEY_TYPE_INCONSISTENT);
+
+    /* generation: no modulus size, a bad exponent, bad EC params, params
+     * given, pair and single mechanisms swapped, a malformed CKA_VALUE_LEN */
+    CK_OBJECT_HANDLE p, q;
+    CK_MECHANISM rg = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE none[] = {{CKA_TOKEN, &F, 1}};
+    RV(f->C_GenerateKeyPair(S, &rg, none, 1, none, 1, &p, &q), CKR_TEMPLATE_INCOMPLETE);
+    CK_ULONG bits = 2048;
+    uint8_t e9[9] = {1, 0, 0, 0, 0, 0, 0, 0, 1};
+    CK_ATTRIBUTE re[] = {{CKA_TOKEN, &F, 1}, {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+                         {CKA_PUBLIC_EXPONENT, e9, sizeof(e9)}};
+    RV(f->C_GenerateKeyPair(S, &rg, re, ARRAY_LEN(re), none, 1, &p, &q), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_MECHANISM eg = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    uint8_t junk[] = {0x30, 0x01, 0x02};
+    CK_ATTRIBUTE ej[] = {{CKA_TOKEN, &F, 1}, {CKA_EC_PARAMS, junk, sizeof(junk)}};
+    RV(f->C_GenerateKeyPair(S, &eg, ej, ARRAY_LEN(ej), none, 1, &p, &q), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_MECHANISM egp = {CKM_EC_KEY_PAIR_GEN, junk, sizeof(junk)};
+    RV(f->C_GenerateKeyPair(S, &egp, ej, ARRAY_LEN(ej), none, 1, &p, &q), CKR_MECHANISM_PARAM_INVALID);
+    RV(f->C_GenerateKey(S, &eg, none, 1, &p), CKR_MECHANISM_INVALID);
+    CK_MECHANISM ag = {CKM_AES_KEY_GEN, NULL, 0};
+    RV(f->C_GenerateKeyPair(S, &ag, none, 1, none, 1, &p, &q), CKR_MECHANISM_INVALID);
+    uint32_t short_len = 16;
+    CK_ATTRIBUTE bl[] = {{CKA_TOKEN, &F, 1}, {CKA_VALUE_LEN, &short_len, sizeof(short_len)}};
+    RV(f->C_GenerateKey(S, &ag, bl, ARRAY_LEN(bl), &p), CKR_ATTRIBUTE_VALUE_INVALID);
+}
+
 /* Private-key operations need the user logged in (runs last: logs out). */
 static void test_login_required(void **state)
 {
     (void)state;
     CK_MECHANISM m = {CKM_SHA256_RSA_PKCS, NULL, 0};
+    /* a private key readable without login (CKA_PRIVATE false) */
+    CK_MECHANISM g = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &F, 1}, {CKA_EC_PARAMS, (void *)OID_P256, sizeof(OID_P256)}};
+    CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &F, 1}, {CKA_PRIVATE, &F, 1}, {CKA_SIGN, &T, 1},
+                         {CKA_DERIVE, &T, 1}, {CKA_EXTRACTABLE, &T, 1}};
+    CK_OBJECT_HANDLE pub, priv;
+    OK(f->C_GenerateKeyPair(S, &g, pt, ARRAY_LEN(pt), kt, ARRAY_LEN(kt), &pub, &priv));
+    CK_OBJECT_HANDLE kek = aes_gen(32, CK_TRUE, CK_TRUE);
     OK(f->C_Logout(S));
     CK_RV rv = f->C_SignInit(S, &m, rsa_priv);
     assert_true(rv == CKR_KEY_HANDLE_INVALID || rv == CKR_USER_NOT_LOGGED_IN);
+    CK_MECHANISM ec = {CKM_ECDSA_SHA256, NULL, 0};
+    RV(f->C_SignInit(S, &ec, priv), CKR_USER_NOT_LOGGED_IN);
+    CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+    uint8_t w[512];
+    CK_ULONG wl = sizeof(w);
+    rv = f->C_WrapKey(S, &kwp, kek, priv, w, &wl);
+    assert_true(rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_WRAPPING_KEY_HANDLE_INVALID);
+    uint8_t pt2[100];
+    CK_ULONG pl = sizeof(pt2);
+    point_of(pub, pt2, &pl);
+    CK_OBJECT_HANDLE d;
+    RV(ecdh_aes(priv, CKD_NULL, pt2, pl, &d), CKR_USER_NOT_LOGGED_IN);
     OK(f->C_Login(S, CKU_USER, PIN_ARGS(USER_PIN)));
+    OK(f->C_SignInit(S, &ec, priv));
+    OK(f->C_SignInit(S, NULL, CK_INVALID_HANDLE));
 }
 
 int main(void)
@@ -1259,7 +1523,9 @@ int main(void)
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_operation_rules),
         cmocka_unit_test(test_always_authenticate),
+        cmocka_unit_test(test_error_paths),
         cmocka_unit_test(test_login_required),
+        cmocka_unit_test(test_token_keys),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

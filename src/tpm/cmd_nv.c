@@ -1,0 +1,350 @@
+/*
+ * NV indices (Part 3 §31): DefineSpace, UndefineSpace(Special), ReadPublic,
+ * Write, Read, Increment, Extend, SetBits, WriteLock, ReadLock, ChangeAuth.
+ * Every change marks the permanent state dirty; dispatch commits it once.
+ */
+#include <string.h>
+
+#include "tpm/ttpm.h"
+
+static ttpm_nv *nv_get(ttpm *t, uint32_t h)
+{
+    for (unsigned k = 0; k < TTPM_MAX_NV; k++)
+        if (t->perm.nv[k].used && t->perm.nv[k].index == h)
+            return &t->perm.nv[k];
+    return NULL;
+}
+
+static unsigned nv_type(const ttpm_nv *nv)
+{
+    return (nv->attrs & TPMA_NV_TPM_NT_MASK) >> 4;
+}
+
+static void put_nv_public(tc_buf *b, const ttpm_nv *nv)
+{
+    size_t at = b->len;
+    tc_buf_put_u16(b, 0);
+    tc_buf_put_u32(b, nv->index);
+    tc_buf_put_u16(b, nv->name_alg);
+    tc_buf_put_u32(b, nv->attrs);
+    ttpm_put_2b(b, nv->policy, nv->policy_len);
+    tc_buf_put_u16(b, nv->size);
+    if (!b->failed)
+        tc_store_u16(b->p + at, (uint16_t)(b->len - at - 2));
+}
+
+/* Part 3 §31.3.1: who may read or write through authHandle. */
+static ttpm_rc nv_access(ttpm_cmd *c, const ttpm_nv *nv, bool write)
+{
+    uint32_t ah = c->h[0];
+    bool policy = c->na > 0 && c->auth[0].s != NULL && c->auth[0].s->type != TPM_SE_HMAC;
+    uint32_t need;
+    if (ah == TPM_RH_OWNER)
+        need = write ? TPMA_NV_OWNERWRITE : TPMA_NV_OWNERREAD;
+    else if (ah == TPM_RH_PLATFORM)
+        need = write ? TPMA_NV_PPWRITE : TPMA_NV_PPREAD;
+    else if (ah == nv->index)
+        need = policy ? (write ? TPMA_NV_POLICYWRITE : TPMA_NV_POLICYREAD)
+                      : (write ? TPMA_NV_AUTHWRITE : TPMA_NV_AUTHREAD);
+    else
+        return TPM_RC_NV_AUTHORIZATION;
+    if (!(nv->attrs & need))
+        return TPM_RC_NV_AUTHORIZATION;
+    if (write && (nv->attrs & TPMA_NV_WRITELOCKED))
+        return TPM_RC_NV_LOCKED;
+    if (!write && (nv->attrs & TPMA_NV_READLOCKED))
+        return TPM_RC_NV_LOCKED;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_DefineSpace)
+{
+    ttpm *t = c->t;
+    ttpm_ref auth, pub;
+    ttpm_rc rc;
+    uint32_t ah = c->h[0];
+    if (ah != TPM_RH_OWNER && ah != TPM_RH_PLATFORM)
+        return TPM_RC_HIERARCHY | TTPM_RC_H(1);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &auth)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_2b(&c->in, 0xFFFF, &pub)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if (pub.size == 0)
+        return TPM_RC_SIZE | TTPM_RC_P(2);
+    ttpm_nv nv;
+    memset(&nv, 0, sizeof(nv));
+    tc_reader r;
+    tc_reader_init(&r, pub.b, pub.size);
+    if (ttpm_get_u32(&r, &nv.index) || ttpm_get_u16(&r, &nv.name_alg) ||
+        ttpm_get_u32(&r, &nv.attrs) ||
+        ttpm_get_2b_copy(&r, nv.policy, TTPM_MAX_DIGEST, &nv.policy_len) ||
+        ttpm_get_u16(&r, &nv.size) || tc_reader_left(&r))
+        return TPM_RC_SIZE | TTPM_RC_P(2);
+    if (ttpm_handle_type(nv.index) != TPM_HT_NV_INDEX)
+        return TPM_RC_HANDLE | TTPM_RC_P(2);
+    if ((rc = ttpm_check_hash(nv.name_alg, false)) != 0)
+        return rc | TTPM_RC_P(2);
+    size_t hs = tcrypto_tpm_hash_size(nv.name_alg);
+    if (auth.size > hs)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    if (nv.policy_len != 0 && nv.policy_len != hs)
+        return TPM_RC_SIZE | TTPM_RC_P(2);
+    uint32_t a = nv.attrs;
+    /* Part 3 §31.3.1 attribute rules */
+    if (a & (TPMA_NV_WRITTEN | TPMA_NV_READLOCKED | TPMA_NV_WRITELOCKED))
+        return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
+    if (!(a & (TPMA_NV_PPWRITE | TPMA_NV_OWNERWRITE | TPMA_NV_AUTHWRITE | TPMA_NV_POLICYWRITE)) ||
+        !(a & (TPMA_NV_PPREAD | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD | TPMA_NV_POLICYREAD)))
+        return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
+    if (((a & TPMA_NV_PLATFORMCREATE) != 0) != (ah == TPM_RH_PLATFORM))
+        return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
+    if ((a & TPMA_NV_POLICY_DELETE) && ah != TPM_RH_PLATFORM)
+        return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
+    unsigned type = (a & TPMA_NV_TPM_NT_MASK) >> 4;
+    switch (type) {
+    case TPM_NT_ORDINARY:
+        if (nv.size > TTPM_NV_MAX_SIZE)
+            return TPM_RC_SIZE | TTPM_RC_P(2);
+        break;
+    case TPM_NT_COUNTER:
+    case TPM_NT_BITS:
+        if (nv.size != 8)
+            return TPM_RC_SIZE | TTPM_RC_P(2);
+        if (type == TPM_NT_COUNTER && (a & TPMA_NV_CLEAR_STCLEAR))
+            return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
+        break;
+    case TPM_NT_EXTEND:
+        if (nv.size != hs)
+            return TPM_RC_SIZE | TTPM_RC_P(2);
+        break;
+    default:
+        return TPM_RC_ATTRIBUTES | TTPM_RC_P(2); /* PIN indices are not supported */
+    }
+    if (nv_get(t, nv.index))
+        return TPM_RC_NV_DEFINED;
+    ttpm_nv *slot = NULL;
+    for (unsigned k = 0; k < TTPM_MAX_NV; k++)
+        if (!t->perm.nv[k].used) {
+            slot = &t->perm.nv[k];
+            break;
+        }
+    if (slot == NULL)
+        return TPM_RC_NV_SPACE;
+    memcpy(nv.auth, auth.b, auth.size);
+    nv.auth_len = auth.size;
+    nv.used = true;
+    *slot = nv;
+    t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_UndefineSpace)
+{
+    ttpm *t = c->t;
+    bool special = c->cc == 0x11F;
+    uint32_t ah = special ? c->h[1] : c->h[0];
+    uint32_t ih = special ? c->h[0] : c->h[1];
+    ttpm_nv *nv = nv_get(t, ih);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(special ? 1 : 2);
+    if (special) {
+        /* needs POLICY_DELETE and a policy session for the index (ADMIN) */
+        if (!(nv->attrs & TPMA_NV_POLICY_DELETE))
+            return TPM_RC_ATTRIBUTES | TTPM_RC_H(1);
+        if (c->auth[0].s == NULL || c->auth[0].s->type == TPM_SE_HMAC)
+            return TPM_RC_AUTH_TYPE | TTPM_RC_S(1);
+        if (ah != TPM_RH_PLATFORM)
+            return TPM_RC_HIERARCHY | TTPM_RC_H(2);
+    } else {
+        if (ah != TPM_RH_OWNER && ah != TPM_RH_PLATFORM)
+            return TPM_RC_HIERARCHY | TTPM_RC_H(1);
+        if (nv->attrs & TPMA_NV_POLICY_DELETE)
+            return TPM_RC_ATTRIBUTES | TTPM_RC_H(2);
+        if ((nv->attrs & TPMA_NV_PLATFORMCREATE) && ah != TPM_RH_PLATFORM)
+            return TPM_RC_NV_AUTHORIZATION;
+    }
+    tc_wipe(nv, sizeof(*nv));
+    t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_ReadPublic)
+{
+    ttpm_nv *nv = nv_get(c->t, c->h[0]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(1);
+    uint8_t name[2 + TTPM_MAX_DIGEST];
+    uint16_t nl;
+    ttpm_rc rc = ttpm_entity_name(c->t, nv->index, name, &nl);
+    if (rc)
+        return rc;
+    put_nv_public(c->out, nv);
+    ttpm_put_2b(c->out, name, nl);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_Write)
+{
+    ttpm_ref data;
+    uint16_t off;
+    ttpm_rc rc;
+    ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
+    if ((rc = ttpm_get_2b(&c->in, 1024, &data)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_u16(&c->in, &off)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = nv_access(c, nv, true)) != 0)
+        return rc;
+    if (nv_type(nv) != TPM_NT_ORDINARY)
+        return TPM_RC_ATTRIBUTES | TTPM_RC_H(2);
+    if ((uint32_t)off + data.size > nv->size)
+        return TPM_RC_NV_RANGE;
+    if ((nv->attrs & TPMA_NV_WRITEALL) && (off != 0 || data.size != nv->size))
+        return TPM_RC_NV_RANGE;
+    memcpy(nv->data + off, data.b, data.size);
+    nv->attrs |= TPMA_NV_WRITTEN;
+    c->t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_Read)
+{
+    uint16_t size, off;
+    ttpm_rc rc;
+    ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
+    if ((rc = ttpm_get_u16(&c->in, &size)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_u16(&c->in, &off)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = nv_access(c, nv, false)) != 0)
+        return rc;
+    if (!(nv->attrs & TPMA_NV_WRITTEN))
+        return TPM_RC_NV_UNINITIALIZED;
+    if (size > 1024)
+        return TPM_RC_VALUE | TTPM_RC_P(1);
+    if ((uint32_t)off + size > nv->size)
+        return TPM_RC_NV_RANGE;
+    ttpm_put_2b(c->out, nv->data + off, size);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_Increment)
+{
+    ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
+    ttpm_rc rc = nv_access(c, nv, true);
+    if (rc)
+        return rc;
+    if (nv_type(nv) != TPM_NT_COUNTER)
+        return TPM_RC_ATTRIBUTES | TTPM_RC_H(2);
+    uint64_t v = (nv->attrs & TPMA_NV_WRITTEN) ? tc_load_u64(nv->data) : 0;
+    tc_store_u64(nv->data, v + 1);
+    nv->attrs |= TPMA_NV_WRITTEN;
+    c->t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_Extend)
+{
+    ttpm_ref data;
+    ttpm_rc rc;
+    ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
+    if ((rc = ttpm_get_2b(&c->in, 1024, &data)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = nv_access(c, nv, true)) != 0)
+        return rc;
+    if (nv_type(nv) != TPM_NT_EXTEND)
+        return TPM_RC_ATTRIBUTES | TTPM_RC_H(2);
+    size_t hs = tcrypto_tpm_hash_size(nv->name_alg);
+    uint8_t d[TTPM_MAX_DIGEST];
+    if (!(nv->attrs & TPMA_NV_WRITTEN))
+        memset(nv->data, 0, hs);
+    tcrypto_tpm_iov v[2] = { { nv->data, hs }, { data.b, data.size } };
+    if (tcrypto_tpm_hash(nv->name_alg, v, 2, d) != TCRYPTO_OK)
+        return TPM_RC_FAILURE;
+    memcpy(nv->data, d, hs);
+    nv->attrs |= TPMA_NV_WRITTEN;
+    c->t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_SetBits)
+{
+    uint64_t bits;
+    ttpm_rc rc;
+    ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
+    if ((rc = ttpm_get_u64(&c->in, &bits)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = nv_access(c, nv, true)) != 0)
+        return rc;
+    if (nv_type(nv) != TPM_NT_BITS)
+        return TPM_RC_ATTRIBUTES | TTPM_RC_H(2);
+    uint64_t v = (nv->attrs & TPMA_NV_WRITTEN) ? tc_load_u64(nv->data) : 0;
+    tc_store_u64(nv->data, v | bits);
+    nv->attrs |= TPMA_NV_WRITTEN;
+    c->t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_WriteLock)
+{
+    ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
+    if (!(nv->attrs & (TPMA_NV_WRITEDEFINE | TPMA_NV_WRITE_STCLEAR)))
+        return TPM_RC_ATTRIBUTES | TTPM_RC_H(2);
+    ttpm_rc rc = nv_access(c, nv, true);
+    if (rc == TPM_RC_NV_LOCKED)
+        return TPM_RC_SUCCESS; /* already locked */
+    if (rc)
+        return rc;
+    nv->attrs |= TPMA_NV_WRITELOCKED;
+    c->t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_ReadLock)
+{
+    ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
+    if (!(nv->attrs & TPMA_NV_READ_STCLEAR))
+        return TPM_RC_ATTRIBUTES | TTPM_RC_H(2);
+    ttpm_rc rc = nv_access(c, nv, false);
+    if (rc == TPM_RC_NV_LOCKED)
+        return TPM_RC_SUCCESS;
+    if (rc)
+        return rc;
+    nv->attrs |= TPMA_NV_READLOCKED;
+    c->t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(NV_ChangeAuth)
+{
+    ttpm_ref na;
+    ttpm_rc rc;
+    ttpm_nv *nv = nv_get(c->t, c->h[0]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(1);
+    /* ADMIN role of an index: policy only (Part 1 §19.7) */
+    if (c->auth[0].s == NULL || c->auth[0].s->type == TPM_SE_HMAC)
+        return TPM_RC_AUTH_TYPE | TTPM_RC_S(1);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &na)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if (na.size > tcrypto_tpm_hash_size(nv->name_alg))
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    memcpy(nv->auth, na.b, na.size);
+    nv->auth_len = na.size;
+    c->t->dirty = true;
+    return TPM_RC_SUCCESS;
+}

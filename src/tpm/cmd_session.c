@@ -1,0 +1,485 @@
+/*
+ * StartAuthSession (Part 3 §11.1) and the policy commands (Part 3 §23).
+ * A policy command extends policyDigest as
+ *   policyDigest' = H(policyDigest || TPM_CC || arguments)
+ * and records the conditions to check when the session authorises.
+ */
+#include <string.h>
+
+#include "tpm/ttpm.h"
+
+static ttpm_rc decrypt_salt(ttpm_cmd *c, ttpm_object *k, const ttpm_ref *enc, uint8_t *salt,
+                            uint16_t *salt_len)
+{
+    tcrypto_tpm_key *key;
+    ttpm_rc rc;
+    uint16_t alg = k->pub.name_alg;
+    size_t hs = tcrypto_tpm_hash_size(alg);
+    (void)c;
+    if (!(k->pub.attrs & TPMA_OBJECT_DECRYPT) || !k->has_sens)
+        return TPM_RC_KEY | TTPM_RC_H(1);
+    if ((rc = ttpm_obj_key(k, &key)) != 0)
+        return TPM_RC_KEY | TTPM_RC_H(1);
+    if (k->pub.type == TPM_ALG_RSA) {
+        /* Part 1 §B.10.3: OAEP with label "SECRET" (NUL included), nameAlg hash. */
+        size_t out = TTPM_MAX_DIGEST;
+        if (tcrypto_tpm_rsa_decrypt(key, TPM_ALG_OAEP, alg, (const uint8_t *)"SECRET", 7, enc->b,
+                                    enc->size, salt, &out) != TCRYPTO_OK)
+            return TPM_RC_VALUE | TTPM_RC_P(2);
+        *salt_len = (uint16_t)out;
+        return TPM_RC_SUCCESS;
+    }
+    if (k->pub.type == TPM_ALG_ECC) {
+        /* Part 1 §C.6.4: the secret is an ephemeral point; salt = KDFe(Z...). */
+        tc_reader r;
+        ttpm_ref x, y;
+        tc_reader_init(&r, enc->b, enc->size);
+        if (ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &x) || ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &y) ||
+            tc_reader_left(&r))
+            return TPM_RC_SIZE | TTPM_RC_P(2);
+        uint8_t z[TTPM_MAX_ECC_BYTES];
+        size_t fs = tcrypto_tpm_ecc_size(k->pub.curve);
+        if (tcrypto_tpm_ecdh(key, x.b, x.size, y.b, y.size, z, NULL) != TCRYPTO_OK)
+            return TPM_RC_ECC_POINT | TTPM_RC_P(2);
+        tcrypto_rc cr = tcrypto_tpm_kdfe(alg, z, fs, "SECRET", x.b, x.size, k->pub.x, k->pub.x_len,
+                                         (uint32_t)hs * 8, salt);
+        tc_wipe(z, sizeof(z));
+        if (cr != TCRYPTO_OK)
+            return TPM_RC_FAILURE;
+        *salt_len = (uint16_t)hs;
+        return TPM_RC_SUCCESS;
+    }
+    return TPM_RC_KEY | TTPM_RC_H(1);
+}
+
+TTPM_HANDLER(StartAuthSession)
+{
+    ttpm *t = c->t;
+    ttpm_ref nonce, salt_enc;
+    uint8_t type;
+    uint16_t sym_alg, sym_bits, sym_mode, hash;
+    ttpm_rc rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &nonce)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_RSA_BYTES, &salt_enc)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = ttpm_get_u8(&c->in, &type)) != 0)
+        return ttpm_rc_param(rc, 3);
+    if (type != TPM_SE_HMAC && type != TPM_SE_POLICY && type != TPM_SE_TRIAL)
+        return TPM_RC_VALUE | TTPM_RC_P(3);
+    if ((rc = ttpm_get_sym_def(&c->in, false, &sym_alg, &sym_bits, &sym_mode)) != 0)
+        return ttpm_rc_param(rc, 4);
+    if (sym_alg == TPM_ALG_AES && sym_mode != TPM_ALG_CFB)
+        return TPM_RC_MODE | TTPM_RC_P(4);
+    if ((rc = ttpm_get_u16(&c->in, &hash)) != 0)
+        return ttpm_rc_param(rc, 5);
+    if ((rc = ttpm_check_hash(hash, false)) != 0)
+        return ttpm_rc_param(rc, 5);
+    size_t hs = tcrypto_tpm_hash_size(hash);
+    if (nonce.size < 16 || nonce.size > hs)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+
+    uint8_t salt[TTPM_MAX_DIGEST];
+    uint16_t salt_len = 0;
+    if (c->h[0] != TPM_RH_NULL) {
+        ttpm_object *k = ttpm_obj_get(t, c->h[0]);
+        if (k == NULL)
+            return TPM_RC_HANDLE | TTPM_RC_H(1);
+        if (salt_enc.size == 0)
+            return TPM_RC_VALUE | TTPM_RC_P(2);
+        if ((rc = decrypt_salt(c, k, &salt_enc, salt, &salt_len)) != 0)
+            return rc;
+    } else if (salt_enc.size != 0) {
+        return TPM_RC_VALUE | TTPM_RC_P(2);
+    }
+
+    int idx = -1;
+    for (int i = 0; i < TTPM_MAX_SESSIONS; i++)
+        if (!t->sess[i].used) {
+            idx = i;
+            break;
+        }
+    if (idx < 0) {
+        tc_wipe(salt, sizeof(salt));
+        return TPM_RC_SESSION_HANDLES;
+    }
+    ttpm_session *s = &t->sess[idx];
+    memset(s, 0, sizeof(*s));
+    s->type = type;
+    s->is_trial = type == TPM_SE_TRIAL;
+    s->hash = hash;
+    s->sym_alg = sym_alg;
+    s->sym_bits = sym_bits;
+    s->sym_mode = sym_mode;
+    s->handle = (type == TPM_SE_HMAC ? TTPM_HMAC_FIRST : TTPM_POLICY_FIRST) + (uint32_t)idx;
+    memcpy(s->nonce_caller, nonce.b, nonce.size);
+    s->nonce_caller_len = nonce.size;
+    s->nonce_tpm_len = (uint16_t)hs;
+    if (tcrypto_tpm_random(s->nonce_tpm, hs) != TCRYPTO_OK) {
+        tc_wipe(salt, sizeof(salt));
+        return TPM_RC_FAILURE;
+    }
+    /* sessionKey = KDFa(authHash, bindAuth || salt, "ATH", nonceTPM,
+     * nonceCaller, digest bits) when bound or salted (Part 1 §19.6.8). */
+    uint8_t keyin[2 * TTPM_MAX_DIGEST + TTPM_MAX_DIGEST];
+    size_t kl = 0;
+    if (c->h[1] != TPM_RH_NULL) {
+        const uint8_t *a = NULL;
+        uint16_t al = 0;
+        if (!ttpm_entity_auth(t, c->h[1], &a, &al))
+            al = 0;
+        while (al > 0 && a[al - 1] == 0)
+            al--;
+        if (al > 0)
+            memcpy(keyin, a, al);
+        kl = al;
+        s->bound = true;
+        if ((rc = ttpm_entity_name(t, c->h[1], s->bind_name, &s->bind_name_len)) != 0) {
+            ttpm_sess_flush(s);
+            tc_wipe(salt, sizeof(salt));
+            return rc;
+        }
+    }
+    if (salt_len > 0)
+        memcpy(keyin + kl, salt, salt_len);
+    kl += salt_len;
+    if (c->h[1] != TPM_RH_NULL || c->h[0] != TPM_RH_NULL) {
+        if (tcrypto_tpm_kdfa(hash, keyin, kl, "ATH", s->nonce_tpm, s->nonce_tpm_len, nonce.b,
+                             nonce.size, (uint32_t)hs * 8, s->session_key) != TCRYPTO_OK) {
+            ttpm_sess_flush(s);
+            tc_wipe(keyin, sizeof(keyin));
+            tc_wipe(salt, sizeof(salt));
+            return TPM_RC_FAILURE;
+        }
+        s->key_len = (uint16_t)hs;
+    }
+    tc_wipe(keyin, sizeof(keyin));
+    tc_wipe(salt, sizeof(salt));
+    s->used = true;
+    s->loaded = true;
+    c->has_out_handle = true;
+    c->out_handle = s->handle;
+    ttpm_put_2b(c->out, s->nonce_tpm, s->nonce_tpm_len);
+    return TPM_RC_SUCCESS;
+}
+
+static ttpm_rc policy_session(ttpm_cmd *c, unsigned hidx, ttpm_session **out)
+{
+    ttpm_session *s = ttpm_sess_get(c->t, c->h[hidx]);
+    if (s == NULL || s->type == TPM_SE_HMAC)
+        return TPM_RC_AUTH_TYPE | TTPM_RC_H(hidx + 1);
+    *out = s;
+    return TPM_RC_SUCCESS;
+}
+
+static void policy_reset(ttpm_session *s)
+{
+    memset(s->policy, 0, sizeof(s->policy));
+    s->need_auth_value = s->need_password = false;
+    s->command_code = 0;
+    s->cp_hash_len = s->name_hash_len = 0;
+    s->locality = 0;
+    s->pcr_checked = false;
+}
+
+TTPM_HANDLER(PolicyRestart)
+{
+    ttpm_session *s;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    policy_reset(s);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyGetDigest)
+{
+    ttpm_session *s;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    ttpm_put_2b(c->out, s->policy, (uint16_t)tcrypto_tpm_hash_size(s->hash));
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyPCR)
+{
+    ttpm *t = c->t;
+    ttpm_session *s;
+    ttpm_ref pd;
+    ttpm_pcr_sel sel;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &pd)) != 0)
+        return ttpm_rc_param(rc, 1);
+    size_t sel_at = c->in.off;
+    if ((rc = ttpm_get_pcr_sel(&c->in, &sel)) != 0)
+        return ttpm_rc_param(rc, 2);
+    const uint8_t *sel_bytes = c->in.p + sel_at;
+    size_t sel_len = c->in.off - sel_at;
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    /* digestTPM = H(selected PCR values in selection order) (Part 3 §23.7). */
+    tcrypto_tpm_md *md = NULL;
+    uint8_t dig[TTPM_MAX_DIGEST];
+    if (tcrypto_tpm_md_new(s->hash, NULL, 0, &md) != TCRYPTO_OK)
+        return TPM_RC_FAILURE;
+    bool md_ok = true;
+    for (unsigned i = 0; i < sel.count; i++) {
+        int b = ttpm_bank_index(sel.sel[i].hash);
+        if (b < 0 || !(t->perm.pcr_banks & (1u << b)))
+            continue;
+        size_t bs = tcrypto_tpm_hash_size(sel.sel[i].hash);
+        for (uint32_t p = 0; p < TTPM_NUM_PCRS && p < 8u * sel.sel[i].size; p++)
+            if (sel.sel[i].bits[p / 8] & (1u << (p % 8)))
+                md_ok &= tcrypto_tpm_md_update(md, t->pcr[b][p], bs) == TCRYPTO_OK;
+    }
+    tcrypto_rc cr = md_ok ? tcrypto_tpm_md_final(md, dig) : TCRYPTO_ERR_INTERNAL;
+    tcrypto_tpm_md_free(md);
+    if (cr != TCRYPTO_OK)
+        return TPM_RC_FAILURE;
+    if (!s->is_trial) {
+        if (pd.size != 0 && (pd.size != hs || memcmp(pd.b, dig, hs) != 0))
+            return TPM_RC_VALUE | TTPM_RC_P(1);
+        s->pcr_checked = true;
+        s->pcr_counter = t->pcr_counter;
+    } else if (pd.size != 0) {
+        if (pd.size != hs)
+            return TPM_RC_SIZE | TTPM_RC_P(1);
+        memcpy(dig, pd.b, hs);
+    }
+    ttpm_policy_update(s, TPM_CC_PolicyPCR, sel_bytes, sel_len, dig, hs);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyPassword)
+{
+    ttpm_session *s;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    /* Same digest as PolicyAuthValue (Part 3 §23.18). */
+    ttpm_policy_update(s, TPM_CC_PolicyAuthValue, NULL, 0, NULL, 0);
+    s->need_password = true;
+    s->need_auth_value = false;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyAuthValue)
+{
+    ttpm_session *s;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    ttpm_policy_update(s, TPM_CC_PolicyAuthValue, NULL, 0, NULL, 0);
+    s->need_auth_value = true;
+    s->need_password = false;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyCommandCode)
+{
+    ttpm_session *s;
+    uint32_t code;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if (ttpm_get_u32(&c->in, &code) != 0)
+        return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (ttpm_cmd_lookup(code) == NULL)
+        return TPM_RC_POLICY_CC | TTPM_RC_P(1);
+    if (s->command_code && s->command_code != code)
+        return TPM_RC_VALUE | TTPM_RC_P(1);
+    uint8_t b[4];
+    tc_store_u32(b, code);
+    ttpm_policy_update(s, TPM_CC_PolicyCommandCode, b, 4, NULL, 0);
+    s->command_code = code;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyOR)
+{
+    ttpm_session *s;
+    uint32_t n;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if (ttpm_get_u32(&c->in, &n) != 0)
+        return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    /* Part 3 §23.6: two to eight digests. */
+    if (n < 2 || n > 8)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    uint8_t all[8 * TTPM_MAX_DIGEST];
+    size_t len = 0;
+    bool match = false;
+    for (uint32_t i = 0; i < n; i++) {
+        ttpm_ref d;
+        if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &d)) != 0)
+            return ttpm_rc_param(rc, 1);
+        if (d.size != hs)
+            return TPM_RC_SIZE | TTPM_RC_P(1);
+        if (memcmp(d.b, s->policy, hs) == 0)
+            match = true;
+        memcpy(all + len, d.b, hs);
+        len += hs;
+    }
+    if (!s->is_trial && !match)
+        return TPM_RC_VALUE | TTPM_RC_P(1);
+    memset(s->policy, 0, sizeof(s->policy));
+    ttpm_policy_update(s, TPM_CC_PolicyOR, all, len, NULL, 0);
+    return TPM_RC_SUCCESS;
+}
+
+/* policyRef step shared by PolicySecret/PolicySigned/PolicyAuthorize. */
+static void policy_ref(ttpm_session *s, uint32_t cc, const uint8_t *name, size_t nl,
+                       const ttpm_ref *ref)
+{
+    ttpm_policy_update(s, cc, name, nl, NULL, 0);
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    tcrypto_tpm_iov v[2] = { { s->policy, hs }, { ref->b, ref->size } };
+    uint8_t d[TTPM_MAX_DIGEST];
+    if (tcrypto_tpm_hash(s->hash, v, 2, d) == TCRYPTO_OK)
+        memcpy(s->policy, d, hs);
+}
+
+TTPM_HANDLER(PolicySecret)
+{
+    ttpm_session *s;
+    ttpm_ref nonce, cph, ref;
+    uint32_t exp;
+    ttpm_rc rc = policy_session(c, 1, &s);
+    if (rc)
+        return rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &nonce)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &cph)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &ref)) != 0)
+        return ttpm_rc_param(rc, 3);
+    if ((rc = ttpm_get_u32(&c->in, &exp)) != 0)
+        return ttpm_rc_param(rc, 4);
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    if (nonce.size && (nonce.size != s->nonce_tpm_len || memcmp(nonce.b, s->nonce_tpm, nonce.size)))
+        return TPM_RC_NONCE | TTPM_RC_P(1);
+    if (cph.size) {
+        if (cph.size != hs)
+            return TPM_RC_SIZE | TTPM_RC_P(2);
+        if (s->cp_hash_len && memcmp(s->cp_hash, cph.b, hs))
+            return TPM_RC_CPHASH;
+        memcpy(s->cp_hash, cph.b, hs);
+        s->cp_hash_len = (uint16_t)hs;
+    }
+    uint8_t name[2 + TTPM_MAX_DIGEST];
+    uint16_t nl;
+    if ((rc = ttpm_entity_name(c->t, c->h[0], name, &nl)) != 0)
+        return rc;
+    policy_ref(s, TPM_CC_PolicySecret, name, nl, &ref);
+    ttpm_put_2b(c->out, NULL, 0);                 /* timeout */
+    tc_buf_put_u16(c->out, TPM_ST_AUTH_SECRET);   /* NULL ticket */
+    tc_buf_put_u32(c->out, TPM_RH_NULL);
+    ttpm_put_2b(c->out, NULL, 0);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyAuthorize)
+{
+    ttpm_session *s;
+    ttpm_ref approved, ref, keyname, tkd;
+    uint16_t tag;
+    uint32_t hier;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &approved)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &ref)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = ttpm_get_2b(&c->in, 2 + TTPM_MAX_DIGEST, &keyname)) != 0)
+        return ttpm_rc_param(rc, 3);
+    if (ttpm_get_u16(&c->in, &tag) || ttpm_get_u32(&c->in, &hier) ||
+        ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &tkd))
+        return TPM_RC_INSUFFICIENT | TTPM_RC_P(4);
+    if (keyname.size < 2 || tcrypto_tpm_hash_size(tc_load_u16(keyname.b)) + 2 != keyname.size)
+        return TPM_RC_SIZE | TTPM_RC_P(3);
+    if (!s->is_trial) {
+        size_t hs = tcrypto_tpm_hash_size(s->hash);
+        if (approved.size != hs || memcmp(approved.b, s->policy, hs) != 0)
+            return TPM_RC_VALUE | TTPM_RC_P(1);
+        /* aHash = H_keyAlg(approvedPolicy || policyRef); the ticket from
+         * VerifySignature binds aHash to the key's name (Part 3 §23.16). */
+        uint16_t kalg = tc_load_u16(keyname.b);
+        uint8_t ah[TTPM_MAX_DIGEST], tk[32];
+        tcrypto_tpm_iov v[2] = { { approved.b, approved.size }, { ref.b, ref.size } };
+        if (tcrypto_tpm_hash(kalg, v, 2, ah) != TCRYPTO_OK)
+            return TPM_RC_FAILURE;
+        if (tag != TPM_ST_VERIFIED || hier == TPM_RH_NULL)
+            return TPM_RC_TICKET | TTPM_RC_P(4);
+        tcrypto_tpm_iov tv[2] = { { ah, tcrypto_tpm_hash_size(kalg) }, { keyname.b, keyname.size } };
+        if ((rc = ttpm_ticket(c->t, TPM_ST_VERIFIED, hier, tv, 2, tk)) != 0)
+            return TPM_RC_TICKET | TTPM_RC_P(4);
+        if (tkd.size != 32 || !tcrypto_memeq(tk, tkd.b, 32))
+            return TPM_RC_TICKET | TTPM_RC_P(4);
+    }
+    memset(s->policy, 0, sizeof(s->policy));
+    policy_ref(s, TPM_CC_PolicyAuthorize, keyname.b, keyname.size, &ref);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyCpHash)
+{
+    ttpm_session *s;
+    ttpm_ref d;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &d)) != 0)
+        return ttpm_rc_param(rc, 1);
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    if (d.size != hs)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    if (s->cp_hash_len && memcmp(s->cp_hash, d.b, hs) != 0)
+        return TPM_RC_CPHASH;
+    memcpy(s->cp_hash, d.b, hs);
+    s->cp_hash_len = (uint16_t)hs;
+    ttpm_policy_update(s, TPM_CC_PolicyCpHash, d.b, hs, NULL, 0);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyNameHash)
+{
+    ttpm_session *s;
+    ttpm_ref d;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &d)) != 0)
+        return ttpm_rc_param(rc, 1);
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    if (d.size != hs)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    if (s->name_hash_len)
+        return TPM_RC_CPHASH;
+    memcpy(s->name_hash, d.b, hs);
+    s->name_hash_len = (uint16_t)hs;
+    ttpm_policy_update(s, TPM_CC_PolicyNameHash, d.b, hs, NULL, 0);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyLocality)
+{
+    ttpm_session *s;
+    uint8_t loc;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if (ttpm_get_u8(&c->in, &loc) != 0)
+        return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (loc == 0 || loc > 0x1F)
+        return TPM_RC_RANGE | TTPM_RC_P(1); /* extended localities not supported */
+    if (s->locality && s->locality != loc)
+        return TPM_RC_RANGE | TTPM_RC_P(1);
+    ttpm_policy_update(s, TPM_CC_PolicyLocality, &loc, 1, NULL, 0);
+    s->locality = loc;
+    return TPM_RC_SUCCESS;
+}

@@ -1,0 +1,81 @@
+#!/bin/bash
+# State: kill -9 and restart keeps persistent objects, NV, counters and
+# primary keys; Startup(CLEAR) resets PCRs; Shutdown(STATE)+Startup(STATE)
+# resumes PCRs and saved sessions.
+source "$(dirname "$0")/common.bash"
+
+# mssim platform port: power off (2) then on (1), each acknowledged by 0.
+power_cycle() {
+    /usr/bin/python3 - "$PORT" <<'PY' || fail "power cycle"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]) + 1))
+for cmd in (2, 1):
+    s.sendall(struct.pack(">I", cmd))
+    assert s.recv(4) == b"\0\0\0\0"
+s.sendall(struct.pack(">I", 20))
+s.close()
+PY
+}
+
+start_tpm
+tpm2_startup -c || fail startup
+tpm2_createprimary -C o -c p.ctx -f pem -o p1.pem -Q || fail createprimary
+tpm2_createprimary -C e -G ecc -c e.ctx -f pem -o e1.pem -Q || fail "createprimary e"
+tpm2_evictcontrol -C o -c p.ctx 0x81000010 >/dev/null || fail evictcontrol
+tpm2_readpublic -c 0x81000010 -f pem -o persist1.pem -Q || fail readpublic
+tpm2_nvdefine 0x1500020 -C o -s 16 -a "ownerread|ownerwrite" || fail nvdefine
+echo -n "0123456789abcdef" > d
+tpm2_nvwrite 0x1500020 -C o -i d || fail nvwrite
+tpm2_nvdefine 0x1500021 -C o -s 8 -a "ownerread|ownerwrite|nt=counter" || fail counter
+for _ in 1 2 3 4 5; do tpm2_nvincrement 0x1500021 -C o || fail nvincrement; done
+tpm2_changeauth -c e endpw || fail "endorsement auth"
+
+kill9_tpm
+start_tpm
+tpm2_startup -c || fail "startup after kill -9"
+tpm2_readpublic -c 0x81000010 -f pem -o persist2.pem -Q || fail "persistent object lost"
+cmp -s persist1.pem persist2.pem || fail "persistent object changed"
+[ "$(tpm2_nvread 0x1500020 -C o 2>/dev/null)" = "0123456789abcdef" ] || fail "NV data lost"
+[ "$(tpm2_nvread 0x1500021 -C o 2>/dev/null | xxd -p)" = "0000000000000005" ] || fail "counter lost"
+tpm2_createprimary -C o -c p2.ctx -f pem -o p2.pem -Q || fail "createprimary after restart"
+cmp -s p1.pem p2.pem || fail "owner primary changed across restart"
+expect_fail tpm2_createprimary -C e -G ecc -c e2.ctx -Q
+tpm2_createprimary -C e -P endpw -G ecc -c e2.ctx -f pem -o e2.pem -Q || fail "endorsement auth lost"
+cmp -s e1.pem e2.pem || fail "endorsement primary changed"
+
+# kill -9 while the counter is being incremented: old or new state, never broken
+( for _ in $(seq 200); do tpm2_nvincrement 0x1500021 -C o 2>/dev/null || break; done ) &
+LOOP=$!
+sleep 0.7
+kill9_tpm
+wait $LOOP 2>/dev/null
+start_tpm
+tpm2_startup -c || fail "startup after kill -9 during writes"
+v=$(tpm2_nvread 0x1500021 -C o 2>/dev/null | xxd -p) || fail "counter unreadable after crash"
+[ $((16#$v)) -ge 5 ] || fail "counter went back: $v"
+tpm2_readpublic -c 0x81000010 -Q || fail "persistent object lost after crash"
+
+# Startup(CLEAR) after a power cycle resets PCRs
+tpm2_pcrextend 0:sha256=0000000000000000000000000000000000000000000000000000000000000001 || fail extend
+ext=$(tpm2_pcrread sha256:0 -o x.bin >/dev/null && xxd -p -c 64 x.bin)
+tpm2_shutdown -c || fail "shutdown clear"
+power_cycle
+tpm2_startup -c || fail "startup clear"
+z=$(tpm2_pcrread sha256:0 -o x.bin >/dev/null && xxd -p -c 64 x.bin)
+[ "$z" = "$(printf '0%.0s' $(seq 64))" ] || fail "PCR 0 not reset by Startup(CLEAR)"
+
+# Shutdown(STATE) + Startup(STATE) resumes PCRs and saved sessions
+tpm2_pcrextend 0:sha256=0000000000000000000000000000000000000000000000000000000000000001 || fail extend
+tpm2_startauthsession --hmac-session -S sess.ctx || fail "session"
+tpm2_shutdown || fail "shutdown state"
+power_cycle
+tpm2_startup || fail "startup state"
+r=$(tpm2_pcrread sha256:0 -o x.bin >/dev/null && xxd -p -c 64 x.bin)
+[ "$r" = "$ext" ] || fail "PCR 0 not resumed: $r"
+tpm2_getrandom -S sess.ctx 8 -o rnd || fail "saved session not resumed"
+# Startup(STATE) without Shutdown(STATE) is refused; a TPM Reset drops sessions
+power_cycle
+expect_fail tpm2_startup
+tpm2_startup -c || fail "startup clear 2"
+expect_fail tpm2_getrandom -S sess.ctx 8 -o rnd
+echo OK
