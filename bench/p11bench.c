@@ -530,6 +530,7 @@ static int throughput(struct module *mods, int nmods, const struct opts *o)
 /* ---- scale mode -------------------------------------------------------- */
 
 #define SCALE_TOKEN "p11scale"
+#define SCALE_BATCH 1000
 
 static void scale_label(char *out, size_t outlen, long i)
 {
@@ -569,8 +570,6 @@ static void *create_keys(void *arg)
     for (long i = c->from; c->rv == CKR_OK && i < c->to; i += c->step) {
         scale_label(label, sizeof(label), i);
         c->rv = gen_pair(c->m, s, CKM_EC_KEY_PAIR_GEN, oid_p256, sizeof(oid_p256), CK_TRUE, label, &pub, &priv);
-        if (c->step == 1 && (i + 1) % 1000 == 0)
-            fprintf(stderr, "p11bench: %s: %ld keys\n", c->m->name, i + 1);
     }
     if (c->rv == CKR_OK)
         c->m->f->C_CloseSession(s);
@@ -613,20 +612,27 @@ static int scale_module(struct module *m, const struct opts *o)
         struct creator c[MAX_THREADS];
         fprintf(stderr, "p11bench: %s: creating %ld token key pairs (%ld exist)\n", m->name, o->scale - lo, lo);
         double t0 = now();
-        /* Thread k makes the labels lo+k, lo+k+nt, ...; bisection stays valid
-         * once all have finished. */
-        for (int k = 0; k < nt; k++) {
-            c[k] = (struct creator){m, lo + k, o->scale, nt, CKR_OK};
-            if (nt == 1)
-                c[k].step = 1;
-            pthread_create(&th[k], NULL, create_keys, &c[k]);
-        }
-        for (int k = 0; k < nt; k++) {
-            pthread_join(th[k], NULL);
-            if (c[k].rv != CKR_OK) {
-                fprintf(stderr, "p11bench: %s: key creation: 0x%lx\n", m->name, (unsigned long)c[k].rv);
-                return -1;
+        /* In batches, restarting the module between them, so that what a
+         * module keeps per object it created in this process does not
+         * accumulate over the whole creation. Thread k makes the labels
+         * from+k, from+k+nt, ...; bisection stays valid once all finished. */
+        for (long from = lo; from < o->scale; from += SCALE_BATCH) {
+            long to = from + SCALE_BATCH < o->scale ? from + SCALE_BATCH : o->scale;
+            for (int k = 0; k < nt; k++) {
+                c[k] = (struct creator){m, from + k, to, nt, CKR_OK};
+                pthread_create(&th[k], NULL, create_keys, &c[k]);
             }
+            for (int k = 0; k < nt; k++) {
+                pthread_join(th[k], NULL);
+                if (c[k].rv != CKR_OK) {
+                    fprintf(stderr, "p11bench: %s: key creation: 0x%lx\n", m->name, (unsigned long)c[k].rv);
+                    return -1;
+                }
+            }
+            fprintf(stderr, "p11bench: %s: %ld keys\n", m->name, to);
+            m->f->C_Finalize(NULL);
+            if (module_init(m) != CKR_OK || token_setup(m, o, SCALE_TOKEN) != 0)
+                return -1;
         }
         m->create_per_key = (now() - t0) / (double)(o->scale - lo);
     } else {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "tessera/pkcs11.h"
@@ -53,6 +54,26 @@ static CK_BYTE_PTR bytes(rd *r, CK_ULONG *n)
     CK_BYTE_PTR p = (CK_BYTE_PTR)(r->p + r->off);
     r->off += want;
     return want ? p : (u8(r) & 1 ? NULL : p);
+}
+
+static char g_dir[] = "/tmp/tessera-fuzz-mech-XXXXXX";
+
+/* Remove the temporary store when the fuzzer exits. */
+static void cleanup(void)
+{
+    DIR *d = opendir(g_dir);
+    if (d != NULL) {
+        struct dirent *e;
+        char path[256];
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", g_dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(g_dir);
 }
 
 static void fatal(const char *what)
@@ -105,10 +126,11 @@ static void setup(void)
     static const uint8_t p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
     static const uint8_t ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
     static const uint8_t x25519[] = {0x06, 0x03, 0x2b, 0x65, 0x6e};
-    char dir[] = "/tmp/tessera-fuzz-mech-XXXXXX";
     char conf[128], line[400];
-    if (mkdtemp(dir) == NULL)
+    if (mkdtemp(g_dir) == NULL)
         fatal("mkdtemp");
+    atexit(cleanup);
+    const char *dir = g_dir;
     snprintf(conf, sizeof(conf), "%s/tessera.conf", dir);
     FILE *fp = fopen(conf, "w");
     if (fp == NULL)

@@ -44,11 +44,12 @@ say "Generating an EC P-256 key \"demo-key\" on the token"
 say "Exporting the public key with the CLI"
 "$CLI" key show --token demo --label demo-key | tee "$TESSERA_HOME/show.txt"
 sed -n '/BEGIN PUBLIC KEY/,/END PUBLIC KEY/p' "$TESSERA_HOME/show.txt" >"$TESSERA_HOME/demo-key.pub.pem"
+KEY_ID=$(awk '/^private-key/ {p = 1} p && $1 == "id:" {print $2; exit}' "$TESSERA_HOME/show.txt")
 
 say "Signing a file with pkcs11-tool (ECDSA-SHA256) through the module"
 echo "Tessera demo, $(date -u)" >"$TESSERA_HOME/message.txt"
 pkcs11-tool --module "$MODULE" --token-label demo --login --pin "$TESSERA_PIN" \
-    --sign --mechanism ECDSA-SHA256 --signature-format openssl --label demo-key \
+    --sign --mechanism ECDSA-SHA256 --signature-format openssl --id "$KEY_ID" \
     -i "$TESSERA_HOME/message.txt" -o "$TESSERA_HOME/message.sig"
 
 say "Verifying the signature with OpenSSL against the exported public key"

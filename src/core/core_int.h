@@ -138,6 +138,7 @@ struct tcore_obj {
     bool destroyed;
     uint64_t id;
     uint64_t mod_rev;
+    uint64_t create_rev; /* store revision that created the record: find order */
     uint8_t *sealed; /* stored sealed part, for opening later */
     size_t sealed_len;
     bool opened;        /* sealed part verified and decoded at `epoch` */

@@ -6,6 +6,8 @@
  * Key sizes: bits for RSA and EC-family keys, bytes for AES and generic
  * secrets (HMAC, HKDF), as the mechanisms specification states per mechanism.
  */
+#include <pthread.h>
+
 #include "core/mech_int.h"
 
 #define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
@@ -91,11 +93,39 @@ static const tcore_mech_def mech_table[] = {
     {CKM_HKDF_KEY_GEN, 1, 512, CKF_GENERATE, MF_SECRET_GEN, TCRYPTO_MD_NONE},
 };
 
+/* Lookups (one per operation) go through an index sorted by type, built
+ * once; the table itself keeps its reading order for C_GetMechanismList. */
+#define MECH_COUNT TC_ARRAY_LEN(mech_table)
+static const tcore_mech_def *mech_index[MECH_COUNT];
+static pthread_once_t mech_index_once = PTHREAD_ONCE_INIT;
+
+static int mech_cmp(const void *a, const void *b)
+{
+    CK_MECHANISM_TYPE x = (*(const tcore_mech_def *const *)a)->type;
+    CK_MECHANISM_TYPE y = (*(const tcore_mech_def *const *)b)->type;
+    return x < y ? -1 : x > y;
+}
+
+static void mech_index_build(void)
+{
+    for (size_t i = 0; i < MECH_COUNT; i++)
+        mech_index[i] = &mech_table[i];
+    qsort(mech_index, MECH_COUNT, sizeof(mech_index[0]), mech_cmp);
+}
+
 const tcore_mech_def *tcore_mech_find(CK_MECHANISM_TYPE type)
 {
-    for (size_t i = 0; i < TC_ARRAY_LEN(mech_table); i++) {
-        if (mech_table[i].type == type)
-            return &mech_table[i];
+    pthread_once(&mech_index_once, mech_index_build);
+    size_t lo = 0, hi = MECH_COUNT;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        CK_MECHANISM_TYPE t = mech_index[mid]->type;
+        if (t == type)
+            return mech_index[mid];
+        if (t < type)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }

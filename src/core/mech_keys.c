@@ -260,7 +260,7 @@ CK_RV tcore_mech_unwrap(const CK_MECHANISM *mech, tcore_obj *unwrapping, const u
     }
     rv = tcore_op_oneshot(op, in, inlen, NULL, &plain_len);
     if (rv != CKR_OK)
-        goto unwrap_err;
+        goto done;
     cap = plain_len;
     plain = tcrypto_secure_alloc(cap ? cap : 1);
     if (plain == NULL) {
@@ -269,7 +269,7 @@ CK_RV tcore_mech_unwrap(const CK_MECHANISM *mech, tcore_obj *unwrapping, const u
     }
     rv = tcore_op_oneshot(op, in, inlen, plain, &plain_len);
     if (rv != CKR_OK)
-        goto unwrap_err;
+        goto done;
     if (c == CKO_PRIVATE_KEY) {
         if (tcrypto_pkey_from_pkcs8(plain, plain_len, &pk) != TCRYPTO_OK ||
             !tcrypto_pkey_has_private(pk)) {
@@ -317,11 +317,12 @@ CK_RV tcore_mech_unwrap(const CK_MECHANISM *mech, tcore_obj *unwrapping, const u
     *cls = c;
     *key_type = kt;
     rv = CKR_OK;
-    goto done;
-unwrap_err:
-    if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
-        rv = rv == CKR_ENCRYPTED_DATA_INVALID ? CKR_WRAPPED_KEY_INVALID : CKR_WRAPPED_KEY_LEN_RANGE;
 done:
+    /* §5.14 C_UnwrapKey names the decryption failures after the wrapped key. */
+    if (rv == CKR_ENCRYPTED_DATA_INVALID)
+        rv = CKR_WRAPPED_KEY_INVALID;
+    else if (rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
+        rv = CKR_WRAPPED_KEY_LEN_RANGE;
     if (plain != NULL)
         tcrypto_secure_free(plain, cap ? cap : 1);
     tcrypto_pkey_free(pk);

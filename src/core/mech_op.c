@@ -46,6 +46,42 @@ struct tcore_op {
     tc_buf acc;
 };
 
+/* ---- scratch buffers --------------------------------------------------------- */
+
+/* Temporary output (plaintext, unwrapped keys): small ones on the secure
+ * heap, large ones (bulk data would exhaust its 1 MiB) from malloc; wiped
+ * on free either way. */
+typedef struct {
+    uint8_t *p;
+    size_t n;
+    bool secure;
+} scratch;
+
+#define SCRATCH_SECURE_MAX 4096
+
+static bool scratch_alloc(scratch *b, size_t n)
+{
+    b->n = n ? n : 1;
+    b->secure = b->n <= SCRATCH_SECURE_MAX;
+    b->p = b->secure ? tcrypto_secure_alloc(b->n) : NULL;
+    if (b->p == NULL) {
+        b->secure = false;
+        b->p = malloc(b->n);
+    }
+    return b->p != NULL;
+}
+
+static void scratch_free(scratch *b)
+{
+    if (b->p == NULL)
+        return;
+    if (b->secure)
+        tcrypto_secure_free(b->p, b->n);
+    else
+        tc_freezero(b->p, b->n);
+    b->p = NULL;
+}
+
 /* ---- key checks ----------------------------------------------------------- */
 
 static bool key_type_fits(tcore_mech_family fam, CK_KEY_TYPE kt)
@@ -253,6 +289,14 @@ static CK_RV parse_sig_params(tcore_op *op, const CK_MECHANISM *m)
     }
 }
 
+typedef struct {
+    CK_BYTE_PTR pIv;
+    CK_ULONG ulIvLen;
+    CK_BYTE_PTR pAAD;
+    CK_ULONG ulAADLen;
+    CK_ULONG ulTagBits;
+} gcm_params_no_ivbits;
+
 static CK_RV parse_enc_params(tcore_op *op, const CK_MECHANISM *m)
 {
     switch (op->def->fam) {
@@ -293,9 +337,22 @@ static CK_RV parse_enc_params(tcore_op *op, const CK_MECHANISM *m)
     }
     case MF_AES_GCM: {
         CK_GCM_PARAMS p;
-        if (!param_is(m, sizeof(p)))
+        if (param_is(m, sizeof(gcm_params_no_ivbits))) {
+            /* The PKCS#11 2.40 errata layout without ulIvBits, which some
+             * applications (older OpenSC, SunPKCS11) still pass. */
+            gcm_params_no_ivbits q;
+            memcpy(&q, m->pParameter, sizeof(q));
+            p.pIv = q.pIv;
+            p.ulIvLen = q.ulIvLen;
+            p.ulIvBits = q.ulIvLen * 8;
+            p.pAAD = q.pAAD;
+            p.ulAADLen = q.ulAADLen;
+            p.ulTagBits = q.ulTagBits;
+        } else if (param_is(m, sizeof(p))) {
+            memcpy(&p, m->pParameter, sizeof(p));
+        } else {
             return CKR_MECHANISM_PARAM_INVALID;
-        memcpy(&p, m->pParameter, sizeof(p));
+        }
         /* Current Mechanisms §2.12.3: ulIvLen 1..256 bytes; tag lengths per
          * NIST SP 800-38D §5.2.1.2 (128,120,112,104,96, and 64/32). */
         if (p.ulIvLen < 1 || p.ulIvLen > 256 || p.pIv == NULL)
@@ -758,8 +815,7 @@ static CK_RV cipher_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8
 {
     tcore_mech_family f = op->def->fam;
     size_t need;
-    uint8_t *tmp = NULL;
-    size_t tmpcap = 0;
+    scratch tmp = {NULL, 0, false};
     tcrypto_cipher *c = NULL;
     bool go;
     CK_RV rv;
@@ -780,22 +836,23 @@ static CK_RV cipher_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8
             return rv;
     }
     uint8_t *dst = out;
-    if (rv == CKR_BUFFER_TOO_SMALL) {
-        tmpcap = need;
-        tmp = tcrypto_secure_alloc(tmpcap);
-        if (tmp == NULL) {
+    /* CBC_PAD decryption goes through a temporary so that nothing reaches
+     * the caller's buffer when the padding turns out wrong. */
+    if (rv == CKR_BUFFER_TOO_SMALL || (f == MF_AES_CBC_PAD && !enc(op))) {
+        if (!scratch_alloc(&tmp, need + 16)) {
             rv = CKR_HOST_MEMORY;
             goto done;
         }
-        dst = tmp;
+        dst = tmp.p;
     }
     rv = new_cipher(op, &c);
     if (rv != CKR_OK)
         goto done;
-    size_t n1 = need + 16, n2 = 0;
+    size_t dcap = tmp.p != NULL ? tmp.n : cap;
+    size_t n1 = dcap, n2 = 0;
     tcrypto_rc rc = tcrypto_cipher_update(c, in, inlen, dst, &n1);
     if (rc == TCRYPTO_OK) {
-        n2 = need + 16 - n1;
+        n2 = dcap - n1;
         rc = tcrypto_cipher_final(c, dst + n1, &n2);
     }
     if (rc == TCRYPTO_ERR_DECRYPT) {
@@ -809,16 +866,15 @@ static CK_RV cipher_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8
     rv = tcore_rv_from_crypto(rc);
     if (rv != CKR_OK)
         goto done;
-    if (tmp != NULL) {
+    if (tmp.p != NULL) {
         *outlen = cap;
-        rv = out_copy(out, outlen, tmp, n1 + n2);
-    }
-    else
+        rv = out_copy(out, outlen, tmp.p, n1 + n2);
+    } else {
         *outlen = n1 + n2;
+    }
 done:
     tcrypto_cipher_free(c);
-    if (tmp != NULL)
-        tcrypto_secure_free(tmp, tmpcap);
+    scratch_free(&tmp);
     return rv;
 }
 
@@ -884,20 +940,20 @@ static CK_RV kw_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8_t *
     if (rv == CKR_OK && !go)
         return rv;
     /* The exact plaintext length of KWP is known only after unwrapping. */
-    uint8_t *tmp = tcrypto_secure_alloc(need);
-    if (tmp == NULL)
+    scratch tmp;
+    if (!scratch_alloc(&tmp, need))
         return CKR_HOST_MEMORY;
     size_t n = need;
-    tcrypto_rc rc = tcrypto_aes_unwrap(pad, op->key, op->keylen, in, inlen, tmp, &n);
+    tcrypto_rc rc = tcrypto_aes_unwrap(pad, op->key, op->keylen, in, inlen, tmp.p, &n);
     if (rc == TCRYPTO_ERR_DECRYPT || rc == TCRYPTO_ERR_INPUT)
         rv = CKR_ENCRYPTED_DATA_INVALID;
     else
         rv = tcore_rv_from_crypto(rc);
     if (rv == CKR_OK) {
         *outlen = cap;
-        rv = out_copy(out, outlen, tmp, n);
+        rv = out_copy(out, outlen, tmp.p, n);
     }
-    tcrypto_secure_free(tmp, need);
+    scratch_free(&tmp);
     return rv;
 }
 
@@ -935,20 +991,20 @@ static CK_RV rsa_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8_t 
         return rv;
     if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
         return rv;
-    uint8_t *tmp = tcrypto_secure_alloc(k);
-    if (tmp == NULL)
+    scratch tmp;
+    if (!scratch_alloc(&tmp, k))
         return CKR_HOST_MEMORY;
     size_t n = k;
-    tcrypto_rc rc = tcrypto_rsa_decrypt(op->pkey, &op->ep, in, inlen, tmp, &n);
+    tcrypto_rc rc = tcrypto_rsa_decrypt(op->pkey, &op->ep, in, inlen, tmp.p, &n);
     if (rc == TCRYPTO_ERR_INPUT || rc == TCRYPTO_ERR_DECRYPT)
         rv = CKR_ENCRYPTED_DATA_INVALID;
     else
         rv = tcore_rv_from_crypto(rc);
     if (rv == CKR_OK) {
         *outlen = cap;
-        rv = out_copy(out, outlen, tmp, n);
+        rv = out_copy(out, outlen, tmp.p, n);
     }
-    tcrypto_secure_free(tmp, k);
+    scratch_free(&tmp);
     return rv;
 }
 
@@ -1063,35 +1119,16 @@ CK_RV tcore_op_update(tcore_op *op, const uint8_t *in, size_t inlen, uint8_t *ou
                 return rv;
         }
         op->multipart = true;
-        size_t n = need + 16;
-        /* tcrypto may write up to inlen + 15; our count is exact, but give
-         * it a scratch buffer when the caller's is only exactly large. */
-        uint8_t stackbuf[512];
-        uint8_t *tmp = NULL;
-        uint8_t *dst = out;
-        size_t tmpcap = 0;
-        if (*outlen < need + 16) {
-            tmpcap = need + 16;
-            tmp = tmpcap <= sizeof(stackbuf) ? stackbuf : tcrypto_secure_alloc(tmpcap);
-            if (tmp == NULL)
-                return CKR_HOST_MEMORY;
-            dst = tmp;
-        }
-        tcrypto_rc rc = tcrypto_cipher_update(op->cipher, in, inlen, dst, &n);
+        /* The crypto layer computes the same exact length, so the caller's
+         * buffer (at least `need`) is passed as it is. */
+        size_t n = *outlen;
+        tcrypto_rc rc = tcrypto_cipher_update(op->cipher, in, inlen, out, &n);
         rv = tcore_rv_from_crypto(rc);
         if (rv == CKR_OK && n != need)
             rv = CKR_FUNCTION_FAILED;
         if (rv == CKR_OK) {
-            if (dst != out)
-                memcpy(out, dst, n);
             *outlen = n;
             op->pending = newp;
-        }
-        if (tmp != NULL) {
-            if (tmp == stackbuf)
-                tc_wipe(stackbuf, sizeof(stackbuf));
-            else
-                tcrypto_secure_free(tmp, tmpcap);
         }
         return rv;
     }

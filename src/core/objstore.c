@@ -350,8 +350,10 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, const tstore_kv *have, tc
         *out = o;
         return CKR_OK;
     }
+    uint64_t create_rev = 0;
     if (have != NULL) {
         rv = tcore_record_load(t, have->value, have->value_len, have->mod_rev, id, &o);
+        create_rev = have->create_rev;
     } else {
         tcore_key_obj(key, sizeof(key), tcore_token_id(t), id);
         src = tstore_get(tcore_token_store(t), key, strlen(key), &kv);
@@ -364,7 +366,11 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, const tstore_kv *have, tc
             return CKR_DEVICE_ERROR;
         }
         rv = tcore_record_load(t, kv.value, kv.value_len, kv.mod_rev, id, &o);
+        create_rev = kv.create_rev;
         tstore_kv_free(&kv);
+    }
+    if (rv == CKR_OK) {
+        o->create_rev = create_rev;
     }
     if (rv == CKR_DEVICE_ERROR) {
         return CKR_OBJECT_HANDLE_INVALID; /* unreadable record: no object */
@@ -424,30 +430,48 @@ CK_RV tcore_token_object(tcore_token *t, CK_OBJECT_HANDLE h, tcore_obj **out)
 
 /* ---- find ------------------------------------------------------------------ */
 
-static bool add_handle(CK_OBJECT_HANDLE **hs, CK_ULONG *n, CK_ULONG *cap, CK_OBJECT_HANDLE h)
+/* Find results, returned in creation order (the order the objects were
+ * stored in), which tools that take "the first match" rely on. */
+typedef struct {
+    uint64_t rev;
+    CK_OBJECT_HANDLE h;
+} found_ent;
+
+typedef struct {
+    found_ent *v;
+    CK_ULONG n, cap;
+} found_set;
+
+static bool found_add(found_set *f, uint64_t rev, CK_OBJECT_HANDLE h)
 {
-    for (CK_ULONG i = 0; i < *n; i++) {
-        if ((*hs)[i] == h) {
-            return true;
-        }
-    }
-    if (*n == *cap) {
-        CK_ULONG nc = *cap ? *cap * 2 : 16;
-        CK_OBJECT_HANDLE *p = realloc(*hs, nc * sizeof(*p));
+    if (f->n == f->cap) {
+        CK_ULONG nc = f->cap ? f->cap * 2 : 16;
+        found_ent *p = realloc(f->v, nc * sizeof(*p));
         if (p == NULL) {
             return false;
         }
-        *hs = p;
-        *cap = nc;
+        f->v = p;
+        f->cap = nc;
     }
-    (*hs)[(*n)++] = h;
+    f->v[f->n].rev = rev;
+    f->v[f->n].h = h;
+    f->n++;
     return true;
+}
+
+static int found_cmp(const void *x, const void *y)
+{
+    const found_ent *a = x, *b = y;
+    if (a->rev != b->rev) {
+        return a->rev < b->rev ? -1 : 1;
+    }
+    return a->h < b->h ? -1 : a->h > b->h ? 1 : 0;
 }
 
 /* Candidates from one index range (or the object range when prefix names
  * t/<tok>/o/). */
 static CK_RV scan(tcore_token *t, const char *prefix, bool records, const CK_ATTRIBUTE *tmpl,
-                  CK_ULONG count, CK_OBJECT_HANDLE **hs, CK_ULONG *n, CK_ULONG *cap)
+                  CK_ULONG count, found_set *f)
 {
     tstore_kv *kvs = NULL;
     size_t nk = 0;
@@ -469,7 +493,7 @@ static CK_RV scan(tcore_token *t, const char *prefix, bool records, const CK_ATT
             continue;
         }
         if (visible(t, o) && tcore_obj_match(o, tmpl, count)) {
-            if (!add_handle(hs, n, cap, tcore_obj_handle(o))) {
+            if (!found_add(f, o->create_rev, tcore_obj_handle(o))) {
                 rv = CKR_HOST_MEMORY;
             }
         }
@@ -485,8 +509,9 @@ static CK_RV scan(tcore_token *t, const char *prefix, bool records, const CK_ATT
 CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
                        CK_OBJECT_HANDLE **handles, CK_ULONG *nout)
 {
+    found_set f = {NULL, 0, 0};
     CK_OBJECT_HANDLE *hs = NULL;
-    CK_ULONG n = 0, cap = 0;
+    CK_ULONG n = 0;
     CK_RV rv = CKR_OK;
     const CK_ATTRIBUTE *ix = NULL;
     char *prefix = NULL;
@@ -512,14 +537,14 @@ CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
     if (ix == NULL) {
         char p[64];
         snprintf(p, sizeof(p), "t/%s/o/", tcore_token_id(t));
-        rv = scan(t, p, true, tmpl, count, &hs, &n, &cap);
+        rv = scan(t, p, true, tmpl, count, &f);
         goto out;
     }
     rv = index_prefix(tcore_token_id(t), ix->type, ix->pValue, ix->ulValueLen, NULL, &prefix);
     if (rv != CKR_OK) {
         goto out;
     }
-    rv = scan(t, prefix, false, tmpl, count, &hs, &n, &cap);
+    rv = scan(t, prefix, false, tmpl, count, &f);
     free(prefix);
     prefix = NULL;
     if (rv != CKR_OK || ix->type == CKA_CLASS || tcore_token_login_state(t) != CKU_USER) {
@@ -538,10 +563,23 @@ CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
     }
     tc_wipe(mk, sizeof(mk));
     if (rv == CKR_OK) {
-        rv = scan(t, prefix, false, tmpl, count, &hs, &n, &cap);
+        rv = scan(t, prefix, false, tmpl, count, &f);
         free(prefix);
     }
 out:
+    if (rv == CKR_OK && f.n > 0) {
+        qsort(f.v, f.n, sizeof(*f.v), found_cmp);
+        hs = malloc(f.n * sizeof(*hs));
+        if (hs == NULL) {
+            rv = CKR_HOST_MEMORY;
+        }
+        for (CK_ULONG i = 0; hs != NULL && i < f.n; i++) {
+            if (n == 0 || hs[n - 1] != f.v[i].h) {
+                hs[n++] = f.v[i].h;
+            }
+        }
+    }
+    free(f.v);
     if (rv != CKR_OK) {
         free(hs);
         return rv;
@@ -676,6 +714,7 @@ CK_RV tcore_token_store_objects(tcore_token *t, tcore_obj **objs, CK_ULONG n,
         pthread_mutex_lock(&o->lock);
         o->stored = true;
         o->mod_rev = rev;
+        o->create_rev = rev;
         o->sealed = sealed;
         o->sealed_len = slen;
         o->opened = key != NULL;

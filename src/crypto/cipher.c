@@ -249,84 +249,61 @@ static tcrypto_rc gcm_check(size_t keylen, const void *iv, size_t ivlen, const v
     return TCRYPTO_OK;
 }
 
-static EVP_CIPHER_CTX *gcm_ctx(bool enc, const void *key, size_t keylen, const void *iv,
-                               size_t ivlen)
+/* SP 800-38D §8.2.1: 96-bit IVs are the default length of OpenSSL's GCM,
+ * which then needs no separate IV-length step. */
+#define GCM_DEFAULT_IVLEN 12
+/* Decryption output up to this size is staged on the stack. */
+#define GCM_STACK_SCRATCH 4096
+
+/* Set direction, key (NULL: keep the context's) and IV on ctx, whose IV
+ * length is currently *cur_ivlen (updated). One init call for the common
+ * 96-bit IV; any other length must be set before the IV itself. */
+static bool gcm_start(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *alg, bool enc, const void *key,
+                      const void *iv, size_t ivlen, size_t *cur_ivlen)
 {
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (ctx == NULL)
-        return NULL;
-    /* The IV length must be set before the IV itself. */
-    if (EVP_CipherInit_ex2(ctx, tcx_aes(TCX_AES_GCM, keylen), NULL, NULL, enc, NULL) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, (int)ivlen, NULL) != 1 ||
-        EVP_CipherInit_ex2(ctx, NULL, key, iv, enc, NULL) != 1) {
-        EVP_CIPHER_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
+    if (ivlen == *cur_ivlen)
+        return EVP_CipherInit_ex2(ctx, alg, key, iv, enc, NULL) == 1;
+    if (EVP_CipherInit_ex2(ctx, alg, key, NULL, enc, NULL) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, (int)ivlen, NULL) != 1)
+        return false;
+    *cur_ivlen = ivlen;
+    return EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, NULL) == 1;
 }
 
-tcrypto_rc tcrypto_gcm_encrypt(const void *key, size_t keylen, const void *iv, size_t ivlen,
-                               const void *aad, size_t aadlen, const void *in, size_t inlen,
-                               uint8_t *out, uint8_t *tag, size_t taglen)
+/* AAD, plaintext, tag on a started encryption context. */
+static tcrypto_rc gcm_seal(EVP_CIPHER_CTX *ctx, const void *aad, size_t aadlen, const void *in,
+                           size_t inlen, uint8_t *out, uint8_t *tag, size_t taglen)
 {
-    tcrypto_rc rc = tcx_ready();
-    EVP_CIPHER_CTX *ctx = NULL;
     uint8_t fin[AES_BLOCK];
-    uint8_t t[16];
-    int n = 0;
-    if (rc != TCRYPTO_OK)
-        return rc;
-    if (key == NULL)
-        return TCRYPTO_ERR_ARG;
-    rc = gcm_check(keylen, iv, ivlen, aad, aadlen, in, inlen, out, tag, taglen);
-    if (rc != TCRYPTO_OK)
-        return rc;
-    ctx = gcm_ctx(true, key, keylen, iv, ivlen);
-    if (ctx == NULL)
-        return TCRYPTO_ERR_INTERNAL;
     size_t got = 0;
+    int n = 0;
     if ((aadlen > 0 && !update_chunked(ctx, NULL, NULL, aad, aadlen)) ||
         (inlen > 0 && !update_chunked(ctx, out, &got, in, inlen)) || got != inlen ||
         EVP_CipherFinal_ex(ctx, fin, &n) != 1 || n != 0 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, (int)taglen, t) != 1) {
-        rc = TCRYPTO_ERR_INTERNAL;
-        goto done;
-    }
-    memcpy(tag, t, taglen);
-done:
-    EVP_CIPHER_CTX_free(ctx);
-    return rc;
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, (int)taglen, tag) != 1)
+        return TCRYPTO_ERR_INTERNAL;
+    return TCRYPTO_OK;
 }
 
-tcrypto_rc tcrypto_gcm_decrypt(const void *key, size_t keylen, const void *iv, size_t ivlen,
-                               const void *aad, size_t aadlen, const void *in, size_t inlen,
-                               const uint8_t *tag, size_t taglen, uint8_t *out)
+/* AAD, ciphertext, tag check on a started decryption context. The
+ * plaintext is released only after the tag checks: it goes to a scratch
+ * buffer and is copied out on success. */
+static tcrypto_rc gcm_open(EVP_CIPHER_CTX *ctx, const void *aad, size_t aadlen, const void *in,
+                           size_t inlen, const uint8_t *tag, size_t taglen, uint8_t *out)
 {
-    tcrypto_rc rc = tcx_ready();
-    EVP_CIPHER_CTX *ctx = NULL;
-    uint8_t *tmp = NULL;
+    tcrypto_rc rc = TCRYPTO_OK;
+    uint8_t stack[GCM_STACK_SCRATCH];
+    uint8_t *tmp = stack;
     uint8_t fin[AES_BLOCK];
     uint8_t t[16];
-    int n = 0;
-    if (rc != TCRYPTO_OK)
-        return rc;
-    if (key == NULL)
-        return TCRYPTO_ERR_ARG;
-    rc = gcm_check(keylen, iv, ivlen, aad, aadlen, in, inlen, out, tag, taglen);
-    if (rc != TCRYPTO_OK)
-        return rc;
-    /* Plaintext is released only after the tag checks: decrypt into a
-     * scratch buffer, copy out on success. */
-    tmp = tcrypto_secure_alloc(inlen);
-    if (tmp == NULL)
-        return TCRYPTO_ERR_NOMEM;
-    memcpy(t, tag, taglen);
-    ctx = gcm_ctx(false, key, keylen, iv, ivlen);
-    if (ctx == NULL) {
-        rc = TCRYPTO_ERR_INTERNAL;
-        goto done;
-    }
     size_t got = 0;
+    int n = 0;
+    if (inlen > sizeof(stack)) {
+        tmp = malloc(inlen);
+        if (tmp == NULL)
+            return TCRYPTO_ERR_NOMEM;
+    }
+    memcpy(t, tag, taglen); /* SET_TAG takes a non-const pointer */
     if ((aadlen > 0 && !update_chunked(ctx, NULL, NULL, aad, aadlen)) ||
         (inlen > 0 && !update_chunked(ctx, tmp, &got, in, inlen)) || got != inlen ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, (int)taglen, t) != 1) {
@@ -340,9 +317,142 @@ tcrypto_rc tcrypto_gcm_decrypt(const void *key, size_t keylen, const void *iv, s
     if (inlen > 0)
         memcpy(out, tmp, inlen);
 done:
-    tcrypto_secure_free(tmp, inlen);
+    OPENSSL_cleanse(tmp, inlen);
+    if (tmp != stack)
+        free(tmp);
+    return rc;
+}
+
+tcrypto_rc tcrypto_gcm_encrypt(const void *key, size_t keylen, const void *iv, size_t ivlen,
+                               const void *aad, size_t aadlen, const void *in, size_t inlen,
+                               uint8_t *out, uint8_t *tag, size_t taglen)
+{
+    tcrypto_rc rc = tcx_ready();
+    EVP_CIPHER_CTX *ctx = NULL;
+    size_t cur = GCM_DEFAULT_IVLEN;
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (key == NULL)
+        return TCRYPTO_ERR_ARG;
+    rc = gcm_check(keylen, iv, ivlen, aad, aadlen, in, inlen, out, tag, taglen);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    if (!gcm_start(ctx, tcx_aes(TCX_AES_GCM, keylen), true, key, iv, ivlen, &cur))
+        rc = TCRYPTO_ERR_INTERNAL;
+    else
+        rc = gcm_seal(ctx, aad, aadlen, in, inlen, out, tag, taglen);
+    EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
+    return rc;
+}
+
+tcrypto_rc tcrypto_gcm_decrypt(const void *key, size_t keylen, const void *iv, size_t ivlen,
+                               const void *aad, size_t aadlen, const void *in, size_t inlen,
+                               const uint8_t *tag, size_t taglen, uint8_t *out)
+{
+    tcrypto_rc rc = tcx_ready();
+    EVP_CIPHER_CTX *ctx = NULL;
+    size_t cur = GCM_DEFAULT_IVLEN;
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (key == NULL)
+        return TCRYPTO_ERR_ARG;
+    rc = gcm_check(keylen, iv, ivlen, aad, aadlen, in, inlen, out, tag, taglen);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    if (!gcm_start(ctx, tcx_aes(TCX_AES_GCM, keylen), false, key, iv, ivlen, &cur))
+        rc = TCRYPTO_ERR_INTERNAL;
+    else
+        rc = gcm_open(ctx, aad, aadlen, in, inlen, tag, taglen, out);
     EVP_CIPHER_CTX_free(ctx);
     return rc;
+}
+
+/* ---- keyed GCM context ---------------------------------------------------- */
+
+struct tcrypto_gcm {
+    EVP_CIPHER_CTX *ctx; /* holds the key schedule; IV and direction per call */
+    size_t keylen;
+    size_t ivlen;        /* the context's current IV length */
+};
+
+tcrypto_rc tcrypto_gcm_new(const void *key, size_t keylen, tcrypto_gcm **out)
+{
+    tcrypto_rc rc = tcx_ready();
+    tcrypto_gcm *g = NULL;
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (key == NULL || out == NULL)
+        return TCRYPTO_ERR_ARG;
+    const EVP_CIPHER *alg = tcx_aes(TCX_AES_GCM, keylen);
+    if (alg == NULL)
+        return TCRYPTO_ERR_KEY;
+    g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    g->keylen = keylen;
+    g->ivlen = GCM_DEFAULT_IVLEN;
+    g->ctx = EVP_CIPHER_CTX_new();
+    if (g->ctx == NULL) {
+        rc = TCRYPTO_ERR_NOMEM;
+        goto done;
+    }
+    if (EVP_CipherInit_ex2(g->ctx, alg, key, NULL, 1, NULL) != 1) {
+        rc = TCRYPTO_ERR_INTERNAL;
+        goto done;
+    }
+    *out = g;
+    g = NULL;
+done:
+    tcrypto_gcm_free(g);
+    return rc;
+}
+
+tcrypto_rc tcrypto_gcm_seal(tcrypto_gcm *g, const void *iv, size_t ivlen, const void *aad,
+                            size_t aadlen, const void *in, size_t inlen, uint8_t *out,
+                            uint8_t *tag, size_t taglen)
+{
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (g == NULL)
+        return TCRYPTO_ERR_ARG;
+    rc = gcm_check(g->keylen, iv, ivlen, aad, aadlen, in, inlen, out, tag, taglen);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (!gcm_start(g->ctx, NULL, true, NULL, iv, ivlen, &g->ivlen))
+        return TCRYPTO_ERR_INTERNAL;
+    return gcm_seal(g->ctx, aad, aadlen, in, inlen, out, tag, taglen);
+}
+
+tcrypto_rc tcrypto_gcm_open(tcrypto_gcm *g, const void *iv, size_t ivlen, const void *aad,
+                            size_t aadlen, const void *in, size_t inlen, const uint8_t *tag,
+                            size_t taglen, uint8_t *out)
+{
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (g == NULL)
+        return TCRYPTO_ERR_ARG;
+    rc = gcm_check(g->keylen, iv, ivlen, aad, aadlen, in, inlen, out, tag, taglen);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (!gcm_start(g->ctx, NULL, false, NULL, iv, ivlen, &g->ivlen))
+        return TCRYPTO_ERR_INTERNAL;
+    return gcm_open(g->ctx, aad, aadlen, in, inlen, tag, taglen, out);
+}
+
+void tcrypto_gcm_free(tcrypto_gcm *g)
+{
+    if (g == NULL)
+        return;
+    EVP_CIPHER_CTX_free(g->ctx); /* cleanses the key schedule */
+    free(g);
 }
 
 /* ---- key wrap --------------------------------------------------------------- */

@@ -34,6 +34,23 @@ void tcx_enter_error(void);
  * secure heap is exhausted (OpenSSL reports that like malformed input). */
 tcrypto_rc tcx_load_failure(tcrypto_rc rc);
 
+/* The layer's private library context: the "default" provider loaded
+ * explicitly, no configuration file, no inherited default properties.
+ * Every fetch, key and operation in the layer (and the TPM crypto files)
+ * goes through it so a host program's OpenSSL configuration, providers or
+ * property queries never apply to our crypto. Valid at any time (created on
+ * first use); NULL only when it could not be created, in which case
+ * tcx_ready() reports the error state. */
+OSSL_LIB_CTX *tcx_libctx(void);
+
+/* Provider key-type name for EVP_PKEY_CTX_new_from_name() and raw-key
+ * constructors. These are the OID aliases of the default provider's key
+ * managers: OpenSSL 3.0 maps the short names ("RSA", "EC", ...) to legacy
+ * NIDs and then prefers any ENGINE registered for that NID over providers
+ * (int_ctx_new in crypto/evp/pmeth_lib.c); an OID string maps to no NID,
+ * so the provider in our library context is used. NULL for NONE. */
+const char *tcx_keytype_name(tcrypto_key_type type);
+
 /* Algorithm objects fetched once at start-up; NULL for NONE/unknown. */
 const EVP_MD *tcx_md(tcrypto_md md);
 const char *tcx_md_name(tcrypto_md md);

@@ -26,7 +26,7 @@ static tcrypto_rc ec_peer(const tcrypto_pkey *k, const uint8_t *peer, size_t pee
                                         tcx_curve_group(k->curve), 0) != 1 ||
         OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, peer, peer_len) != 1 ||
         (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL) {
+        (ctx = EVP_PKEY_CTX_new_from_name(tcx_libctx(), tcx_keytype_name(TCRYPTO_KEY_EC), NULL)) == NULL) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;
     }
@@ -65,7 +65,7 @@ tcrypto_rc tcrypto_derive(const tcrypto_pkey *priv, const uint8_t *peer, size_t 
     case TCRYPTO_KEY_X448:
         if (peer_len != priv->bytes)
             return TCRYPTO_ERR_KEY;
-        pp = EVP_PKEY_new_raw_public_key_ex(NULL, tcx_raw_alg_name(priv->type), NULL, peer,
+        pp = EVP_PKEY_new_raw_public_key_ex(tcx_libctx(), tcx_keytype_name(priv->type), NULL, peer,
                                             peer_len);
         rc = pp ? TCRYPTO_OK : TCRYPTO_ERR_KEY;
         break;
@@ -77,7 +77,7 @@ tcrypto_rc tcrypto_derive(const tcrypto_pkey *priv, const uint8_t *peer, size_t 
     size_t need = priv->bytes; /* field size: x coordinate / u coordinate */
     if (tcx_out_precheck(out, outlen, need, &rc))
         goto done;
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv->pk, NULL);
+    ctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), priv->pk, NULL);
     if (ctx == NULL) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;

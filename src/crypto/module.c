@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_dispatch.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/kdf.h>
+#include <openssl/provider.h>
 #include <openssl/rand.h>
 
 #include "crypto/crypto_int.h"
@@ -20,6 +23,8 @@
  * (~2.5 KiB per RSA-4096 key). 1 MiB, power of two as OpenSSL requires. */
 #define TCX_SECURE_HEAP_SIZE (1u << 20)
 #define TCX_SECURE_HEAP_MINSIZE 16
+/* Additional input per DRBG reseed; well under every DRBG's limit. */
+#define TCX_SEED_CHUNK 1024u
 
 enum { TCX_STATE_UNINIT = 0, TCX_STATE_OK = 1, TCX_STATE_ERROR = 2 };
 
@@ -27,10 +32,13 @@ static atomic_int g_state = TCX_STATE_UNINIT;
 static atomic_bool g_forced_error = false;
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
 static pthread_once_t g_heap_once = PTHREAD_ONCE_INIT;
+static pthread_once_t g_libctx_once = PTHREAD_ONCE_INIT;
 /* Set on the thread running the self-tests, whose crypto calls must not wait
  * for the start-up they are part of. */
 static _Thread_local bool tls_in_selftest = false;
 
+static OSSL_LIB_CTX *g_libctx;
+static OSSL_PROVIDER *g_default_prov;
 static EVP_MD *g_md[TCRYPTO_MD_SHA3_512 + 1];
 static EVP_CIPHER *g_aes[TCX_AES_KIND_COUNT][3];
 static EVP_MAC *g_hmac;
@@ -87,10 +95,220 @@ static void heap_init(void)
         TC_WARN("crypto", "secure heap could not be locked in memory");
 }
 
+/*
+ * Our library context. OSSL_LIB_CTX_new() reads no configuration file, so
+ * neither the host's openssl.cnf nor its default property query
+ * (EVP_set_default_properties) nor the providers it loaded apply to it.
+ *
+ * That alone is not enough in OpenSSL 3.0: EVP_PKEY_CTX_new_from_pkey()
+ * turns the key manager's name ("RSA", "EC") into a legacy NID and then
+ * asks the global ENGINE table for a pkey method for that NID before it
+ * considers the key's provider (int_ctx_new, crypto/evp/pmeth_lib.c). A
+ * host that made an engine the default (`openssl req -engine pkcs11` makes
+ * libengine-pkcs11 the default for RSA and EC, and that engine calls back
+ * into this very module) thus gets every RSA/EC operation on our own keys.
+ * The library context cannot turn that off, so the algorithms reach it
+ * through a thin built-in provider: it hands out the "default" provider's
+ * implementations unchanged (from a second private context, with the
+ * default provider's own provider context, so no call needs translating)
+ * but lists each key manager under its OID alias first. The first name is
+ * what EVP_KEYMGMT_get0_name() reports; an OID maps to no NID, so the
+ * engine lookup never happens and the provider does the work.
+ */
+#define TCX_PROVIDER_NAME "tessera-default"
+
+static OSSL_LIB_CTX *g_inner_libctx;
+static OSSL_PROVIDER *g_inner_prov;
+static OSSL_ALGORITHM *g_keymgmt_algs; /* renamed copy, lives until exit */
+
+static bool name_is_oid(const char *p, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || p[i] == '.'))
+            return false;
+    return true;
+}
+
+/* "RSA:rsaEncryption:1.2.840.113549.1.1.1" -> "1.2.840.113549.1.1.1:RSA:
+ * rsaEncryption"; NULL when the list holds no OID (kept as it is). */
+static char *oid_first(const char *names)
+{
+    const char *p = names;
+    while (*p != '\0') {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (name_is_oid(p, n)) {
+            size_t total = strlen(names);
+            char *out = malloc(total + 2);
+            if (out == NULL)
+                return NULL;
+            memcpy(out, p, n);
+            size_t o = n;
+            /* the other names, in order, without the OID */
+            if (p != names) {
+                out[o++] = ':';
+                memcpy(out + o, names, (size_t)(p - names) - 1);
+                o += (size_t)(p - names) - 1;
+            }
+            if (end != NULL) {
+                size_t rest = strlen(end + 1);
+                out[o++] = ':';
+                memcpy(out + o, end + 1, rest);
+                o += rest;
+            }
+            out[o] = '\0';
+            return out;
+        }
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return NULL;
+}
+
+static bool build_keymgmt_algs(void)
+{
+    int no_cache = 0;
+    const OSSL_ALGORITHM *in = OSSL_PROVIDER_query_operation(g_inner_prov, OSSL_OP_KEYMGMT,
+                                                             &no_cache);
+    size_t n = 0;
+    if (in == NULL)
+        return false;
+    while (in[n].algorithm_names != NULL)
+        n++;
+    OSSL_ALGORITHM *out = calloc(n + 1, sizeof(*out));
+    if (out == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = in[i];
+        char *renamed = oid_first(in[i].algorithm_names);
+        if (renamed != NULL)
+            out[i].algorithm_names = renamed; /* never freed: static lifetime */
+    }
+    g_keymgmt_algs = out;
+    return true;
+}
+
+static const OSSL_ALGORITHM *prov_query(void *provctx, int op, int *no_cache)
+{
+    (void)provctx;
+    *no_cache = 0;
+    if (op == OSSL_OP_KEYMGMT)
+        return g_keymgmt_algs;
+    return OSSL_PROVIDER_query_operation(g_inner_prov, op, no_cache);
+}
+
+static int prov_get_capabilities(void *provctx, const char *capability, OSSL_CALLBACK *cb,
+                                 void *arg)
+{
+    (void)provctx;
+    return OSSL_PROVIDER_get_capabilities(g_inner_prov, capability, cb, arg);
+}
+
+static void prov_teardown(void *provctx)
+{
+    (void)provctx; /* the inner provider lives as long as the process */
+}
+
+static const OSSL_DISPATCH g_prov_dispatch[] = {
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))prov_query},
+    {OSSL_FUNC_PROVIDER_GET_CAPABILITIES, (void (*)(void))prov_get_capabilities},
+    {OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))prov_teardown},
+    {0, NULL},
+};
+
+static int prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                     const OSSL_DISPATCH **out, void **provctx)
+{
+    (void)handle;
+    (void)in;
+    *out = g_prov_dispatch;
+    /* The implementations are the inner default provider's: they expect
+     * its provider context, and get it. */
+    *provctx = OSSL_PROVIDER_get0_provider_ctx(g_inner_prov);
+    return *provctx != NULL;
+}
+
+/* Run when this module is unloaded (dlclose) or the process exits. An
+ * atexit() handler registered from a shared object runs at its dlclose
+ * too, and at exit before OPENSSL_cleanup(), whose own handler was
+ * registered earlier (libctx_init initialises OpenSSL first).
+ * OPENSSL_atexit() would be wrong here: on Linux it does not keep the
+ * registering module mapped. OpenSSL tears down only the default context
+ * itself: the per-thread DRBGs of ours would otherwise be left behind. Everything
+ * fetched from our contexts goes first, then the contexts, outer first
+ * (its objects call into the inner provider). The module stays in the
+ * error state afterwards. */
+static void libctx_cleanup(void)
+{
+    atomic_store(&g_state, TCX_STATE_ERROR);
+    for (size_t i = 0; i < TC_ARRAY_LEN(g_md); i++) {
+        EVP_MD_free(g_md[i]);
+        g_md[i] = NULL;
+    }
+    for (size_t k = 0; k < TCX_AES_KIND_COUNT; k++) {
+        for (size_t b = 0; b < 3; b++) {
+            EVP_CIPHER_free(g_aes[k][b]);
+            g_aes[k][b] = NULL;
+        }
+    }
+    EVP_MAC_free(g_hmac);
+    EVP_MAC_free(g_cmac);
+    EVP_KDF_free(g_hkdf);
+    g_hmac = g_cmac = NULL;
+    g_hkdf = NULL;
+    OSSL_PROVIDER_unload(g_default_prov);
+    OSSL_LIB_CTX_free(g_libctx);
+    g_default_prov = NULL;
+    g_libctx = NULL;
+    OSSL_PROVIDER_unload(g_inner_prov);
+    OSSL_LIB_CTX_free(g_inner_libctx);
+    g_inner_prov = NULL;
+    g_inner_libctx = NULL;
+}
+
+static void libctx_init(void)
+{
+    OSSL_LIB_CTX *ctx = NULL;
+    /* Registers OpenSSL's exit handler before ours; loads no configuration. */
+    if (OPENSSL_init_crypto(0, NULL) != 1) {
+        TC_ERROR("crypto", "could not initialise OpenSSL");
+        return;
+    }
+    g_inner_libctx = OSSL_LIB_CTX_new();
+    if (g_inner_libctx == NULL ||
+        (g_inner_prov = OSSL_PROVIDER_load(g_inner_libctx, "default")) == NULL ||
+        !build_keymgmt_algs()) {
+        TC_ERROR("crypto", "could not load the default provider");
+        return;
+    }
+    ctx = OSSL_LIB_CTX_new();
+    if (ctx == NULL || OSSL_PROVIDER_add_builtin(ctx, TCX_PROVIDER_NAME, prov_init) != 1 ||
+        (g_default_prov = OSSL_PROVIDER_load(ctx, TCX_PROVIDER_NAME)) == NULL) {
+        TC_ERROR("crypto", "could not create the library context");
+        OSSL_LIB_CTX_free(ctx);
+        return;
+    }
+    g_libctx = ctx;
+    if (atexit(libctx_cleanup) != 0)
+        TC_WARN("crypto", "could not register the library context clean-up");
+}
+
+OSSL_LIB_CTX *tcx_libctx(void)
+{
+    pthread_once(&g_libctx_once, libctx_init);
+    return g_libctx;
+}
+
 static bool fetch_all(void)
 {
+    OSSL_LIB_CTX *lc = tcx_libctx();
+    if (lc == NULL)
+        return false;
     for (int i = TCRYPTO_MD_SHA1; i <= TCRYPTO_MD_SHA3_512; i++) {
-        g_md[i] = EVP_MD_fetch(NULL, g_md_names[i], NULL);
+        g_md[i] = EVP_MD_fetch(lc, g_md_names[i], NULL);
         if (g_md[i] == NULL)
             return false;
     }
@@ -99,20 +317,23 @@ static bool fetch_all(void)
         for (int b = 0; b < 3; b++) {
             char name[32];
             snprintf(name, sizeof(name), "AES-%d-%s", bits[b], g_aes_modes[k]);
-            g_aes[k][b] = EVP_CIPHER_fetch(NULL, name, NULL);
+            g_aes[k][b] = EVP_CIPHER_fetch(lc, name, NULL);
             if (g_aes[k][b] == NULL)
                 return false;
         }
     }
-    g_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    g_cmac = EVP_MAC_fetch(NULL, "CMAC", NULL);
-    g_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    g_hmac = EVP_MAC_fetch(lc, "HMAC", NULL);
+    g_cmac = EVP_MAC_fetch(lc, "CMAC", NULL);
+    g_hkdf = EVP_KDF_fetch(lc, "HKDF", NULL);
     return g_hmac != NULL && g_cmac != NULL && g_hkdf != NULL;
 }
 
 static void module_init(void)
 {
     pthread_once(&g_heap_once, heap_init);
+    /* Our crypto must leave nothing on the host thread's OpenSSL error
+     * queue (the self-tests provoke failures on purpose). */
+    ERR_set_mark();
     bool ok = fetch_all();
     if (!ok)
         TC_ERROR("crypto", "could not fetch the required algorithms");
@@ -123,6 +344,7 @@ static void module_init(void)
         if (!ok)
             TC_ERROR("crypto", "known-answer self-test failed: entering error state");
     }
+    ERR_pop_to_mark();
     int expected = TCX_STATE_UNINIT;
     atomic_compare_exchange_strong(&g_state, &expected,
                                    ok && !atomic_load(&g_forced_error) ? TCX_STATE_OK
@@ -215,14 +437,15 @@ tcrypto_rc tcrypto_random(void *out, size_t n)
         return rc;
     if (out == NULL && n != 0)
         return TCRYPTO_ERR_ARG;
-    uint8_t *p = out;
-    while (n > 0) {
-        int chunk = n > (size_t)INT_MAX ? INT_MAX : (int)n;
-        if (RAND_bytes(p, chunk) != 1)
-            return TCRYPTO_ERR_INTERNAL;
-        p += chunk;
-        n -= (size_t)chunk;
-    }
+    if (n == 0)
+        return TCRYPTO_OK;
+    /* The DRBG of our library context, called directly: RAND_bytes() and
+     * RAND_bytes_ex() both defer to a RAND_METHOD a host ENGINE may have
+     * installed as the default. EVP_RAND_generate() splits requests larger
+     * than the DRBG's maximum itself. */
+    EVP_RAND_CTX *drbg = RAND_get0_public(tcx_libctx());
+    if (drbg == NULL || EVP_RAND_generate(drbg, out, n, 0, 0, NULL, 0) != 1)
+        return TCRYPTO_ERR_INTERNAL;
     return TCRYPTO_OK;
 }
 
@@ -234,13 +457,19 @@ tcrypto_rc tcrypto_random_seed(const void *in, size_t n)
     if (in == NULL && n != 0)
         return TCRYPTO_ERR_ARG;
     const uint8_t *p = in;
+    /* Mixed in as additional input of a reseed of our primary DRBG, without
+     * entropy credit: caller bytes are not trusted to be random (PKCS#11
+     * C_SeedRandom, TPM2_StirRandom). The children (public/private DRBGs)
+     * reseed from it on their next request. */
+    EVP_RAND_CTX *drbg = RAND_get0_primary(tcx_libctx());
+    if (drbg == NULL)
+        return TCRYPTO_ERR_INTERNAL;
     while (n > 0) {
-        int chunk = n > (size_t)INT_MAX ? INT_MAX : (int)n;
-        /* Mixed in without entropy credit: caller bytes are not trusted to
-         * be random (PKCS#11 C_SeedRandom, TPM2_StirRandom). */
-        RAND_add(p, chunk, 0.0);
+        size_t chunk = n > TCX_SEED_CHUNK ? TCX_SEED_CHUNK : n;
+        if (EVP_RAND_reseed(drbg, 0, NULL, 0, p, chunk) != 1)
+            return TCRYPTO_ERR_INTERNAL;
         p += chunk;
-        n -= (size_t)chunk;
+        n -= chunk;
     }
     return TCRYPTO_OK;
 }

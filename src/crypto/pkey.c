@@ -9,6 +9,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/decoder.h>
 #include <openssl/encoder.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
@@ -72,6 +73,35 @@ const char *tcx_raw_alg_name(tcrypto_key_type type)
     case TCRYPTO_KEY_X448: return "X448";
     default: return NULL;
     }
+}
+
+const char *tcx_keytype_name(tcrypto_key_type type)
+{
+    switch (type) {
+    case TCRYPTO_KEY_RSA: return "1.2.840.113549.1.1.1"; /* RFC 8017 A.1 rsaEncryption */
+    case TCRYPTO_KEY_EC: return "1.2.840.10045.2.1";     /* RFC 5480 id-ecPublicKey */
+    case TCRYPTO_KEY_ED25519: return "1.3.101.112";      /* RFC 8410 §3 */
+    case TCRYPTO_KEY_ED448: return "1.3.101.113";
+    case TCRYPTO_KEY_X25519: return "1.3.101.110";
+    case TCRYPTO_KEY_X448: return "1.3.101.111";
+    default: return NULL;
+    }
+}
+
+/* Key generation in our library context (EVP_PKEY_Q_keygen() would go by
+ * the short name, see tcx_keytype_name()). group: EC curve or NULL. */
+static EVP_PKEY *keygen_named(tcrypto_key_type type, const char *group)
+{
+    EVP_PKEY *pk = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(tcx_libctx(), tcx_keytype_name(type), NULL);
+    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
+        (group != NULL && EVP_PKEY_CTX_set_group_name(ctx, group) != 1) ||
+        EVP_PKEY_generate(ctx, &pk) != 1) {
+        EVP_PKEY_free(pk);
+        pk = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return pk;
 }
 
 /* RFC 8032 §5.1.5/§5.2.5, RFC 7748 §5. */
@@ -286,7 +316,7 @@ tcrypto_curve tcrypto_pkey_curve(const tcrypto_pkey *k)
 
 static bool raw_agree(EVP_PKEY *a, EVP_PKEY *b, uint8_t *out, size_t *outlen)
 {
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, a, NULL);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), a, NULL);
     bool ok = ctx != NULL && EVP_PKEY_derive_init(ctx) == 1 &&
               EVP_PKEY_derive_set_peer_ex(ctx, b, 1) == 1 &&
               EVP_PKEY_derive(ctx, out, outlen) == 1;
@@ -317,7 +347,7 @@ tcrypto_rc tcx_pairwise_test(const tcrypto_pkey *k)
     case TCRYPTO_KEY_X25519:
     case TCRYPTO_KEY_X448: {
         /* Agreement with a fresh peer must give the same secret both ways. */
-        EVP_PKEY *peer = EVP_PKEY_Q_keygen(NULL, NULL, tcx_raw_alg_name(k->type));
+        EVP_PKEY *peer = keygen_named(k->type, NULL);
         uint8_t s1[64], s2[64];
         size_t l1 = sizeof(s1), l2 = sizeof(s2);
         ok = peer != NULL && raw_agree(k->pk, peer, s1, &l1) && raw_agree(peer, k->pk, s2, &l2) &&
@@ -403,7 +433,7 @@ tcrypto_rc tcrypto_rsa_generate(unsigned bits, const uint8_t *pub_exp, size_t pu
     }
     if (e == NULL)
         return TCRYPTO_ERR_NOMEM;
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    ctx = EVP_PKEY_CTX_new_from_name(tcx_libctx(), tcx_keytype_name(TCRYPTO_KEY_RSA), NULL);
     if (ctx == NULL) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;
@@ -432,7 +462,7 @@ tcrypto_rc tcrypto_ec_generate(tcrypto_curve curve, tcrypto_pkey **out)
     const char *group = tcx_curve_group(curve);
     if (group == NULL)
         return TCRYPTO_ERR_UNSUPPORTED;
-    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
+    EVP_PKEY *pk = keygen_named(TCRYPTO_KEY_EC, group);
     if (pk == NULL)
         return tcx_load_failure(TCRYPTO_ERR_INTERNAL);
     return finish_generated(pk, out);
@@ -445,10 +475,9 @@ tcrypto_rc tcrypto_raw_generate(tcrypto_key_type type, tcrypto_pkey **out)
         return rc;
     if (out == NULL)
         return TCRYPTO_ERR_ARG;
-    const char *name = tcx_raw_alg_name(type);
-    if (name == NULL)
+    if (tcx_raw_alg_name(type) == NULL)
         return TCRYPTO_ERR_UNSUPPORTED;
-    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, name);
+    EVP_PKEY *pk = keygen_named(type, NULL);
     if (pk == NULL)
         return tcx_load_failure(TCRYPTO_ERR_INTERNAL);
     return finish_generated(pk, out);
@@ -464,7 +493,7 @@ static tcrypto_rc rsa_recover_crt(const BIGNUM *n, const BIGNUM *e, const BIGNUM
                                   BIGNUM *out[5])
 {
     tcrypto_rc rc = TCRYPTO_ERR_KEY;
-    BN_CTX *ctx = BN_CTX_secure_new();
+    BN_CTX *ctx = BN_CTX_secure_new_ex(tcx_libctx());
     BIGNUM *k, *r, *g, *y, *x, *nm1, *pm1, *qm1, *p = NULL, *q = NULL;
     if (ctx == NULL)
         return TCRYPTO_ERR_NOMEM;
@@ -496,7 +525,7 @@ static tcrypto_rc rsa_recover_crt(const BIGNUM *n, const BIGNUM *e, const BIGNUM
     bool found = false;
     for (int tries = 0; tries < 100 && !found; tries++) {
         /* Appendix C.2 step 3: g random in [2, n-2] */
-        if (BN_priv_rand_range(g, nm1) != 1)
+        if (BN_priv_rand_range_ex(g, nm1, 0, ctx) != 1)
             goto done;
         if (BN_cmp(g, BN_value_one()) <= 0)
             continue;
@@ -567,7 +596,7 @@ static tcrypto_rc from_params(const char *alg, int selection, OSSL_PARAM_BLD *bl
 {
     tcrypto_rc rc = TCRYPTO_OK;
     OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, NULL);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(tcx_libctx(), alg, NULL);
     if (params == NULL || ctx == NULL) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;
@@ -663,7 +692,7 @@ tcrypto_rc tcrypto_rsa_from_parts(const tcrypto_rsa_parts *parts, tcrypto_pkey *
         }
     } else if (ncrt != 0) {
         /* Cheap consistency check of the factors: p * q = n. */
-        BN_CTX *bnctx = BN_CTX_secure_new();
+        BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
         BIGNUM *pq = BN_secure_new();
         bool match = bnctx != NULL && pq != NULL && BN_mul(pq, bns[3], bns[4], bnctx) == 1 &&
                      BN_cmp(pq, bns[0]) == 0;
@@ -674,7 +703,7 @@ tcrypto_rc tcrypto_rsa_from_parts(const tcrypto_rsa_parts *parts, tcrypto_pkey *
             goto done;
         }
     }
-    rc = from_params("RSA", priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld, &pk);
+    rc = from_params(tcx_keytype_name(TCRYPTO_KEY_RSA), priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld, &pk);
     if (rc != TCRYPTO_OK)
         goto done;
     rc = tcx_pkey_wrap(pk, priv, out);
@@ -693,7 +722,7 @@ static tcrypto_rc ec_point_from_priv(const EC_GROUP *g, const BIGNUM *priv, uint
 {
     tcrypto_rc rc = TCRYPTO_OK;
     EC_POINT *q = EC_POINT_new(g);
-    BN_CTX *bnctx = BN_CTX_secure_new();
+    BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
     if (q == NULL || bnctx == NULL) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;
@@ -729,7 +758,7 @@ tcrypto_rc tcrypto_ec_from_parts(tcrypto_curve curve, const uint8_t *point, size
     size_t fl = tcx_curve_bytes(curve), ptlen = 1 + 2 * fl;
     if (point != NULL && (point_len != ptlen || point[0] != 0x04))
         return TCRYPTO_ERR_KEY;
-    g = EC_GROUP_new_by_curve_name(curve_nid(curve));
+    g = EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL, curve_nid(curve));
     if (g == NULL)
         return TCRYPTO_ERR_NOMEM;
     if (point != NULL) {
@@ -778,7 +807,7 @@ tcrypto_rc tcrypto_ec_from_parts(tcrypto_curve curve, const uint8_t *point, size
         rc = TCRYPTO_ERR_NOMEM;
         goto done;
     }
-    rc = from_params("EC", d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld, &pk);
+    rc = from_params(tcx_keytype_name(TCRYPTO_KEY_EC), d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld, &pk);
     if (rc != TCRYPTO_OK)
         goto done;
     rc = tcx_pkey_wrap(pk, d != NULL, out);
@@ -803,14 +832,14 @@ tcrypto_rc tcrypto_raw_from_parts(tcrypto_key_type type, const uint8_t *pub, siz
         return rc;
     if (out == NULL || (pub == NULL && priv == NULL))
         return TCRYPTO_ERR_ARG;
-    const char *name = tcx_raw_alg_name(type);
+    const char *name = tcx_raw_alg_name(type) != NULL ? tcx_keytype_name(type) : NULL;
     size_t klen = tcx_raw_key_len(type);
     if (name == NULL)
         return TCRYPTO_ERR_UNSUPPORTED;
     if ((pub != NULL && pub_len != klen) || (priv != NULL && priv_len != klen))
         return TCRYPTO_ERR_KEY;
     if (priv != NULL) {
-        pk = EVP_PKEY_new_raw_private_key_ex(NULL, name, NULL, priv, priv_len);
+        pk = EVP_PKEY_new_raw_private_key_ex(tcx_libctx(), name, NULL, priv, priv_len);
         if (pk == NULL)
             return tcx_load_failure(TCRYPTO_ERR_KEY);
         if (pub != NULL) {
@@ -824,7 +853,7 @@ tcrypto_rc tcrypto_raw_from_parts(tcrypto_key_type type, const uint8_t *pub, siz
             }
         }
     } else {
-        pk = EVP_PKEY_new_raw_public_key_ex(NULL, name, NULL, pub, pub_len);
+        pk = EVP_PKEY_new_raw_public_key_ex(tcx_libctx(), name, NULL, pub, pub_len);
         if (pk == NULL)
             return TCRYPTO_ERR_KEY;
     }
@@ -958,6 +987,40 @@ static bool der_len_ok(size_t len)
     return len > 0 && len <= (1u << 20);
 }
 
+/* Decode one DER structure (PrivateKeyInfo / SubjectPublicKeyInfo) with
+ * the decoders of our library context; NULL on failure or trailing bytes. */
+static EVP_PKEY *decode_key(const uint8_t *der, size_t len, const char *structure,
+                            int selection)
+{
+    EVP_PKEY *pk = NULL;
+    const unsigned char *p = der;
+    size_t left = len;
+    OSSL_DECODER_CTX *dctx = OSSL_DECODER_CTX_new_for_pkey(&pk, "DER", structure, NULL,
+                                                         selection, tcx_libctx(), NULL);
+    if (dctx == NULL)
+        return NULL;
+    if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || left != 0) {
+        EVP_PKEY_free(pk);
+        pk = NULL;
+    }
+    OSSL_DECODER_CTX_free(dctx);
+    return pk;
+}
+
+/* DER SubjectPublicKeyInfo through the encoders of the key's provider
+ * (ours); out == NULL: allocate. Returns the length or 0. */
+static size_t encode_spki(const EVP_PKEY *pk, uint8_t **data)
+{
+    size_t dlen = 0;
+    OSSL_ENCODER_CTX *ectx = OSSL_ENCODER_CTX_new_for_pkey(pk, EVP_PKEY_PUBLIC_KEY, "DER",
+                                                         "SubjectPublicKeyInfo", NULL);
+    if (ectx == NULL || OSSL_ENCODER_CTX_get_num_encoders(ectx) == 0 ||
+        OSSL_ENCODER_to_data(ectx, data, &dlen) != 1)
+        dlen = 0;
+    OSSL_ENCODER_CTX_free(ectx);
+    return dlen;
+}
+
 tcrypto_rc tcrypto_pkey_to_pkcs8(const tcrypto_pkey *k, uint8_t *out, size_t *outlen)
 {
     tcrypto_rc rc = tcx_ready();
@@ -1009,7 +1072,10 @@ tcrypto_rc tcrypto_pkey_from_pkcs8(const uint8_t *der, size_t len, tcrypto_pkey 
         rc = TCRYPTO_ERR_KEY;
         goto done;
     }
-    pk = EVP_PKCS82PKEY(p8);
+    /* The structure is checked above; the key itself is decoded by the
+     * provider in our library context (EVP_PKCS82PKEY() falls back to the
+     * legacy decoders, whose RSA/EC objects pick up a host ENGINE). */
+    pk = decode_key(der, len, "PrivateKeyInfo", EVP_PKEY_KEYPAIR);
     if (pk == NULL) {
         rc = tcx_load_failure(TCRYPTO_ERR_KEY);
         goto done;
@@ -1017,7 +1083,7 @@ tcrypto_rc tcrypto_pkey_from_pkcs8(const uint8_t *der, size_t len, tcrypto_pkey 
     if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC) {
         /* The encoded public point is optional and not checked by the
          * decoder: make sure it belongs to the private scalar. */
-        ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+        ctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), pk, NULL);
         if (ctx == NULL || EVP_PKEY_pairwise_check(ctx) != 1) {
             rc = TCRYPTO_ERR_KEY;
             goto done;
@@ -1039,16 +1105,16 @@ tcrypto_rc tcrypto_pkey_to_spki(const tcrypto_pkey *k, uint8_t *out, size_t *out
         return rc;
     if (k == NULL || outlen == NULL)
         return TCRYPTO_ERR_ARG;
-    int n = i2d_PUBKEY(k->pk, NULL);
-    if (n <= 0)
+    uint8_t *data = NULL;
+    size_t n = encode_spki(k->pk, &data);
+    if (n == 0)
         return TCRYPTO_ERR_INTERNAL;
-    if (tcx_out_precheck(out, outlen, (size_t)n, &rc))
-        return rc;
-    unsigned char *p = out;
-    if (i2d_PUBKEY(k->pk, &p) != n)
-        return TCRYPTO_ERR_INTERNAL;
-    *outlen = (size_t)n;
-    return TCRYPTO_OK;
+    if (!tcx_out_precheck(out, outlen, n, &rc)) {
+        memcpy(out, data, n);
+        *outlen = n;
+    }
+    OPENSSL_free(data);
+    return rc;
 }
 
 tcrypto_rc tcrypto_pkey_from_spki(const uint8_t *der, size_t len, tcrypto_pkey **out)
@@ -1060,14 +1126,11 @@ tcrypto_rc tcrypto_pkey_from_spki(const uint8_t *der, size_t len, tcrypto_pkey *
         return TCRYPTO_ERR_ARG;
     if (!der_len_ok(len))
         return TCRYPTO_ERR_KEY;
-    const unsigned char *p = der;
-    EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)len);
+    /* Not d2i_PUBKEY(): in OpenSSL 3.0 it decodes with the legacy method
+     * whenever an ENGINE registered one for the key's NID. */
+    EVP_PKEY *pk = decode_key(der, len, "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY);
     if (pk == NULL)
         return TCRYPTO_ERR_KEY;
-    if (p != der + len) {
-        EVP_PKEY_free(pk);
-        return TCRYPTO_ERR_KEY;
-    }
     return tcx_pkey_wrap(pk, false, out);
 }
 
@@ -1081,7 +1144,7 @@ tcrypto_rc tcrypto_pkey_public(const tcrypto_pkey *k, tcrypto_pkey **out)
         return rc;
     if (k == NULL || out == NULL)
         return TCRYPTO_ERR_ARG;
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pk, NULL);
+    ctx = EVP_PKEY_CTX_new_from_name(tcx_libctx(), tcx_keytype_name(k->type), NULL);
     if (ctx == NULL) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;

@@ -137,7 +137,7 @@ tcrypto_rc tcrypto_rsa_encrypt(const tcrypto_pkey *k, const tcrypto_rsa_enc_para
         src = block;
         srclen = k->bytes;
     }
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pk, NULL);
+    ctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pk, NULL);
     if (ctx == NULL) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;
@@ -190,7 +190,7 @@ tcrypto_rc tcrypto_rsa_decrypt(const tcrypto_pkey *k, const tcrypto_rsa_enc_para
     tmp = tcrypto_secure_alloc(k->bytes);
     if (tmp == NULL)
         return TCRYPTO_ERR_NOMEM;
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pk, NULL);
+    ctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pk, NULL);
     if (ctx == NULL) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;

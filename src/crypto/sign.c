@@ -266,11 +266,11 @@ static tcrypto_rc eddsa_run(const tcrypto_pkey *k, bool sign, const uint8_t *in,
     if (inlen == 0)
         in = &empty;
     if (sign) {
-        if (EVP_DigestSignInit_ex(mctx, NULL, NULL, NULL, NULL, k->pk, NULL) != 1 ||
+        if (EVP_DigestSignInit_ex(mctx, NULL, NULL, tcx_libctx(), NULL, k->pk, NULL) != 1 ||
             EVP_DigestSign(mctx, sig, siglen, in, inlen) != 1)
             rc = TCRYPTO_ERR_INTERNAL;
     } else {
-        if (EVP_DigestVerifyInit_ex(mctx, NULL, NULL, NULL, NULL, k->pk, NULL) != 1)
+        if (EVP_DigestVerifyInit_ex(mctx, NULL, NULL, tcx_libctx(), NULL, k->pk, NULL) != 1)
             rc = TCRYPTO_ERR_INTERNAL;
         else if (EVP_DigestVerify(mctx, sig, *siglen, in, inlen) != 1)
             rc = TCRYPTO_ERR_VERIFY;
@@ -320,7 +320,7 @@ tcrypto_rc tcrypto_sign(const tcrypto_pkey *k, const tcrypto_sig_params *p, cons
             *siglen = len;
         return rc;
     }
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pk, NULL);
+    ctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pk, NULL);
     if (ctx == NULL)
         return TCRYPTO_ERR_NOMEM;
     if (EVP_PKEY_sign_init(ctx) != 1) {
@@ -386,7 +386,7 @@ tcrypto_rc tcrypto_verify(const tcrypto_pkey *k, const tcrypto_sig_params *p,
         return TCRYPTO_ERR_VERIFY;
     if (p->scheme == TCRYPTO_SIG_EDDSA)
         return eddsa_run(k, false, in, inlen, (uint8_t *)sig, &siglen);
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pk, NULL);
+    ctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pk, NULL);
     if (ctx == NULL)
         return TCRYPTO_ERR_NOMEM;
     if (EVP_PKEY_verify_init(ctx) != 1) {

@@ -137,6 +137,20 @@ tcrypto_rc tcrypto_gcm_decrypt(const void *key, size_t keylen, const void *iv, s
                                const void *aad, size_t aadlen, const void *in, size_t inlen,
                                const uint8_t *tag, size_t taglen, uint8_t *out);
 
+/* AES-GCM with the key expanded once, for many messages under one key:
+ * the same checks and results as the one-shot calls above, without the
+ * per-call context set-up and key schedule. A context is used by one thread
+ * at a time; the caller never repeats an IV under one key (SP 800-38D §8). */
+typedef struct tcrypto_gcm tcrypto_gcm;
+tcrypto_rc tcrypto_gcm_new(const void *key, size_t keylen, tcrypto_gcm **out);
+tcrypto_rc tcrypto_gcm_seal(tcrypto_gcm *g, const void *iv, size_t ivlen, const void *aad,
+                            size_t aadlen, const void *in, size_t inlen, uint8_t *out,
+                            uint8_t *tag, size_t taglen);
+tcrypto_rc tcrypto_gcm_open(tcrypto_gcm *g, const void *iv, size_t ivlen, const void *aad,
+                            size_t aadlen, const void *in, size_t inlen, const uint8_t *tag,
+                            size_t taglen, uint8_t *out);
+void tcrypto_gcm_free(tcrypto_gcm *g);
+
 /* AES key wrap: RFC 3394 (pad = false, input multiple of 8, >= 16) and
  * RFC 5649 (pad = true). Output = input + 8 (wrap) or - 8 at most (unwrap). */
 tcrypto_rc tcrypto_aes_wrap(bool pad, const void *kek, size_t keklen, const void *in,

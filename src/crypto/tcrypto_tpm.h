@@ -39,6 +39,8 @@ tcrypto_rc tcrypto_tpm_md_update(tcrypto_tpm_md *m, const void *p, size_t n) TC_
 /* out holds tcrypto_tpm_hash_size(alg) bytes; m stays usable only for free. */
 tcrypto_rc tcrypto_tpm_md_final(tcrypto_tpm_md *m, uint8_t *out) TC_MUST_CHECK;
 void tcrypto_tpm_md_free(tcrypto_tpm_md *m);
+/* An independent copy of the running state (saved sequence contexts). */
+tcrypto_rc tcrypto_tpm_md_dup(const tcrypto_tpm_md *m, tcrypto_tpm_md **out) TC_MUST_CHECK;
 
 /* KDFa (Part 1 §11.4.10.2, SP 800-108 counter mode with HMAC): label is a
  * NUL-terminated string whose terminating zero is part of the input. */

@@ -179,6 +179,27 @@ tcrypto_rc tcrypto_tpm_md_final(tcrypto_tpm_md *m, uint8_t *out)
     return EVP_DigestFinal_ex(m->md, out, NULL) == 1 ? TCRYPTO_OK : TCRYPTO_ERR_INTERNAL;
 }
 
+tcrypto_rc tcrypto_tpm_md_dup(const tcrypto_tpm_md *m, tcrypto_tpm_md **out)
+{
+    tcrypto_tpm_md *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    if (m->mac) {
+        d->mac = EVP_MAC_CTX_dup(m->mac);
+        if (d->mac == NULL)
+            goto fail;
+    } else {
+        d->md = EVP_MD_CTX_new();
+        if (d->md == NULL || EVP_MD_CTX_copy_ex(d->md, m->md) != 1)
+            goto fail;
+    }
+    *out = d;
+    return TCRYPTO_OK;
+fail:
+    tcrypto_tpm_md_free(d);
+    return TCRYPTO_ERR_INTERNAL;
+}
+
 void tcrypto_tpm_md_free(tcrypto_tpm_md *m)
 {
     if (m == NULL)

@@ -213,6 +213,8 @@ TTPM_HANDLER(GetCapability)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(2);
     if (ttpm_get_u32(&c->in, &count) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(3);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     tc_buf *o = c->out;
     size_t more_at = o->len;
     tc_buf_put_u8(o, 0);
@@ -281,7 +283,7 @@ TTPM_HANDLER(GetCapability)
             /* TPMA_CC (Part 2 §8.9) */
             uint32_t a = (tab[i].cc & 0xFFFF) | (cc_writes_nv(tab[i].cc) ? 1u << 22 : 0) |
                          ((uint32_t)tab[i].handles << 25) | (tab[i].out_handle ? 1u << 28 : 0);
-            if (tab[i].cc == 0x165 || tab[i].cc == 0x161)
+            if (tab[i].cc == 0x165)
                 a |= 1u << 24; /* flushed */
             tc_buf_put_u32(o, a);
             n++;

@@ -67,6 +67,8 @@ TTPM_HANDLER(Sign)
     if (ttpm_get_u16(&c->in, &tag) || ttpm_get_u32(&c->in, &hier) ||
         ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &tkd))
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(3);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (!(o->pub.attrs & TPMA_OBJECT_SIGN) || !o->has_sens)
         return TPM_RC_KEY | TTPM_RC_H(1);
     if ((rc = pick_scheme(o, &scheme, &hash)) != 0)
@@ -124,6 +126,8 @@ TTPM_HANDLER(VerifySignature)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_signature(&c->in, &sig)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (!(o->pub.attrs & TPMA_OBJECT_SIGN))
         return TPM_RC_ATTRIBUTES | TTPM_RC_H(1);
     bool ok;
@@ -210,6 +214,8 @@ TTPM_HANDLER(RSA_Encrypt)
         return ttpm_rc_param(rc, 1);
     if ((rc = rsa_params(c, o, &scheme, &hash, &label, lbuf, &llen)) != 0)
         return rc;
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     tcrypto_tpm_key *k;
     if ((rc = ttpm_obj_key(o, &k)) != 0)
         return rc;
@@ -234,6 +240,8 @@ TTPM_HANDLER(RSA_Decrypt)
         return ttpm_rc_param(rc, 1);
     if ((rc = rsa_params(c, o, &scheme, &hash, &label, lbuf, &llen)) != 0)
         return rc;
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (!o->has_sens)
         return TPM_RC_KEY | TTPM_RC_H(1);
     tcrypto_tpm_key *k;
@@ -306,6 +314,8 @@ TTPM_HANDLER(EncryptDecrypt)
         return ttpm_rc_param(rc, 3);
     if ((rc = ttpm_get_2b(&c->in, 1024, &data)) != 0)
         return ttpm_rc_param(rc, 4);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     return sym_crypt(c, dec, mode, &iv, &data, 1, 2, 3, 4);
 }
 
@@ -323,5 +333,7 @@ TTPM_HANDLER(EncryptDecrypt2)
         return ttpm_rc_param(rc, 3);
     if ((rc = ttpm_get_2b(&c->in, 16, &iv)) != 0)
         return ttpm_rc_param(rc, 4);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     return sym_crypt(c, dec, mode, &iv, &data, 2, 3, 4, 1);
 }

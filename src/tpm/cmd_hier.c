@@ -14,6 +14,8 @@ TTPM_HANDLER(HierarchyChangeAuth)
     ttpm_rc rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &na);
     if (rc)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     uint8_t *dst;
     uint16_t *len;
     switch (c->h[0]) {
@@ -39,6 +41,8 @@ TTPM_HANDLER(HierarchyControl)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
     if (ttpm_get_u8(&c->in, &state) != 0 || state > 1)
         return TPM_RC_VALUE | TTPM_RC_P(2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     uint32_t ah = c->h[0];
     if (ah != TPM_RH_PLATFORM && ah != TPM_RH_OWNER && ah != TPM_RH_ENDORSEMENT)
         return TPM_RC_HIERARCHY | TTPM_RC_H(1);
@@ -68,6 +72,8 @@ TTPM_HANDLER(SetPrimaryPolicy)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_u16(&c->in, &alg)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = ttpm_check_hash(alg, true)) != 0)
         return ttpm_rc_param(rc, 2);
     size_t hs = alg == TPM_ALG_NULL ? 0 : tcrypto_tpm_hash_size(alg);
@@ -101,6 +107,8 @@ TTPM_HANDLER(Clear)
 {
     ttpm *t = c->t;
     ttpm_perm *p = &t->perm;
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (c->h[0] != TPM_RH_LOCKOUT && c->h[0] != TPM_RH_PLATFORM)
         return TPM_RC_HIERARCHY | TTPM_RC_H(1);
     if (p->disable_clear)
@@ -143,6 +151,8 @@ TTPM_HANDLER(ClearControl)
         return TPM_RC_HIERARCHY | TTPM_RC_H(1);
     if (ttpm_get_u8(&c->in, &disable) != 0 || disable > 1)
         return TPM_RC_VALUE | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     /* lockoutAuth may only disable (Part 3 §24.7). */
     if (c->h[0] == TPM_RH_LOCKOUT && !disable)
         return TPM_RC_AUTH_FAIL;
@@ -153,6 +163,8 @@ TTPM_HANDLER(ClearControl)
 
 TTPM_HANDLER(DictionaryAttackLockReset)
 {
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (c->h[0] != TPM_RH_LOCKOUT)
         return TPM_RC_HIERARCHY | TTPM_RC_H(1);
     c->t->perm.failed_tries = 0;
@@ -172,6 +184,8 @@ TTPM_HANDLER(DictionaryAttackParameters)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(2);
     if (ttpm_get_u32(&c->in, &lr) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(3);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     ttpm_perm *p = &c->t->perm;
     p->max_tries = mt;
     p->recovery_time = rt;
@@ -181,4 +195,54 @@ TTPM_HANDLER(DictionaryAttackParameters)
     p->last_da_decrement = p->clock;
     c->t->dirty = true;
     return TPM_RC_SUCCESS;
+}
+
+/* ChangeEPS / ChangePPS (Part 3 §24.4, §24.5): a new seed; objects of the
+ * hierarchy (loaded and persistent) become unusable and are removed. */
+static ttpm_rc change_seed(ttpm_cmd *c, uint8_t *seed, uint32_t hier)
+{
+    ttpm *t = c->t;
+    if (c->h[0] != TPM_RH_PLATFORM)
+        return TPM_RC_HIERARCHY | TTPM_RC_H(1);
+    if (tcrypto_tpm_random(seed, TTPM_SEED_SIZE) != TCRYPTO_OK)
+        return TPM_RC_FAILURE;
+    for (unsigned i = 0; i < TTPM_MAX_PERSISTENT; i++)
+        if (t->perm.persist[i].used && t->perm.persist[i].hierarchy == hier)
+            tc_wipe(&t->perm.persist[i], sizeof(t->perm.persist[i]));
+    ttpm_persist_sync(t);
+    for (unsigned i = 0; i < TTPM_MAX_OBJECTS; i++)
+        if (t->obj[i].used && t->obj[i].hierarchy == hier)
+            ttpm_obj_free(&t->obj[i]);
+    t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(ChangeEPS)
+{
+    ttpm_perm *p = &c->t->perm;
+    ttpm_rc rc = change_seed(c, p->eps, TPM_RH_ENDORSEMENT);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if (rc == TPM_RC_SUCCESS) {
+        tc_wipe(p->endorsement_auth, sizeof(p->endorsement_auth));
+        p->endorsement_auth_len = 0;
+        memset(p->endorsement_policy, 0, sizeof(p->endorsement_policy));
+        p->endorsement_policy_len = 0;
+        p->endorsement_policy_alg = TPM_ALG_NULL;
+    }
+    return rc;
+}
+
+TTPM_HANDLER(ChangePPS)
+{
+    ttpm_perm *p = &c->t->perm;
+    ttpm_rc rc = change_seed(c, p->pps, TPM_RH_PLATFORM);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if (rc == TPM_RC_SUCCESS) {
+        memset(p->platform_policy, 0, sizeof(p->platform_policy));
+        p->platform_policy_len = 0;
+        p->platform_policy_alg = TPM_ALG_NULL;
+    }
+    return rc;
 }

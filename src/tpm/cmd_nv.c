@@ -33,11 +33,12 @@ static void put_nv_public(tc_buf *b, const ttpm_nv *nv)
         tc_store_u16(b->p + at, (uint16_t)(b->len - at - 2));
 }
 
-/* Part 3 §31.3.1: who may read or write through authHandle. */
-static ttpm_rc nv_access(ttpm_cmd *c, const ttpm_nv *nv, bool write)
+/* Part 3 §31.3.1: who may read or write through the authHandle at handle
+ * index ai (authorised by session ai). */
+static ttpm_rc nv_access_at(ttpm_cmd *c, unsigned ai, const ttpm_nv *nv, bool write)
 {
-    uint32_t ah = c->h[0];
-    bool policy = c->na > 0 && c->auth[0].s != NULL && c->auth[0].s->type != TPM_SE_HMAC;
+    uint32_t ah = c->h[ai];
+    bool policy = c->na > ai && c->auth[ai].s != NULL && c->auth[ai].s->type != TPM_SE_HMAC;
     uint32_t need;
     if (ah == TPM_RH_OWNER)
         need = write ? TPMA_NV_OWNERWRITE : TPMA_NV_OWNERREAD;
@@ -52,9 +53,16 @@ static ttpm_rc nv_access(ttpm_cmd *c, const ttpm_nv *nv, bool write)
         return TPM_RC_NV_AUTHORIZATION;
     if (write && (nv->attrs & TPMA_NV_WRITELOCKED))
         return TPM_RC_NV_LOCKED;
+    if (write && (nv->attrs & TPMA_NV_GLOBALLOCK) && c->t->global_lock)
+        return TPM_RC_NV_LOCKED;
     if (!write && (nv->attrs & TPMA_NV_READLOCKED))
         return TPM_RC_NV_LOCKED;
     return TPM_RC_SUCCESS;
+}
+
+static ttpm_rc nv_access(ttpm_cmd *c, const ttpm_nv *nv, bool write)
+{
+    return nv_access_at(c, 0, nv, write);
 }
 
 TTPM_HANDLER(NV_DefineSpace)
@@ -69,6 +77,8 @@ TTPM_HANDLER(NV_DefineSpace)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_2b(&c->in, 0xFFFF, &pub)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (pub.size == 0)
         return TPM_RC_SIZE | TTPM_RC_P(2);
     ttpm_nv nv;
@@ -145,6 +155,8 @@ TTPM_HANDLER(NV_UndefineSpace)
     uint32_t ah = special ? c->h[1] : c->h[0];
     uint32_t ih = special ? c->h[0] : c->h[1];
     ttpm_nv *nv = nv_get(t, ih);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (nv == NULL)
         return TPM_RC_HANDLE | TTPM_RC_H(special ? 1 : 2);
     if (special) {
@@ -171,6 +183,8 @@ TTPM_HANDLER(NV_UndefineSpace)
 TTPM_HANDLER(NV_ReadPublic)
 {
     ttpm_nv *nv = nv_get(c->t, c->h[0]);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (nv == NULL)
         return TPM_RC_HANDLE | TTPM_RC_H(1);
     uint8_t name[2 + TTPM_MAX_DIGEST];
@@ -195,6 +209,8 @@ TTPM_HANDLER(NV_Write)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_u16(&c->in, &off)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = nv_access(c, nv, true)) != 0)
         return rc;
     if (nv_type(nv) != TPM_NT_ORDINARY)
@@ -220,6 +236,8 @@ TTPM_HANDLER(NV_Read)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_u16(&c->in, &off)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = nv_access(c, nv, false)) != 0)
         return rc;
     if (!(nv->attrs & TPMA_NV_WRITTEN))
@@ -235,6 +253,8 @@ TTPM_HANDLER(NV_Read)
 TTPM_HANDLER(NV_Increment)
 {
     ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (nv == NULL)
         return TPM_RC_HANDLE | TTPM_RC_H(2);
     ttpm_rc rc = nv_access(c, nv, true);
@@ -258,6 +278,8 @@ TTPM_HANDLER(NV_Extend)
         return TPM_RC_HANDLE | TTPM_RC_H(2);
     if ((rc = ttpm_get_2b(&c->in, 1024, &data)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = nv_access(c, nv, true)) != 0)
         return rc;
     if (nv_type(nv) != TPM_NT_EXTEND)
@@ -284,6 +306,8 @@ TTPM_HANDLER(NV_SetBits)
         return TPM_RC_HANDLE | TTPM_RC_H(2);
     if ((rc = ttpm_get_u64(&c->in, &bits)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = nv_access(c, nv, true)) != 0)
         return rc;
     if (nv_type(nv) != TPM_NT_BITS)
@@ -298,6 +322,8 @@ TTPM_HANDLER(NV_SetBits)
 TTPM_HANDLER(NV_WriteLock)
 {
     ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (nv == NULL)
         return TPM_RC_HANDLE | TTPM_RC_H(2);
     if (!(nv->attrs & (TPMA_NV_WRITEDEFINE | TPMA_NV_WRITE_STCLEAR)))
@@ -315,6 +341,8 @@ TTPM_HANDLER(NV_WriteLock)
 TTPM_HANDLER(NV_ReadLock)
 {
     ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (nv == NULL)
         return TPM_RC_HANDLE | TTPM_RC_H(2);
     if (!(nv->attrs & TPMA_NV_READ_STCLEAR))
@@ -341,10 +369,180 @@ TTPM_HANDLER(NV_ChangeAuth)
         return TPM_RC_AUTH_TYPE | TTPM_RC_S(1);
     if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &na)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (na.size > tcrypto_tpm_hash_size(nv->name_alg))
         return TPM_RC_SIZE | TTPM_RC_P(1);
     memcpy(nv->auth, na.b, na.size);
     nv->auth_len = na.size;
     c->t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+/* PolicyNV (Part 3 §23.9): compare NV contents with operandB. */
+TTPM_HANDLER(PolicyNV)
+{
+    ttpm_ref op;
+    uint16_t off, operation;
+    ttpm_rc rc;
+    ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
+    ttpm_session *s = ttpm_sess_get(c->t, c->h[2]);
+    if (s == NULL || s->type == TPM_SE_HMAC)
+        return TPM_RC_AUTH_TYPE | TTPM_RC_H(3);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &op)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_u16(&c->in, &off)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = ttpm_get_u16(&c->in, &operation)) != 0)
+        return ttpm_rc_param(rc, 3);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if (operation > 11)
+        return TPM_RC_VALUE | TTPM_RC_P(3);
+    if (!s->is_trial) {
+        if ((rc = nv_access(c, nv, false)) != 0)
+            return rc;
+        if (!(nv->attrs & TPMA_NV_WRITTEN))
+            return TPM_RC_NV_UNINITIALIZED;
+        if ((uint32_t)off + op.size > nv->size)
+            return TPM_RC_NV_RANGE;
+        const uint8_t *a = nv->data + off, *b = op.b;
+        size_t n = op.size;
+        int ucmp = memcmp(a, b, n);
+        /* signed comparison: the sign bit of the first octet decides first */
+        int scmp = ucmp;
+        if (n > 0 && ((a[0] ^ b[0]) & 0x80))
+            scmp = (a[0] & 0x80) ? -1 : 1;
+        bool ok;
+        switch (operation) {
+        case 0: ok = ucmp == 0; break;
+        case 1: ok = ucmp != 0; break;
+        case 2: ok = scmp > 0; break;
+        case 3: ok = ucmp > 0; break;
+        case 4: ok = scmp < 0; break;
+        case 5: ok = ucmp < 0; break;
+        case 6: ok = scmp >= 0; break;
+        case 7: ok = ucmp >= 0; break;
+        case 8: ok = scmp <= 0; break;
+        case 9: ok = ucmp <= 0; break;
+        case 10: {
+            ok = true;
+            for (size_t i = 0; i < n; i++)
+                ok &= (a[i] & b[i]) == b[i];
+            break;
+        }
+        default: {
+            ok = true;
+            for (size_t i = 0; i < n; i++)
+                ok &= (a[i] & b[i]) == 0;
+            break;
+        }
+        }
+        if (!ok)
+            return TPM_RC_POLICY;
+    }
+    /* args = H(operandB || offset || operation); policy extended with the
+     * index name */
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    uint8_t tail[4], args[TTPM_MAX_DIGEST], name[2 + TTPM_MAX_DIGEST];
+    uint16_t nl;
+    tc_store_u16(tail, off);
+    tc_store_u16(tail + 2, operation);
+    tcrypto_tpm_iov v[2] = { { op.b, op.size }, { tail, 4 } };
+    if (tcrypto_tpm_hash(s->hash, v, 2, args) != TCRYPTO_OK)
+        return TPM_RC_FAILURE;
+    if ((rc = ttpm_entity_name(c->t, nv->index, name, &nl)) != 0)
+        return rc;
+    ttpm_policy_update(s, TPM_CC_PolicyNV, args, hs, name, nl);
+    return TPM_RC_SUCCESS;
+}
+
+/* NV_Certify (Part 3 §31.16): an attestation of NV contents. */
+TTPM_HANDLER(NV_Certify)
+{
+    ttpm_ref extra;
+    uint16_t scheme, hash, size, off;
+    ttpm_signer sg;
+    ttpm_rc rc;
+    ttpm_nv *nv = nv_get(c->t, c->h[2]);
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(3);
+    if ((rc = ttpm_get_2b(&c->in, 2 + TTPM_MAX_DIGEST, &extra)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_sig_scheme(&c->in, &scheme, &hash)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = ttpm_get_u16(&c->in, &size)) != 0)
+        return ttpm_rc_param(rc, 3);
+    if ((rc = ttpm_get_u16(&c->in, &off)) != 0)
+        return ttpm_rc_param(rc, 4);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if ((rc = nv_access_at(c, 1, nv, false)) != 0)
+        return rc;
+    if (!(nv->attrs & TPMA_NV_WRITTEN))
+        return TPM_RC_NV_UNINITIALIZED;
+    if ((uint32_t)off + size > nv->size || size > 1024)
+        return TPM_RC_NV_RANGE;
+    if ((rc = ttpm_signer_setup(c, 0, scheme, hash, 2, &sg)) != 0)
+        return rc;
+    uint8_t name[2 + TTPM_MAX_DIGEST];
+    uint16_t nl;
+    if ((rc = ttpm_entity_name(c->t, nv->index, name, &nl)) != 0)
+        return rc;
+    tc_buf a;
+    tc_buf_init(&a);
+    ttpm_attest_header(c, &a, 0x8014 /* TPM_ST_ATTEST_NV */, &sg, &extra);
+    ttpm_put_2b(&a, name, nl);
+    tc_buf_put_u16(&a, off);
+    ttpm_put_2b(&a, nv->data + off, size);
+    rc = ttpm_attest_finish(c, &a, &sg);
+    tc_buf_free(&a);
+    return rc;
+}
+
+TTPM_HANDLER(NV_GlobalWriteLock)
+{
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if (c->h[0] != TPM_RH_OWNER && c->h[0] != TPM_RH_PLATFORM)
+        return TPM_RC_HIERARCHY | TTPM_RC_H(1);
+    /* indices with TPMA_NV_GLOBALLOCK are read-only until the next
+     * TPM2_Startup (Part 3 §31.6) */
+    c->t->global_lock = true;
+    return TPM_RC_SUCCESS;
+}
+
+/* PolicyAuthorizeNV (Part 3 §23.22): the NV index holds the approved policy
+ * as a TPMT_HA. */
+TTPM_HANDLER(PolicyAuthorizeNV)
+{
+    ttpm_rc rc;
+    ttpm_nv *nv = nv_get(c->t, c->h[1]);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if (nv == NULL)
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
+    ttpm_session *s = ttpm_sess_get(c->t, c->h[2]);
+    if (s == NULL || s->type == TPM_SE_HMAC)
+        return TPM_RC_AUTH_TYPE | TTPM_RC_H(3);
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    if (!s->is_trial) {
+        if ((rc = nv_access(c, nv, false)) != 0)
+            return rc;
+        if (!(nv->attrs & TPMA_NV_WRITTEN))
+            return TPM_RC_NV_UNINITIALIZED;
+        if (nv_type(nv) != TPM_NT_ORDINARY || nv->size < 2 + hs)
+            return TPM_RC_HANDLE | TTPM_RC_H(2);
+        if (tc_load_u16(nv->data) != s->hash || memcmp(nv->data + 2, s->policy, hs) != 0)
+            return TPM_RC_VALUE;
+    }
+    uint8_t name[2 + TTPM_MAX_DIGEST];
+    uint16_t nl;
+    if ((rc = ttpm_entity_name(c->t, nv->index, name, &nl)) != 0)
+        return rc;
+    memset(s->policy, 0, sizeof(s->policy));
+    ttpm_policy_update(s, 0x192, name, nl, NULL, 0);
     return TPM_RC_SUCCESS;
 }

@@ -207,6 +207,8 @@ TTPM_HANDLER(CreatePrimary)
         return ttpm_rc_param(rc, 3);
     if ((rc = ttpm_get_pcr_sel(&c->in, &sel)) != 0)
         return ttpm_rc_param(rc, 4);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (hier != TPM_RH_OWNER && hier != TPM_RH_ENDORSEMENT && hier != TPM_RH_PLATFORM &&
         hier != TPM_RH_NULL)
         return TPM_RC_VALUE | TTPM_RC_H(1);
@@ -277,6 +279,8 @@ TTPM_HANDLER(Create)
         return ttpm_rc_param(rc, 3);
     if ((rc = ttpm_get_pcr_sel(&c->in, &sel)) != 0)
         return ttpm_rc_param(rc, 4);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = storage_parent(c, &parent)) != 0)
         return rc;
     ttpm_object *o = calloc(1, sizeof(*o));
@@ -305,6 +309,8 @@ TTPM_HANDLER(CreateLoaded)
         return ttpm_rc_param(rc, 1);
     if ((rc = read_template(&c->in, &pub, &tmpl, &tlen)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     ttpm_object *o;
     if (ttpm_handle_type(c->h[0]) == TPM_HT_PERMANENT) {
         if ((rc = make_primary(c, c->h[0], &sc, &pub, tmpl, tlen, &o)) != 0)
@@ -398,6 +404,8 @@ TTPM_HANDLER(Load)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_public_2b(&c->in, &pub)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = storage_parent(c, &parent)) != 0)
         return rc;
     if (pub.name_alg == TPM_ALG_NULL)
@@ -441,6 +449,8 @@ TTPM_HANDLER(LoadExternal)
         return ttpm_rc_param(rc, 2);
     if ((rc = ttpm_get_u32(&c->in, &hier)) != 0)
         return ttpm_rc_param(rc, 3);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (hier != TPM_RH_OWNER && hier != TPM_RH_ENDORSEMENT && hier != TPM_RH_PLATFORM &&
         hier != TPM_RH_NULL)
         return TPM_RC_VALUE | TTPM_RC_P(3);
@@ -496,6 +506,8 @@ fail:
 TTPM_HANDLER(ReadPublic)
 {
     ttpm_object *o = ttpm_obj_get(c->t, c->h[0]);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (o == NULL || o->kind != TTPM_OBJ_KEY)
         return TPM_RC_SEQUENCE;
     ttpm_put_public_2b(c->out, &o->pub);
@@ -518,6 +530,8 @@ TTPM_HANDLER(ObjectChangeAuth)
         return TPM_RC_TYPE | TTPM_RC_H(2);
     if ((rc = ttpm_get_2b(&c->in, tcrypto_tpm_hash_size(o->pub.name_alg), &na)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     /* The parent must be the object's parent: its QN extends to the object's. */
     uint8_t qn[2 + TTPM_MAX_DIGEST];
     tcrypto_tpm_iov v[2] = { { parent->qname, parent->qname_len }, { o->name, o->name_len } };
@@ -536,6 +550,8 @@ TTPM_HANDLER(ObjectChangeAuth)
 TTPM_HANDLER(Unseal)
 {
     ttpm_object *o = ttpm_obj_get(c->t, c->h[0]);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (o == NULL || o->kind != TTPM_OBJ_KEY || o->pub.type != TPM_ALG_KEYEDHASH)
         return TPM_RC_TYPE | TTPM_RC_H(1);
     if (o->pub.attrs & (TPMA_OBJECT_SIGN | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_RESTRICTED))
@@ -549,6 +565,8 @@ TTPM_HANDLER(FlushContext)
     uint32_t h;
     if (ttpm_get_u32(&c->in, &h) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     uint8_t ht = ttpm_handle_type(h);
     if (ht == TPM_HT_TRANSIENT) {
         ttpm_object *o = ttpm_obj_get(c->t, h);
@@ -618,6 +636,8 @@ TTPM_HANDLER(ContextSave)
     uint8_t ek[32], mk[32], tag[32];
     uint64_t seq = ++t->context_seq;
     ttpm_rc rc;
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (ht == TPM_HT_HMAC_SESSION || ht == TPM_HT_POLICY_SESSION) {
         ttpm_session *s = ttpm_sess_get(t, h);
         if (s == NULL || !s->loaded)
@@ -639,8 +659,42 @@ TTPM_HANDLER(ContextSave)
     ttpm_object *o = ttpm_obj_get(t, h);
     if (o == NULL)
         return TPM_RC_HANDLE | TTPM_RC_H(1);
-    if (o->kind != TTPM_OBJ_KEY)
-        return TPM_RC_TYPE | TTPM_RC_H(1); /* sequence state is not exportable */
+    if (o->kind != TTPM_OBJ_KEY) {
+        /* a sequence: keep a copy of the digest state, the oldest entry
+         * makes room */
+        ttpm_saved_seq *e = &t->saved_seq[0];
+        for (unsigned i = 0; i < TTPM_MAX_SAVED_SEQ; i++) {
+            if (!t->saved_seq[i].used) {
+                e = &t->saved_seq[i];
+                break;
+            }
+            if (t->saved_seq[i].seq < e->seq)
+                e = &t->saved_seq[i];
+        }
+        ttpm_saved_seq_free(e);
+        for (unsigned i = 0; i < TTPM_NUM_BANKS; i++) {
+            if (o->md[i] && tcrypto_tpm_md_dup(o->md[i], &e->md[i]) != TCRYPTO_OK) {
+                ttpm_saved_seq_free(e);
+                return TPM_RC_MEMORY;
+            }
+        }
+        e->used = true;
+        e->seq = seq;
+        e->kind = o->kind;
+        e->hash = o->seq_hash;
+        memcpy(e->auth, o->sens.auth, o->sens.auth_len);
+        e->auth_len = o->sens.auth_len;
+        if ((rc = context_keys(t, 0, seq, ek, mk)) != 0 ||
+            (rc = context_mac(mk, seq, 0x80000001u, TPM_RH_NULL, NULL, 0, tag)) != 0) {
+            ttpm_saved_seq_free(e);
+            return rc;
+        }
+        tc_buf_put_u64(c->out, seq);
+        tc_buf_put_u32(c->out, 0x80000001u);
+        tc_buf_put_u32(c->out, TPM_RH_NULL);
+        ttpm_put_2b(c->out, tag, 32);
+        return TPM_RC_SUCCESS;
+    }
     tc_buf ser;
     tc_buf_init(&ser);
     tc_buf_put_u8(&ser, o->kind);
@@ -691,6 +745,8 @@ TTPM_HANDLER(ContextLoad)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
     if ((rc = ttpm_get_2b(&c->in, 4096, &blob)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     uint8_t ht = ttpm_handle_type(saved);
     if (ht == TPM_HT_HMAC_SESSION || ht == TPM_HT_POLICY_SESSION) {
         ttpm_session *s = ttpm_sess_get(t, saved);
@@ -705,6 +761,43 @@ TTPM_HANDLER(ContextLoad)
         s->loaded = true;
         c->has_out_handle = true;
         c->out_handle = saved;
+        return TPM_RC_SUCCESS;
+    }
+    if (saved == 0x80000001u) {
+        ttpm_saved_seq *e = NULL;
+        for (unsigned i = 0; i < TTPM_MAX_SAVED_SEQ; i++)
+            if (t->saved_seq[i].used && t->saved_seq[i].seq == seq)
+                e = &t->saved_seq[i];
+        if (e == NULL || blob.size != 32 || hier != TPM_RH_NULL)
+            return TPM_RC_HANDLE | TTPM_RC_P(1);
+        if ((rc = context_keys(t, 0, seq, ek, mk)) != 0 ||
+            (rc = context_mac(mk, seq, saved, TPM_RH_NULL, NULL, 0, tag)) != 0)
+            return rc;
+        if (!tcrypto_memeq(tag, blob.b, 32))
+            return TPM_RC_INTEGRITY | TTPM_RC_P(1);
+        ttpm_object *so = ttpm_obj_alloc(t);
+        if (so == NULL)
+            return TPM_RC_OBJECT_MEMORY;
+        so->kind = e->kind;
+        so->has_sens = true;
+        so->seq_hash = e->hash;
+        so->pub.name_alg = TPM_ALG_NULL;
+        so->pub.attrs = TPMA_OBJECT_USERWITHAUTH;
+        so->hierarchy = TPM_RH_NULL;
+        memcpy(so->sens.auth, e->auth, e->auth_len);
+        so->sens.auth_len = e->auth_len;
+        for (unsigned i = 0; i < TTPM_NUM_BANKS; i++) {
+            if (e->md[i] && tcrypto_tpm_md_dup(e->md[i], &so->md[i]) != TCRYPTO_OK) {
+                ttpm_obj_free(so);
+                return TPM_RC_MEMORY;
+            }
+        }
+        if ((rc = ttpm_obj_set_name(so)) != 0) {
+            ttpm_obj_free(so);
+            return rc;
+        }
+        c->has_out_handle = true;
+        c->out_handle = so->handle;
         return TPM_RC_SUCCESS;
     }
     if (saved != 0x80000000u && saved != 0x80000002u)
@@ -778,6 +871,8 @@ TTPM_HANDLER(EvictControl)
         return TPM_RC_HIERARCHY | TTPM_RC_H(1);
     if (ttpm_get_u32(&c->in, &ph) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (ttpm_handle_type(ph) != TPM_HT_PERSISTENT)
         return TPM_RC_RANGE | TTPM_RC_P(1);
     /* Part 3 §28.5: owner range 81000000..817FFFFF, platform 81800000.. */

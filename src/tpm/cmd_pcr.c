@@ -38,6 +38,8 @@ TTPM_HANDLER(PCR_Read)
     ttpm_rc rc = ttpm_get_pcr_sel(&c->in, &in);
     if (rc)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     memset(&out, 0, sizeof(out));
     tc_buf digests;
     tc_buf_init(&digests);
@@ -93,6 +95,8 @@ TTPM_HANDLER(PCR_Extend)
     }
     if (tc_reader_left(&c->in))
         return TPM_RC_SIZE | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (c->h[0] == TPM_RH_NULL)
         return TPM_RC_SUCCESS;
     for (uint32_t i = 0; i < count; i++) {
@@ -115,6 +119,8 @@ TTPM_HANDLER(PCR_Event)
     ttpm_ref ev;
     if ((rc = ttpm_get_2b(&c->in, 1024, &ev)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     uint8_t d[TTPM_NUM_BANKS][TTPM_MAX_DIGEST];
     uint32_t n = 0;
     for (int b = 0; b < TTPM_NUM_BANKS; b++)
@@ -143,6 +149,8 @@ TTPM_HANDLER(PCR_Reset)
 {
     ttpm *t = c->t;
     uint32_t h = c->h[0];
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (h >= TTPM_NUM_PCRS)
         return TPM_RC_VALUE | TTPM_RC_H(1);
     /* PC Client profile: PCR 16 and 23 are resettable from locality 0;
@@ -166,6 +174,8 @@ TTPM_HANDLER(PCR_Allocate)
     ttpm_rc rc = ttpm_get_pcr_sel(&c->in, &s);
     if (rc)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     uint8_t banks = t->perm.pcr_banks;
     for (unsigned i = 0; i < s.count; i++) {
         int b = ttpm_bank_index(s.sel[i].hash);
@@ -233,6 +243,8 @@ TTPM_HANDLER(Hash)
         return ttpm_rc_param(rc, 2);
     if ((rc = ttpm_get_u32(&c->in, &hier)) != 0)
         return ttpm_rc_param(rc, 3);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = check_hierarchy(c->t, hier, 3)) != 0)
         return rc;
     uint8_t d[TTPM_MAX_DIGEST];
@@ -273,6 +285,8 @@ TTPM_HANDLER(HMAC)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_u16(&c->in, &alg)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = ttpm_check_hash(alg, true)) != 0)
         return ttpm_rc_param(rc, 2);
     if ((rc = hmac_key(c, &alg, &o)) != 0)
@@ -324,6 +338,8 @@ TTPM_HANDLER(HashSequenceStart)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_u16(&c->in, &alg)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = ttpm_check_hash(alg, true)) != 0)
         return ttpm_rc_param(rc, 2);
     return seq_start(c, alg == TPM_ALG_NULL ? TTPM_OBJ_EVENT_SEQ : TTPM_OBJ_HASH_SEQ, alg, &auth,
@@ -340,6 +356,8 @@ TTPM_HANDLER(HMAC_Start)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_u16(&c->in, &alg)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = ttpm_check_hash(alg, true)) != 0)
         return ttpm_rc_param(rc, 2);
     if ((rc = hmac_key(c, &alg, &o)) != 0)
@@ -377,6 +395,8 @@ TTPM_HANDLER(SequenceUpdate)
     ttpm_rc rc = ttpm_get_2b(&c->in, 1024, &data);
     if (rc)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     return seq_update(o, &data);
 }
 
@@ -392,6 +412,8 @@ TTPM_HANDLER(SequenceComplete)
         return ttpm_rc_param(rc, 1);
     if ((rc = ttpm_get_u32(&c->in, &hier)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = check_hierarchy(c->t, hier, 2)) != 0)
         return rc;
     if ((rc = seq_update(o, &data)) != 0)
@@ -427,6 +449,8 @@ TTPM_HANDLER(EventSequenceComplete)
     ttpm_ref data;
     if ((rc = ttpm_get_2b(&c->in, 1024, &data)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = seq_update(o, &data)) != 0)
         return rc;
     uint8_t d[TTPM_NUM_BANKS][TTPM_MAX_DIGEST];

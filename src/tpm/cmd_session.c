@@ -73,6 +73,8 @@ TTPM_HANDLER(StartAuthSession)
         return TPM_RC_MODE | TTPM_RC_P(4);
     if ((rc = ttpm_get_u16(&c->in, &hash)) != 0)
         return ttpm_rc_param(rc, 5);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if ((rc = ttpm_check_hash(hash, false)) != 0)
         return ttpm_rc_param(rc, 5);
     size_t hs = tcrypto_tpm_hash_size(hash);
@@ -100,13 +102,27 @@ TTPM_HANDLER(StartAuthSession)
             break;
         }
     if (idx < 0) {
-        tc_wipe(salt, sizeof(salt));
-        return TPM_RC_SESSION_HANDLES;
+        /* Tools without a resource manager leave sessions behind when they
+         * fail; the least recently used loaded session makes room, else the
+         * oldest saved one (a chip would answer TPM_RC_SESSION_HANDLES). */
+        int lru_loaded = -1, lru_saved = -1;
+        for (int i = 0; i < TTPM_MAX_SESSIONS; i++) {
+            int *lru = t->sess[i].loaded ? &lru_loaded : &lru_saved;
+            if (*lru < 0 || t->sess[i].age < t->sess[*lru].age)
+                *lru = i;
+        }
+        idx = lru_loaded >= 0 ? lru_loaded : lru_saved;
+        if (idx < 0) {
+            tc_wipe(salt, sizeof(salt));
+            return TPM_RC_SESSION_HANDLES;
+        }
+        ttpm_sess_flush(&t->sess[idx]);
     }
     ttpm_session *s = &t->sess[idx];
     memset(s, 0, sizeof(*s));
     s->type = type;
     s->is_trial = type == TPM_SE_TRIAL;
+    s->start_time = t->time_ms;
     s->hash = hash;
     s->sym_alg = sym_alg;
     s->sym_bits = sym_bits;
@@ -157,6 +173,7 @@ TTPM_HANDLER(StartAuthSession)
     tc_wipe(salt, sizeof(salt));
     s->used = true;
     s->loaded = true;
+    s->age = ++t->obj_age;
     c->has_out_handle = true;
     c->out_handle = s->handle;
     ttpm_put_2b(c->out, s->nonce_tpm, s->nonce_tpm_len);
@@ -180,6 +197,70 @@ static void policy_reset(ttpm_session *s)
     s->cp_hash_len = s->name_hash_len = 0;
     s->locality = 0;
     s->pcr_checked = false;
+    s->nv_written = 0;
+    s->template_len = 0;
+    s->timeout = 0;
+}
+
+/* The hierarchy whose proof signs a policy ticket for an entity. */
+static uint32_t ticket_hierarchy(ttpm *t, uint32_t h)
+{
+    switch (h) {
+    case TPM_RH_OWNER: case TPM_RH_ENDORSEMENT: case TPM_RH_PLATFORM: case TPM_RH_NULL:
+        return h;
+    default:
+        break;
+    }
+    ttpm_object *o = ttpm_obj_get(t, h);
+    return o ? o->hierarchy : TPM_RH_OWNER;
+}
+
+/* TPMT_TK_AUTH digest (Part 3 §23.3/§23.4 tickets): bound to resetCount, the
+ * timeout, cpHashA, policyRef and the authorising entity's name. */
+static ttpm_rc auth_ticket(ttpm *t, uint16_t tag, uint32_t hier, uint64_t timeout,
+                           const uint8_t *cph, size_t cphl, const ttpm_ref *ref,
+                           const uint8_t *name, size_t nl, uint8_t out[32])
+{
+    uint8_t rt[12];
+    tc_store_u32(rt, t->perm.reset_count);
+    tc_store_u64(rt + 4, timeout);
+    tcrypto_tpm_iov v[4] = { { rt, 12 }, { cph, cphl }, { ref->b, ref->size }, { name, nl } };
+    return ttpm_ticket(t, tag, hier, v, 4, out);
+}
+
+/* timeout and ticket outputs of PolicySigned/PolicySecret: an expiration
+ * sets the session's timeout; a negative one also earns a ticket. */
+static ttpm_rc policy_expiry(ttpm_cmd *c, ttpm_session *s, int32_t exp, uint16_t tag, uint32_t hier,
+                             const ttpm_ref *cph, const ttpm_ref *ref, const uint8_t *name,
+                             size_t nl)
+{
+    uint64_t timeout = 0;
+    if (exp != 0) {
+        uint64_t secs = exp < 0 ? (uint64_t)(-(int64_t)exp) : (uint64_t)exp;
+        timeout = s->start_time + secs * 1000u;
+        if (c->t->time_ms > timeout)
+            return TPM_RC_EXPIRED | TTPM_RC_P(4);
+        if (!s->timeout || timeout < s->timeout)
+            s->timeout = timeout;
+        uint8_t tb[8];
+        tc_store_u64(tb, timeout);
+        ttpm_put_2b(c->out, tb, 8);
+    } else {
+        ttpm_put_2b(c->out, NULL, 0);
+    }
+    tc_buf_put_u16(c->out, tag);
+    if (exp < 0 && !s->is_trial && hier != TPM_RH_NULL) {
+        uint8_t tk[32];
+        ttpm_rc rc = auth_ticket(c->t, tag, hier, timeout, cph->b, cph->size, ref, name, nl, tk);
+        if (rc)
+            return rc;
+        tc_buf_put_u32(c->out, hier);
+        ttpm_put_2b(c->out, tk, 32);
+    } else {
+        tc_buf_put_u32(c->out, TPM_RH_NULL);
+        ttpm_put_2b(c->out, NULL, 0);
+    }
+    return TPM_RC_SUCCESS;
 }
 
 TTPM_HANDLER(PolicyRestart)
@@ -188,6 +269,8 @@ TTPM_HANDLER(PolicyRestart)
     ttpm_rc rc = policy_session(c, 0, &s);
     if (rc)
         return rc;
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     policy_reset(s);
     return TPM_RC_SUCCESS;
 }
@@ -198,6 +281,8 @@ TTPM_HANDLER(PolicyGetDigest)
     ttpm_rc rc = policy_session(c, 0, &s);
     if (rc)
         return rc;
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     ttpm_put_2b(c->out, s->policy, (uint16_t)tcrypto_tpm_hash_size(s->hash));
     return TPM_RC_SUCCESS;
 }
@@ -216,6 +301,8 @@ TTPM_HANDLER(PolicyPCR)
     size_t sel_at = c->in.off;
     if ((rc = ttpm_get_pcr_sel(&c->in, &sel)) != 0)
         return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     const uint8_t *sel_bytes = c->in.p + sel_at;
     size_t sel_len = c->in.off - sel_at;
     size_t hs = tcrypto_tpm_hash_size(s->hash);
@@ -258,6 +345,8 @@ TTPM_HANDLER(PolicyPassword)
     ttpm_rc rc = policy_session(c, 0, &s);
     if (rc)
         return rc;
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     /* Same digest as PolicyAuthValue (Part 3 §23.18). */
     ttpm_policy_update(s, TPM_CC_PolicyAuthValue, NULL, 0, NULL, 0);
     s->need_password = true;
@@ -271,6 +360,8 @@ TTPM_HANDLER(PolicyAuthValue)
     ttpm_rc rc = policy_session(c, 0, &s);
     if (rc)
         return rc;
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     ttpm_policy_update(s, TPM_CC_PolicyAuthValue, NULL, 0, NULL, 0);
     s->need_auth_value = true;
     s->need_password = false;
@@ -286,6 +377,8 @@ TTPM_HANDLER(PolicyCommandCode)
         return rc;
     if (ttpm_get_u32(&c->in, &code) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (ttpm_cmd_lookup(code) == NULL)
         return TPM_RC_POLICY_CC | TTPM_RC_P(1);
     if (s->command_code && s->command_code != code)
@@ -324,6 +417,8 @@ TTPM_HANDLER(PolicyOR)
         memcpy(all + len, d.b, hs);
         len += hs;
     }
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (!s->is_trial && !match)
         return TPM_RC_VALUE | TTPM_RC_P(1);
     memset(s->policy, 0, sizeof(s->policy));
@@ -359,6 +454,8 @@ TTPM_HANDLER(PolicySecret)
         return ttpm_rc_param(rc, 3);
     if ((rc = ttpm_get_u32(&c->in, &exp)) != 0)
         return ttpm_rc_param(rc, 4);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     size_t hs = tcrypto_tpm_hash_size(s->hash);
     if (nonce.size && (nonce.size != s->nonce_tpm_len || memcmp(nonce.b, s->nonce_tpm, nonce.size)))
         return TPM_RC_NONCE | TTPM_RC_P(1);
@@ -375,11 +472,8 @@ TTPM_HANDLER(PolicySecret)
     if ((rc = ttpm_entity_name(c->t, c->h[0], name, &nl)) != 0)
         return rc;
     policy_ref(s, TPM_CC_PolicySecret, name, nl, &ref);
-    ttpm_put_2b(c->out, NULL, 0);                 /* timeout */
-    tc_buf_put_u16(c->out, TPM_ST_AUTH_SECRET);   /* NULL ticket */
-    tc_buf_put_u32(c->out, TPM_RH_NULL);
-    ttpm_put_2b(c->out, NULL, 0);
-    return TPM_RC_SUCCESS;
+    return policy_expiry(c, s, (int32_t)exp, TPM_ST_AUTH_SECRET, ticket_hierarchy(c->t, c->h[0]),
+                         &cph, &ref, name, nl);
 }
 
 TTPM_HANDLER(PolicyAuthorize)
@@ -400,6 +494,8 @@ TTPM_HANDLER(PolicyAuthorize)
     if (ttpm_get_u16(&c->in, &tag) || ttpm_get_u32(&c->in, &hier) ||
         ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &tkd))
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(4);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (keyname.size < 2 || tcrypto_tpm_hash_size(tc_load_u16(keyname.b)) + 2 != keyname.size)
         return TPM_RC_SIZE | TTPM_RC_P(3);
     if (!s->is_trial) {
@@ -435,6 +531,8 @@ TTPM_HANDLER(PolicyCpHash)
         return rc;
     if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &d)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     size_t hs = tcrypto_tpm_hash_size(s->hash);
     if (d.size != hs)
         return TPM_RC_SIZE | TTPM_RC_P(1);
@@ -455,6 +553,8 @@ TTPM_HANDLER(PolicyNameHash)
         return rc;
     if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &d)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     size_t hs = tcrypto_tpm_hash_size(s->hash);
     if (d.size != hs)
         return TPM_RC_SIZE | TTPM_RC_P(1);
@@ -475,11 +575,254 @@ TTPM_HANDLER(PolicyLocality)
         return rc;
     if (ttpm_get_u8(&c->in, &loc) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (loc == 0 || loc > 0x1F)
         return TPM_RC_RANGE | TTPM_RC_P(1); /* extended localities not supported */
     if (s->locality && s->locality != loc)
         return TPM_RC_RANGE | TTPM_RC_P(1);
     ttpm_policy_update(s, TPM_CC_PolicyLocality, &loc, 1, NULL, 0);
     s->locality = loc;
+    return TPM_RC_SUCCESS;
+}
+
+/* PolicySigned (Part 3 §23.3): aHash = H(nonceTPM || expiration || cpHashA
+ * || policyRef) signed by authObject. */
+TTPM_HANDLER(PolicySigned)
+{
+    ttpm_session *s;
+    ttpm_ref nonce, cph, ref;
+    uint32_t exp;
+    ttpm_signature sig;
+    ttpm_rc rc = policy_session(c, 1, &s);
+    if (rc)
+        return rc;
+    ttpm_object *k = ttpm_obj_get(c->t, c->h[0]);
+    if (k == NULL || k->kind != TTPM_OBJ_KEY || !(k->pub.attrs & TPMA_OBJECT_SIGN))
+        return TPM_RC_KEY | TTPM_RC_H(1);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &nonce)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &cph)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &ref)) != 0)
+        return ttpm_rc_param(rc, 3);
+    if ((rc = ttpm_get_u32(&c->in, &exp)) != 0)
+        return ttpm_rc_param(rc, 4);
+    if ((rc = ttpm_get_signature(&c->in, &sig)) != 0)
+        return ttpm_rc_param(rc, 5);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    if (nonce.size && (nonce.size != s->nonce_tpm_len || memcmp(nonce.b, s->nonce_tpm, nonce.size)))
+        return TPM_RC_NONCE | TTPM_RC_P(1);
+    if (cph.size && cph.size != hs)
+        return TPM_RC_SIZE | TTPM_RC_P(2);
+    if (!s->is_trial) {
+        if (sig.alg == TPM_ALG_NULL || tcrypto_tpm_hash_size(sig.hash) == 0)
+            return TPM_RC_SCHEME | TTPM_RC_P(5);
+        uint8_t eb[4], ah[TTPM_MAX_DIGEST];
+        tc_store_u32(eb, exp);
+        tcrypto_tpm_iov v[4] = { { nonce.b, nonce.size }, { eb, 4 }, { cph.b, cph.size },
+                                 { ref.b, ref.size } };
+        if (tcrypto_tpm_hash(sig.hash, v, 4, ah) != TCRYPTO_OK)
+            return TPM_RC_FAILURE;
+        size_t ahl = tcrypto_tpm_hash_size(sig.hash);
+        bool ok;
+        if (sig.alg == TPM_ALG_HMAC) {
+            uint8_t m[TTPM_MAX_DIGEST];
+            tcrypto_tpm_iov w = { ah, ahl };
+            ok = k->has_sens && k->pub.type == TPM_ALG_KEYEDHASH &&
+                 tcrypto_tpm_hmac(sig.hash, k->sens.sens, k->sens.sens_len, &w, 1, m) == TCRYPTO_OK &&
+                 sig.a_len == ahl && tcrypto_memeq(m, sig.a, ahl);
+        } else {
+            tcrypto_tpm_key *key;
+            if ((rc = ttpm_obj_key(k, &key)) != 0)
+                return rc;
+            ok = tcrypto_tpm_verify(key, sig.alg, sig.hash, ah, ahl, sig.a, sig.a_len, sig.b,
+                                    sig.b_len) == TCRYPTO_OK;
+        }
+        if (!ok)
+            return TPM_RC_SIGNATURE | TTPM_RC_P(5);
+    }
+    if (cph.size) {
+        if (s->cp_hash_len && memcmp(s->cp_hash, cph.b, hs))
+            return TPM_RC_CPHASH;
+        memcpy(s->cp_hash, cph.b, hs);
+        s->cp_hash_len = (uint16_t)hs;
+    }
+    policy_ref(s, TPM_CC_PolicySigned, k->name, k->name_len, &ref);
+    return policy_expiry(c, s, (int32_t)exp, TPM_ST_AUTH_SIGNED, k->hierarchy, &cph, &ref, k->name,
+                         k->name_len);
+}
+
+TTPM_HANDLER(PolicyNvWritten)
+{
+    ttpm_session *s;
+    uint8_t set;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if (ttpm_get_u8(&c->in, &set) != 0 || set > 1)
+        return TPM_RC_VALUE | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    uint8_t want = set ? 1 : 2;
+    if (s->nv_written && s->nv_written != want)
+        return TPM_RC_VALUE | TTPM_RC_P(1);
+    s->nv_written = want;
+    ttpm_policy_update(s, 0x18F, &set, 1, NULL, 0);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyTemplate)
+{
+    ttpm_session *s;
+    ttpm_ref d;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &d)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    if (d.size != hs)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    if (s->cp_hash_len || s->name_hash_len ||
+        (s->template_len && memcmp(s->template_hash, d.b, hs) != 0))
+        return TPM_RC_CPHASH;
+    memcpy(s->template_hash, d.b, hs);
+    s->template_len = (uint16_t)hs;
+    ttpm_policy_update(s, 0x190, d.b, hs, NULL, 0);
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(PolicyPhysicalPresence)
+{
+    ttpm_session *s;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    /* There is no physical presence signal to assert: the digest is
+     * extended (trial sessions use it) and the condition always holds. */
+    ttpm_policy_update(s, 0x187, NULL, 0, NULL, 0);
+    return TPM_RC_SUCCESS;
+}
+
+/* PolicyCounterTimer (Part 3 §23.10): compare with TPMS_TIME_INFO. */
+TTPM_HANDLER(PolicyCounterTimer)
+{
+    ttpm_session *s;
+    ttpm_ref op;
+    uint16_t off, operation;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &op)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_u16(&c->in, &off)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = ttpm_get_u16(&c->in, &operation)) != 0)
+        return ttpm_rc_param(rc, 3);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if (operation > 11)
+        return TPM_RC_VALUE | TTPM_RC_P(3);
+    if (!s->is_trial) {
+        uint8_t ti[25];
+        tc_store_u64(ti, c->t->time_ms);
+        tc_store_u64(ti + 8, c->t->perm.clock);
+        tc_store_u32(ti + 16, c->t->perm.reset_count);
+        tc_store_u32(ti + 20, c->t->perm.restart_count);
+        ti[24] = 1;
+        if ((uint32_t)off + op.size > sizeof(ti))
+            return TPM_RC_RANGE | TTPM_RC_P(2);
+        int cmp = memcmp(ti + off, op.b, op.size);
+        bool ok;
+        switch (operation) {
+        case 0: ok = cmp == 0; break;
+        case 1: ok = cmp != 0; break;
+        case 3: case 2: ok = cmp > 0; break;
+        case 5: case 4: ok = cmp < 0; break;
+        case 7: case 6: ok = cmp >= 0; break;
+        case 9: case 8: ok = cmp <= 0; break;
+        case 10: {
+            ok = true;
+            for (size_t i = 0; i < op.size; i++)
+                ok &= (ti[off + i] & op.b[i]) == op.b[i];
+            break;
+        }
+        default: {
+            ok = true;
+            for (size_t i = 0; i < op.size; i++)
+                ok &= (ti[off + i] & op.b[i]) == 0;
+            break;
+        }
+        }
+        if (!ok)
+            return TPM_RC_POLICY;
+    }
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    uint8_t tail[4], args[TTPM_MAX_DIGEST];
+    tc_store_u16(tail, off);
+    tc_store_u16(tail + 2, operation);
+    tcrypto_tpm_iov v[2] = { { op.b, op.size }, { tail, 4 } };
+    if (tcrypto_tpm_hash(s->hash, v, 2, args) != TCRYPTO_OK)
+        return TPM_RC_FAILURE;
+    ttpm_policy_update(s, 0x16D, args, hs, NULL, 0);
+    return TPM_RC_SUCCESS;
+}
+
+/* PolicyTicket (Part 3 §23.5): replays a PolicySigned/PolicySecret that
+ * earned a ticket. */
+TTPM_HANDLER(PolicyTicket)
+{
+    ttpm_session *s;
+    ttpm_ref to, cph, ref, name, tkd;
+    uint16_t tag;
+    uint32_t hier;
+    ttpm_rc rc = policy_session(c, 0, &s);
+    if (rc)
+        return rc;
+    if ((rc = ttpm_get_2b(&c->in, 8, &to)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &cph)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &ref)) != 0)
+        return ttpm_rc_param(rc, 3);
+    if ((rc = ttpm_get_2b(&c->in, 2 + TTPM_MAX_DIGEST, &name)) != 0)
+        return ttpm_rc_param(rc, 4);
+    if (ttpm_get_u16(&c->in, &tag) || ttpm_get_u32(&c->in, &hier) ||
+        ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &tkd))
+        return TPM_RC_INSUFFICIENT | TTPM_RC_P(5);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if (tag != TPM_ST_AUTH_SIGNED && tag != TPM_ST_AUTH_SECRET)
+        return TPM_RC_TAG | TTPM_RC_P(5);
+    if (to.size != 8)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    uint64_t timeout = tc_load_u64(to.b);
+    if (c->t->time_ms > timeout)
+        return TPM_RC_EXPIRED | TTPM_RC_P(1);
+    uint8_t tk[32];
+    if (hier == TPM_RH_NULL || tkd.size != 32 ||
+        auth_ticket(c->t, tag, hier, timeout, cph.b, cph.size, &ref, name.b, name.size, tk) != 0 ||
+        !tcrypto_memeq(tk, tkd.b, 32))
+        return TPM_RC_TICKET | TTPM_RC_P(5);
+    size_t hs = tcrypto_tpm_hash_size(s->hash);
+    if (cph.size) {
+        if (cph.size != hs)
+            return TPM_RC_SIZE | TTPM_RC_P(2);
+        if (s->cp_hash_len && memcmp(s->cp_hash, cph.b, hs))
+            return TPM_RC_CPHASH;
+        memcpy(s->cp_hash, cph.b, hs);
+        s->cp_hash_len = (uint16_t)hs;
+    }
+    if (!s->timeout || timeout < s->timeout)
+        s->timeout = timeout;
+    policy_ref(s, tag == TPM_ST_AUTH_SIGNED ? TPM_CC_PolicySigned : TPM_CC_PolicySecret, name.b,
+               name.size, &ref);
     return TPM_RC_SUCCESS;
 }

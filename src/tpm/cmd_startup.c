@@ -23,6 +23,8 @@ TTPM_HANDLER(Startup)
         return TPM_RC_INITIALIZE;
     if (ttpm_get_u16(&c->in, &type) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (type != TPM_SU_CLEAR && type != TPM_SU_STATE)
         return TPM_RC_VALUE | TTPM_RC_P(1);
     ttpm_perm *p = &t->perm;
@@ -32,6 +34,13 @@ TTPM_HANDLER(Startup)
             return TPM_RC_VALUE | TTPM_RC_P(1);
         memcpy(t->pcr, p->saved_pcr, sizeof(t->pcr));
         t->pcr_counter = p->saved_pcr_counter;
+        /* the saved sessions come back, also after a process restart */
+        for (unsigned i = 0; i < TTPM_MAX_SESSIONS; i++)
+            if (p->saved_sess[i].used && !t->sess[i].used)
+                t->sess[i] = p->saved_sess[i];
+        memcpy(t->context_key, p->saved_context_key, sizeof(t->context_key));
+        if (p->saved_context_seq > t->context_seq)
+            t->context_seq = p->saved_context_seq;
         p->restart_count++;
     } else if (p->saved_valid) {
         /* TPM Restart: PCRs start over, saved contexts of objects stay valid. */
@@ -58,6 +67,7 @@ TTPM_HANDLER(Startup)
                 ttpm_sess_flush(&t->sess[i]);
     }
     p->saved_valid = false;
+    tc_wipe(p->saved_sess, sizeof(p->saved_sess));
     p->orderly = false;
     t->sh_enable = t->eh_enable = t->ph_enable = t->ph_enable_nv = true;
     /* Counters marked orderly/clear-on-start lose their read/write locks. */
@@ -72,8 +82,26 @@ TTPM_HANDLER(Startup)
         if ((nv->attrs & TPMA_NV_CLEAR_STCLEAR) && type == TPM_SU_CLEAR)
             nv->attrs &= ~TPMA_NV_WRITTEN;
     }
+    t->global_lock = false;
     t->started = true;
     t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(ClockRateAdjust)
+{
+    uint8_t speed;
+    if (c->h[0] != TPM_RH_OWNER && c->h[0] != TPM_RH_PLATFORM)
+        return TPM_RC_HIERARCHY | TTPM_RC_H(1);
+    if (ttpm_get_u8(&c->in, &speed) != 0)
+        return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    /* TPM_CLOCK_ADJUST is -3..3; the clock follows the host clock, so the
+     * rate is accepted and left unchanged (Part 3 §29.3 allows coarse steps). */
+    int8_t v = (int8_t)speed;
+    if (v < -3 || v > 3)
+        return TPM_RC_VALUE | TTPM_RC_P(1);
     return TPM_RC_SUCCESS;
 }
 
@@ -83,14 +111,24 @@ TTPM_HANDLER(Shutdown)
     uint16_t type;
     if (ttpm_get_u16(&c->in, &type) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (type != TPM_SU_CLEAR && type != TPM_SU_STATE)
         return TPM_RC_VALUE | TTPM_RC_P(1);
     if (type == TPM_SU_STATE) {
         memcpy(t->perm.saved_pcr, t->pcr, sizeof(t->pcr));
         t->perm.saved_pcr_counter = t->pcr_counter;
+        /* only saved session contexts survive (loaded ones end with power) */
+        memset(t->perm.saved_sess, 0, sizeof(t->perm.saved_sess));
+        for (unsigned i = 0; i < TTPM_MAX_SESSIONS; i++)
+            if (t->sess[i].used && !t->sess[i].loaded)
+                t->perm.saved_sess[i] = t->sess[i];
+        memcpy(t->perm.saved_context_key, t->context_key, sizeof(t->context_key));
+        t->perm.saved_context_seq = t->context_seq;
         t->perm.saved_valid = true;
     } else {
         t->perm.saved_valid = false;
+        tc_wipe(t->perm.saved_sess, sizeof(t->perm.saved_sess));
     }
     t->perm.orderly = true;
     t->dirty = true;
@@ -102,6 +140,8 @@ TTPM_HANDLER(SelfTest)
     uint8_t full;
     if (ttpm_get_u8(&c->in, &full) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (full > 1)
         return TPM_RC_VALUE | TTPM_RC_P(1);
     return tcrypto_in_error() ? TPM_RC_FAILURE : TPM_RC_SUCCESS;
@@ -119,6 +159,8 @@ TTPM_HANDLER(IncrementalSelfTest)
         if (ttpm_get_u16(&c->in, &alg) != 0)
             return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
     }
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     /* Everything was tested at start-up: nothing left to do. */
     tc_buf_put_u32(c->out, 0);
     return TPM_RC_SUCCESS;
@@ -126,6 +168,8 @@ TTPM_HANDLER(IncrementalSelfTest)
 
 TTPM_HANDLER(GetTestResult)
 {
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     ttpm_put_2b(c->out, NULL, 0);
     tc_buf_put_u32(c->out, c->t->in_failure ? TPM_RC_FAILURE : TPM_RC_SUCCESS);
     return TPM_RC_SUCCESS;
@@ -137,6 +181,8 @@ TTPM_HANDLER(GetRandom)
     uint8_t buf[TTPM_MAX_DIGEST];
     if (ttpm_get_u16(&c->in, &n) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     /* Part 3 §16.1: at most sizeof(TPMU_HA) bytes per call. */
     if (n > sizeof(buf))
         n = sizeof(buf);
@@ -153,6 +199,8 @@ TTPM_HANDLER(StirRandom)
     ttpm_rc rc = ttpm_get_2b(&c->in, 128, &in);
     if (rc)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     tcrypto_tpm_random_stir(in.b, in.size);
     return TPM_RC_SUCCESS;
 }
@@ -169,6 +217,8 @@ TTPM_HANDLER(TestParms)
         return TPM_RC_TYPE | TTPM_RC_P(1);
     if ((rc = ttpm_get_public_parms(&c->in, &p)) != 0)
         return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     if (p.type == TPM_ALG_RSA && p.key_bits != 1024 && p.key_bits != 2048 &&
         p.key_bits != 3072 && p.key_bits != 4096)
         return TPM_RC_KEY_SIZE | TTPM_RC_P(1);
@@ -186,6 +236,8 @@ static void put_time_info(ttpm_cmd *c)
 
 TTPM_HANDLER(ReadClock)
 {
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     put_time_info(c);
     return TPM_RC_SUCCESS;
 }
@@ -197,6 +249,8 @@ TTPM_HANDLER(ClockSet)
         return TPM_RC_HIERARCHY | TTPM_RC_H(1);
     if (ttpm_get_u64(&c->in, &nt) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
     /* The clock never goes backwards (Part 3 §29.2). */
     if (nt < c->t->perm.clock || nt > 0xFFFF000000000000ull)
         return TPM_RC_VALUE | TTPM_RC_P(1);

@@ -20,6 +20,8 @@ static const ttpm_cmd_info cmd_table[] = {
     E(0x120, 2, 1, 0, 0, false, false, false, EvictControl),
     E(0x121, 1, 1, 0, 0, false, false, false, HierarchyControl),
     E(0x122, 2, 1, 0, 0, false, false, false, NV_UndefineSpace),
+    E(0x124, 1, 1, 0, 0, false, false, false, ChangeEPS),
+    E(0x125, 1, 1, 0, 0, false, false, false, ChangePPS),
     E(0x126, 1, 1, 0, 0, false, false, false, Clear),
     E(0x127, 1, 1, 0, 0, false, false, false, ClearControl),
     E(0x128, 1, 1, 0, 0, false, false, false, ClockSet),
@@ -27,7 +29,10 @@ static const ttpm_cmd_info cmd_table[] = {
     E(0x12A, 1, 1, 0, 0, false, true, false, NV_DefineSpace),
     E(0x12B, 1, 1, 0, 0, false, false, false, PCR_Allocate),
     E(0x12E, 1, 1, 0, 0, false, true, false, SetPrimaryPolicy),
+    E(0x130, 1, 1, 0, 0, false, false, false, ClockRateAdjust),
     E(0x131, 1, 1, 0, 0, true, true, true, CreatePrimary),
+    E(0x132, 1, 1, 0, 0, false, false, false, NV_GlobalWriteLock),
+    E(0x133, 2, 2, 0, 0, false, true, true, GetCommandAuditDigest),
     E(0x134, 2, 1, 0, 0, false, false, false, NV_Increment),
     E(0x135, 2, 1, 0, 0, false, false, false, NV_SetBits),
     E(0x136, 2, 1, 0, 0, false, true, false, NV_Extend),
@@ -39,40 +44,57 @@ static const ttpm_cmd_info cmd_table[] = {
     E(0x13C, 1, 1, 0, 0, false, true, false, PCR_Event),
     E(0x13D, 1, 1, 0, 0, false, false, false, PCR_Reset),
     E(0x13E, 1, 1, 0, 0, false, true, true, SequenceComplete),
+    E(0x140, 1, 1, 0, 0, false, false, false, SetCommandCodeAuditStatus),
     E(0x142, 0, 0, 0, 0, false, false, false, IncrementalSelfTest),
     E(0x143, 0, 0, 0, 0, false, false, false, SelfTest),
     E(0x144, 0, 0, 0, 0, false, false, false, Startup),
     E(0x145, 0, 0, 0, 0, false, false, false, Shutdown),
     E(0x146, 0, 0, 0, 0, false, true, false, StirRandom),
+    E(0x147, 2, 2, 1, 0, false, true, true, ActivateCredential),
+    E(0x148, 2, 2, 1, 0, false, true, true, Certify),
+    E(0x149, 3, 1, 0, 0, false, true, false, PolicyNV),
+    E(0x14A, 2, 1, 0, 0, false, true, true, CertifyCreation),
+    E(0x14B, 2, 1, 2, 0, false, true, true, Duplicate),
+    E(0x14C, 2, 2, 0, 0, false, true, true, GetTime),
+    E(0x14D, 3, 2, 0, 0, false, true, true, GetSessionAuditDigest),
     E(0x14E, 2, 1, 0, 0, false, false, true, NV_Read),
     E(0x14F, 2, 1, 0, 0, false, false, false, NV_ReadLock),
     E(0x150, 2, 1, 1, 0, false, true, true, ObjectChangeAuth),
     E(0x151, 2, 1, 0, 0, false, true, true, PolicySecret),
     E(0x153, 1, 1, 0, 0, false, true, true, Create),
+    E(0x154, 1, 1, 0, 0, false, true, true, ECDH_ZGen),
     E(0x155, 1, 1, 0, 0, false, true, true, HMAC),
+    E(0x156, 1, 1, 0, 0, false, true, true, Import),
     E(0x157, 1, 1, 0, 0, true, true, true, Load),
+    E(0x158, 1, 1, 0, 0, false, true, true, Quote),
     E(0x159, 1, 1, 0, 0, false, true, true, RSA_Decrypt),
     E(0x15B, 1, 1, 0, 0, true, true, false, HMAC_Start),
     E(0x15C, 1, 1, 0, 0, false, true, false, SequenceUpdate),
     E(0x15D, 1, 1, 0, 0, false, true, false, Sign),
     E(0x15E, 1, 1, 0, 0, false, false, true, Unseal),
+    E(0x160, 2, 0, 0, 0, false, true, true, PolicySigned),
     E(0x161, 0, 0, 0, 0, true, false, false, ContextLoad),
     E(0x162, 1, 0, 0, 0, false, false, false, ContextSave),
+    E(0x163, 1, 0, 0, 0, false, false, true, ECDH_KeyGen),
     E(0x164, 1, 1, 0, 0, false, false, true, EncryptDecrypt),
     E(0x165, 0, 0, 0, 0, false, false, false, FlushContext),
     E(0x167, 0, 0, 0, 0, true, true, true, LoadExternal),
+    E(0x168, 1, 0, 0, 0, false, true, true, MakeCredential),
     E(0x169, 1, 0, 0, 0, false, false, false, NV_ReadPublic),
     E(0x16A, 1, 0, 0, 0, false, true, false, PolicyAuthorize),
     E(0x16B, 1, 0, 0, 0, false, false, false, PolicyAuthValue),
     E(0x16C, 1, 0, 0, 0, false, false, false, PolicyCommandCode),
+    E(0x16D, 1, 0, 0, 0, false, true, false, PolicyCounterTimer),
     E(0x16E, 1, 0, 0, 0, false, true, false, PolicyCpHash),
     E(0x16F, 1, 0, 0, 0, false, false, false, PolicyLocality),
     E(0x170, 1, 0, 0, 0, false, true, false, PolicyNameHash),
     E(0x171, 1, 0, 0, 0, false, false, false, PolicyOR),
+    E(0x172, 1, 0, 0, 0, false, true, false, PolicyTicket),
     E(0x173, 1, 0, 0, 0, false, false, true, ReadPublic),
     E(0x174, 1, 0, 0, 0, false, true, true, RSA_Encrypt),
     E(0x176, 2, 0, 0, 0, true, true, true, StartAuthSession),
     E(0x177, 1, 0, 0, 0, false, true, false, VerifySignature),
+    E(0x178, 0, 0, 0, 0, false, false, false, ECC_Parameters),
     E(0x17A, 0, 0, 0, 0, false, false, false, GetCapability),
     E(0x17B, 0, 0, 0, 0, false, false, true, GetRandom),
     E(0x17C, 0, 0, 0, 0, false, false, true, GetTestResult),
@@ -82,12 +104,18 @@ static const ttpm_cmd_info cmd_table[] = {
     E(0x180, 1, 0, 0, 0, false, false, false, PolicyRestart),
     E(0x181, 0, 0, 0, 0, false, false, false, ReadClock),
     E(0x182, 1, 1, 0, 0, false, false, false, PCR_Extend),
+    E(0x184, 3, 2, 0, 0, false, true, true, NV_Certify),
     E(0x185, 2, 2, 0, 0, false, true, false, EventSequenceComplete),
     E(0x186, 0, 0, 0, 0, true, true, false, HashSequenceStart),
+    E(0x187, 1, 0, 0, 0, false, false, false, PolicyPhysicalPresence),
+    E(0x188, 1, 0, 0, 0, false, true, false, PolicyDuplicationSelect),
     E(0x189, 1, 0, 0, 0, false, false, true, PolicyGetDigest),
     E(0x18A, 0, 0, 0, 0, false, false, false, TestParms),
     E(0x18C, 1, 0, 0, 0, false, false, false, PolicyPassword),
+    E(0x18F, 1, 0, 0, 0, false, false, false, PolicyNvWritten),
+    E(0x190, 1, 0, 0, 0, false, true, false, PolicyTemplate),
     E(0x191, 1, 1, 0, 0, true, true, true, CreateLoaded),
+    E(0x192, 3, 1, 0, 0, false, false, false, PolicyAuthorizeNV),
     E(0x193, 1, 1, 0, 0, false, true, true, EncryptDecrypt2),
 };
 
@@ -310,18 +338,70 @@ void ttpm_execute(ttpm *t, const uint8_t *cmd, size_t len, tc_buf *out)
             }
         }
     }
+    /* Audit (Part 1 §32): cpHash before the handler runs, since a command
+     * may change the names of its handles. */
+    if (rc == TPM_RC_SUCCESS) {
+        c->cmd_audit = ttpm_cc_audited(t, c->cc) && t->perm.audit_hash != TPM_ALG_NULL;
+        if (c->cmd_audit)
+            rc = ttpm_cphash(t->perm.audit_hash, c, c->audit_cp);
+        for (unsigned i = 0; i < c->na && rc == TPM_RC_SUCCESS; i++)
+            if (c->auth[i].s && (c->auth[i].attrs & TPMA_SESSION_AUDIT))
+                rc = ttpm_cphash(c->auth[i].s->hash, c, c->sess_cp[i]);
+    }
     if (rc == TPM_RC_SUCCESS)
         rc = ci->fn(c);
     if (rc == TPM_RC_SUCCESS && params.failed)
         rc = TPM_RC_MEMORY;
     if (rc == TPM_RC_SUCCESS && t->dirty)
         rc = ttpm_state_commit(t);
+    TC_DEBUG("tpm", "cc 0x%x handles %08x %08x -> rc 0x%x%s", c->cc, c->nh > 0 ? c->h[0] : 0,
+             c->nh > 1 ? c->h[1] : 0, rc, c->has_out_handle && rc == 0 ? " (out handle)" : "");
+    if (rc == TPM_RC_SUCCESS && c->has_out_handle)
+        TC_DEBUG("tpm", "  out handle %08x", c->out_handle);
     if (rc != TPM_RC_SUCCESS) {
         /* A failed authorisation may have changed DA state: keep it. */
         if (t->dirty)
             (void)ttpm_state_commit(t);
         put_error(out, rc);
         goto done;
+    }
+    /* Audit digests cover the response parameters before encryption:
+     * digest' = H(digest || cpHash || rpHash). */
+    if (c->cmd_audit || c->na > 0) {
+        uint8_t hdr[8];
+        tc_store_u32(hdr, TPM_RC_SUCCESS);
+        tc_store_u32(hdr + 4, c->cc);
+        tcrypto_tpm_iov rv[2] = { { hdr, 8 }, { params.p, params.len } };
+        if (c->cmd_audit) {
+            uint16_t alg = t->perm.audit_hash;
+            size_t hs = tcrypto_tpm_hash_size(alg);
+            uint8_t rph[TTPM_MAX_DIGEST], nd[TTPM_MAX_DIGEST];
+            if (!t->audit_started) {
+                memset(t->audit_digest, 0, sizeof(t->audit_digest));
+                t->perm.audit_counter++;
+                t->audit_started = true;
+                (void)ttpm_state_commit(t);
+            }
+            tcrypto_tpm_iov v[3] = { { t->audit_digest, hs }, { c->audit_cp, hs }, { rph, hs } };
+            if (tcrypto_tpm_hash(alg, rv, 2, rph) == TCRYPTO_OK &&
+                tcrypto_tpm_hash(alg, v, 3, nd) == TCRYPTO_OK)
+                memcpy(t->audit_digest, nd, hs);
+        }
+        for (unsigned i = 0; i < c->na; i++) {
+            ttpm_session *s = c->auth[i].s;
+            if (s == NULL || !(c->auth[i].attrs & TPMA_SESSION_AUDIT))
+                continue;
+            size_t hs = tcrypto_tpm_hash_size(s->hash);
+            uint8_t rph[TTPM_MAX_DIGEST], nd[TTPM_MAX_DIGEST];
+            if ((c->auth[i].attrs & TPMA_SESSION_AUDITRESET) || !s->audit_started) {
+                memset(s->audit_digest, 0, sizeof(s->audit_digest));
+                s->audit_started = true;
+            }
+            tcrypto_tpm_iov v[3] = { { s->audit_digest, hs }, { c->sess_cp[i], hs }, { rph, hs } };
+            if (tcrypto_tpm_hash(s->hash, rv, 2, rph) == TCRYPTO_OK &&
+                tcrypto_tpm_hash(s->hash, v, 3, nd) == TCRYPTO_OK)
+                memcpy(s->audit_digest, nd, hs);
+        }
     }
     /* New nonces, response parameter encryption, then response HMACs. */
     rc = ttpm_sess_next_nonces(c);

@@ -18,7 +18,10 @@ ttpm_session *ttpm_sess_get(ttpm *t, uint32_t handle)
     if (idx >= TTPM_MAX_SESSIONS)
         return NULL;
     ttpm_session *s = &t->sess[idx];
-    return s->used && s->handle == handle ? s : NULL;
+    if (!s->used || s->handle != handle)
+        return NULL;
+    s->age = ++t->obj_age;
+    return s;
 }
 
 void ttpm_sess_flush(ttpm_session *s)
@@ -199,6 +202,33 @@ static ttpm_rc check_policy(ttpm_cmd *c, ttpm_session *s, uint32_t h, unsigned s
         return ttpm_rc_session(TPM_RC_POLICY_CC, sn);
     if (s->pcr_checked && s->pcr_counter != c->t->pcr_counter)
         return TPM_RC_PCR_CHANGED;
+    if (s->nv_written) {
+        /* PolicyNvWritten applies to an NV index being authorised (Part 3 §23.24) */
+        if (ttpm_handle_type(h) != TPM_HT_NV_INDEX)
+            return ttpm_rc_session(TPM_RC_POLICY_FAIL, sn);
+        bool written = false;
+        for (unsigned k = 0; k < TTPM_MAX_NV; k++)
+            if (c->t->perm.nv[k].used && c->t->perm.nv[k].index == h)
+                written = (c->t->perm.nv[k].attrs & TPMA_NV_WRITTEN) != 0;
+        if (written != (s->nv_written == 1))
+            return ttpm_rc_session(TPM_RC_POLICY_FAIL, sn);
+    }
+    if (s->template_len) {
+        /* PolicyTemplate: H(inPublic) of the object being created (Part 3 §23.21) */
+        if (c->cc != 0x131 && c->cc != 0x153 && c->cc != 0x191)
+            return ttpm_rc_session(TPM_RC_POLICY_FAIL, sn);
+        tc_reader r;
+        tc_reader_init(&r, c->cp, c->cp_len);
+        ttpm_ref sens, pub;
+        uint8_t th[TTPM_MAX_DIGEST];
+        if (ttpm_get_2b(&r, 0xFFFF, &sens) || ttpm_get_2b(&r, 0xFFFF, &pub))
+            return ttpm_rc_session(TPM_RC_POLICY_FAIL, sn);
+        tcrypto_tpm_iov tv = { pub.b, pub.size };
+        if (tcrypto_tpm_hash(s->hash, &tv, 1, th) != TCRYPTO_OK || !tcrypto_memeq(th, s->template_hash, hs))
+            return ttpm_rc_session(TPM_RC_POLICY_FAIL, sn);
+    }
+    if (s->timeout && c->t->time_ms > s->timeout)
+        return ttpm_rc_session(TPM_RC_EXPIRED, sn);
     if (s->locality && !(s->locality & (1u << c->t->locality)))
         return TPM_RC_LOCALITY;
     if (s->cp_hash_len) {
@@ -262,7 +292,11 @@ ttpm_rc ttpm_sess_authorize(ttpm_cmd *c, unsigned i, const ttpm_cmd_info *ci,
     }
 
     ttpm_session *s = au->s;
-    if (au->nonce_len < 16 || au->nonce_len > tcrypto_tpm_hash_size(s->hash))
+    /* nonceCaller is 16 octets up to the digest size; an empty one is
+     * accepted as reference implementations do (tpm2-tss sends it with
+     * PolicyPassword sessions). */
+    if ((au->nonce_len != 0 && au->nonce_len < 16) ||
+        au->nonce_len > tcrypto_tpm_hash_size(s->hash))
         return ttpm_rc_session(TPM_RC_SIZE, sn);
     if (s->is_trial && is_auth)
         return ttpm_rc_session(TPM_RC_ATTRIBUTES, sn);
@@ -345,13 +379,27 @@ ttpm_rc ttpm_sess_param_crypt(ttpm_cmd *c, bool response, uint8_t *p, size_t n)
     size_t newer_len = response ? s->nonce_tpm_len : s->nonce_caller_len;
     const uint8_t *older = response ? s->nonce_caller : s->nonce_tpm;
     size_t older_len = response ? s->nonce_caller_len : s->nonce_tpm_len;
-    if (response)
-        (void)make_key(c, au);
+    /* sessionValue for encryption (Part 1 §21.1): sessionKey || authValue of
+     * the authorised entity, also when the session is bound to it (only the
+     * HMAC leaves it out then, §19.6.11). */
+    uint8_t key[2 * TTPM_MAX_DIGEST];
+    uint16_t kl = s->key_len;
+    memcpy(key, s->session_key, kl);
+    if (au->is_auth && (s->type == TPM_SE_HMAC || s->need_auth_value)) {
+        const uint8_t *a = NULL;
+        uint16_t al = 0;
+        if (!ttpm_entity_auth(c->t, au->entity, &a, &al))
+            al = 0;
+        al = trim(a, al);
+        if (al > 0)
+            memcpy(key + kl, a, al);
+        kl = (uint16_t)(kl + al);
+    }
     ttpm_rc rc = TPM_RC_FAILURE;
     if (s->sym_alg == TPM_ALG_AES && s->sym_mode == TPM_ALG_CFB) {
         uint8_t kiv[32 + 16];
         uint32_t bits = s->sym_bits + 128u;
-        if (tcrypto_tpm_kdfa(s->hash, au->key, au->key_len, "CFB", newer, newer_len, older,
+        if (tcrypto_tpm_kdfa(s->hash, key, kl, "CFB", newer, newer_len, older,
                              older_len, bits, kiv) == TCRYPTO_OK) {
             uint8_t iv[16];
             memcpy(iv, kiv + s->sym_bits / 8, 16);
@@ -361,7 +409,7 @@ ttpm_rc ttpm_sess_param_crypt(ttpm_cmd *c, bool response, uint8_t *p, size_t n)
         tc_wipe(kiv, sizeof(kiv));
     } else if (s->sym_alg == TPM_ALG_XOR) {
         uint8_t *mask = malloc(n ? n : 1);
-        if (mask && tcrypto_tpm_kdfa(s->sym_bits, au->key, au->key_len, "XOR", newer, newer_len,
+        if (mask && tcrypto_tpm_kdfa(s->sym_bits, key, kl, "XOR", newer, newer_len,
                                      older, older_len, (uint32_t)n * 8, mask) == TCRYPTO_OK) {
             for (size_t k = 0; k < n; k++)
                 p[k] ^= mask[k];
@@ -371,6 +419,7 @@ ttpm_rc ttpm_sess_param_crypt(ttpm_cmd *c, bool response, uint8_t *p, size_t n)
     } else {
         rc = ttpm_rc_session(TPM_RC_SYMMETRIC, (unsigned)idx + 1);
     }
+    tc_wipe(key, sizeof(key));
     return rc;
 }
 
@@ -414,6 +463,9 @@ ttpm_rc ttpm_sess_response_hmac(ttpm_cmd *c, unsigned i, const uint8_t *rp, size
         s->cp_hash_len = s->name_hash_len = 0;
         s->locality = 0;
         s->pcr_checked = false;
+        s->nv_written = 0;
+        s->template_len = 0;
+        s->timeout = 0;
     }
     return TPM_RC_SUCCESS;
 }

@@ -62,6 +62,11 @@ ttpm *ttpm_new(const char *dir)
             return NULL;
         }
     }
+    /* per-boot key for saved session contexts; TPM Resume restores the
+     * one in use before Shutdown(STATE) */
+    if (tcrypto_tpm_random(t->context_key, sizeof(t->context_key)) != TCRYPTO_OK)
+        t->in_failure = true;
+    t->clock_saved = t->perm.clock;
     t->clock_base_host = host_ms();
     ttpm_persist_sync(t);
     ttpm_power_on(t);
@@ -78,9 +83,18 @@ void ttpm_free(ttpm *t)
     for (unsigned i = 0; i < TTPM_MAX_PERSISTENT; i++)
         if (t->pobj[i].used)
             ttpm_obj_free(&t->pobj[i]);
+    for (unsigned i = 0; i < TTPM_MAX_SAVED_SEQ; i++)
+        ttpm_saved_seq_free(&t->saved_seq[i]);
     free(t->state_path);
     tc_wipe(t, sizeof(*t));
     free(t);
+}
+
+void ttpm_saved_seq_free(ttpm_saved_seq *e)
+{
+    for (unsigned i = 0; i < TTPM_NUM_BANKS; i++)
+        tcrypto_tpm_md_free(e->md[i]);
+    tc_wipe(e, sizeof(*e));
 }
 
 void ttpm_power_on(ttpm *t)
@@ -99,6 +113,9 @@ void ttpm_power_off(ttpm *t)
     for (unsigned i = 0; i < TTPM_MAX_SESSIONS; i++)
         if (t->sess[i].used && t->sess[i].loaded)
             ttpm_sess_flush(&t->sess[i]);
+    /* sequence contexts do not survive a power cycle (they are volatile) */
+    for (unsigned i = 0; i < TTPM_MAX_SAVED_SEQ; i++)
+        ttpm_saved_seq_free(&t->saved_seq[i]);
     t->powered = false;
     t->started = false;
 }
@@ -128,6 +145,7 @@ void ttpm_persist_sync(ttpm *t)
 ttpm_rc ttpm_state_commit(ttpm *t)
 {
     t->dirty = false;
+    t->clock_saved = t->perm.clock;
     if (t->state_path == NULL)
         return TPM_RC_SUCCESS;
     size_t n = 8 + 4 + sizeof(t->perm) + 32;
@@ -183,6 +201,10 @@ void ttpm_clock_update(ttpm *t)
     t->perm.clock += delta;
     t->time_ms += delta;
     ttpm_perm *p = &t->perm;
+    /* Clock reaches NV at least every TPM_PT_CLOCK_UPDATE ms (Part 1 §36.3),
+     * so a restart never moves it back by more than that. */
+    if (p->clock - t->clock_saved >= 0x400000u)
+        t->dirty = true;
     /* Dictionary-attack self-healing (Part 1 §19.8.6). */
     if (p->failed_tries > 0 && p->recovery_time > 0) {
         uint64_t step = (uint64_t)p->recovery_time * 1000u;

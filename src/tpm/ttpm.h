@@ -389,8 +389,16 @@ typedef struct {
     uint8_t locality; /* 0 = not set, else TPMA_LOCALITY */
     uint32_t pcr_counter;
     bool pcr_checked;
+    uint8_t nv_written;    /* PolicyNvWritten: 0 unset, 1 must be written, 2 must not */
+    uint16_t template_len;
+    uint8_t template_hash[TTPM_MAX_DIGEST]; /* PolicyTemplate */
     bool is_trial;
     uint64_t context_seq;   /* sequence of the saved context that owns it */
+    bool audit_started;
+    uint8_t audit_digest[TTPM_MAX_DIGEST];
+    uint64_t age;            /* last use, for eviction when the table is full */
+    uint64_t start_time;     /* TPM time at StartAuthSession (ms) */
+    uint64_t timeout;        /* policy expiry in TPM time, 0 = none */
 } ttpm_session;
 
 /* ---- NV indices ---------------------------------------------------------- */
@@ -478,7 +486,27 @@ typedef struct {
     bool saved_valid;
     uint8_t saved_pcr[TTPM_NUM_BANKS][TTPM_NUM_PCRS][TTPM_MAX_DIGEST];
     uint32_t saved_pcr_counter;
+    /* saved session contexts and the key that protects them, kept across a
+     * process restart for TPM Resume (Part 1 §30.5) */
+    uint8_t saved_context_key[32];
+    uint64_t saved_context_seq;
+    ttpm_session saved_sess[TTPM_MAX_SESSIONS];
 } ttpm_perm;
+
+/* Saved contexts of hash/HMAC sequences: the digest state cannot leave
+ * OpenSSL, so the blob names an entry kept here (Part 1 §30.3 lets the TPM
+ * choose what a saved context holds). */
+#define TTPM_MAX_SAVED_SEQ 16
+typedef struct {
+    bool used;
+    uint64_t seq;
+    uint8_t kind;
+    uint16_t hash;
+    uint16_t auth_len;
+    uint8_t auth[TTPM_MAX_DIGEST];
+    tcrypto_tpm_md *md[TTPM_NUM_BANKS];
+} ttpm_saved_seq;
+void ttpm_saved_seq_free(ttpm_saved_seq *e);
 
 typedef struct ttpm {
     char *state_path;  /* NULL: memory only (tests, fuzzing) */
@@ -497,8 +525,13 @@ typedef struct ttpm {
     uint64_t context_seq;      /* ContextSave sequence */
     uint8_t context_key[32];   /* per-boot key for saved contexts (Part 1 §30.3) */
     uint64_t clock_base_host;  /* host ms at which perm.clock was last updated */
+    uint64_t clock_saved;      /* perm.clock at the last state commit */
     uint64_t time_ms;          /* since Startup */
     bool in_failure;
+    bool global_lock;          /* NV_GlobalWriteLock until the next Startup */
+    ttpm_saved_seq saved_seq[TTPM_MAX_SAVED_SEQ];
+    bool audit_started;        /* command audit digest extended since last reset */
+    uint8_t audit_digest[TTPM_MAX_DIGEST];
 } ttpm;
 
 /* Create a TPM whose state lives in dir (created if missing; seeds made on
@@ -565,9 +598,17 @@ typedef struct ttpm_cmd {
     uint32_t out_handle;
     tc_buf *out;        /* response parameters */
     bool flush_auth[TTPM_MAX_AUTHS]; /* a handler may ask to drop a session (PolicySecret etc) */
+    /* audit: cpHash per audited session and for command audit */
+    bool cmd_audit;
+    uint8_t audit_cp[TTPM_MAX_DIGEST];
+    uint8_t sess_cp[TTPM_MAX_AUTHS][TTPM_MAX_DIGEST];
 } ttpm_cmd;
 
 typedef ttpm_rc (*ttpm_handler)(ttpm_cmd *c);
+
+/* Part 3 §5.2: octets left after the last parameter are TPM_RC_SIZE.
+ * Handlers check it after parsing and before they change anything. */
+static inline bool ttpm_params_end(const ttpm_cmd *c) { return tc_reader_left(&c->in) == 0; }
 
 typedef struct {
     uint32_t cc;
@@ -637,6 +678,23 @@ ttpm_rc ttpm_cphash(uint16_t alg, ttpm_cmd *c, uint8_t *out);
 void ttpm_sess_flush(ttpm_session *s);
 void ttpm_policy_update(ttpm_session *s, uint32_t cc, const uint8_t *arg1, size_t l1,
                         const uint8_t *arg2, size_t l2);
+
+/* Attestation helpers (cmd_attest.c): TPMT_SIG_SCHEME, the signing key of
+ * handle hidx (TPM_RH_NULL: unsigned) with the scheme chosen per Part 1 §C.4,
+ * TPMS_ATTEST header, and the final TPM2B_ATTEST + TPMT_SIGNATURE. */
+typedef struct {
+    ttpm_object *key; /* NULL: unsigned */
+    uint16_t scheme, hash;
+} ttpm_signer;
+ttpm_rc ttpm_get_sig_scheme(tc_reader *r, uint16_t *scheme, uint16_t *hash);
+ttpm_rc ttpm_signer_setup(ttpm_cmd *c, unsigned hidx, uint16_t scheme, uint16_t hash,
+                          unsigned pscheme, ttpm_signer *s);
+void ttpm_attest_header(ttpm_cmd *c, tc_buf *a, uint16_t type, const ttpm_signer *s,
+                        const ttpm_ref *extra);
+ttpm_rc ttpm_attest_finish(ttpm_cmd *c, tc_buf *a, const ttpm_signer *s);
+
+/* Is cc in the command audit list? */
+bool ttpm_cc_audited(const ttpm *t, uint32_t cc);
 
 /* DA (Part 1 §19.8) */
 bool ttpm_da_protected(ttpm *t, uint32_t h);
@@ -718,6 +776,34 @@ TTPM_HANDLER(ClearControl);
 TTPM_HANDLER(DictionaryAttackLockReset);
 TTPM_HANDLER(DictionaryAttackParameters);
 TTPM_HANDLER(ReadClock);
+TTPM_HANDLER(Quote);
+TTPM_HANDLER(GetTime);
+TTPM_HANDLER(Certify);
+TTPM_HANDLER(CertifyCreation);
+TTPM_HANDLER(MakeCredential);
+TTPM_HANDLER(ActivateCredential);
+TTPM_HANDLER(ECDH_KeyGen);
+TTPM_HANDLER(ECDH_ZGen);
+TTPM_HANDLER(ECC_Parameters);
+TTPM_HANDLER(Duplicate);
+TTPM_HANDLER(Import);
+TTPM_HANDLER(PolicyDuplicationSelect);
+TTPM_HANDLER(PolicyNV);
+TTPM_HANDLER(PolicySigned);
+TTPM_HANDLER(NV_Certify);
+TTPM_HANDLER(ChangeEPS);
+TTPM_HANDLER(ChangePPS);
+TTPM_HANDLER(SetCommandCodeAuditStatus);
+TTPM_HANDLER(GetCommandAuditDigest);
+TTPM_HANDLER(GetSessionAuditDigest);
+TTPM_HANDLER(PolicyNvWritten);
+TTPM_HANDLER(PolicyTemplate);
+TTPM_HANDLER(PolicyAuthorizeNV);
+TTPM_HANDLER(PolicyCounterTimer);
+TTPM_HANDLER(PolicyPhysicalPresence);
+TTPM_HANDLER(ClockRateAdjust);
+TTPM_HANDLER(NV_GlobalWriteLock);
+TTPM_HANDLER(PolicyTicket);
 TTPM_HANDLER(ClockSet);
 
 #endif

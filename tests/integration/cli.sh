@@ -53,6 +53,9 @@ for k in rsa ec; do
     t_grep "$k shows sensitive, never-extractable private key" \
         "flags:.*sensitive.*never-extractable" "$T_TMP/$k.show"
     sed -n '/BEGIN PUBLIC KEY/,/END PUBLIC KEY/p' "$T_TMP/$k.show" >"$T_TMP/$k.pem"
+    # pkcs11-tool --sign selects the key by CKA_ID (it does not filter on --label).
+    awk '/^private-key/ {p = 1} p && $1 == "id:" {print $2; exit}' "$T_TMP/$k.show" >"$T_TMP/$k.id"
+    [ -s "$T_TMP/$k.id" ] || t_fail "key show printed no id for $k"
     t_check "$k PEM parses" openssl pkey -pubin -in "$T_TMP/$k.pem" -noout
     t_export_pubkey clitok "$k" "$T_TMP/$k.p11tool"
     openssl pkey -pubin -in "$T_TMP/$k.pem" -outform DER -out "$T_TMP/$k.pem.der"
@@ -60,11 +63,11 @@ for k in rsa ec; do
     t_log "ok: CLI PEM of $k equals p11tool's export"
 done
 t_check "pkcs11-tool signs with the CLI's RSA key" ptool --token-label clitok --login --pin "$T_PIN" \
-    --sign --mechanism SHA256-RSA-PKCS --label rsa -i "$T_TMP/data" -o "$T_TMP/rsa.sig"
+    --sign --mechanism SHA256-RSA-PKCS --id "$(cat "$T_TMP/rsa.id")" -i "$T_TMP/data" -o "$T_TMP/rsa.sig"
 t_check "OpenSSL verifies it with the CLI's PEM" \
     openssl dgst -sha256 -verify "$T_TMP/rsa.pem" -signature "$T_TMP/rsa.sig" "$T_TMP/data"
 t_check "pkcs11-tool signs with the CLI's EC key" ptool --token-label clitok --login --pin "$T_PIN" \
-    --sign --mechanism ECDSA-SHA256 --signature-format openssl --label ec -i "$T_TMP/data" -o "$T_TMP/ec.sig"
+    --sign --mechanism ECDSA-SHA256 --signature-format openssl --id "$(cat "$T_TMP/ec.id")" -i "$T_TMP/data" -o "$T_TMP/ec.sig"
 t_check "OpenSSL verifies it with the CLI's PEM" \
     openssl dgst -sha256 -verify "$T_TMP/ec.pem" -signature "$T_TMP/ec.sig" "$T_TMP/data"
 t_must_fail "EC signature does not verify with the RSA PEM" \

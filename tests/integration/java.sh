@@ -9,20 +9,25 @@
 T_NAME=java
 . "$(dirname "$0")/lib.sh"
 
-export PKCS11_MODULE_PATH="$T_MODULE"
 t_init_token jv
 P=(--token-label jv --login --pin "$T_PIN")
 t_check "EC P-256 key pair ec" ptool "${P[@]}" --keypairgen --key-type EC:prime256v1 --label ec --id 41
 t_check "EC P-256 key pair ec2" ptool "${P[@]}" --keypairgen --key-type EC:prime256v1 --label ec2 --id 42
 t_check "RSA-2048 key pair rsa" ptool "${P[@]}" --keypairgen --key-type rsa:2048 --label rsa --id 43
+# A throwaway software CA issues each certificate for the token's public key
+# (SunPKCS11 only needs the certificate's key to match the token key).
+openssl req -new -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=test-ca \
+    -keyout "$T_TMP/ca.key" -out "$T_TMP/ca.crt" 2>/dev/null || t_fail "test CA"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x \
+    -keyout "$T_TMP/dummy.key" -out "$T_TMP/dummy.csr" 2>/dev/null || t_fail "test CSR"
 for k in ec:41 ec2:42 rsa:43; do
     label=${k%%:*} id=${k##*:}
-    t_check "self-signed certificate for $label" p11 openssl req -engine pkcs11 -keyform engine \
-        -key "pkcs11:token=jv;object=$label;type=private?pin-value=$T_PIN" \
-        -new -x509 -days 30 -subj "/CN=$label" -sha256 -outform DER -out "$T_TMP/$label.crt.der"
+    t_export_pubkey jv "$label" "$T_TMP/$label.pub"
+    t_check "certificate for $label's public key" openssl x509 -req -in "$T_TMP/dummy.csr" \
+        -CA "$T_TMP/ca.crt" -CAkey "$T_TMP/ca.key" -set_serial "0x$id" -days 30 \
+        -force_pubkey "$T_TMP/$label.pub.pem" -subj "/CN=$label" -outform DER -out "$T_TMP/$label.crt.der"
     t_check "store certificate object for $label" ptool "${P[@]}" --write-object "$T_TMP/$label.crt.der" \
         --type cert --label "$label" --id "$id"
-    t_export_pubkey jv "$label" "$T_TMP/$label.pub"
 done
 
 cat >"$T_TMP/sunpkcs11.cfg" <<CFG

@@ -88,7 +88,11 @@ EOF
 # to come first in the process, and leaks in the host program are not ours.
 T_PRELOAD_ENV=()
 if [ "$T_MODULE_KIND" = tessera ] && [ -n "${TESSERA_ASAN_LIB:-}" ]; then
-    T_PRELOAD_ENV=(LD_PRELOAD="$TESSERA_ASAN_LIB"
+    # libstdc++ too: a host that dlopens C++ code later (PyKCS11's SWIG
+    # module) otherwise leaves ASan's __cxa_throw interceptor unresolved.
+    stdcxx=$(gcc -print-file-name=libstdc++.so.6 2>/dev/null || true)
+    [ -f "$stdcxx" ] || stdcxx=/usr/lib/x86_64-linux-gnu/libstdc++.so.6
+    T_PRELOAD_ENV=(LD_PRELOAD="$TESSERA_ASAN_LIB:$stdcxx"
         ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allow_user_segv_handler=1:handle_segv=0:use_sigaltstack=0")
 fi
 

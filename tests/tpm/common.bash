@@ -14,38 +14,60 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 WORK=$(mktemp -d)
 STATE="$WORK/state"
 SRV_PID=""
+ALL_PIDS=""
 
 cleanup() {
-    if [ -n "$SRV_PID" ]; then
-        kill "$SRV_PID" 2>/dev/null
-        wait "$SRV_PID" 2>/dev/null
-    fi
+    for p in $ALL_PIDS; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 free_port() {
+    # Outside the ephemeral range, so that client sockets never hold it.
     /usr/bin/python3 - <<'PY'
-import socket
-for _ in range(50):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p + 1)); t.close(); print(p); break
-    except OSError:
-        t.close()
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 32000, 2)
+    ok = True
+    for q in (p, p + 1):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", q))
+        except OSError:
+            ok = False
+        s.close()
+    if ok:
+        print(p)
+        break
 PY
 }
 
 start_tpm() {
-    PORT=${PORT:-$(free_port)}
-    "$TPM_BIN" --state "$STATE" --port "$PORT" 2>>"$WORK/server.log" &
-    SRV_PID=$!
-    for _ in $(seq 50); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+    local fixed=${PORT:-}
+    for _attempt in 1 2 3 4 5; do
+        PORT=${fixed:-$(free_port)}
+        "$TPM_BIN" --state "$STATE" --port "$PORT" ${TPM_ARGS:-} >/dev/null 2>>"$WORK/server.log" &
+        SRV_PID=$!
+        ALL_PIDS="$ALL_PIDS $SRV_PID"
+        for _ in $(seq 50); do
+            if ! kill -0 "$SRV_PID" 2>/dev/null; then break; fi
+            if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+            sleep 0.1
+        done
         sleep 0.1
+        if kill -0 "$SRV_PID" 2>/dev/null; then
+            export TPM2TOOLS_TCTI="mssim:host=127.0.0.1,port=$PORT"
+            return 0
+        fi
+        wait "$SRV_PID" 2>/dev/null
+        SRV_PID=""
+        [ -n "$fixed" ] && sleep 0.5   # a restart on the same port: let it free up
     done
-    export TPM2TOOLS_TCTI="mssim:host=127.0.0.1,port=$PORT"
+    fail "tessera-tpm did not start"
 }
 
 stop_tpm() {

@@ -55,6 +55,8 @@ checks = [
     (cmd(0x131, struct.pack(">II", 0x40000001, 0xFFFF), tag=0x8002), 0x144),  # authSize too large
     (cmd(0x17D, struct.pack(">H", 0xFFFF)), 0x095 | 0x140),            # TPM2B larger than max
     (cmd(0x144, struct.pack(">H", 0)), 0x100),                        # Startup twice
+    (cmd(0x17B, struct.pack(">HB", 8, 0)), 0x095),                    # trailing octet
+    (cmd(0x17A, struct.pack(">IIII", 6, 0x100, 1, 0)), 0x095),         # trailing word
 ]
 for data, want in checks:
     resp = raw(data)
@@ -92,5 +94,14 @@ alive()
 print("hostile ok")
 PY
 tpm2_getrandom --hex 8 >/dev/null || fail "server stopped serving"
+
+# Sessions and objects leaked by clients (no resource manager) do not wedge
+# the TPM: 80 sessions and 40 loaded primaries, then everything still works.
+tpm2_createprimary -C o -c p.ctx -Q || fail createprimary
+for i in $(seq 80); do tpm2_startauthsession -S "s$i.ctx" >/dev/null 2>&1 || fail "session $i"; done
+for i in $(seq 40); do tpm2_createprimary -C o -G ecc -c "o$i.ctx" -Q || fail "object $i"; done
+tpm2_getcap handles-loaded-session | grep -c 0x0 | { read n; [ "$n" -le 64 ] || fail "$n sessions"; }
+tpm2_create -C p.ctx -G ecc -u k.pub -r k.priv -Q || fail "create after leaks"
+tpm2_load -C p.ctx -u k.pub -r k.priv -c k.ctx -Q || fail "load after leaks"
 kill -0 "$SRV_PID" || fail "server died"
 echo OK

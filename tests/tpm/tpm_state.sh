@@ -73,6 +73,17 @@ tpm2_startup || fail "startup state"
 r=$(tpm2_pcrread sha256:0 -o x.bin >/dev/null && xxd -p -c 64 x.bin)
 [ "$r" = "$ext" ] || fail "PCR 0 not resumed: $r"
 tpm2_getrandom -S sess.ctx 8 -o rnd || fail "saved session not resumed"
+# ... also when the process itself is restarted between Shutdown and Startup
+tpm2_pcrextend 0:sha256=0000000000000000000000000000000000000000000000000000000000000002 || fail extend
+ext2=$(tpm2_pcrread sha256:0 -o x.bin >/dev/null && xxd -p -c 64 x.bin)
+tpm2_startauthsession --hmac-session -S sess2.ctx || fail "session 2"
+tpm2_shutdown || fail "shutdown state 2"
+stop_tpm
+start_tpm
+tpm2_startup || fail "startup state after process restart"
+r=$(tpm2_pcrread sha256:0 -o x.bin >/dev/null && xxd -p -c 64 x.bin)
+[ "$r" = "$ext2" ] || fail "PCR 0 not resumed after process restart"
+tpm2_getrandom -S sess2.ctx 8 -o rnd || fail "saved session not resumed after process restart"
 # Startup(STATE) without Shutdown(STATE) is refused; a TPM Reset drops sessions
 power_cycle
 expect_fail tpm2_startup

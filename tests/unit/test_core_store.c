@@ -18,6 +18,8 @@ static const uint8_t key16[16] = "0123456789abcdef";
 #define N(t) TC_ARRAY_LEN(t)
 #define P(s) (const uint8_t *)(s), strlen(s)
 
+static void reopen(tc_env *e);
+
 static tcore_obj *new_data(tc_env *e, const char *label, const char *id, bool priv)
 {
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), ATTR(CKA_TOKEN, &ck_true),
@@ -111,6 +113,31 @@ static void test_find_by_label_id_class(void **state)
     assert_int_equal(find_label(e->t, "alpha", NULL), 1);
     assert_int_equal(find_n(e->t, qid, 1, NULL), 0);
     assert_int_equal(find_n(e->t, NULL, 0, NULL), 2);
+}
+
+/* Results come in creation order, also after a restart. */
+static void test_find_creation_order(void **state)
+{
+    tc_env *e = *state;
+    CK_OBJECT_HANDLE hs[6];
+    login_user(e);
+    for (int i = 0; i < 6; i++) {
+        hs[i] = store1(e, i % 2 ? new_key(e, "same", "x", true) : new_data(e, "same", "x", false));
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        CK_ATTRIBUTE q[] = {ATTR_STR(CKA_LABEL, "same")};
+        CK_OBJECT_HANDLE *got = NULL;
+        CK_ULONG n = 0;
+        assert_int_equal(tcore_token_find(e->t, q, 1, &got, &n), CKR_OK);
+        assert_int_equal(n, 6);
+        assert_memory_equal(got, hs, sizeof(hs));
+        free(got);
+        assert_int_equal(tcore_token_find(e->t, NULL, 0, &got, &n), CKR_OK);
+        assert_int_equal(n, 6);
+        assert_memory_equal(got, hs, sizeof(hs));
+        free(got);
+        reopen(e);
+    }
 }
 
 /* Find by label must not load every object: after a restart, a find by
@@ -821,6 +848,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_find_by_label_id_class),
         T(test_find_uses_index_not_scan),
+        T(test_find_creation_order),
         T(test_private_label_not_in_clear),
         T(test_store_rejects_session_object),
         T(test_store_secret_needs_login),

@@ -773,6 +773,23 @@ static void test_aes_cbc_pad(void **state)
     RV(p11crypt(false, &m, k, ct, cl, pt, &pl), CKR_ENCRYPTED_DATA_INVALID);
     pl = sizeof(pt);
     RV(p11crypt(false, &m, k, ct, cl - 1, pt, &pl), CKR_ENCRYPTED_DATA_LEN_RANGE);
+    /* bulk data larger than the secure heap */
+    size_t bn = 3u << 20;
+    uint8_t *bin = malloc(bn), *bct = malloc(bn + 16), *bpt = malloc(bn + 16);
+    assert_non_null(bin);
+    assert_non_null(bct);
+    assert_non_null(bpt);
+    memset(bin, 0x3c, bn);
+    cl = bn + 16;
+    OK(p11crypt(true, &m, k, bin, bn, bct, &cl));
+    assert_int_equal(cl, bn + 16);
+    pl = bn;
+    OK(p11crypt(false, &m, k, bct, cl, bpt, &pl));
+    assert_int_equal(pl, bn);
+    assert_memory_equal(bpt, bin, bn);
+    free(bin);
+    free(bct);
+    free(bpt);
 }
 
 static void test_aes_gcm(void **state)
@@ -842,6 +859,20 @@ static void test_aes_gcm(void **state)
     aad[0] ^= 1;
     dl = sizeof(dec);
     RV(p11crypt(false, &m, k, out, 15, dec, &dl), CKR_ENCRYPTED_DATA_LEN_RANGE);
+    /* the 2.40 errata layout without ulIvBits gives the same */
+    struct {
+        CK_BYTE_PTR pIv;
+        CK_ULONG ulIvLen;
+        CK_BYTE_PTR pAAD;
+        CK_ULONG ulAADLen;
+        CK_ULONG ulTagBits;
+    } old = {iv, il, aad, al, 128};
+    CK_MECHANISM mo = {CKM_AES_GCM, &old, sizeof(old)};
+    dl = sizeof(dec);
+    OK(p11crypt(true, &mo, k, pt, pl, dec, &dl));
+    assert_int_equal(dl, pl + 16);
+    assert_memory_equal(dec, ct, cl);
+    assert_memory_equal(dec + cl, tag, 16);
     /* 96-bit tag */
     gp.ulTagBits = 96;
     ol = sizeof(out);
@@ -864,7 +895,7 @@ static void test_aes_gcm(void **state)
     gp.pAAD = NULL;
     RV(f->C_EncryptInit(S, &m, k), CKR_MECHANISM_PARAM_INVALID);
     gp.pAAD = aad;
-    CK_MECHANISM ms = {CKM_AES_GCM, &gp, sizeof(gp) - 8};
+    CK_MECHANISM ms = {CKM_AES_GCM, &gp, sizeof(gp) - 4};
     RV(f->C_EncryptInit(S, &ms, k), CKR_MECHANISM_PARAM_INVALID);
     /* empty message, multi-part without any Update: just the tag */
     OK(f->C_EncryptInit(S, &m, k));

@@ -892,6 +892,46 @@ static void test_threads_close_same(void **state)
     assert_int_equal(ti.ulRwSessionCount, 0);
 }
 
+/* The table grows past its first allocation and reuses closed entries under
+ * new handles. */
+#define NMANY 3000
+static void test_many_sessions(void **state)
+{
+    (void)state;
+    CK_SLOT_ID slot = t_init_token("many");
+    CK_SESSION_HANDLE *h = calloc(NMANY, sizeof(*h));
+    CK_SESSION_HANDLE *old = calloc(NMANY, sizeof(*old));
+    assert_non_null(h);
+    assert_non_null(old);
+    for (int i = 0; i < NMANY; i++)
+        h[i] = t_open(slot, i % 3 == 0);
+    for (int i = 0; i < NMANY; i += 2) {
+        assert_int_equal(f->C_CloseSession(h[i]), CKR_OK);
+        old[i] = h[i];
+    }
+    for (int i = 0; i < NMANY; i += 2)
+        h[i] = t_open(slot, false);
+    for (int i = 0; i < NMANY; i += 2) {
+        /* A reused entry gets a handle the closed session never had. */
+        assert_int_not_equal(h[i], old[i]);
+        CK_SESSION_INFO si;
+        assert_int_equal(f->C_GetSessionInfo(old[i], &si), CKR_SESSION_HANDLE_INVALID);
+    }
+    for (int i = 0; i < NMANY; i++) {
+        CK_SESSION_INFO si;
+        assert_int_equal(f->C_GetSessionInfo(h[i], &si), CKR_OK);
+        assert_int_equal(si.slotID, slot);
+    }
+    CK_TOKEN_INFO ti;
+    assert_int_equal(f->C_GetTokenInfo(slot, &ti), CKR_OK);
+    assert_int_equal(ti.ulSessionCount, NMANY);
+    assert_int_equal(f->C_CloseAllSessions(slot), CKR_OK);
+    assert_int_equal(f->C_GetTokenInfo(slot, &ti), CKR_OK);
+    assert_int_equal(ti.ulSessionCount, 0);
+    free(h);
+    free(old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -921,6 +961,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_login_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_close_same, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_sessions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

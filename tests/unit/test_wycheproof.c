@@ -117,6 +117,26 @@ static void score(tally *y, json_t *t, bool ok, CK_RV rv)
     }
 }
 
+/* A rejection must come with one of the codes PKCS#11 gives for it. */
+static void reject_code(tally *y, json_t *t, CK_RV rv, const CK_RV *ok_codes, size_t n)
+{
+    if (rv == CKR_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (rv == ok_codes[i])
+            return;
+    }
+    y->failures++;
+    fprintf(stderr, "%s: tcId %d rejected with unexpected rv 0x%lx\n", y->file, tc_id(t),
+            (unsigned long)rv);
+}
+
+static const CK_RV DEC_CODES[] = {CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE};
+static const CK_RV MAC_CODES[] = {CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE,
+                                  CKR_ATTRIBUTE_VALUE_INVALID, CKR_MECHANISM_PARAM_INVALID};
+static const CK_RV DERIVE_CODES[] = {CKR_MECHANISM_PARAM_INVALID, CKR_ATTRIBUTE_VALUE_INVALID,
+                                     CKR_TEMPLATE_INCONSISTENT};
+
 static void report(tally *y)
 {
     fprintf(stderr, "%-45s valid %4u invalid %4u acceptable %3u n/a %3u failures %u\n", y->file,
@@ -570,6 +590,7 @@ static void run_rsa_dec(const char *file, bool oaep)
             CK_RV rv;
             bool ok = decrypt_is(&m, h, ct, cl, msg, ml, &rv);
             score(&y, t, ok, rv);
+            reject_code(&y, t, rv, DEC_CODES, 2);
             free(msg);
             free(ct);
             free(label);
@@ -642,6 +663,7 @@ static void test_aes_gcm(void **state)
                 if (strcmp(result_of(t), "valid") == 0 && ok)
                     ok = encrypt_is(&m, h, msg, ml, ctt, cl + tl);
                 score(&y, t, ok, rv);
+                reject_code(&y, t, rv, DEC_CODES, 2);
                 free(ctt);
                 destroy(h);
             }
@@ -676,6 +698,7 @@ static void test_aes_cbc_pkcs5(void **state)
             if (strcmp(result_of(t), "valid") == 0 && ok)
                 ok = encrypt_is(&m, h, msg, ml, ct, cl);
             score(&y, t, ok, rv);
+            reject_code(&y, t, rv, DEC_CODES, 2);
             destroy(h);
             free(key); free(iv); free(msg); free(ct);
         }
@@ -706,6 +729,7 @@ static void run_kw(const char *file, CK_MECHANISM_TYPE mt)
             if (strcmp(result_of(t), "valid") == 0 && ok)
                 ok = encrypt_is(&m, h, msg, ml, ct, cl);
             score(&y, t, ok, rv);
+            reject_code(&y, t, rv, DEC_CODES, 2);
             destroy(h);
             free(key); free(msg); free(ct);
         }
@@ -756,6 +780,7 @@ static void run_mac(const char *file, CK_MECHANISM_TYPE mt, CK_KEY_TYPE kt)
                 assert_int_equal(rv, CKR_ATTRIBUTE_VALUE_INVALID);
             }
             score(&y, t, ok, rv);
+            reject_code(&y, t, rv, MAC_CODES, 4);
             free(key); free(msg); free(tag);
         }
     }
@@ -872,6 +897,7 @@ static void run_xdh(const char *file, CK_KEY_TYPE kt, const uint8_t *oid, size_t
                 destroy(h);
             }
             score(&y, t, ok, rv);
+            reject_code(&y, t, rv, DERIVE_CODES, 3);
             free(pub); free(priv); free(shared);
         }
     }
