@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "crypto/crypto_int.h"
 
 static int hexval(char c)
@@ -251,6 +253,14 @@ bool tcx_selftest_run(void)
     };
     for (size_t i = 0; i < TC_ARRAY_LEN(tests); i++) {
         if (!tests[i].fn()) {
+            /* OpenSSL's reason for the failure (no key material in it);
+             * the tamper checks leave expected errors too, so this names
+             * the most recent one. */
+            char why[256] = "no OpenSSL error";
+            unsigned long e = ERR_peek_last_error();
+            if (e != 0)
+                ERR_error_string_n(e, why, sizeof(why));
+            TC_DEBUG("crypto", "self-test %s failed: %s", tests[i].name, why);
             TC_ERROR("crypto", "self-test %s failed", tests[i].name);
             return false;
         }

@@ -90,6 +90,10 @@ tcrypto_rc tcrypto_tpm_ecc_generate(uint16_t curve, tcrypto_tpm_stream stream, v
 tcrypto_rc tcrypto_tpm_ecc_key(uint16_t curve, const uint8_t *x, size_t xlen, const uint8_t *y,
                                size_t ylen, const uint8_t *d, size_t dlen,
                                tcrypto_tpm_key **out) TC_MUST_CHECK;
+/* Domain parameters of a curve, each big-endian and ecc_size bytes long:
+ * prime p, a, b, generator x and y, order n (TPM2_ECC_Parameters). */
+tcrypto_rc tcrypto_tpm_ecc_params(uint16_t curve, uint8_t *p, uint8_t *a, uint8_t *b, uint8_t *gx,
+                                  uint8_t *gy, uint8_t *n) TC_MUST_CHECK;
 /* ECDH: x coordinate of d*Q (ecc_size bytes) into zx and, if zy is not NULL, y. */
 tcrypto_rc tcrypto_tpm_ecdh(const tcrypto_tpm_key *priv, const uint8_t *x, size_t xlen,
                             const uint8_t *y, size_t ylen, uint8_t *zx, uint8_t *zy) TC_MUST_CHECK;

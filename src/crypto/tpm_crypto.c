@@ -579,6 +579,36 @@ static EC_GROUP *group_of(uint16_t curve)
     return nid == NID_undef ? NULL : EC_GROUP_new_by_curve_name(nid);
 }
 
+tcrypto_rc tcrypto_tpm_ecc_params(uint16_t curve, uint8_t *p, uint8_t *a, uint8_t *b, uint8_t *gx,
+                                  uint8_t *gy, uint8_t *n)
+{
+    size_t fs = tcrypto_tpm_ecc_size(curve);
+    if (fs == 0)
+        return TCRYPTO_ERR_UNSUPPORTED;
+    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
+    EC_GROUP *g = group_of(curve);
+    BIGNUM *bp = BN_new(), *ba = BN_new(), *bb = BN_new(), *x = BN_new(), *y = BN_new();
+    if (g == NULL || bp == NULL || ba == NULL || bb == NULL || x == NULL || y == NULL)
+        goto out;
+    if (EC_GROUP_get_curve(g, bp, ba, bb, NULL) != 1 ||
+        EC_POINT_get_affine_coordinates(g, EC_GROUP_get0_generator(g), x, y, NULL) != 1)
+        goto out;
+    if (BN_bn2binpad(bp, p, (int)fs) < 0 || BN_bn2binpad(ba, a, (int)fs) < 0 ||
+        BN_bn2binpad(bb, b, (int)fs) < 0 || BN_bn2binpad(x, gx, (int)fs) < 0 ||
+        BN_bn2binpad(y, gy, (int)fs) < 0 ||
+        BN_bn2binpad(EC_GROUP_get0_order(g), n, (int)fs) < 0)
+        goto out;
+    rc = TCRYPTO_OK;
+out:
+    EC_GROUP_free(g);
+    BN_free(bp);
+    BN_free(ba);
+    BN_free(bb);
+    BN_free(x);
+    BN_free(y);
+    return rc;
+}
+
 tcrypto_rc tcrypto_tpm_ecc_generate(uint16_t curve, tcrypto_tpm_stream stream, void *sctx,
                                     uint8_t *d_out, uint8_t *x_out, uint8_t *y_out)
 {

@@ -146,11 +146,29 @@ static void abandon_after_fork(void)
     atomic_store(&g_pid, 0);
 }
 
+/* A fork() while another thread held g_init_lock would leave it locked
+ * forever in the child; the child gets a fresh one. (glibc unregisters the
+ * handler if the module is unloaded.) */
+static void child_after_fork(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&g_init_lock, &fresh, sizeof(fresh));
+}
+
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+static void register_atfork(void)
+{
+    if (pthread_atfork(NULL, NULL, child_after_fork) != 0)
+        TC_WARN("p11", "cannot register the fork handler");
+}
+
 P11_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
     CK_RV rv = check_init_args((const CK_C_INITIALIZE_ARGS *)pInitArgs);
     if (rv != CKR_OK)
         return rv;
+    pthread_once(&g_atfork_once, register_atfork);
 
     if (pthread_mutex_lock(&g_init_lock) != 0)
         return CKR_GENERAL_ERROR;

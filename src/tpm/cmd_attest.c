@@ -535,47 +535,26 @@ TTPM_HANDLER(ECDH_ZGen)
 
 TTPM_HANDLER(ECC_Parameters)
 {
-    static const struct {
-        uint16_t id;
-        uint16_t bits;
-        const char *p, *a, *b, *gx, *gy, *n;
-    } curves[] = {
-        { TPM_ECC_NIST_P256, 256,
-          "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
-          "ffffffff00000001000000000000000000000000fffffffffffffffffffffffc",
-          "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b",
-          "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296",
-          "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
-          "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551" },
-    };
     uint16_t id;
     if (ttpm_get_u16(&c->in, &id) != 0)
         return TPM_RC_INSUFFICIENT | TTPM_RC_P(1);
     if (!ttpm_params_end(c))
         return TPM_RC_SIZE;
-    for (size_t i = 0; i < TC_ARRAY_LEN(curves); i++) {
-        if (curves[i].id != id)
-            continue;
-        const char *parts[6] = { curves[i].p, curves[i].a, curves[i].b, curves[i].gx, curves[i].gy,
-                                 curves[i].n };
-        tc_buf_put_u16(c->out, id);
-        tc_buf_put_u16(c->out, curves[i].bits);
-        tc_buf_put_u16(c->out, TPM_ALG_NULL); /* kdf */
-        tc_buf_put_u16(c->out, TPM_ALG_NULL); /* sign */
-        for (int k = 0; k < 6; k++) {
-            uint8_t v[66];
-            size_t n = strlen(parts[k]) / 2;
-            for (size_t j = 0; j < n; j++) {
-                unsigned hi = (unsigned)parts[k][2 * j], lo = (unsigned)parts[k][2 * j + 1];
-                hi = hi <= '9' ? hi - '0' : hi - 'a' + 10;
-                lo = lo <= '9' ? lo - '0' : lo - 'a' + 10;
-                v[j] = (uint8_t)(hi << 4 | lo);
-            }
-            ttpm_put_2b(c->out, v, (uint16_t)n);
-        }
-        uint8_t one = 1;
-        ttpm_put_2b(c->out, &one, 1); /* cofactor h */
-        return TPM_RC_SUCCESS;
-    }
-    return TPM_RC_CURVE | TTPM_RC_P(1);
+    size_t fs = tcrypto_tpm_ecc_size(id);
+    uint8_t v[6][TTPM_MAX_ECC_BYTES];
+    if (fs == 0)
+        return TPM_RC_CURVE | TTPM_RC_P(1);
+    if (tcrypto_tpm_ecc_params(id, v[0], v[1], v[2], v[3], v[4], v[5]) != TCRYPTO_OK)
+        return TPM_RC_FAILURE;
+    /* TPMS_ALGORITHM_DETAIL_ECC (Part 2 §11.2.5.9) */
+    tc_buf_put_u16(c->out, id);
+    tc_buf_put_u16(c->out, id == TPM_ECC_NIST_P521 ? 521 : (uint16_t)(fs * 8));
+    tc_buf_put_u16(c->out, TPM_ALG_NULL); /* kdf */
+    tc_buf_put_u16(c->out, TPM_ALG_NULL); /* sign */
+    for (int k = 0; k < 5; k++)
+        ttpm_put_2b(c->out, v[k], (uint16_t)fs);
+    ttpm_put_2b(c->out, v[5], (uint16_t)fs);
+    uint8_t one = 1;
+    ttpm_put_2b(c->out, &one, 1); /* cofactor h */
+    return TPM_RC_SUCCESS;
 }

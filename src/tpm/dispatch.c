@@ -352,6 +352,12 @@ void ttpm_execute(ttpm *t, const uint8_t *cmd, size_t len, tc_buf *out)
         rc = ci->fn(c);
     if (rc == TPM_RC_SUCCESS && params.failed)
         rc = TPM_RC_MEMORY;
+    /* The audit counter counts digests started (Part 1 §32.2); it is part
+     * of this command's single commit. */
+    if (rc == TPM_RC_SUCCESS && c->cmd_audit && !t->audit_started) {
+        t->perm.audit_counter++;
+        t->dirty = true;
+    }
     if (rc == TPM_RC_SUCCESS && t->dirty)
         rc = ttpm_state_commit(t);
     TC_DEBUG("tpm", "cc 0x%x handles %08x %08x -> rc 0x%x%s", c->cc, c->nh > 0 ? c->h[0] : 0,
@@ -378,9 +384,7 @@ void ttpm_execute(ttpm *t, const uint8_t *cmd, size_t len, tc_buf *out)
             uint8_t rph[TTPM_MAX_DIGEST], nd[TTPM_MAX_DIGEST];
             if (!t->audit_started) {
                 memset(t->audit_digest, 0, sizeof(t->audit_digest));
-                t->perm.audit_counter++;
                 t->audit_started = true;
-                (void)ttpm_state_commit(t);
             }
             tcrypto_tpm_iov v[3] = { { t->audit_digest, hs }, { c->audit_cp, hs }, { rph, hs } };
             if (tcrypto_tpm_hash(alg, rv, 2, rph) == TCRYPTO_OK &&

@@ -14,7 +14,12 @@ tpm2_ecdhkeygen -c ecdh.ctx -u Q.pub -o Z1.bin || fail ecdhkeygen
 tpm2_ecdhzgen -c ecdh.ctx -u Q.pub -o Z2.bin || fail ecdhzgen
 cmp -s Z1.bin Z2.bin || fail "ECDH secrets differ"
 tpm2_geteccparameters ecc256 -o params.bin || fail geteccparameters
-[ "$(stat -c %s params.bin)" -gt 200 ] || fail "ecc parameters size"
+xxd -p -c 1000 params.bin | grep -q ffffffff00000001000000000000000000000000ffffffffffffffffffffffff \
+    || fail "P-256 prime missing from ECC_Parameters"
+xxd -p -c 1000 params.bin | grep -q ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551 \
+    || fail "P-256 order missing from ECC_Parameters"
+tpm2_geteccparameters ecc384 -o p384.bin || fail "geteccparameters p384"
+[ "$(stat -c %s p384.bin)" -gt "$(stat -c %s params.bin)" ] || fail "P-384 parameters size"
 
 # CreateLoaded (tpm2_create -c) and CertifyCreation with the creation ticket
 tpm2_create -C p.ctx -G ecc -c cl.ctx -u cl.pub -r cl.priv --creation-data cd.bin \
@@ -51,6 +56,14 @@ tpm2_setclock $((c0 + 100000)) || fail "clockset forward"
 c1=$(tpm2_readclock | awk '/clock:/ {print $2; exit}')
 [ "$c1" -ge $((c0 + 100000)) ] || fail "clock not advanced ($c0 -> $c1)"
 expect_fail tpm2_setclock 1
+
+# ClearControl: with disableClear set, Clear is refused until the platform
+# clears the flag; lockoutAuth may set it but not clear it
+tpm2_clearcontrol -C l s || fail "clearcontrol set"
+expect_fail tpm2_clear -c p
+expect_fail tpm2_clearcontrol -C l c
+tpm2_clearcontrol -C p c || fail "clearcontrol clear (platform)"
+tpm2_clear -c p || fail "clear after clearcontrol"
 
 # PCR_Allocate (takes effect at the next reset)
 tpm2_pcrallocate sha1:all+sha256:all+sha384:all >/dev/null || fail pcrallocate
