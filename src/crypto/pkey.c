@@ -9,6 +9,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/decoder.h>
 #include <openssl/encoder.h>
 #include <openssl/param_build.h>
@@ -369,6 +370,14 @@ tcrypto_rc tcx_pairwise_test(const tcrypto_pkey *k)
     ok = tcrypto_verify(k, &sp, msg, sizeof(msg), sig, siglen) == TCRYPTO_ERR_VERIFY;
 done:
     if (!ok) {
+        const char *file = NULL, *func = NULL;
+        int line = 0;
+        unsigned long e;
+        while ((e = ERR_get_error_all(&file, &line, &func, NULL, NULL)) != 0) {
+            char why[256];
+            ERR_error_string_n(e, why, sizeof(why));
+            TC_DEBUG("crypto", "pairwise-consistency test: %s (%s:%d %s)", why, file, line, func);
+        }
         TC_ERROR("crypto", "pairwise-consistency test failed: entering error state");
         tcx_enter_error();
         return TCRYPTO_ERR_INTERNAL;
