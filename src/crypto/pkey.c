@@ -373,10 +373,19 @@ done:
         const char *file = NULL, *func = NULL;
         int line = 0;
         unsigned long e;
+        bool out_of_memory = false;
         while ((e = ERR_get_error_all(&file, &line, &func, NULL, NULL)) != 0) {
             char why[256];
             ERR_error_string_n(e, why, sizeof(why));
             TC_DEBUG("crypto", "pairwise-consistency test: %s (%s:%d %s)", why, file, line, func);
+            if (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE)
+                out_of_memory = true;
+        }
+        /* Running out of (secure) memory says nothing about the key or the
+         * implementation: refuse this key, but do not disable the module. */
+        if (out_of_memory) {
+            TC_WARN("crypto", "pairwise-consistency test ran out of memory; key refused");
+            return TCRYPTO_ERR_NOMEM;
         }
         TC_ERROR("crypto", "pairwise-consistency test failed: entering error state");
         tcx_enter_error();
