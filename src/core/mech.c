@@ -158,7 +158,9 @@ CK_RV tcore_mech_info(CK_MECHANISM_TYPE mech, CK_MECHANISM_INFO *info)
         return CKR_MECHANISM_INVALID;
     info->ulMinKeySize = d->min;
     info->ulMaxKeySize = d->max;
-    info->flags = d->flags;
+    /* CKF_HW: the operation runs inside the security module, never in the
+     * caller (pkcs11-tool --test only exercises signatures so flagged). */
+    info->flags = d->flags | CKF_HW;
     return CKR_OK;
 }
 

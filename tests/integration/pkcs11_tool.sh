@@ -26,6 +26,12 @@ ptool "${P[@]}" --test >"$T_TMP/test.txt" 2>&1 || rc=$?
 cat "$T_TMP/test.txt" >&2
 [ $rc -eq 0 ] || t_fail "pkcs11-tool --test --login exited $rc"
 t_grep "test reports no errors" "No errors" "$T_TMP/test.txt"
+# The signature, verify and decrypt sections run only for mechanisms flagged
+# CKF_HW; make sure they ran rather than being skipped.
+if [ "$T_MODULE_KIND" = tessera ]; then
+    t_grep "signature mechanisms exercised" "SHA256-RSA-PKCS: OK" "$T_TMP/test.txt"
+    t_grep "OAEP decryption exercised" "RSA-PKCS-OAEP: " "$T_TMP/test.txt"
+fi
 if grep -Eiq "ERR:|error|failed" "$T_TMP/test.txt" && ! grep -q "No errors" "$T_TMP/test.txt"; then
     t_fail "pkcs11-tool --test reported errors"
 fi
