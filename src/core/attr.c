@@ -245,6 +245,85 @@ const tcore_attr_rule *tcore_attr_rule_for(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt,
     return NULL;
 }
 
+/* Token-chosen defaults of the usage flags (PKCS#11 3.0 §4.7-4.10 leave
+ * them to the token): a flag the template omits is true only when the key
+ * type has a mechanism here that uses it. Recovery (CKA_SIGN_RECOVER /
+ * CKA_VERIFY_RECOVER) is not offered, so it is never on by default. An
+ * explicit template value is kept as given (mechanisms then refuse use
+ * through their own checks). */
+#define UF_ENCRYPT 0x001u
+#define UF_DECRYPT 0x002u
+#define UF_SIGN 0x004u
+#define UF_VERIFY 0x008u
+#define UF_WRAP 0x010u
+#define UF_UNWRAP 0x020u
+#define UF_DERIVE 0x040u
+
+static unsigned usage_defaults(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)
+{
+    switch (cls) {
+    case CKO_PRIVATE_KEY:
+        switch (kt) {
+        case CKK_RSA: /* §6.1: PKCS#1 v1.5 / PSS / OAEP */
+            return UF_SIGN | UF_DECRYPT | UF_UNWRAP;
+        case CKK_EC: /* §6.3: ECDSA, ECDH */
+            return UF_SIGN | UF_DERIVE;
+        case CKK_EC_EDWARDS: /* §6.3.5: EdDSA */
+            return UF_SIGN;
+        case CKK_EC_MONTGOMERY: /* §6.3.7: ECDH only */
+            return UF_DERIVE;
+        default:
+            return 0;
+        }
+    case CKO_PUBLIC_KEY:
+        switch (kt) {
+        case CKK_RSA:
+            return UF_VERIFY | UF_ENCRYPT | UF_WRAP;
+        case CKK_EC:
+        case CKK_EC_EDWARDS:
+            return UF_VERIFY;
+        default: /* Montgomery public keys have no use of their own */
+            return 0;
+        }
+    case CKO_SECRET_KEY:
+        switch (kt) {
+        case CKK_AES: /* §6.7: ECB/CBC/CTR/GCM, key wrap, CMAC */
+            return UF_ENCRYPT | UF_DECRYPT | UF_WRAP | UF_UNWRAP | UF_SIGN | UF_VERIFY;
+        case CKK_GENERIC_SECRET: /* HMAC, HKDF, key derivation */
+            return UF_SIGN | UF_VERIFY | UF_DERIVE;
+        case CKK_HKDF: /* §6.44 */
+            return UF_DERIVE;
+        default:
+            return 0;
+        }
+    default:
+        return 0;
+    }
+}
+
+bool tcore_attr_usage_default(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_ATTRIBUTE_TYPE type)
+{
+    unsigned f = usage_defaults(cls, kt);
+    switch (type) {
+    case CKA_ENCRYPT:
+        return (f & UF_ENCRYPT) != 0;
+    case CKA_DECRYPT:
+        return (f & UF_DECRYPT) != 0;
+    case CKA_SIGN:
+        return (f & UF_SIGN) != 0;
+    case CKA_VERIFY:
+        return (f & UF_VERIFY) != 0;
+    case CKA_WRAP:
+        return (f & UF_WRAP) != 0;
+    case CKA_UNWRAP:
+        return (f & UF_UNWRAP) != 0;
+    case CKA_DERIVE:
+        return (f & UF_DERIVE) != 0;
+    default: /* CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER, anything else */
+        return false;
+    }
+}
+
 bool tcore_attr_value_ok(uint8_t kind, const void *value, CK_ULONG len)
 {
     if (len != 0 && value == NULL) {

@@ -52,6 +52,10 @@ const tcore_attr_rule *tcore_attr_rule_for(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt,
 /* Is the value well-formed for the kind? */
 bool tcore_attr_value_ok(uint8_t kind, const void *value, CK_ULONG len);
 bool tcore_key_type_valid(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt);
+/* Default of a usage flag (CKA_ENCRYPT, _DECRYPT, _SIGN, _VERIFY, _WRAP,
+ * _UNWRAP, _DERIVE, _SIGN_RECOVER, _VERIFY_RECOVER) that a template leaves
+ * out: true only for what the class and key type can be used for here. */
+bool tcore_attr_usage_default(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_ATTRIBUTE_TYPE type);
 
 /* Attribute lists: small arrays, linear search (objects have < 40). */
 tcore_attr *tcore_attrs_find(tcore_attr *a, size_t n, CK_ATTRIBUTE_TYPE type);
@@ -133,6 +137,7 @@ struct tcore_obj {
     uint8_t *secret; /* secure heap, NULL while sealed / locked */
     size_t secret_len;
     tcrypto_pkey *pkey; /* cached key for private/public keys */
+    struct tcore_secret *sref; /* shared opened value of a secret key (object.c) */
     /* token objects */
     bool stored;
     bool destroyed;
@@ -152,6 +157,9 @@ tcore_obj *tcore_obj_alloc(tcore_token *t, CK_OBJECT_CLASS cls, CK_KEY_TYPE kt);
 CK_RV tcore_obj_open_locked(tcore_obj *o);
 /* Wipe decrypted secrets (logout); takes o->lock. */
 void tcore_obj_forget_secrets(tcore_obj *o);
+/* Secure-heap pressure: drop the opened keys of cached objects nobody else
+ * holds (objstore.c), so another key can be opened. */
+void tcore_cache_evict_secrets(tcore_token *t);
 /* Build the pkey for a public key from its attributes (SPKI). */
 CK_RV tcore_obj_public_pkey(tcore_obj *o);
 

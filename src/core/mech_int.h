@@ -69,6 +69,28 @@ CK_RV tcore_mech_check_key(const tcore_mech_def *d, tcore_obj *key, CK_OBJECT_CL
 /* An AES key of the object, with the mechanism's size range checked
  * (CKR_KEY_SIZE_RANGE). Free with tcrypto_secure_free. */
 CK_RV tcore_mech_secret(const tcore_mech_def *d, tcore_obj *key, uint8_t **val, size_t *len);
+/* The opened value of a secret key, shared by reference instead of copied
+ * per operation: one block on the secure heap per opened object, immutable,
+ * freed (wiped) when the object and every operation have let go of it. A
+ * token object's reference is bound to the login it was opened under: after
+ * a logout tcore_secret_value answers NULL, whoever still holds it. */
+typedef struct tcore_secret tcore_secret;
+/* A new reference; the same errors as tcore_obj_secret. */
+CK_RV tcore_obj_secret_ref(tcore_obj *o, tcore_secret **out);
+/* The same after tcore_obj_check_use(o, mech, usage), under one lock of the
+ * object (the operation's Init path). */
+CK_RV tcore_obj_secret_ref_use(tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBUTE_TYPE usage,
+                               tcore_secret **out);
+/* The value and its length, or NULL once the login it belongs to ended. */
+const uint8_t *tcore_secret_value(const tcore_secret *s, size_t *len);
+void tcore_secret_unref(tcore_secret *s);
+/* A keyed AES-GCM context for s's value kept from an earlier operation, or
+ * NULL (make one). The caller owns it alone until it gives it back. */
+tcrypto_gcm *tcore_secret_gcm_take(tcore_secret *s);
+/* Return a context keyed with s's value for reuse (freed if the pool is full
+ * or the login it belongs to ended). */
+void tcore_secret_gcm_give(tcore_secret *s, tcrypto_gcm *g);
+
 /* The asymmetric key, type and size checked against the entry. */
 CK_RV tcore_mech_pkey(const tcore_mech_def *d, tcore_obj *key, tcrypto_pkey **out);
 

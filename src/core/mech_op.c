@@ -23,8 +23,10 @@ struct tcore_op {
     bool multipart;    /* an Update was made: single-part calls now fail */
     bool final_done;   /* CBC_PAD decrypt: tail below is the final output */
     tcrypto_pkey *pkey;
-    uint8_t *key;      /* secure heap: AES / HMAC key */
+    tcore_secret *sec; /* AES / HMAC key: a reference to the object's opened value */
+    const uint8_t *key; /* sec's value (borrowed; checked live by op_live) */
     size_t keylen;
+    tcrypto_gcm *gcm;  /* AES-GCM: keyed once per operation, this thread only */
     tcrypto_digest *dg;
     tcrypto_mac *mac;
     size_t mac_len;    /* output length (the _GENERAL mechanisms shorten it) */
@@ -407,15 +409,18 @@ void tcore_op_free(tcore_op *op)
     if (op == NULL)
         return;
     tcrypto_pkey_free(op->pkey);
-    if (op->key != NULL)
-        tcrypto_secure_free(op->key, op->keylen);
+    if (op->sec != NULL)
+        tcore_secret_gcm_give(op->sec, op->gcm);
+    else
+        tcrypto_gcm_free(op->gcm);
+    tcore_secret_unref(op->sec);
     tcrypto_digest_free(op->dg);
     tcrypto_mac_free(op->mac);
     tcrypto_cipher_free(op->cipher);
     if (op->param_copy != op->param_inline)
         tc_freezero(op->param_copy, op->param_copy_len);
     tc_buf_free(&op->acc);
-    /* The key lives on the secure heap (freed above); what the struct itself
+    /* The key lives on the secure heap (released above); what the struct itself
      * may hold of value is the CBC_PAD tail and the inline parameters. */
     tc_wipe(op->tail, sizeof(op->tail));
     tc_wipe(op->param_inline, sizeof(op->param_inline));
@@ -461,6 +466,32 @@ static CK_RV new_mac(tcore_op *op, tcrypto_mac **out)
     return tcore_rv_from_crypto(rc);
 }
 
+/* The key's opened value, borrowed by reference (op->sec, taken at Init;
+ * no copy per operation), with the mechanism's size range checked. */
+static CK_RV op_secret(tcore_op *op, tcore_obj *key)
+{
+    const tcore_mech_def *d = op->def;
+    size_t n = 0;
+    op->key = tcore_secret_value(op->sec, &n);
+    if (op->key == NULL)
+        return CKR_USER_NOT_LOGGED_IN;
+    if (n < d->min || n > d->max || (tcore_obj_key_type(key) == CKK_AES && n != 16 && n != 24 && n != 32))
+        return CKR_KEY_SIZE_RANGE;
+    op->keylen = n;
+    return CKR_OK;
+}
+
+/* A token key's value stays usable only under the login it was opened in
+ * (the object drops it at logout; an operation still holding a reference
+ * must not go on using it). */
+static CK_RV op_live(const tcore_op *op)
+{
+    size_t n;
+    if (op->sec != NULL && tcore_secret_value(op->sec, &n) == NULL)
+        return CKR_USER_NOT_LOGGED_IN;
+    return CKR_OK;
+}
+
 CK_RV tcore_op_init(tcore_op_kind kind, const CK_MECHANISM *mech, tcore_obj *key, tcore_op **out)
 {
     static const CK_ATTRIBUTE_TYPE usage[] = {0, CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT};
@@ -502,7 +533,16 @@ CK_RV tcore_op_init_usage(tcore_op_kind kind, const CK_MECHANISM *mech, tcore_ob
     CK_OBJECT_CLASS cls = secret ? CKO_SECRET_KEY
                           : (kind == TCORE_OP_SIGN || kind == TCORE_OP_DECRYPT) ? CKO_PRIVATE_KEY
                                                                                 : CKO_PUBLIC_KEY;
-    rv = tcore_mech_check_key(d, key, cls, usage);
+    if (secret) {
+        /* The usage checks and the reference to the opened value under one
+         * lock of the key object (shared by every session using the key). */
+        if (tcore_obj_class(key) != cls || !key_type_fits(d->fam, tcore_obj_key_type(key)))
+            rv = CKR_KEY_TYPE_INCONSISTENT;
+        else
+            rv = tcore_obj_secret_ref_use(key, d->type, usage, &op->sec);
+    } else {
+        rv = tcore_mech_check_key(d, key, cls, usage);
+    }
     if (rv != CKR_OK)
         goto done;
     rv = (kind == TCORE_OP_SIGN || kind == TCORE_OP_VERIFY) ? parse_sig_params(op, mech)
@@ -510,7 +550,7 @@ CK_RV tcore_op_init_usage(tcore_op_kind kind, const CK_MECHANISM *mech, tcore_ob
     if (rv != CKR_OK)
         goto done;
     if (secret) {
-        rv = tcore_mech_secret(d, key, &op->key, &op->keylen);
+        rv = op_secret(op, key);
         if (rv != CKR_OK)
             goto done;
         if (family_is_mac(d->fam)) {
@@ -745,6 +785,9 @@ CK_RV tcore_op_verify(tcore_op *op, const uint8_t *in, size_t inlen, const uint8
         return CKR_OPERATION_NOT_INITIALIZED;
     if (op->multipart)
         return CKR_OPERATION_ACTIVE;
+    rv = op_live(op);
+    if (rv != CKR_OK)
+        return rv;
     if (in == NULL && inlen != 0)
         return CKR_ARGUMENTS_BAD;
     if (sig == NULL)
@@ -878,6 +921,21 @@ done:
     return rv;
 }
 
+/* The keyed GCM context, taken from the key's pool or made on first use: a
+ * length query costs nothing, and the next operation under the same key
+ * skips the context set-up and key schedule. The operation owns it alone
+ * (it belongs to one session, which one thread uses at a time, p11.h) and
+ * gives it back when it ends. */
+static CK_RV gcm_ctx(tcore_op *op)
+{
+    if (op->gcm != NULL)
+        return CKR_OK;
+    op->gcm = tcore_secret_gcm_take(op->sec);
+    if (op->gcm != NULL)
+        return CKR_OK;
+    return tcore_rv_from_crypto(tcrypto_gcm_new(op->key, op->keylen, &op->gcm));
+}
+
 static CK_RV gcm_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8_t *out,
                          CK_ULONG *outlen)
 {
@@ -888,9 +946,12 @@ static CK_RV gcm_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8_t 
         rv = out_check(out, outlen, inlen + tl, &go);
         if (rv != CKR_OK || !go)
             return rv;
-        rv = tcore_rv_from_crypto(tcrypto_gcm_encrypt(op->key, op->keylen, op->gcm_iv,
-                                                      op->gcm_ivlen, op->gcm_aad, op->gcm_aadlen,
-                                                      in, inlen, out, out + inlen, tl));
+        rv = gcm_ctx(op);
+        if (rv != CKR_OK)
+            return rv;
+        rv = tcore_rv_from_crypto(tcrypto_gcm_seal(op->gcm, op->gcm_iv, op->gcm_ivlen,
+                                                   op->gcm_aad, op->gcm_aadlen, in, inlen, out,
+                                                   out + inlen, tl));
         if (rv == CKR_OK)
             *outlen = inlen + tl;
         return rv;
@@ -902,9 +963,12 @@ static CK_RV gcm_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8_t 
         return rv;
     /* The tag is checked before any plaintext is released (tcrypto writes
      * nothing on a bad tag). */
-    rv = tcore_rv_from_crypto(tcrypto_gcm_decrypt(op->key, op->keylen, op->gcm_iv, op->gcm_ivlen,
-                                                  op->gcm_aad, op->gcm_aadlen, in, inlen - tl,
-                                                  in + inlen - tl, tl, out));
+    rv = gcm_ctx(op);
+    if (rv != CKR_OK)
+        return rv;
+    rv = tcore_rv_from_crypto(tcrypto_gcm_open(op->gcm, op->gcm_iv, op->gcm_ivlen, op->gcm_aad,
+                                               op->gcm_aadlen, in, inlen - tl, in + inlen - tl,
+                                               tl, out));
     if (rv == CKR_OK)
         *outlen = inlen - tl;
     return rv;
@@ -1031,6 +1095,9 @@ CK_RV tcore_op_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8_t *o
         return CKR_ARGUMENTS_BAD;
     if (op->multipart)
         return CKR_OPERATION_ACTIVE;
+    CK_RV rv = op_live(op);
+    if (rv != CKR_OK)
+        return rv;
     switch (op->kind) {
     case TCORE_OP_DIGEST: return digest_oneshot(op, in, inlen, out, outlen);
     case TCORE_OP_SIGN: return sign_oneshot(op, in, inlen, out, outlen);
@@ -1088,6 +1155,9 @@ CK_RV tcore_op_update(tcore_op *op, const uint8_t *in, size_t inlen, uint8_t *ou
     CK_RV rv;
     if (in == NULL && inlen != 0)
         return CKR_ARGUMENTS_BAD;
+    rv = op_live(op);
+    if (rv != CKR_OK)
+        return rv;
     if (op->kind == TCORE_OP_ENCRYPT || op->kind == TCORE_OP_DECRYPT) {
         if (outlen == NULL)
             return CKR_ARGUMENTS_BAD;
@@ -1212,6 +1282,9 @@ CK_RV tcore_op_final(tcore_op *op, uint8_t *out, CK_ULONG *outlen)
     CK_RV rv;
     if (outlen == NULL)
         return CKR_ARGUMENTS_BAD;
+    rv = op_live(op);
+    if (rv != CKR_OK)
+        return rv;
     switch (op->kind) {
     case TCORE_OP_DIGEST: {
         size_t n = tcrypto_md_size(op->def->md);
@@ -1303,6 +1376,9 @@ CK_RV tcore_op_verify_final(tcore_op *op, const uint8_t *sig, size_t siglen)
         return CKR_OPERATION_NOT_INITIALIZED;
     if (sig == NULL)
         return CKR_ARGUMENTS_BAD;
+    rv = op_live(op);
+    if (rv != CKR_OK)
+        return rv;
     if (!streams(op)) {
         op->multipart = false;
         return tcore_op_verify(op, acc_data(op), op->acc.len, sig, siglen);

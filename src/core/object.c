@@ -4,11 +4,13 @@
  * attribute rules of §4, C_GetAttributeValue / C_SetAttributeValue /
  * C_CopyObject / C_DestroyObject semantics, and access to key material.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/core_int.h"
+#include "core/mech_int.h"
 
 /* ---- life cycle ------------------------------------------------------------ */
 
@@ -32,8 +34,102 @@ void tcore_obj_ref(tcore_obj *o)
     atomic_fetch_add(&o->refs, 1);
 }
 
+/* Keyed AES-GCM contexts kept with a secret for the next operation. */
+#define SECRET_GCM_POOL 4
+
+static CK_RV check_use_locked(const tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBUTE_TYPE usage);
+static CK_RV check_use_pre(const tcore_obj *o, CK_ATTRIBUTE_TYPE usage);
+
+/* One block on the secure heap: the header and the value after it. */
+struct tcore_secret {
+    atomic_uint refs;
+    tcore_token *token; /* NULL: not bound to a login (session objects) */
+    uint64_t epoch;
+    size_t len;
+    /* Each slot is taken with an atomic exchange, so a context is only ever
+     * used by the one operation that took it. A slot per cache line, and
+     * each thread starts at its own slot: threads using one key do not
+     * fight over a line. */
+    struct {
+        _Atomic(tcrypto_gcm *) p;
+        uint8_t pad[64 - sizeof(tcrypto_gcm *)];
+    } gcm[SECRET_GCM_POOL];
+    uint8_t val[];
+};
+
+/* This thread's first pool slot. */
+static size_t pool_start(void)
+{
+    static atomic_uint next;
+    static _Thread_local unsigned slot = UINT_MAX;
+    if (slot == UINT_MAX) {
+        slot = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) % SECRET_GCM_POOL;
+    }
+    return slot;
+}
+
+void tcore_secret_unref(tcore_secret *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1) {
+        return;
+    }
+    for (size_t i = 0; i < SECRET_GCM_POOL; i++) {
+        tcrypto_gcm_free(atomic_exchange(&s->gcm[i].p, NULL));
+    }
+    tcrypto_secure_free(s, sizeof(*s) + s->len); /* wipes */
+}
+
+tcrypto_gcm *tcore_secret_gcm_take(tcore_secret *s)
+{
+    size_t first = pool_start();
+    for (size_t k = 0; k < SECRET_GCM_POOL; k++) {
+        size_t i = (first + k) % SECRET_GCM_POOL;
+        if (atomic_load_explicit(&s->gcm[i].p, memory_order_relaxed) == NULL) {
+            continue;
+        }
+        tcrypto_gcm *g = atomic_exchange_explicit(&s->gcm[i].p, NULL, memory_order_acquire);
+        if (g != NULL) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+void tcore_secret_gcm_give(tcore_secret *s, tcrypto_gcm *g)
+{
+    size_t n;
+    if (g == NULL) {
+        return;
+    }
+    /* After a logout the key schedule is not kept for anyone. */
+    if (tcore_secret_value(s, &n) != NULL) {
+        size_t first = pool_start();
+        for (size_t k = 0; k < SECRET_GCM_POOL; k++) {
+            size_t i = (first + k) % SECRET_GCM_POOL;
+            tcrypto_gcm *expect = NULL;
+            if (atomic_compare_exchange_strong_explicit(&s->gcm[i].p, &expect, g,
+                                                        memory_order_release,
+                                                        memory_order_relaxed)) {
+                return;
+            }
+        }
+    }
+    tcrypto_gcm_free(g);
+}
+
+const uint8_t *tcore_secret_value(const tcore_secret *s, size_t *len)
+{
+    if (s->token != NULL && !tcore_token_epoch_valid(s->token, s->epoch)) {
+        return NULL;
+    }
+    *len = s->len;
+    return s->val;
+}
+
 static void wipe_secret_locked(tcore_obj *o)
 {
+    tcore_secret_unref(o->sref);
+    o->sref = NULL;
     if (o->secret != NULL) {
         tcrypto_secure_free(o->secret, o->secret_len);
         o->secret = NULL;
@@ -175,9 +271,17 @@ static CK_RV secret_to_pkey(const uint8_t *secret, size_t len, tcrypto_pkey **ou
         p.n_len = nl;
         p.e_len = el;
         p.d_len = dl;
-        return tcrypto_rsa_from_parts(&p, out) == TCRYPTO_OK ? CKR_OK : CKR_DEVICE_ERROR;
+        tcrypto_rc rc = tcrypto_rsa_from_parts(&p, out);
+        if (rc == TCRYPTO_ERR_NOMEM) {
+            return CKR_HOST_MEMORY;
+        }
+        return rc == TCRYPTO_OK ? CKR_OK : CKR_DEVICE_ERROR;
     }
-    return tcrypto_pkey_from_pkcs8(secret, len, out) == TCRYPTO_OK ? CKR_OK : CKR_DEVICE_ERROR;
+    tcrypto_rc rc = tcrypto_pkey_from_pkcs8(secret, len, out);
+    if (rc == TCRYPTO_ERR_NOMEM) {
+        return CKR_HOST_MEMORY; /* the secure heap is full: not the key's fault */
+    }
+    return rc == TCRYPTO_OK ? CKR_OK : CKR_DEVICE_ERROR;
 }
 
 /* Make sure a stored object's sealed part is open at the current epoch. */
@@ -213,7 +317,7 @@ CK_RV tcore_obj_public_pkey(tcore_obj *o)
     return CKR_OK;
 }
 
-CK_RV tcore_obj_pkey(tcore_obj *o, tcrypto_pkey **out)
+static CK_RV obj_pkey_once(tcore_obj *o, tcrypto_pkey **out)
 {
     CK_RV rv = CKR_OK;
     if (o->cls != CKO_PUBLIC_KEY && o->cls != CKO_PRIVATE_KEY) {
@@ -250,10 +354,13 @@ CK_RV tcore_obj_pkey(tcore_obj *o, tcrypto_pkey **out)
         }
         if (o->pkey == NULL) {
             tcrypto_pkey *k = NULL;
-            if (o->secret == NULL || secret_to_pkey(o->secret, o->secret_len, &k) != CKR_OK) {
+            rv = o->secret == NULL ? CKR_DEVICE_ERROR
+                                   : secret_to_pkey(o->secret, o->secret_len, &k);
+            if (rv == CKR_DEVICE_ERROR) {
                 TC_ERROR(TCORE_LOG, "object %016llx: key material is unusable",
                          (unsigned long long)o->id);
-                rv = CKR_DEVICE_ERROR;
+            }
+            if (rv != CKR_OK) {
                 goto out;
             }
             o->pkey = k;
@@ -266,7 +373,29 @@ out:
     return rv;
 }
 
-CK_RV tcore_obj_secret(tcore_obj *o, uint8_t **key, size_t *len)
+/* Opening a key needs secure memory, which a long-running process that
+ * touches many keys fills with keys it no longer uses: when it runs out,
+ * drop the opened keys of cached objects nobody holds and try once more.
+ * o itself is held by the caller, so it is never among them. */
+static bool evict_for_retry(tcore_obj *o, CK_RV rv)
+{
+    if (rv != CKR_HOST_MEMORY || o->token == NULL) {
+        return false;
+    }
+    tcore_cache_evict_secrets(o->token);
+    return true;
+}
+
+CK_RV tcore_obj_pkey(tcore_obj *o, tcrypto_pkey **out)
+{
+    CK_RV rv = obj_pkey_once(o, out);
+    if (evict_for_retry(o, rv)) {
+        rv = obj_pkey_once(o, out);
+    }
+    return rv;
+}
+
+static CK_RV obj_secret_once(tcore_obj *o, uint8_t **key, size_t *len)
 {
     CK_RV rv;
     uint8_t *copy;
@@ -299,6 +428,92 @@ out:
     return rv;
 }
 
+CK_RV tcore_obj_secret(tcore_obj *o, uint8_t **key, size_t *len)
+{
+    CK_RV rv = obj_secret_once(o, key, len);
+    if (evict_for_retry(o, rv)) {
+        rv = obj_secret_once(o, key, len);
+    }
+    return rv;
+}
+
+/* usage 0: no usage check. */
+static CK_RV obj_secret_ref_once(tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBUTE_TYPE usage,
+                                 tcore_secret **out)
+{
+    CK_RV rv;
+    if (o->cls != CKO_SECRET_KEY) {
+        return CKR_KEY_TYPE_INCONSISTENT;
+    }
+    if (usage != 0) {
+        rv = check_use_pre(o, usage);
+        if (rv != CKR_OK) {
+            return rv;
+        }
+    }
+    obj_lock(o);
+    if (usage != 0) {
+        rv = check_use_locked(o, mech, usage);
+        if (rv != CKR_OK) {
+            goto out;
+        }
+    }
+    if (o->destroyed) {
+        rv = CKR_OBJECT_HANDLE_INVALID;
+        goto out;
+    }
+    rv = ensure_open_locked(o);
+    if (rv != CKR_OK) {
+        goto out;
+    }
+    if (o->secret == NULL || o->secret_len == 0) {
+        rv = CKR_DEVICE_ERROR;
+        goto out;
+    }
+    if (o->sref == NULL) {
+        /* Made once per opening; every operation then borrows it instead of
+         * copying the key (a secure-heap allocation takes a global lock). */
+        tcore_secret *s = tcrypto_secure_alloc(sizeof(*s) + o->secret_len);
+        if (s == NULL) {
+            rv = CKR_HOST_MEMORY;
+            goto out;
+        }
+        atomic_init(&s->refs, 1);
+        for (size_t i = 0; i < SECRET_GCM_POOL; i++) {
+            atomic_init(&s->gcm[i].p, NULL);
+        }
+        s->token = o->stored ? o->token : NULL;
+        s->epoch = o->opened ? o->epoch : (o->stored ? atomic_load(&o->token->epoch) : 0);
+        s->len = o->secret_len;
+        memcpy(s->val, o->secret, o->secret_len);
+        o->sref = s;
+    }
+    atomic_fetch_add(&o->sref->refs, 1);
+    *out = o->sref;
+out:
+    obj_unlock(o);
+    return rv;
+}
+
+CK_RV tcore_obj_secret_ref(tcore_obj *o, tcore_secret **out)
+{
+    CK_RV rv = obj_secret_ref_once(o, 0, 0, out);
+    if (evict_for_retry(o, rv)) {
+        rv = obj_secret_ref_once(o, 0, 0, out);
+    }
+    return rv;
+}
+
+CK_RV tcore_obj_secret_ref_use(tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBUTE_TYPE usage,
+                               tcore_secret **out)
+{
+    CK_RV rv = obj_secret_ref_once(o, mech, usage, out);
+    if (evict_for_retry(o, rv)) {
+        rv = obj_secret_ref_once(o, mech, usage, out);
+    }
+    return rv;
+}
+
 /* ---- usage checks -------------------------------------------------------- */
 
 /* Today as CK_DATE digits "YYYYMMDD" (UTC). */
@@ -312,20 +527,12 @@ static void today(char out[8])
     memcpy(out, buf, 8);
 }
 
-CK_RV tcore_obj_check_use(const tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBUTE_TYPE usage)
+/* The checks of tcore_obj_check_use that read attributes (o->lock held). */
+static CK_RV check_use_locked(const tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBUTE_TYPE usage)
 {
-    CK_RV rv = CKR_OK;
     char now[8];
-    if (o->cls != CKO_PUBLIC_KEY && o->cls != CKO_PRIVATE_KEY && o->cls != CKO_SECRET_KEY) {
-        return CKR_KEY_TYPE_INCONSISTENT;
-    }
-    if (tcore_attr_rule_for(o->cls, o->kt, usage) == NULL) {
-        return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    }
-    obj_lock(o);
     if (!tcore_attr_bool(o->attrs, o->nattrs, usage, false)) {
-        rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-        goto out;
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
     }
     const tcore_attr *am = tcore_attrs_cfind(o->attrs, o->nattrs, CKA_ALLOWED_MECHANISMS);
     if (am != NULL && am->len > 0) {
@@ -339,8 +546,7 @@ CK_RV tcore_obj_check_use(const tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBU
             }
         }
         if (!found) {
-            rv = CKR_MECHANISM_INVALID;
-            goto out;
+            return CKR_MECHANISM_INVALID;
         }
     }
     const tcore_attr *sd = tcore_attrs_cfind(o->attrs, o->nattrs, CKA_START_DATE);
@@ -350,14 +556,33 @@ CK_RV tcore_obj_check_use(const tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBU
     if ((sd != NULL && sd->len == 8) || (ed != NULL && ed->len == 8))
         today(now);
     if (sd != NULL && sd->len == 8 && memcmp(now, sd->value, 8) < 0) {
-        rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-        goto out;
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
     }
     if (ed != NULL && ed->len == 8 && memcmp(now, ed->value, 8) > 0) {
-        rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-        goto out;
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
     }
-out:
+    return CKR_OK;
+}
+
+static CK_RV check_use_pre(const tcore_obj *o, CK_ATTRIBUTE_TYPE usage)
+{
+    if (o->cls != CKO_PUBLIC_KEY && o->cls != CKO_PRIVATE_KEY && o->cls != CKO_SECRET_KEY) {
+        return CKR_KEY_TYPE_INCONSISTENT;
+    }
+    if (tcore_attr_rule_for(o->cls, o->kt, usage) == NULL) {
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    }
+    return CKR_OK;
+}
+
+CK_RV tcore_obj_check_use(const tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBUTE_TYPE usage)
+{
+    CK_RV rv = check_use_pre(o, usage);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    obj_lock(o);
+    rv = check_use_locked(o, mech, usage);
     obj_unlock(o);
     return rv;
 }
@@ -988,6 +1213,11 @@ static bool set_default_bool(tcore_obj *o, CK_ATTRIBUTE_TYPE type, bool v)
     return tcore_attrs_set_bool(&o->attrs, &o->nattrs, type, v);
 }
 
+static bool set_default_usage(tcore_obj *o, CK_ATTRIBUTE_TYPE type)
+{
+    return set_default_bool(o, type, tcore_attr_usage_default(o->cls, o->kt, type));
+}
+
 static bool set_default_bytes(tcore_obj *o, CK_ATTRIBUTE_TYPE type)
 {
     if (tcore_attrs_cfind(o->attrs, o->nattrs, type) != NULL) {
@@ -1013,7 +1243,8 @@ static bool new_unique_id(tcore_obj *o)
 }
 
 /* Defaults (PKCS#11 3.0 §4.4-4.10; the token-specific defaults follow
- * common practice: usage flags true, keys sensitive and not extractable). */
+ * common practice: usage flags only for what the key type can do
+ * (tcore_attr_usage_default), keys sensitive and not extractable). */
 static bool apply_defaults(tcore_obj *o)
 {
     bool key = o->cls == CKO_PUBLIC_KEY || o->cls == CKO_PRIVATE_KEY || o->cls == CKO_SECRET_KEY;
@@ -1044,28 +1275,27 @@ static bool apply_defaults(tcore_obj *o)
     }
     ok = tcore_attrs_set_ulong(&o->attrs, &o->nattrs, CKA_KEY_TYPE, o->kt) &&
          set_default_bytes(o, CKA_ID) && set_default_bytes(o, CKA_START_DATE) &&
-         set_default_bytes(o, CKA_END_DATE) && set_default_bool(o, CKA_DERIVE, false);
+         set_default_bytes(o, CKA_END_DATE) && set_default_usage(o, CKA_DERIVE);
     if (!ok) {
         return false;
     }
     if (o->cls == CKO_PUBLIC_KEY) {
-        return set_default_bytes(o, CKA_SUBJECT) && set_default_bool(o, CKA_ENCRYPT, true) &&
-               set_default_bool(o, CKA_VERIFY, true) &&
-               set_default_bool(o, CKA_VERIFY_RECOVER, true) &&
-               set_default_bool(o, CKA_WRAP, true) && set_default_bool(o, CKA_TRUSTED, false);
+        return set_default_bytes(o, CKA_SUBJECT) && set_default_usage(o, CKA_ENCRYPT) &&
+               set_default_usage(o, CKA_VERIFY) && set_default_usage(o, CKA_VERIFY_RECOVER) &&
+               set_default_usage(o, CKA_WRAP) && set_default_bool(o, CKA_TRUSTED, false);
     }
-    ok = set_default_bool(o, CKA_SENSITIVE, true) && set_default_bool(o, CKA_DECRYPT, true) &&
-         set_default_bool(o, CKA_UNWRAP, true) && set_default_bool(o, CKA_EXTRACTABLE, false) &&
-         set_default_bool(o, CKA_WRAP_WITH_TRUSTED, false) && set_default_bool(o, CKA_SIGN, true);
+    ok = set_default_bool(o, CKA_SENSITIVE, true) && set_default_usage(o, CKA_DECRYPT) &&
+         set_default_usage(o, CKA_UNWRAP) && set_default_bool(o, CKA_EXTRACTABLE, false) &&
+         set_default_bool(o, CKA_WRAP_WITH_TRUSTED, false) && set_default_usage(o, CKA_SIGN);
     if (!ok) {
         return false;
     }
     if (o->cls == CKO_PRIVATE_KEY) {
-        return set_default_bytes(o, CKA_SUBJECT) && set_default_bool(o, CKA_SIGN_RECOVER, true) &&
+        return set_default_bytes(o, CKA_SUBJECT) && set_default_usage(o, CKA_SIGN_RECOVER) &&
                set_default_bool(o, CKA_ALWAYS_AUTHENTICATE, false);
     }
-    return set_default_bool(o, CKA_ENCRYPT, true) && set_default_bool(o, CKA_VERIFY, true) &&
-           set_default_bool(o, CKA_WRAP, true) && set_default_bool(o, CKA_TRUSTED, false);
+    return set_default_usage(o, CKA_ENCRYPT) && set_default_usage(o, CKA_VERIFY) &&
+           set_default_usage(o, CKA_WRAP) && set_default_bool(o, CKA_TRUSTED, false);
 }
 
 /* Attributes that must be present after creation (footnotes 1 and 3). */

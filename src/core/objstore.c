@@ -250,6 +250,37 @@ void tcore_cache_drop_all(tcore_token *t)
     }
 }
 
+void tcore_cache_evict_secrets(tcore_token *t)
+{
+    tcore_obj **v = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&t->lock);
+    if (t->ncached > 0) {
+        v = malloc(t->ncached * sizeof(*v));
+    }
+    for (size_t b = 0; v != NULL && b < t->nbuckets; b++) {
+        for (tcore_cache_ent *e = t->buckets[b]; e != NULL && n < t->ncached; e = e->next) {
+            /* Only the cache holds it: no session or operation is using it. */
+            if (e->obj->has_secret && atomic_load(&e->obj->refs) == 1) {
+                tcore_obj_ref(e->obj);
+                v[n++] = e->obj;
+            }
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    /* Outside the token lock: an object's lock is taken before the token's
+     * elsewhere (opening reads the token key). The objects stay cached and
+     * are opened again on their next use. */
+    for (size_t i = 0; i < n; i++) {
+        tcore_obj_forget_secrets(v[i]);
+        tcore_obj_unref(v[i]);
+    }
+    free(v);
+    if (n > 0) {
+        TC_INFO(TCORE_LOG, "token %s: secure memory low, %zu opened keys dropped", t->id, n);
+    }
+}
+
 /* Follow other processes: drop cached objects whose record changed or was
  * deleted since the last sync. */
 static void token_sync(tcore_token *t, bool force)
@@ -260,17 +291,20 @@ static void token_sync(tcore_token *t, bool force)
     uint64_t since, rev = 0;
     tstore_rc src;
 
-    pthread_mutex_lock(&t->lock);
-    since = t->synced_rev;
-    if (!force && tcore_now_ms() - t->synced_ms < TCORE_SYNC_INTERVAL_MS) {
-        pthread_mutex_unlock(&t->lock);
+    /* Every object lookup comes here: the common case (synced a moment ago)
+     * must not take the token's lock, which all its sessions share. The
+     * time is written under the lock, and read atomically. */
+    if (!force && tcore_now_ms() - __atomic_load_n(&t->synced_ms, __ATOMIC_RELAXED) <
+                      TCORE_SYNC_INTERVAL_MS) {
         return;
     }
+    pthread_mutex_lock(&t->lock);
+    since = t->synced_rev;
     pthread_mutex_unlock(&t->lock);
     /* the common case, nothing written since: one cheap read */
     if (tstore_revision(tcore_token_store(t), &rev) == TSTORE_OK && rev == since) {
         pthread_mutex_lock(&t->lock);
-        t->synced_ms = tcore_now_ms();
+        __atomic_store_n(&t->synced_ms, tcore_now_ms(), __ATOMIC_RELAXED);
         pthread_mutex_unlock(&t->lock);
         return;
     }
@@ -285,7 +319,7 @@ static void token_sync(tcore_token *t, bool force)
         tcore_cache_drop_all(t);
         pthread_mutex_lock(&t->lock);
         t->synced_rev = rev;
-        t->synced_ms = tcore_now_ms();
+        __atomic_store_n(&t->synced_ms, tcore_now_ms(), __ATOMIC_RELAXED);
         pthread_mutex_unlock(&t->lock);
         return;
     }
@@ -317,7 +351,7 @@ static void token_sync(tcore_token *t, bool force)
     if (t->synced_rev == since) {
         t->synced_rev = rev;
     }
-    t->synced_ms = tcore_now_ms();
+    __atomic_store_n(&t->synced_ms, tcore_now_ms(), __ATOMIC_RELAXED);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -396,12 +430,13 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, const tstore_kv *have, tc
  * handle so that its use reports CKR_DEVICE_ERROR instead of vanishing. */
 static bool visible(tcore_token *t, tcore_obj *o)
 {
-    bool loaded, broken;
+    bool loaded, broken, priv;
     pthread_mutex_lock(&o->lock);
     loaded = o->attrs_loaded;
     broken = o->broken;
+    priv = tcore_attr_bool(o->attrs, o->nattrs, CKA_PRIVATE, false);
     pthread_mutex_unlock(&o->lock);
-    if (!tcore_obj_is_private(o)) {
+    if (!priv) {
         return loaded || broken;
     }
     return (loaded || broken) && tcore_token_login_state(t) == CKU_USER;

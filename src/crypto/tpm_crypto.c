@@ -1,5 +1,8 @@
 /*
- * TPM-specific cryptography over OpenSSL 3 EVP (see tcrypto_tpm.h).
+ * TPM-specific cryptography over OpenSSL 3 EVP (see tcrypto_tpm.h). Like the
+ * rest of the layer it works only in the layer's private library context
+ * (tcx_libctx), with the algorithms fetched once at start-up, and refuses
+ * to run once the module is in its error state (tcx_ready).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "crypto/crypto_int.h"
 #include "crypto/tcrypto_tpm.h"
 
 struct tcrypto_tpm_key {
@@ -27,15 +31,22 @@ struct tcrypto_tpm_md {
     EVP_MAC_CTX *mac;
 };
 
-static const char *md_name(uint16_t alg)
+static tcrypto_md md_of(uint16_t alg)
 {
     switch (alg) {
-    case 0x0004: return "SHA1";
-    case 0x000B: return "SHA256";
-    case 0x000C: return "SHA384";
-    case 0x000D: return "SHA512";
-    default: return NULL;
+    case 0x0004: return TCRYPTO_MD_SHA1;
+    case 0x000B: return TCRYPTO_MD_SHA256;
+    case 0x000C: return TCRYPTO_MD_SHA384;
+    case 0x000D: return TCRYPTO_MD_SHA512;
+    default: return TCRYPTO_MD_NONE;
     }
+}
+
+/* The digest fetched at start-up for a TPM hash alg; NULL if unsupported. */
+static const EVP_MD *md_fetched(uint16_t alg)
+{
+    tcrypto_md m = md_of(alg);
+    return m == TCRYPTO_MD_NONE ? NULL : tcx_md(m);
 }
 
 size_t tcrypto_tpm_hash_size(uint16_t alg)
@@ -51,27 +62,33 @@ size_t tcrypto_tpm_hash_size(uint16_t alg)
 
 tcrypto_rc tcrypto_tpm_random(void *out, size_t n)
 {
-    if (n == 0)
-        return TCRYPTO_OK;
-    if (RAND_priv_bytes(out, (int)n) != 1)
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK || n == 0)
+        return rc;
+    /* Seeds and keys come from the private DRBG of our library context,
+     * called directly so that no host RAND_METHOD or ENGINE applies. */
+    EVP_RAND_CTX *drbg = RAND_get0_private(tcx_libctx());
+    if (drbg == NULL || EVP_RAND_generate(drbg, out, n, 0, 0, NULL, 0) != 1)
         return TCRYPTO_ERR_INTERNAL;
     return TCRYPTO_OK;
 }
 
 void tcrypto_tpm_random_stir(const void *in, size_t n)
 {
-    /* RAND_add with entropy 0: mixes the bytes without claiming entropy. */
+    /* Mixed into our primary DRBG without entropy credit (Part 3 §16.2). */
     if (n > 0)
-        RAND_add(in, (int)n, 0.0);
+        (void)tcrypto_random_seed(in, n);
 }
 
 tcrypto_rc tcrypto_tpm_hash(uint16_t alg, const tcrypto_tpm_iov *v, size_t nv, uint8_t *out)
 {
-    const char *name = md_name(alg);
-    if (name == NULL)
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    const EVP_MD *md = md_fetched(alg);
+    if (md == NULL)
         return TCRYPTO_ERR_UNSUPPORTED;
-    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
+    rc = TCRYPTO_ERR_INTERNAL;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     if (md == NULL || c == NULL || EVP_DigestInit_ex(c, md, NULL) != 1)
         goto out;
@@ -83,20 +100,16 @@ tcrypto_rc tcrypto_tpm_hash(uint16_t alg, const tcrypto_tpm_iov *v, size_t nv, u
     rc = TCRYPTO_OK;
 out:
     EVP_MD_CTX_free(c);
-    EVP_MD_free(md);
     return rc;
 }
 
 static EVP_MAC_CTX *hmac_ctx(uint16_t alg, const void *key, size_t keylen)
 {
-    const char *name = md_name(alg);
-    if (name == NULL)
-        return NULL;
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (mac == NULL)
+    const char *name = tcx_md_name(md_of(alg));
+    EVP_MAC *mac = tcx_mac_hmac();
+    if (name == NULL || mac == NULL)
         return NULL;
     EVP_MAC_CTX *c = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac);
     if (c == NULL)
         return NULL;
     OSSL_PARAM params[2];
@@ -115,10 +128,13 @@ static EVP_MAC_CTX *hmac_ctx(uint16_t alg, const void *key, size_t keylen)
 tcrypto_rc tcrypto_tpm_hmac(uint16_t alg, const void *key, size_t keylen,
                             const tcrypto_tpm_iov *v, size_t nv, uint8_t *out)
 {
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
     size_t hs = tcrypto_tpm_hash_size(alg);
     if (hs == 0)
         return TCRYPTO_ERR_UNSUPPORTED;
-    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
+    rc = TCRYPTO_ERR_INTERNAL;
     size_t olen = 0;
     EVP_MAC_CTX *c = hmac_ctx(alg, key, keylen);
     if (c == NULL)
@@ -136,8 +152,11 @@ out:
 
 tcrypto_rc tcrypto_tpm_md_new(uint16_t alg, const void *key, size_t keylen, tcrypto_tpm_md **out)
 {
-    const char *name = md_name(alg);
-    if (name == NULL)
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    const EVP_MD *md = md_fetched(alg);
+    if (md == NULL)
         return TCRYPTO_ERR_UNSUPPORTED;
     tcrypto_tpm_md *m = calloc(1, sizeof(*m));
     if (m == NULL)
@@ -147,11 +166,8 @@ tcrypto_rc tcrypto_tpm_md_new(uint16_t alg, const void *key, size_t keylen, tcry
         if (m->mac == NULL)
             goto fail;
     } else {
-        EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
         m->md = EVP_MD_CTX_new();
-        int ok = md != NULL && m->md != NULL && EVP_DigestInit_ex(m->md, md, NULL) == 1;
-        EVP_MD_free(md);
-        if (!ok)
+        if (m->md == NULL || EVP_DigestInit_ex(m->md, md, NULL) != 1)
             goto fail;
     }
     *out = m;
@@ -274,17 +290,15 @@ tcrypto_rc tcrypto_tpm_kdfe(uint16_t alg, const void *z, size_t zlen, const char
     return rc;
 }
 
+/* The AES cipher fetched at start-up for a TPM mode (Part 2 §6.3). */
 static const EVP_CIPHER *aes_cipher(uint16_t mode, size_t keylen)
 {
-    int k = keylen == 16 ? 0 : keylen == 24 ? 1 : keylen == 32 ? 2 : -1;
-    if (k < 0)
-        return NULL;
     switch (mode) {
-    case 0x0043: return k == 0 ? EVP_aes_128_cfb128() : k == 1 ? EVP_aes_192_cfb128() : EVP_aes_256_cfb128();
-    case 0x0040: return k == 0 ? EVP_aes_128_ctr() : k == 1 ? EVP_aes_192_ctr() : EVP_aes_256_ctr();
-    case 0x0041: return k == 0 ? EVP_aes_128_ofb() : k == 1 ? EVP_aes_192_ofb() : EVP_aes_256_ofb();
-    case 0x0042: return k == 0 ? EVP_aes_128_cbc() : k == 1 ? EVP_aes_192_cbc() : EVP_aes_256_cbc();
-    case 0x0044: return k == 0 ? EVP_aes_128_ecb() : k == 1 ? EVP_aes_192_ecb() : EVP_aes_256_ecb();
+    case 0x0043: return tcx_aes(TCX_AES_CFB, keylen);
+    case 0x0040: return tcx_aes(TCX_AES_CTR, keylen);
+    case 0x0041: return tcx_aes(TCX_AES_OFB, keylen);
+    case 0x0042: return tcx_aes(TCX_AES_CBC, keylen);
+    case 0x0044: return tcx_aes(TCX_AES_ECB, keylen);
     default: return NULL;
     }
 }
@@ -292,6 +306,9 @@ static const EVP_CIPHER *aes_cipher(uint16_t mode, size_t keylen)
 tcrypto_rc tcrypto_tpm_aes_mode(uint16_t mode, bool encrypt, const void *key, size_t keylen,
                                 uint8_t iv[16], const uint8_t *in, size_t len, uint8_t *out)
 {
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
     const EVP_CIPHER *ciph = aes_cipher(mode, keylen);
     if (ciph == NULL)
         return TCRYPTO_ERR_UNSUPPORTED;
@@ -299,7 +316,7 @@ tcrypto_rc tcrypto_tpm_aes_mode(uint16_t mode, bool encrypt, const void *key, si
         return TCRYPTO_ERR_INPUT;
     if (len == 0)
         return TCRYPTO_OK;
-    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
+    rc = TCRYPTO_ERR_INTERNAL;
     int ol = 0, fl = 0;
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     if (c == NULL || EVP_CipherInit_ex(c, ciph, NULL, key, mode == 0x0044 ? NULL : iv,
@@ -403,13 +420,13 @@ out:
 static tcrypto_rc rsa_build(const BIGNUM *n, uint32_t e, const BIGNUM *p, tcrypto_tpm_key **out)
 {
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    BN_CTX *bnctx = BN_CTX_secure_new();
+    BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
     BIGNUM *q = BN_secure_new(), *d = BN_secure_new(), *dp = BN_secure_new(),
            *dq = BN_secure_new(), *qi = BN_secure_new(), *rem = BN_new(), *pm1 = BN_secure_new(),
            *qm1 = BN_secure_new(), *phi = BN_secure_new(), *be = BN_new();
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(tcx_libctx(), tcx_keytype_name(TCRYPTO_KEY_RSA), NULL);
     EVP_PKEY *pkey = NULL;
     if (bnctx == NULL || q == NULL || d == NULL || dp == NULL || dq == NULL || qi == NULL ||
         rem == NULL || pm1 == NULL || qm1 == NULL || phi == NULL || be == NULL || bld == NULL ||
@@ -483,6 +500,9 @@ out:
 tcrypto_rc tcrypto_tpm_rsa_generate(unsigned bits, uint32_t e, tcrypto_tpm_stream stream,
                                     void *sctx, uint8_t *n_out, uint8_t *p_out)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     if (bits != 1024 && bits != 2048 && bits != 3072 && bits != 4096)
         return TCRYPTO_ERR_UNSUPPORTED;
     if (e == 0)
@@ -490,7 +510,7 @@ tcrypto_rc tcrypto_tpm_rsa_generate(unsigned bits, uint32_t e, tcrypto_tpm_strea
     if (e < 3 || (e & 1) == 0)
         return TCRYPTO_ERR_ARG;
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    BN_CTX *bnctx = BN_CTX_secure_new();
+    BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
     BIGNUM *p = BN_secure_new(), *q = BN_secure_new(), *n = BN_new();
     tcrypto_tpm_key *k = NULL;
     if (bnctx == NULL || p == NULL || q == NULL || n == NULL)
@@ -536,6 +556,9 @@ out:
 tcrypto_rc tcrypto_tpm_rsa_key(const uint8_t *n, size_t nlen, uint32_t e, const uint8_t *p,
                                size_t plen, tcrypto_tpm_key **out)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     if (e == 0)
         e = 65537;
     if (nlen == 0 || nlen > 512)
@@ -576,12 +599,15 @@ static EC_GROUP *group_of(uint16_t curve)
 {
     int nid = curve == 0x0003 ? NID_X9_62_prime256v1 : curve == 0x0004 ? NID_secp384r1
             : curve == 0x0005 ? NID_secp521r1 : NID_undef;
-    return nid == NID_undef ? NULL : EC_GROUP_new_by_curve_name(nid);
+    return nid == NID_undef ? NULL : EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL, nid);
 }
 
 tcrypto_rc tcrypto_tpm_ecc_params(uint16_t curve, uint8_t *p, uint8_t *a, uint8_t *b, uint8_t *gx,
                                   uint8_t *gy, uint8_t *n)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     size_t fs = tcrypto_tpm_ecc_size(curve);
     if (fs == 0)
         return TCRYPTO_ERR_UNSUPPORTED;
@@ -612,12 +638,15 @@ out:
 tcrypto_rc tcrypto_tpm_ecc_generate(uint16_t curve, tcrypto_tpm_stream stream, void *sctx,
                                     uint8_t *d_out, uint8_t *x_out, uint8_t *y_out)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     size_t fs = tcrypto_tpm_ecc_size(curve);
     if (fs == 0)
         return TCRYPTO_ERR_UNSUPPORTED;
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
     EC_GROUP *g = group_of(curve);
-    BN_CTX *bnctx = BN_CTX_secure_new();
+    BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
     BIGNUM *d = BN_secure_new(), *x = BN_new(), *y = BN_new();
     EC_POINT *pt = g ? EC_POINT_new(g) : NULL;
     if (g == NULL || bnctx == NULL || d == NULL || x == NULL || y == NULL || pt == NULL)
@@ -655,6 +684,9 @@ out:
 tcrypto_rc tcrypto_tpm_ecc_key(uint16_t curve, const uint8_t *x, size_t xlen, const uint8_t *y,
                                size_t ylen, const uint8_t *d, size_t dlen, tcrypto_tpm_key **out)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     size_t fs = tcrypto_tpm_ecc_size(curve);
     if (fs == 0)
         return TCRYPTO_ERR_UNSUPPORTED;
@@ -669,7 +701,7 @@ tcrypto_rc tcrypto_tpm_ecc_key(uint16_t curve, const uint8_t *x, size_t xlen, co
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
     BIGNUM *bd = d ? BN_bin2bn(d, (int)dlen, BN_secure_new()) : NULL;
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(tcx_libctx(), tcx_keytype_name(TCRYPTO_KEY_EC), NULL);
     EVP_PKEY *pkey = NULL;
     EC_GROUP *g = group_of(curve);
     EC_POINT *p = g ? EC_POINT_new(g) : NULL;
@@ -716,6 +748,9 @@ out:
 tcrypto_rc tcrypto_tpm_ecdh(const tcrypto_tpm_key *priv, const uint8_t *x, size_t xlen,
                             const uint8_t *y, size_t ylen, uint8_t *zx, uint8_t *zy)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     if (!priv->is_ec)
         return TCRYPTO_ERR_KEY;
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
@@ -725,14 +760,15 @@ tcrypto_rc tcrypto_tpm_ecdh(const tcrypto_tpm_key *priv, const uint8_t *x, size_
     EC_GROUP *g = NULL;
     EC_POINT *q = NULL, *r = NULL;
     BIGNUM *d = NULL, *bx = BN_new(), *by = BN_new();
-    BN_CTX *bnctx = BN_CTX_secure_new();
+    BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
     if (xlen > fs || ylen > fs || bx == NULL || by == NULL || bnctx == NULL)
         goto out;
     if (EVP_PKEY_get_utf8_string_param(priv->pkey, OSSL_PKEY_PARAM_GROUP_NAME, gname,
                                        sizeof(gname), NULL) != 1)
         goto out;
-    g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(gname) != NID_undef ? OBJ_sn2nid(gname)
-                                                                  : EC_curve_nist2nid(gname));
+    g = EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL,
+                                      OBJ_sn2nid(gname) != NID_undef ? OBJ_sn2nid(gname)
+                                                                     : EC_curve_nist2nid(gname));
     if (g == NULL)
         goto out;
     if (EVP_PKEY_get_bn_param(priv->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
@@ -769,10 +805,7 @@ out:
 
 static int sign_setup(EVP_PKEY_CTX *pc, bool is_ec, uint16_t scheme, uint16_t hash)
 {
-    const char *mdn = md_name(hash);
-    if (mdn == NULL)
-        return 0;
-    EVP_MD *md = EVP_MD_fetch(NULL, mdn, NULL);
+    const EVP_MD *md = md_fetched(hash);
     int ok = md != NULL;
     if (ok && !is_ec) {
         ok = EVP_PKEY_CTX_set_rsa_padding(pc, scheme == 0x0016 ? RSA_PKCS1_PSS_PADDING
@@ -780,7 +813,6 @@ static int sign_setup(EVP_PKEY_CTX *pc, bool is_ec, uint16_t scheme, uint16_t ha
     }
     if (ok)
         ok = EVP_PKEY_CTX_set_signature_md(pc, md) == 1;
-    EVP_MD_free(md);
     return ok;
 }
 
@@ -788,6 +820,9 @@ tcrypto_rc tcrypto_tpm_sign(const tcrypto_tpm_key *k, uint16_t scheme, uint16_t 
                             const uint8_t *digest, size_t dlen, uint8_t *sig, size_t *siglen,
                             uint8_t *s_out)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     bool ec_scheme = scheme == 0x0018;
     if (ec_scheme != k->is_ec || (!k->is_ec && scheme != 0x0014 && scheme != 0x0016))
         return TCRYPTO_ERR_UNSUPPORTED;
@@ -796,7 +831,7 @@ tcrypto_rc tcrypto_tpm_sign(const tcrypto_tpm_key *k, uint16_t scheme, uint16_t 
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
     uint8_t der[160];
     size_t derlen = sizeof(der);
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pkey, NULL);
     ECDSA_SIG *es = NULL;
     if (pc == NULL || EVP_PKEY_sign_init(pc) != 1 || !sign_setup(pc, k->is_ec, scheme, hash))
         goto out;
@@ -835,11 +870,14 @@ tcrypto_rc tcrypto_tpm_verify(const tcrypto_tpm_key *k, uint16_t scheme, uint16_
                               const uint8_t *digest, size_t dlen, const uint8_t *sig,
                               size_t siglen, const uint8_t *s2, size_t s2len)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     bool ec_scheme = scheme == 0x0018;
     if (ec_scheme != k->is_ec || (!k->is_ec && scheme != 0x0014 && scheme != 0x0016))
         return TCRYPTO_ERR_UNSUPPORTED;
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pkey, NULL);
     ECDSA_SIG *es = NULL;
     BIGNUM *r = NULL, *s = NULL;
     unsigned char *der = NULL;
@@ -880,10 +918,7 @@ static int enc_setup(EVP_PKEY_CTX *pc, uint16_t scheme, uint16_t hash, const uin
         return EVP_PKEY_CTX_set_rsa_padding(pc, RSA_NO_PADDING) == 1;
     if (scheme != 0x0017)
         return 0;
-    const char *mdn = md_name(hash);
-    if (mdn == NULL)
-        return 0;
-    EVP_MD *md = EVP_MD_fetch(NULL, mdn, NULL);
+    const EVP_MD *md = md_fetched(hash);
     int ok = md != NULL && EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING) == 1 &&
              EVP_PKEY_CTX_set_rsa_oaep_md(pc, md) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(pc, md) == 1;
     if (ok && label_len > 0) {
@@ -892,7 +927,6 @@ static int enc_setup(EVP_PKEY_CTX *pc, uint16_t scheme, uint16_t hash, const uin
         if (!ok)
             OPENSSL_free(l);
     }
-    EVP_MD_free(md);
     return ok;
 }
 
@@ -900,13 +934,16 @@ tcrypto_rc tcrypto_tpm_rsa_encrypt(const tcrypto_tpm_key *k, uint16_t scheme, ui
                                    const uint8_t *label, size_t label_len, const uint8_t *in,
                                    size_t inlen, uint8_t *out, size_t *outlen)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     if (k->is_ec)
         return TCRYPTO_ERR_KEY;
     if (*outlen < k->size)
         return TCRYPTO_ERR_BUFFER;
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
     uint8_t padded[512];
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pkey, NULL);
     if (pc == NULL || EVP_PKEY_encrypt_init(pc) != 1 ||
         !enc_setup(pc, scheme, hash, label, label_len))
         goto out;
@@ -937,6 +974,9 @@ tcrypto_rc tcrypto_tpm_rsa_decrypt(const tcrypto_tpm_key *k, uint16_t scheme, ui
                                    const uint8_t *label, size_t label_len, const uint8_t *in,
                                    size_t inlen, uint8_t *out, size_t *outlen)
 {
+    tcrypto_rc ready = tcx_ready();
+    if (ready != TCRYPTO_OK)
+        return ready;
     if (k->is_ec)
         return TCRYPTO_ERR_KEY;
     if (inlen != k->size)
@@ -944,7 +984,7 @@ tcrypto_rc tcrypto_tpm_rsa_decrypt(const tcrypto_tpm_key *k, uint16_t scheme, ui
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
     uint8_t tmp[512];
     size_t l = sizeof(tmp);
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pkey, NULL);
     if (pc == NULL || EVP_PKEY_decrypt_init(pc) != 1 ||
         !enc_setup(pc, scheme, hash, label, label_len))
         goto out;

@@ -107,6 +107,19 @@ ttpm_rc ttpm_attest_finish(ttpm_cmd *c, tc_buf *a, const ttpm_signer *s)
     return TPM_RC_SUCCESS;
 }
 
+ttpm_rc ttpm_attest_simple_params(ttpm_cmd *c, ttpm_ref *extra, ttpm_signer *s)
+{
+    uint16_t scheme, hash;
+    ttpm_rc rc;
+    if ((rc = ttpm_get_2b(&c->in, 2 + TTPM_MAX_DIGEST, extra)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_sig_scheme(&c->in, &scheme, &hash)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    return ttpm_signer_setup(c, 1, scheme, hash, 2, s);
+}
+
 TTPM_HANDLER(Quote)
 {
     ttpm *t = c->t;
@@ -158,18 +171,11 @@ TTPM_HANDLER(GetTime)
 {
     ttpm *t = c->t;
     ttpm_ref extra;
-    uint16_t scheme, hash;
     ttpm_signer s;
     ttpm_rc rc;
     if (c->h[0] != TPM_RH_ENDORSEMENT)
         return TPM_RC_HIERARCHY | TTPM_RC_H(1);
-    if ((rc = ttpm_get_2b(&c->in, 2 + TTPM_MAX_DIGEST, &extra)) != 0)
-        return ttpm_rc_param(rc, 1);
-    if ((rc = ttpm_get_sig_scheme(&c->in, &scheme, &hash)) != 0)
-        return ttpm_rc_param(rc, 2);
-    if (!ttpm_params_end(c))
-        return TPM_RC_SIZE;
-    if ((rc = ttpm_signer_setup(c, 1, scheme, hash, 2, &s)) != 0)
+    if ((rc = ttpm_attest_simple_params(c, &extra, &s)) != 0)
         return rc;
     tc_buf a;
     tc_buf_init(&a);
@@ -188,19 +194,12 @@ TTPM_HANDLER(GetTime)
 TTPM_HANDLER(Certify)
 {
     ttpm_ref extra;
-    uint16_t scheme, hash;
     ttpm_signer s;
     ttpm_rc rc;
     ttpm_object *o = ttpm_obj_get(c->t, c->h[0]);
     if (o == NULL || o->kind != TTPM_OBJ_KEY)
         return TPM_RC_HANDLE | TTPM_RC_H(1);
-    if ((rc = ttpm_get_2b(&c->in, 2 + TTPM_MAX_DIGEST, &extra)) != 0)
-        return ttpm_rc_param(rc, 1);
-    if ((rc = ttpm_get_sig_scheme(&c->in, &scheme, &hash)) != 0)
-        return ttpm_rc_param(rc, 2);
-    if (!ttpm_params_end(c))
-        return TPM_RC_SIZE;
-    if ((rc = ttpm_signer_setup(c, 1, scheme, hash, 2, &s)) != 0)
+    if ((rc = ttpm_attest_simple_params(c, &extra, &s)) != 0)
         return rc;
     tc_buf a;
     tc_buf_init(&a);

@@ -83,18 +83,11 @@ TTPM_HANDLER(GetCommandAuditDigest)
 {
     ttpm *t = c->t;
     ttpm_ref extra;
-    uint16_t scheme, hash;
     ttpm_signer sg;
     ttpm_rc rc;
     if (c->h[0] != TPM_RH_ENDORSEMENT)
         return TPM_RC_HIERARCHY | TTPM_RC_H(1);
-    if ((rc = ttpm_get_2b(&c->in, 2 + TTPM_MAX_DIGEST, &extra)) != 0)
-        return ttpm_rc_param(rc, 1);
-    if ((rc = ttpm_get_sig_scheme(&c->in, &scheme, &hash)) != 0)
-        return ttpm_rc_param(rc, 2);
-    if (!ttpm_params_end(c))
-        return TPM_RC_SIZE;
-    if ((rc = ttpm_signer_setup(c, 1, scheme, hash, 2, &sg)) != 0)
+    if ((rc = ttpm_attest_simple_params(c, &extra, &sg)) != 0)
         return rc;
     uint16_t alg = t->perm.audit_hash == TPM_ALG_NULL ? TPM_ALG_SHA256 : t->perm.audit_hash;
     size_t hs = tcrypto_tpm_hash_size(alg);
@@ -135,7 +128,6 @@ TTPM_HANDLER(GetCommandAuditDigest)
 TTPM_HANDLER(GetSessionAuditDigest)
 {
     ttpm_ref extra;
-    uint16_t scheme, hash;
     ttpm_signer sg;
     ttpm_rc rc;
     if (c->h[0] != TPM_RH_ENDORSEMENT)
@@ -143,13 +135,7 @@ TTPM_HANDLER(GetSessionAuditDigest)
     ttpm_session *s = ttpm_sess_get(c->t, c->h[2]);
     if (s == NULL || s->type != TPM_SE_HMAC)
         return TPM_RC_TYPE | TTPM_RC_H(3);
-    if ((rc = ttpm_get_2b(&c->in, 2 + TTPM_MAX_DIGEST, &extra)) != 0)
-        return ttpm_rc_param(rc, 1);
-    if ((rc = ttpm_get_sig_scheme(&c->in, &scheme, &hash)) != 0)
-        return ttpm_rc_param(rc, 2);
-    if (!ttpm_params_end(c))
-        return TPM_RC_SIZE;
-    if ((rc = ttpm_signer_setup(c, 1, scheme, hash, 2, &sg)) != 0)
+    if ((rc = ttpm_attest_simple_params(c, &extra, &sg)) != 0)
         return rc;
     size_t hs = tcrypto_tpm_hash_size(s->hash);
     tc_buf a;

@@ -339,7 +339,10 @@ TTPM_HANDLER(PolicyPCR)
     return TPM_RC_SUCCESS;
 }
 
-TTPM_HANDLER(PolicyPassword)
+/* PolicyPassword and PolicyAuthValue extend the same digest (Part 3 §23.18,
+ * §23.17); they differ in how the authValue is later proven: in the clear
+ * (password) or in the session HMAC. The last one given wins. */
+static ttpm_rc policy_auth(ttpm_cmd *c, bool password)
 {
     ttpm_session *s;
     ttpm_rc rc = policy_session(c, 0, &s);
@@ -347,26 +350,15 @@ TTPM_HANDLER(PolicyPassword)
         return rc;
     if (!ttpm_params_end(c))
         return TPM_RC_SIZE;
-    /* Same digest as PolicyAuthValue (Part 3 §23.18). */
     ttpm_policy_update(s, TPM_CC_PolicyAuthValue, NULL, 0, NULL, 0);
-    s->need_password = true;
-    s->need_auth_value = false;
+    s->need_password = password;
+    s->need_auth_value = !password;
     return TPM_RC_SUCCESS;
 }
 
-TTPM_HANDLER(PolicyAuthValue)
-{
-    ttpm_session *s;
-    ttpm_rc rc = policy_session(c, 0, &s);
-    if (rc)
-        return rc;
-    if (!ttpm_params_end(c))
-        return TPM_RC_SIZE;
-    ttpm_policy_update(s, TPM_CC_PolicyAuthValue, NULL, 0, NULL, 0);
-    s->need_auth_value = true;
-    s->need_password = false;
-    return TPM_RC_SUCCESS;
-}
+TTPM_HANDLER(PolicyPassword) { return policy_auth(c, true); }
+
+TTPM_HANDLER(PolicyAuthValue) { return policy_auth(c, false); }
 
 TTPM_HANDLER(PolicyCommandCode)
 {

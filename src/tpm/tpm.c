@@ -1,8 +1,8 @@
 /*
  * The TPM instance: creation, manufacture (seeds made once, at first start),
- * power events, the state file (one atomic replace per command that changed
- * permanent state: a kill -9 leaves the old or the new file, Part 1 §37
- * "orderly" semantics are kept in the state itself), and the clock.
+ * power events and the clock. The state file (one atomic replace per command
+ * that changed permanent state: a kill -9 leaves the old or the new file) is
+ * encoded and decoded in state.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,6 @@
 
 #include "tpm/ttpm.h"
 
-#define STATE_MAGIC "TSRTPM01"
 #define STATE_FILE "tpm-state"
 
 static uint64_t host_ms(void)
@@ -57,7 +56,9 @@ ttpm *ttpm_new(const char *dir)
     }
     if (!ttpm_state_load(t)) {
         manufacture(t);
-        if (ttpm_state_commit(t) != TPM_RC_SUCCESS) {
+        /* a TPM whose seeds could not be made writes no file: the next
+         * start manufactures again instead of keeping empty seeds */
+        if (!t->in_failure && ttpm_state_commit(t) != TPM_RC_SUCCESS) {
             ttpm_free(t);
             return NULL;
         }
@@ -140,57 +141,6 @@ void ttpm_persist_sync(ttpm *t)
         if (ttpm_obj_set_name(o) != TPM_RC_SUCCESS)
             ttpm_obj_free(o);
     }
-}
-
-ttpm_rc ttpm_state_commit(ttpm *t)
-{
-    t->dirty = false;
-    t->clock_saved = t->perm.clock;
-    if (t->state_path == NULL)
-        return TPM_RC_SUCCESS;
-    size_t n = 8 + 4 + sizeof(t->perm) + 32;
-    uint8_t *buf = malloc(n);
-    if (buf == NULL)
-        return TPM_RC_MEMORY;
-    memcpy(buf, STATE_MAGIC, 8);
-    tc_store_u32(buf + 8, (uint32_t)sizeof(t->perm));
-    memcpy(buf + 12, &t->perm, sizeof(t->perm));
-    tcrypto_tpm_iov v = { buf, n - 32 };
-    ttpm_rc rc = TPM_RC_FAILURE;
-    if (tcrypto_tpm_hash(TPM_ALG_SHA256, &v, 1, buf + n - 32) == TCRYPTO_OK &&
-        tc_write_file_atomic(t->state_path, buf, n, 0600))
-        rc = TPM_RC_SUCCESS;
-    else
-        TC_ERROR("tpm", "cannot write the state file");
-    tc_freezero(buf, n);
-    /* Part 1 §37.3: a failed NV write is reported so that the caller knows
-     * the command's effect may not persist. */
-    return rc == TPM_RC_SUCCESS ? rc : TPM_RC_NV_UNAVAILABLE;
-}
-
-bool ttpm_state_load(ttpm *t)
-{
-    if (t->state_path == NULL)
-        return false;
-    uint8_t *buf = NULL;
-    size_t n = 0;
-    if (!tc_read_file(t->state_path, 8 + 4 + sizeof(t->perm) + 32, &buf, &n))
-        return false;
-    bool ok = false;
-    uint8_t h[32];
-    tcrypto_tpm_iov v = { buf, n >= 32 ? n - 32 : 0 };
-    if (n == 8 + 4 + sizeof(t->perm) + 32 && memcmp(buf, STATE_MAGIC, 8) == 0 &&
-        tc_load_u32(buf + 8) == sizeof(t->perm) &&
-        tcrypto_tpm_hash(TPM_ALG_SHA256, &v, 1, h) == TCRYPTO_OK &&
-        tcrypto_memeq(h, buf + n - 32, 32)) {
-        memcpy(&t->perm, buf + 12, sizeof(t->perm));
-        ok = true;
-    } else {
-        TC_ERROR("tpm", "state file is not a valid tessera-tpm state; refusing to start");
-        t->in_failure = true;
-    }
-    tc_freezero(buf, n);
-    return ok || t->in_failure;
 }
 
 void ttpm_clock_update(ttpm *t)

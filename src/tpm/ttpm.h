@@ -6,7 +6,8 @@
  * Layout: marshal.c (bounded TPM codec), dispatch.c (command table, handle
  * and auth areas, response building), session.c (HMAC/policy sessions and
  * parameter encryption), object.c (object slots, names, sensitive
- * protection), state.c (NV state file, one commit per command), cmd_*.c
+ * protection), state.c (the versioned state file), tpm.c (instance, power,
+ * clock), cmd_*.c
  * (pure command handlers), server.c (mssim + swtpm transports).
  */
 #ifndef TESSERA_TPM_H
@@ -528,6 +529,7 @@ typedef struct ttpm {
     uint64_t clock_saved;      /* perm.clock at the last state commit */
     uint64_t time_ms;          /* since Startup */
     bool in_failure;
+    bool state_refused;        /* the state file was refused: never overwrite it */
     bool global_lock;          /* NV_GlobalWriteLock until the next Startup */
     ttpm_saved_seq saved_seq[TTPM_MAX_SAVED_SEQ];
     bool audit_started;        /* command audit digest extended since last reset */
@@ -546,7 +548,32 @@ void ttpm_power_off(ttpm *t);
 void ttpm_execute(ttpm *t, const uint8_t *cmd, size_t len, tc_buf *out);
 /* Persist perm if dirty (called once per command). */
 ttpm_rc ttpm_state_commit(ttpm *t);
+/* Read the state file into t->perm. false: there is no file (manufacture a
+ * new TPM). true with t->in_failure set: the file exists but was refused (it
+ * is then never overwritten). */
 bool ttpm_state_load(ttpm *t);
+
+/* The state file format (state.c): why a file was refused. */
+typedef enum {
+    TTPM_STATE_OK = 0,
+    TTPM_STATE_MEMORY,
+    TTPM_STATE_MAGIC,          /* not a state file */
+    TTPM_STATE_OLD_FORMAT,     /* the earlier raw-image format */
+    TTPM_STATE_TRUNCATED,
+    TTPM_STATE_CHECKSUM,
+    TTPM_STATE_VERSION,        /* another major, or a newer minor version */
+    TTPM_STATE_UNKNOWN_RECORD, /* a record this version does not know */
+    TTPM_STATE_MISSING,        /* a required record is absent */
+    TTPM_STATE_FIELD,          /* a field out of range, or bytes left in a record */
+    TTPM_STATE_FORMAT,         /* records out of order or repeated */
+    TTPM_STATE_UNREADABLE,     /* the file exists but cannot be read */
+} ttpm_state_err;
+/* Encode perm as a complete state file (checksum included) into *out (a
+ * tc_buf the caller frees; written only on success). */
+bool ttpm_state_encode(const ttpm_perm *p, tc_buf *out) TC_MUST_CHECK;
+/* Decode an untrusted state file; *out is written only on TTPM_STATE_OK. */
+ttpm_state_err ttpm_state_decode(const uint8_t *buf, size_t len, ttpm_perm *out);
+const char *ttpm_state_err_str(ttpm_state_err e);
 /* Rebuild t->pobj from t->perm.persist. */
 void ttpm_persist_sync(ttpm *t);
 
@@ -692,6 +719,10 @@ ttpm_rc ttpm_signer_setup(ttpm_cmd *c, unsigned hidx, uint16_t scheme, uint16_t 
 void ttpm_attest_header(ttpm_cmd *c, tc_buf *a, uint16_t type, const ttpm_signer *s,
                         const ttpm_ref *extra);
 ttpm_rc ttpm_attest_finish(ttpm_cmd *c, tc_buf *a, const ttpm_signer *s);
+/* Parameters qualifyingData (1) and inScheme (2), nothing after them, and
+ * the signer: the key of handle 2 (GetTime, Certify, GetCommandAuditDigest,
+ * GetSessionAuditDigest; Part 3 §18.7, §18.2, §21.5, §21.4). */
+ttpm_rc ttpm_attest_simple_params(ttpm_cmd *c, ttpm_ref *extra, ttpm_signer *s);
 
 /* Is cc in the command audit list? */
 bool ttpm_cc_audited(const ttpm *t, uint32_t cc);

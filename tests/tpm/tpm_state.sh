@@ -89,4 +89,38 @@ power_cycle
 expect_fail tpm2_startup
 tpm2_startup -c || fail "startup clear 2"
 expect_fail tpm2_getrandom -S sess.ctx 8 -o rnd
+
+# The state file is an explicit format: magic, major/minor version, records.
+stop_tpm
+[ "$(head -c 12 "$STATE/tpm-state" | xxd -p)" = "54535254504d535400010000" ] ||
+    fail "state file header is not TSRTPMST 1.0"
+cp "$STATE/tpm-state" good-state
+# A file of another (newer) format version, with a valid checksum, is refused:
+# the TPM stays in failure mode and the file is never overwritten.
+/usr/bin/python3 - "$STATE/tpm-state" <<'PY' || fail "rewrite version"
+import hashlib, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[8:10] = (2).to_bytes(2, "big")
+body = bytes(b[:-32])
+open(sys.argv[1], "wb").write(body + hashlib.sha256(body).digest())
+PY
+cp "$STATE/tpm-state" other-version
+start_tpm
+expect_fail tpm2_startup -c
+expect_fail tpm2_nvread 0x1500020 -C o
+stop_tpm
+cmp -s other-version "$STATE/tpm-state" || fail "a refused state file was overwritten"
+grep -q "written by another format version" "$WORK/server.log" || fail "no log line for the refused file"
+# A corrupted file likewise; putting the good file back brings everything back.
+cp good-state "$STATE/tpm-state"
+/usr/bin/python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[40] ^= 1; open(p, "wb").write(b)' "$STATE/tpm-state" || fail "corrupt"
+cp "$STATE/tpm-state" corrupted
+start_tpm
+expect_fail tpm2_startup -c
+stop_tpm
+cmp -s corrupted "$STATE/tpm-state" || fail "a corrupted state file was overwritten"
+cp good-state "$STATE/tpm-state"
+start_tpm
+tpm2_startup -c || fail "startup with the state file restored"
+[ "$(tpm2_nvread 0x1500020 -C o 2>/dev/null)" = "0123456789abcdef" ] || fail "NV lost after restore"
 echo OK

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "crypto/tcrypto.h"
 #include "crypto/tcrypto_tpm.h"
 
 static void unhex(const char *h, uint8_t *out, size_t *n)
@@ -194,12 +195,40 @@ static void test_rsa_oaep(void **state)
     tcrypto_tpm_key_free(k);
 }
 
+/* Once the crypto layer is in its error state the TPM primitives refuse,
+ * like the rest of the layer (runs last: the state is permanent). */
+static void test_error_state(void **state)
+{
+    (void)state;
+    uint8_t d[66], x[66], y[66], buf[64], iv[16] = { 0 }, sig[66], s2[66];
+    size_t siglen = sizeof(sig);
+    tcrypto_tpm_key *k = NULL;
+    assert_int_equal(tcrypto_tpm_ecc_generate(0x0003, NULL, NULL, d, x, y), TCRYPTO_OK);
+    assert_int_equal(tcrypto_tpm_ecc_key(0x0003, x, 32, y, 32, d, 32, &k), TCRYPTO_OK);
+    tcrypto_tpm_iov v = { "abc", 3 };
+    assert_int_equal(tcrypto_tpm_hash(0x000B, &v, 1, buf), TCRYPTO_OK);
+    assert_false(tcrypto_in_error());
+    tcrypto_force_error();
+    assert_int_equal(tcrypto_tpm_random(buf, 16), TCRYPTO_ERR_STATE);
+    assert_int_equal(tcrypto_tpm_hash(0x000B, &v, 1, buf), TCRYPTO_ERR_STATE);
+    assert_int_equal(tcrypto_tpm_hmac(0x000B, "k", 1, &v, 1, buf), TCRYPTO_ERR_STATE);
+    tcrypto_tpm_md *m = NULL;
+    assert_int_equal(tcrypto_tpm_md_new(0x000B, NULL, 0, &m), TCRYPTO_ERR_STATE);
+    assert_null(m);
+    assert_int_equal(tcrypto_tpm_aes_cfb(true, buf, 16, iv, buf, 16, buf), TCRYPTO_ERR_STATE);
+    assert_int_equal(tcrypto_tpm_ecc_generate(0x0003, NULL, NULL, d, x, y), TCRYPTO_ERR_STATE);
+    assert_int_equal(tcrypto_tpm_sign(k, 0x0018, 0x000B, buf, 32, sig, &siglen, s2),
+                     TCRYPTO_ERR_STATE);
+    tcrypto_tpm_key_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kdfa_kat),         cmocka_unit_test(test_kdfe_kat),
         cmocka_unit_test(test_cfb_roundtrip),    cmocka_unit_test(test_deterministic_keys),
         cmocka_unit_test(test_sign_verify),      cmocka_unit_test(test_rsa_oaep),
+        cmocka_unit_test(test_error_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
