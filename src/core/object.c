@@ -40,7 +40,9 @@ void tcore_obj_ref(tcore_obj *o)
 static CK_RV check_use_locked(const tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIBUTE_TYPE usage);
 static CK_RV check_use_pre(const tcore_obj *o, CK_ATTRIBUTE_TYPE usage);
 
-/* One block on the secure heap: the header and the value after it. */
+/* The header lives on the ordinary heap, the value on the secure heap. The
+ * pooled contexts are pointed to from here, where the leak checker can see
+ * them (it does not scan the secure heap). */
 struct tcore_secret {
     atomic_uint refs;
     tcore_token *token; /* NULL: not bound to a login (session objects) */
@@ -54,7 +56,7 @@ struct tcore_secret {
         _Atomic(tcrypto_gcm *) p;
         uint8_t pad[64 - sizeof(tcrypto_gcm *)];
     } gcm[SECRET_GCM_POOL];
-    uint8_t val[];
+    uint8_t *val; /* secure heap */
 };
 
 /* This thread's first pool slot. */
@@ -76,7 +78,8 @@ void tcore_secret_unref(tcore_secret *s)
     for (size_t i = 0; i < SECRET_GCM_POOL; i++) {
         tcrypto_gcm_free(atomic_exchange(&s->gcm[i].p, NULL));
     }
-    tcrypto_secure_free(s, sizeof(*s) + s->len); /* wipes */
+    tcrypto_secure_free(s->val, s->len); /* wipes */
+    free(s);
 }
 
 tcrypto_gcm *tcore_secret_gcm_take(tcore_secret *s)
@@ -473,11 +476,14 @@ static CK_RV obj_secret_ref_once(tcore_obj *o, CK_MECHANISM_TYPE mech, CK_ATTRIB
     if (o->sref == NULL) {
         /* Made once per opening; every operation then borrows it instead of
          * copying the key (a secure-heap allocation takes a global lock). */
-        tcore_secret *s = tcrypto_secure_alloc(sizeof(*s) + o->secret_len);
-        if (s == NULL) {
+        tcore_secret *s = calloc(1, sizeof(*s));
+        uint8_t *val = s != NULL ? tcrypto_secure_alloc(o->secret_len) : NULL;
+        if (val == NULL) {
+            free(s);
             rv = CKR_HOST_MEMORY;
             goto out;
         }
+        s->val = val;
         atomic_init(&s->refs, 1);
         for (size_t i = 0; i < SECRET_GCM_POOL; i++) {
             atomic_init(&s->gcm[i].p, NULL);
