@@ -163,6 +163,36 @@ void tcore_cache_evict_secrets(tcore_token *t);
 /* Build the pkey for a public key from its attributes (SPKI). */
 CK_RV tcore_obj_public_pkey(tcore_obj *o);
 
+/* ---- shared by the object files (object.c, obj_*.c) ----------------------- */
+
+void tcore_obj_lock(const tcore_obj *o);
+void tcore_obj_unlock(const tcore_obj *o);
+/* Attributes whose value is secret material, served from the key itself. */
+bool tcore_attr_is_sensitive_type(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_ATTRIBUTE_TYPE type);
+/* CKA_SENSITIVE false and CKA_EXTRACTABLE true (o->lock held). */
+bool tcore_obj_may_reveal_locked(const tcore_obj *o);
+/* Open the sealed part if it is not open at the current epoch (o->lock held). */
+CK_RV tcore_obj_ensure_open_locked(tcore_obj *o);
+/* Wipe the opened secret value and its reference (o->lock held). */
+void tcore_obj_wipe_secret_locked(tcore_obj *o);
+/* The secret material of a private key is PKCS#8 DER. An RSA key imported
+ * without its CRT components (PKCS#11 3.0 §6.1.3 requires only the modulus
+ * and the private exponent) cannot be written as PKCS#8, so it is kept as
+ *   "TRK1" | u32 len | n | u32 len | e | u32 len | d
+ * (DER always starts with 0x30, so the two forms cannot be confused). */
+#define TCORE_RSA_NED_MAGIC "TRK1"
+/* A crypto key from stored private-key material (PKCS#8 or the RSA n/e/d form). */
+CK_RV tcore_secret_to_pkey(const uint8_t *secret, size_t len, tcrypto_pkey **out);
+/* The usage checks of tcore_obj_check_use: all of them (o->lock held), and
+ * the part that needs no lock (class, key type). */
+CK_RV tcore_obj_check_use_locked(const tcore_obj *o, CK_MECHANISM_TYPE mech,
+                                 CK_ATTRIBUTE_TYPE usage);
+CK_RV tcore_obj_check_use_pre(const tcore_obj *o, CK_ATTRIBUTE_TYPE usage);
+/* A fresh random CKA_UNIQUE_ID; false on allocation failure. */
+bool tcore_obj_new_unique_id(tcore_obj *o);
+/* A template entry's CK_BBOOL value (true for any non-zero byte). */
+bool tcore_tmpl_bool(const CK_ATTRIBUTE *a);
+
 /* ---- records (record.c) ------------------------------------------------- */
 
 /* Seal and encode an object (o->id set) with the token key (NULL: only
