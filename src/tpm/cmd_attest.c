@@ -252,89 +252,6 @@ TTPM_HANDLER(CertifyCreation)
 
 /* ---- credentials ---------------------------------------------------------- */
 
-/* Seed protected to a key: RSA-OAEP with label, or ECDH + KDFe with an
- * ephemeral point (Part 1 §24.4, Annex B.10 and C.6). */
-static ttpm_rc seed_encrypt(ttpm_object *k, const char *label, uint8_t *seed, size_t *seed_len,
-                            tc_buf *secret)
-{
-    uint16_t alg = k->pub.name_alg;
-    size_t hs = tcrypto_tpm_hash_size(alg);
-    tcrypto_tpm_key *key;
-    ttpm_rc rc = ttpm_obj_key(k, &key);
-    if (rc)
-        return rc;
-    if (tcrypto_tpm_random(seed, hs) != TCRYPTO_OK)
-        return TPM_RC_FAILURE;
-    *seed_len = hs;
-    if (k->pub.type == TPM_ALG_RSA) {
-        uint8_t out[TTPM_MAX_RSA_BYTES];
-        size_t ol = sizeof(out);
-        if (tcrypto_tpm_rsa_encrypt(key, TPM_ALG_OAEP, alg, (const uint8_t *)label,
-                                    strlen(label) + 1, seed, hs, out, &ol) != TCRYPTO_OK)
-            return TPM_RC_FAILURE;
-        ttpm_put_2b(secret, out, (uint16_t)ol);
-        return TPM_RC_SUCCESS;
-    }
-    size_t fs = tcrypto_tpm_ecc_size(k->pub.curve);
-    uint8_t d[TTPM_MAX_ECC_BYTES], x[TTPM_MAX_ECC_BYTES], y[TTPM_MAX_ECC_BYTES], z[TTPM_MAX_ECC_BYTES];
-    tcrypto_tpm_key *eph = NULL;
-    rc = TPM_RC_FAILURE;
-    if (tcrypto_tpm_ecc_generate(k->pub.curve, NULL, NULL, d, x, y) != TCRYPTO_OK ||
-        tcrypto_tpm_ecc_key(k->pub.curve, x, fs, y, fs, d, fs, &eph) != TCRYPTO_OK)
-        goto out;
-    if (tcrypto_tpm_ecdh(eph, k->pub.x, k->pub.x_len, k->pub.y, k->pub.y_len, z, NULL) != TCRYPTO_OK)
-        goto out;
-    if (tcrypto_tpm_kdfe(alg, z, fs, label, x, fs, k->pub.x, k->pub.x_len, (uint32_t)hs * 8, seed) !=
-        TCRYPTO_OK)
-        goto out;
-    tc_buf_put_u16(secret, (uint16_t)(4 + 2 * fs));
-    ttpm_put_2b(secret, x, (uint16_t)fs);
-    ttpm_put_2b(secret, y, (uint16_t)fs);
-    rc = TPM_RC_SUCCESS;
-out:
-    tcrypto_tpm_key_free(eph);
-    tc_wipe(d, sizeof(d));
-    tc_wipe(z, sizeof(z));
-    return rc;
-}
-
-static ttpm_rc seed_decrypt(ttpm_object *k, const char *label, const ttpm_ref *secret,
-                            uint8_t *seed, size_t *seed_len, unsigned pnum)
-{
-    uint16_t alg = k->pub.name_alg;
-    size_t hs = tcrypto_tpm_hash_size(alg);
-    tcrypto_tpm_key *key;
-    ttpm_rc rc = ttpm_obj_key(k, &key);
-    if (rc)
-        return rc;
-    if (k->pub.type == TPM_ALG_RSA) {
-        size_t ol = TTPM_MAX_DIGEST;
-        if (tcrypto_tpm_rsa_decrypt(key, TPM_ALG_OAEP, alg, (const uint8_t *)label,
-                                    strlen(label) + 1, secret->b, secret->size, seed, &ol) !=
-            TCRYPTO_OK)
-            return TPM_RC_VALUE | TTPM_RC_P(pnum);
-        *seed_len = ol;
-        return TPM_RC_SUCCESS;
-    }
-    tc_reader r;
-    ttpm_ref x, y;
-    tc_reader_init(&r, secret->b, secret->size);
-    if (ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &x) || ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &y) ||
-        tc_reader_left(&r))
-        return TPM_RC_SIZE | TTPM_RC_P(pnum);
-    size_t fs = tcrypto_tpm_ecc_size(k->pub.curve);
-    uint8_t z[TTPM_MAX_ECC_BYTES];
-    if (tcrypto_tpm_ecdh(key, x.b, x.size, y.b, y.size, z, NULL) != TCRYPTO_OK)
-        return TPM_RC_ECC_POINT | TTPM_RC_P(pnum);
-    tcrypto_rc cr = tcrypto_tpm_kdfe(alg, z, fs, label, x.b, x.size, k->pub.x, k->pub.x_len,
-                                     (uint32_t)hs * 8, seed);
-    tc_wipe(z, sizeof(z));
-    if (cr != TCRYPTO_OK)
-        return TPM_RC_FAILURE;
-    *seed_len = hs;
-    return TPM_RC_SUCCESS;
-}
-
 static ttpm_rc credential_keys(ttpm_object *k, const uint8_t *seed, size_t sl, const uint8_t *name,
                                size_t nl, uint8_t *sym, size_t *symlen, uint8_t *hkey, size_t *hlen)
 {
@@ -377,7 +294,7 @@ TTPM_HANDLER(MakeCredential)
     size_t sl, symlen, hlen;
     tc_buf secret;
     tc_buf_init(&secret);
-    if ((rc = seed_encrypt(k, "IDENTITY", seed, &sl, &secret)) != 0)
+    if ((rc = ttpm_secret_make(k, "IDENTITY", seed, &sl, &secret)) != 0)
         goto out;
     if ((rc = credential_keys(k, seed, sl, name.b, name.size, sym, &symlen, hkey, &hlen)) != 0)
         goto out;
@@ -425,8 +342,10 @@ TTPM_HANDLER(ActivateCredential)
     uint8_t seed[TTPM_MAX_DIGEST], sym[32], hkey[TTPM_MAX_DIGEST], hmac[TTPM_MAX_DIGEST];
     uint8_t plain[2 + TTPM_MAX_DIGEST], iv[16] = { 0 };
     size_t sl, symlen, hlen;
-    if ((rc = seed_decrypt(k, "IDENTITY", &secret, seed, &sl, 2)) != 0)
+    if ((rc = ttpm_secret_recover(k, "IDENTITY", &secret, seed, &sl)) != 0) {
+        rc = ttpm_rc_param(rc, 2);
         goto out;
+    }
     if ((rc = credential_keys(k, seed, sl, obj->name, obj->name_len, sym, &symlen, hkey, &hlen)) != 0)
         goto out;
     tc_reader r;

@@ -8,82 +8,6 @@
 
 #include "tpm/ttpm.h"
 
-/* seed protection to a parent: RSA-OAEP or ECDH + KDFe (Part 1 §B.10, §C.6) */
-static ttpm_rc seed_to(ttpm_object *k, uint8_t *seed, size_t *sl, tc_buf *out)
-{
-    uint16_t alg = k->pub.name_alg;
-    size_t hs = tcrypto_tpm_hash_size(alg);
-    tcrypto_tpm_key *key;
-    ttpm_rc rc = ttpm_obj_key(k, &key);
-    if (rc)
-        return rc;
-    if (tcrypto_tpm_random(seed, hs) != TCRYPTO_OK)
-        return TPM_RC_FAILURE;
-    *sl = hs;
-    if (k->pub.type == TPM_ALG_RSA) {
-        uint8_t ct[TTPM_MAX_RSA_BYTES];
-        size_t cl = sizeof(ct);
-        if (tcrypto_tpm_rsa_encrypt(key, TPM_ALG_OAEP, alg, (const uint8_t *)"DUPLICATE", 10, seed,
-                                    hs, ct, &cl) != TCRYPTO_OK)
-            return TPM_RC_FAILURE;
-        ttpm_put_2b(out, ct, (uint16_t)cl);
-        return TPM_RC_SUCCESS;
-    }
-    size_t fs = tcrypto_tpm_ecc_size(k->pub.curve);
-    uint8_t d[TTPM_MAX_ECC_BYTES], x[TTPM_MAX_ECC_BYTES], y[TTPM_MAX_ECC_BYTES], z[TTPM_MAX_ECC_BYTES];
-    tcrypto_tpm_key *eph = NULL;
-    rc = TPM_RC_FAILURE;
-    if (tcrypto_tpm_ecc_generate(k->pub.curve, NULL, NULL, d, x, y) == TCRYPTO_OK &&
-        tcrypto_tpm_ecc_key(k->pub.curve, x, fs, y, fs, d, fs, &eph) == TCRYPTO_OK &&
-        tcrypto_tpm_ecdh(eph, k->pub.x, k->pub.x_len, k->pub.y, k->pub.y_len, z, NULL) == TCRYPTO_OK &&
-        tcrypto_tpm_kdfe(alg, z, fs, "DUPLICATE", x, fs, k->pub.x, k->pub.x_len, (uint32_t)hs * 8,
-                         seed) == TCRYPTO_OK) {
-        tc_buf_put_u16(out, (uint16_t)(4 + 2 * fs));
-        ttpm_put_2b(out, x, (uint16_t)fs);
-        ttpm_put_2b(out, y, (uint16_t)fs);
-        rc = TPM_RC_SUCCESS;
-    }
-    tcrypto_tpm_key_free(eph);
-    tc_wipe(d, sizeof(d));
-    tc_wipe(z, sizeof(z));
-    return rc;
-}
-
-static ttpm_rc seed_from(ttpm_object *k, const ttpm_ref *in, uint8_t *seed, size_t *sl)
-{
-    uint16_t alg = k->pub.name_alg;
-    size_t hs = tcrypto_tpm_hash_size(alg);
-    tcrypto_tpm_key *key;
-    ttpm_rc rc = ttpm_obj_key(k, &key);
-    if (rc)
-        return rc;
-    if (k->pub.type == TPM_ALG_RSA) {
-        size_t ol = TTPM_MAX_DIGEST;
-        if (tcrypto_tpm_rsa_decrypt(key, TPM_ALG_OAEP, alg, (const uint8_t *)"DUPLICATE", 10, in->b,
-                                    in->size, seed, &ol) != TCRYPTO_OK)
-            return TPM_RC_VALUE;
-        *sl = ol;
-        return TPM_RC_SUCCESS;
-    }
-    tc_reader r;
-    ttpm_ref x, y;
-    tc_reader_init(&r, in->b, in->size);
-    if (ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &x) || ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &y) ||
-        tc_reader_left(&r))
-        return TPM_RC_SIZE;
-    size_t fs = tcrypto_tpm_ecc_size(k->pub.curve);
-    uint8_t z[TTPM_MAX_ECC_BYTES];
-    if (tcrypto_tpm_ecdh(key, x.b, x.size, y.b, y.size, z, NULL) != TCRYPTO_OK)
-        return TPM_RC_ECC_POINT;
-    tcrypto_rc cr = tcrypto_tpm_kdfe(alg, z, fs, "DUPLICATE", x.b, x.size, k->pub.x, k->pub.x_len,
-                                     (uint32_t)hs * 8, seed);
-    tc_wipe(z, sizeof(z));
-    if (cr != TCRYPTO_OK)
-        return TPM_RC_FAILURE;
-    *sl = hs;
-    return TPM_RC_SUCCESS;
-}
-
 static ttpm_rc outer_keys(ttpm_object *p, const uint8_t *seed, size_t sl, const uint8_t *name,
                           size_t nl, uint8_t *sym, size_t *symlen, uint8_t *hk, size_t *hl)
 {
@@ -186,7 +110,7 @@ TTPM_HANDLER(Duplicate)
             goto out;
     }
     if (np != NULL) {
-        if ((rc = seed_to(np, seed, &sl, &seedbuf)) != 0)
+        if ((rc = ttpm_secret_make(np, "DUPLICATE", seed, &sl, &seedbuf)) != 0)
             goto out;
         if ((rc = outer_keys(np, seed, sl, o->name, o->name_len, sym, &symlen, hk, &hl)) != 0)
             goto out;
@@ -266,7 +190,7 @@ TTPM_HANDLER(Import)
     const uint8_t *cur = buf;
     size_t clen = blen;
     if (symseed.size > 0) {
-        if ((rc = seed_from(p, &symseed, seed, &sl)) != 0) {
+        if ((rc = ttpm_secret_recover(p, "DUPLICATE", &symseed, seed, &sl)) != 0) {
             rc = ttpm_rc_param(rc, 4);
             goto out;
         }

@@ -8,48 +8,21 @@
 
 #include "tpm/ttpm.h"
 
-static ttpm_rc decrypt_salt(ttpm_cmd *c, ttpm_object *k, const ttpm_ref *enc, uint8_t *salt,
+static ttpm_rc decrypt_salt(ttpm_object *k, const ttpm_ref *enc, uint8_t *salt,
                             uint16_t *salt_len)
 {
-    tcrypto_tpm_key *key;
-    ttpm_rc rc;
-    uint16_t alg = k->pub.name_alg;
-    size_t hs = tcrypto_tpm_hash_size(alg);
-    (void)c;
-    if (!(k->pub.attrs & TPMA_OBJECT_DECRYPT) || !k->has_sens)
+    if (!(k->pub.attrs & TPMA_OBJECT_DECRYPT) || !k->has_sens ||
+        (k->pub.type != TPM_ALG_RSA && k->pub.type != TPM_ALG_ECC))
         return TPM_RC_KEY | TTPM_RC_H(1);
-    if ((rc = ttpm_obj_key(k, &key)) != 0)
+    /* Part 1 §B.10.3 / §C.6.4: label "SECRET", nameAlg hash. */
+    size_t sl = 0;
+    ttpm_rc rc = ttpm_secret_recover(k, "SECRET", enc, salt, &sl);
+    if (rc == TPM_RC_KEY)
         return TPM_RC_KEY | TTPM_RC_H(1);
-    if (k->pub.type == TPM_ALG_RSA) {
-        /* Part 1 §B.10.3: OAEP with label "SECRET" (NUL included), nameAlg hash. */
-        size_t out = TTPM_MAX_DIGEST;
-        if (tcrypto_tpm_rsa_decrypt(key, TPM_ALG_OAEP, alg, (const uint8_t *)"SECRET", 7, enc->b,
-                                    enc->size, salt, &out) != TCRYPTO_OK)
-            return TPM_RC_VALUE | TTPM_RC_P(2);
-        *salt_len = (uint16_t)out;
-        return TPM_RC_SUCCESS;
-    }
-    if (k->pub.type == TPM_ALG_ECC) {
-        /* Part 1 §C.6.4: the secret is an ephemeral point; salt = KDFe(Z...). */
-        tc_reader r;
-        ttpm_ref x, y;
-        tc_reader_init(&r, enc->b, enc->size);
-        if (ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &x) || ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &y) ||
-            tc_reader_left(&r))
-            return TPM_RC_SIZE | TTPM_RC_P(2);
-        uint8_t z[TTPM_MAX_ECC_BYTES];
-        size_t fs = tcrypto_tpm_ecc_size(k->pub.curve);
-        if (tcrypto_tpm_ecdh(key, x.b, x.size, y.b, y.size, z, NULL) != TCRYPTO_OK)
-            return TPM_RC_ECC_POINT | TTPM_RC_P(2);
-        tcrypto_rc cr = tcrypto_tpm_kdfe(alg, z, fs, "SECRET", x.b, x.size, k->pub.x, k->pub.x_len,
-                                         (uint32_t)hs * 8, salt);
-        tc_wipe(z, sizeof(z));
-        if (cr != TCRYPTO_OK)
-            return TPM_RC_FAILURE;
-        *salt_len = (uint16_t)hs;
-        return TPM_RC_SUCCESS;
-    }
-    return TPM_RC_KEY | TTPM_RC_H(1);
+    if (rc)
+        return ttpm_rc_param(rc, 2);
+    *salt_len = (uint16_t)sl;
+    return TPM_RC_SUCCESS;
 }
 
 TTPM_HANDLER(StartAuthSession)
@@ -89,7 +62,7 @@ TTPM_HANDLER(StartAuthSession)
             return TPM_RC_HANDLE | TTPM_RC_H(1);
         if (salt_enc.size == 0)
             return TPM_RC_VALUE | TTPM_RC_P(2);
-        if ((rc = decrypt_salt(c, k, &salt_enc, salt, &salt_len)) != 0)
+        if ((rc = decrypt_salt(k, &salt_enc, salt, &salt_len)) != 0)
             return rc;
     } else if (salt_enc.size != 0) {
         return TPM_RC_VALUE | TTPM_RC_P(2);

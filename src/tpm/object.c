@@ -238,6 +238,100 @@ ttpm_rc ttpm_obj_key(ttpm_object *o, tcrypto_tpm_key **k)
     return TPM_RC_SUCCESS;
 }
 
+/* Part 1 §24 (secret sharing), Annex B.10.3 and C.6.4: a fresh seed of
+ * nameAlg size for key k is either RSA-OAEP encrypted with the label (its
+ * terminating zero included), or derived with KDFe from an ECDH agreement with
+ * an ephemeral key whose point (TPMS_ECC_POINT) is the encrypted secret. */
+ttpm_rc ttpm_secret_make(ttpm_object *k, const char *label, uint8_t *seed, size_t *seed_len,
+                         tc_buf *secret)
+{
+    uint16_t alg = k->pub.name_alg;
+    size_t hs = tcrypto_tpm_hash_size(alg);
+    tcrypto_tpm_key *key;
+    ttpm_rc rc = ttpm_obj_key(k, &key);
+    if (rc)
+        return rc;
+    if (k->pub.type == TPM_ALG_RSA) {
+        uint8_t ct[TTPM_MAX_RSA_BYTES];
+        size_t cl = sizeof(ct);
+        rc = TPM_RC_FAILURE;
+        if (tcrypto_tpm_random(seed, hs) == TCRYPTO_OK &&
+            tcrypto_tpm_rsa_encrypt(key, TPM_ALG_OAEP, alg, (const uint8_t *)label,
+                                    strlen(label) + 1, seed, hs, ct, &cl) == TCRYPTO_OK) {
+            ttpm_put_2b(secret, ct, (uint16_t)cl);
+            *seed_len = hs;
+            rc = TPM_RC_SUCCESS;
+        }
+        if (rc)
+            tc_wipe(seed, hs);
+        return rc;
+    }
+    if (k->pub.type != TPM_ALG_ECC)
+        return TPM_RC_KEY;
+    size_t fs = tcrypto_tpm_ecc_size(k->pub.curve);
+    uint8_t d[TTPM_MAX_ECC_BYTES], x[TTPM_MAX_ECC_BYTES], y[TTPM_MAX_ECC_BYTES],
+        z[TTPM_MAX_ECC_BYTES];
+    tcrypto_tpm_key *eph = NULL;
+    rc = TPM_RC_FAILURE;
+    if (tcrypto_tpm_ecc_generate(k->pub.curve, NULL, NULL, d, x, y) == TCRYPTO_OK &&
+        tcrypto_tpm_ecc_key(k->pub.curve, x, fs, y, fs, d, fs, &eph) == TCRYPTO_OK &&
+        tcrypto_tpm_ecdh(eph, k->pub.x, k->pub.x_len, k->pub.y, k->pub.y_len, z, NULL) ==
+            TCRYPTO_OK &&
+        tcrypto_tpm_kdfe(alg, z, fs, label, x, fs, k->pub.x, k->pub.x_len, (uint32_t)hs * 8,
+                         seed) == TCRYPTO_OK) {
+        tc_buf_put_u16(secret, (uint16_t)(4 + 2 * fs));
+        ttpm_put_2b(secret, x, (uint16_t)fs);
+        ttpm_put_2b(secret, y, (uint16_t)fs);
+        *seed_len = hs;
+        rc = TPM_RC_SUCCESS;
+    }
+    tcrypto_tpm_key_free(eph);
+    tc_wipe(d, sizeof(d));
+    tc_wipe(z, sizeof(z));
+    return rc;
+}
+
+ttpm_rc ttpm_secret_recover(ttpm_object *k, const char *label, const ttpm_ref *secret,
+                            uint8_t *seed, size_t *seed_len)
+{
+    uint16_t alg = k->pub.name_alg;
+    size_t hs = tcrypto_tpm_hash_size(alg);
+    tcrypto_tpm_key *key;
+    ttpm_rc rc = ttpm_obj_key(k, &key);
+    if (rc)
+        return rc;
+    if (k->pub.type == TPM_ALG_RSA) {
+        size_t ol = TTPM_MAX_DIGEST;
+        if (tcrypto_tpm_rsa_decrypt(key, TPM_ALG_OAEP, alg, (const uint8_t *)label,
+                                    strlen(label) + 1, secret->b, secret->size, seed, &ol) !=
+            TCRYPTO_OK)
+            return TPM_RC_VALUE;
+        *seed_len = ol;
+        return TPM_RC_SUCCESS;
+    }
+    if (k->pub.type != TPM_ALG_ECC)
+        return TPM_RC_KEY;
+    tc_reader r;
+    ttpm_ref x, y;
+    tc_reader_init(&r, secret->b, secret->size);
+    if (ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &x) || ttpm_get_2b(&r, TTPM_MAX_ECC_BYTES, &y) ||
+        tc_reader_left(&r))
+        return TPM_RC_SIZE;
+    size_t fs = tcrypto_tpm_ecc_size(k->pub.curve);
+    uint8_t z[TTPM_MAX_ECC_BYTES];
+    if (tcrypto_tpm_ecdh(key, x.b, x.size, y.b, y.size, z, NULL) != TCRYPTO_OK) {
+        tc_wipe(z, sizeof(z));
+        return TPM_RC_ECC_POINT;
+    }
+    tcrypto_rc cr = tcrypto_tpm_kdfe(alg, z, fs, label, x.b, x.size, k->pub.x, k->pub.x_len,
+                                     (uint32_t)hs * 8, seed);
+    tc_wipe(z, sizeof(z));
+    if (cr != TCRYPTO_OK)
+        return TPM_RC_FAILURE;
+    *seed_len = hs;
+    return TPM_RC_SUCCESS;
+}
+
 ttpm_rc ttpm_check_template(const ttpm_public *p, bool primary, bool has_data)
 {
     (void)primary;

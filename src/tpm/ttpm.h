@@ -668,6 +668,14 @@ bool ttpm_entity_auth(ttpm *t, uint32_t h, const uint8_t **auth, uint16_t *len);
 bool ttpm_entity_policy(ttpm *t, uint32_t h, const uint8_t **pol, uint16_t *len, uint16_t *alg);
 /* Asymmetric key of an object (built and cached). */
 ttpm_rc ttpm_obj_key(ttpm_object *o, tcrypto_tpm_key **k);
+/* Secret sharing with an asymmetric key (Part 1 §24, Annex B.10.3, C.6.4),
+ * for credentials, duplication seeds and session salts: make a fresh seed of
+ * nameAlg size and its encrypted form (a TPM2B appended to secret), or recover
+ * the seed from the encrypted form. Errors carry no parameter number. */
+ttpm_rc ttpm_secret_make(ttpm_object *k, const char *label, uint8_t *seed, size_t *seed_len,
+                         tc_buf *secret);
+ttpm_rc ttpm_secret_recover(ttpm_object *k, const char *label, const ttpm_ref *secret,
+                            uint8_t *seed, size_t *seed_len);
 
 /* Marshalled TPMT_PUBLIC into buf (returns false if too large). */
 bool ttpm_public_bytes(const ttpm_public *p, uint8_t *buf, size_t cap, size_t *len);
