@@ -70,9 +70,11 @@ ttpm_rc ttpm_obj_set_name(ttpm_object *o)
 {
     uint8_t buf[1024];
     size_t len;
+    /* An object whose nameAlg is TPM_ALG_NULL (sequence objects, some
+     * LoadExternal keys) has the Empty Buffer as its Name (Part 1 §16), and
+     * callers compute the cpHash of sequence commands with it. */
     if (o->pub.name_alg == TPM_ALG_NULL) {
-        tc_store_u32(o->name, o->handle);
-        o->name_len = 4;
+        o->name_len = 0;
         return TPM_RC_SUCCESS;
     }
     if (!ttpm_public_bytes(&o->pub, buf, sizeof(buf), &len))
