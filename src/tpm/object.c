@@ -383,16 +383,26 @@ ttpm_rc ttpm_check_template(const ttpm_public *p, bool primary, bool has_data)
         }
         break;
     case TPM_ALG_KEYEDHASH:
+        /* Part 2, TPMS_KEYEDHASH_PARMS: with both sign and decrypt
+         * the scheme is NULL and chosen when the key is used, and such a key
+         * cannot be restricted; an HMAC scheme needs sign, an XOR scheme
+         * decrypt; a restricted key names its scheme. */
         if (restricted && decrypt)
             return TPM_RC_ATTRIBUTES; /* derivation parents are not supported */
+        if (sign && decrypt) {
+            if (restricted)
+                return TPM_RC_ATTRIBUTES;
+            if (p->scheme != TPM_ALG_NULL)
+                return TPM_RC_SCHEME;
+        }
         if (p->scheme == TPM_ALG_HMAC && !sign)
             return TPM_RC_SCHEME;
         if (p->scheme == TPM_ALG_XOR && !decrypt)
             return TPM_RC_SCHEME;
-        if (p->scheme == TPM_ALG_NULL && (sign || decrypt))
-            return TPM_RC_SCHEME; /* a data object signs or decrypts nothing */
-        if (!has_data && !(a & TPMA_OBJECT_SENSITIVEDATAORIGIN) && p->scheme == TPM_ALG_NULL)
-            return TPM_RC_ATTRIBUTES;
+        if (restricted && p->scheme == TPM_ALG_NULL)
+            return TPM_RC_SCHEME;
+        if (!sign && !decrypt && !has_data && !(a & TPMA_OBJECT_SENSITIVEDATAORIGIN))
+            return TPM_RC_ATTRIBUTES; /* a data object with no data */
         break;
     case TPM_ALG_SYMCIPHER:
         /* sign means "may encrypt" for a symmetric key (Part 2 §8.3.3.1.6). */
@@ -447,7 +457,9 @@ ttpm_rc ttpm_generate(ttpm_public *p, ttpm_sensitive *s, tcrypto_tpm_stream stre
             if (p->type == TPM_ALG_SYMCIPHER)
                 n = p->sym_bits / 8u;
             else
-                n = tcrypto_tpm_hash_size(p->scheme_hash ? p->scheme_hash : p->name_alg);
+                /* the scheme's hash, or nameAlg when the scheme is chosen at use */
+                n = tcrypto_tpm_hash_size(p->scheme_hash != TPM_ALG_NULL && p->scheme_hash != 0
+                                              ? p->scheme_hash : p->name_alg);
             if (n == 0 || n > sizeof(s->sens))
                 return TPM_RC_KEY_SIZE;
             if ((rc = stream_or_random(stream, sctx, s->sens, n)) != TCRYPTO_OK)
