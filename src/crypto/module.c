@@ -84,16 +84,29 @@ const char *tcrypto_rc_str(tcrypto_rc rc)
     return "unknown error";
 }
 
+/* The secure heap as set up by heap_init(); written once, under g_heap_once. */
+static size_t g_heap_size;
+static bool g_heap_locked;
+
 static void heap_init(void)
 {
-    if (CRYPTO_secure_malloc_initialized())
+    if (CRYPTO_secure_malloc_initialized()) {
+        /* The host set it up first; its size is not ours to know. */
+        TC_INFO("crypto", "using the secure heap the host process set up");
+        g_heap_locked = true;
         return;
-    /* 0 = failed (we fall back to wiped malloc); 2 = heap works but could
-     * not be mlocked (RLIMIT_MEMLOCK): still used, still wiped. */
+    }
+    /* 0 = failed: nothing secret can be held (tcrypto_secure_alloc refuses,
+     * start-up enters the error state); 2 = works but could not be mlocked
+     * (RLIMIT_MEMLOCK): still used, still wiped and excluded from dumps. */
     int r = CRYPTO_secure_malloc_init(TCX_SECURE_HEAP_SIZE, TCX_SECURE_HEAP_MINSIZE);
-    if (r == 0)
-        TC_WARN("crypto", "secure heap unavailable, using wiped malloc");
-    else if (r == 2)
+    if (r == 0) {
+        TC_ERROR("crypto", "secure heap could not be created");
+        return;
+    }
+    g_heap_size = TCX_SECURE_HEAP_SIZE;
+    g_heap_locked = r == 1;
+    if (r == 2)
         TC_WARN("crypto", "secure heap could not be locked in memory");
 }
 
@@ -333,6 +346,13 @@ static bool fetch_all(void)
 static void module_init(void)
 {
     pthread_once(&g_heap_once, heap_init);
+    if (!CRYPTO_secure_malloc_initialized()) {
+        /* Keys would land on the ordinary heap (OpenSSL falls back to it
+         * silently when there is no secure heap): refuse instead. */
+        TC_ERROR("crypto", "no secure heap: entering error state");
+        atomic_store(&g_state, TCX_STATE_ERROR);
+        return;
+    }
     /* Our crypto must leave nothing on the host thread's OpenSSL error
      * queue (the self-tests provoke failures on purpose). */
     ERR_set_mark();
@@ -418,8 +438,8 @@ tcrypto_rc tcx_load_failure(tcrypto_rc rc)
 {
     /* Private bignums come from the secure heap; when it is (nearly) full
      * OpenSSL's decoders fail like on bad input. Say what really happened. */
-    if (CRYPTO_secure_malloc_initialized() &&
-        CRYPTO_secure_used() + 16384 > (size_t)TCX_SECURE_HEAP_SIZE) {
+    if (CRYPTO_secure_malloc_initialized() && g_heap_size != 0 &&
+        CRYPTO_secure_used() + 16384 > g_heap_size) {
         TC_WARN("crypto", "secure heap exhausted (%zu bytes in use)", CRYPTO_secure_used());
         return TCRYPTO_ERR_NOMEM;
     }
@@ -485,21 +505,45 @@ bool tcrypto_memeq(const void *a, const void *b, size_t n)
 
 /* ---- secure memory -------------------------------------------------------- */
 
+/* Allocations refused because the secure heap was full or absent. */
+static atomic_ulong g_secure_refused;
+static atomic_bool g_secure_refusal_logged;
+
 void *tcrypto_secure_alloc(size_t n)
 {
     pthread_once(&g_heap_once, heap_init);
     if (n == 0)
         n = 1;
-    void *p = OPENSSL_secure_zalloc(n);
-    if (p == NULL)
-        p = OPENSSL_zalloc(n); /* secure heap full or absent */
+    /* Never the ordinary heap: OPENSSL_secure_zalloc() itself falls back to
+     * malloc when no secure heap exists, so that case is refused here, and
+     * a full heap makes the caller fail (the core evicts cached keys and
+     * retries, or answers CKR_HOST_MEMORY). */
+    void *p = CRYPTO_secure_malloc_initialized() ? OPENSSL_secure_zalloc(n) : NULL;
+    if (p == NULL) {
+        atomic_fetch_add(&g_secure_refused, 1);
+        if (!atomic_exchange(&g_secure_refusal_logged, true))
+            TC_ERROR("crypto", "secure heap %s: allocation of %zu bytes refused "
+                     "(logged once; see the refusal count)",
+                     CRYPTO_secure_malloc_initialized() ? "full" : "unavailable", n);
+    }
     return p;
+}
+
+void tcrypto_secure_heap_stats(tcrypto_secure_heap_info *out)
+{
+    pthread_once(&g_heap_once, heap_init);
+    memset(out, 0, sizeof(*out));
+    out->available = CRYPTO_secure_malloc_initialized() != 0;
+    out->size = g_heap_size;
+    out->used = out->available ? CRYPTO_secure_used() : 0;
+    out->locked = out->available && g_heap_locked;
+    out->refused = atomic_load(&g_secure_refused);
 }
 
 void tcrypto_secure_free(void *p, size_t n)
 {
     if (p == NULL)
         return;
-    /* Handles both secure-heap and fallback blocks; wipes n bytes first. */
+    /* Wipes n bytes first. */
     OPENSSL_secure_clear_free(p, n);
 }

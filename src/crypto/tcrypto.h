@@ -53,10 +53,21 @@ tcrypto_rc tcrypto_random_seed(const void *in, size_t n);
 /* Constant-time equality: true when the n bytes are equal. */
 bool tcrypto_memeq(const void *a, const void *b, size_t n) TC_MUST_CHECK;
 
-/* OpenSSL secure heap (mlocked, not dumped). Falls back to a wiped malloc
- * if the secure heap could not be set up. free wipes. */
+/* Zeroed memory on OpenSSL's secure heap (mlocked, not dumped). Never falls
+ * back to the ordinary heap: NULL when the heap is full or could not be set
+ * up (each refusal is counted, the first is logged). free wipes. */
 void *tcrypto_secure_alloc(size_t n);
 void tcrypto_secure_free(void *p, size_t n);
+
+typedef struct {
+    bool available;   /* a secure heap exists (else the module is in error) */
+    bool locked;      /* mlocked; false: still wiped and not dumped, but swappable */
+    size_t size;      /* bytes; 0 when the host process set it up first */
+    size_t used;      /* bytes allocated now */
+    unsigned long refused; /* tcrypto_secure_alloc calls answered NULL */
+} tcrypto_secure_heap_info;
+/* Sets the heap up if that has not happened yet. */
+void tcrypto_secure_heap_stats(tcrypto_secure_heap_info *out);
 
 /* ---- digests ------------------------------------------------------------ */
 
@@ -329,5 +340,13 @@ tcrypto_rc tcrypto_rsa_decrypt(const tcrypto_pkey *k, const tcrypto_rsa_enc_para
  * curve is TCRYPTO_ERR_KEY. Output: the raw shared secret (x coordinate). */
 tcrypto_rc tcrypto_derive(const tcrypto_pkey *priv, const uint8_t *peer, size_t peer_len,
                           uint8_t *out, size_t *outlen);
+
+/* ---- additions used by the TPM's crypto (tpm_crypto.c) -------------------- */
+
+/* An independent copy of a running MAC (the TPM saves HMAC sequences). */
+tcrypto_rc tcrypto_mac_dup(const tcrypto_mac *m, tcrypto_mac **out);
+/* tcrypto_sig_params.salt_len for RSA-PSS: verification accepts any salt
+ * length (TPM 2.0 Part 1 §B.7); signing uses the largest one. */
+#define TCRYPTO_PSS_SALT_ANY ((size_t)-1)
 
 #endif
