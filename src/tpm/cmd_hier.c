@@ -140,6 +140,18 @@ TTPM_HANDLER(Clear)
                                t->obj[i].hierarchy == TPM_RH_ENDORSEMENT))
             ttpm_obj_free(&t->obj[i]);
     t->sh_enable = t->eh_enable = true;
+    /* Part 2 TPMS_CLOCK_INFO, Part 3 §24.6: Clock, resetCount and
+     * restartCount start again from zero and Safe is YES (Clock is never
+     * reported unsafe here); the DA timers follow Clock. Every PCR-based
+     * policy is invalidated (pcrUpdateCounter). */
+    ttpm_clock_update(t);
+    p->clock = 0;
+    t->clock_saved = 0;
+    p->last_da_decrement = 0;
+    p->lockout_fail_clock = 0;
+    p->reset_count = 0;
+    p->restart_count = 0;
+    t->pcr_counter++;
     t->dirty = true;
     return TPM_RC_SUCCESS;
 }
