@@ -40,6 +40,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,7 +48,7 @@
 
 #define SQ_SCHEMA_VERSION 1
 #define SQ_MAX_READERS 4
-#define SQ_BUSY_TIMEOUT_MS 30000
+#define SQ_BUSY_TIMEOUT_MS TSTORE_WRITE_WAIT_MS
 #define SQ_COMPONENT "store"
 
 enum sq_stmt {
@@ -191,6 +192,12 @@ static tstore_rc sq_map(sqlite3 *db, int rc, const char *what)
     case SQLITE_TOOBIG:
         out = TSTORE_ARG;
         break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        /* the busy timeout ran out: another writer held the lock */
+        TC_ERROR(SQ_COMPONENT, "sqlite %s: waited more than %d ms for the write lock",
+                 what, TSTORE_WRITE_WAIT_MS);
+        return TSTORE_BUSY;
     default:
         out = TSTORE_IO;
         break;
@@ -1222,6 +1229,91 @@ static tstore_rc sq_txn(void *impl, const tstore_cmp *cmps, size_t ncmp, const t
     return sq_write(impl, cmps, ncmp, ops, nops, false, rev_out);
 }
 
+/* ---- the local key -------------------------------------------------------- */
+
+static tstore_rc key_read(const char *path, uint8_t out[TSTORE_LOCAL_KEY_LEN])
+{
+    struct stat sb;
+    uint8_t buf[TSTORE_LOCAL_KEY_LEN + 1];
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? TSTORE_NOT_FOUND : TSTORE_IO;
+    ssize_t n = -1;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n != TSTORE_LOCAL_KEY_LEN) {
+        tc_wipe(buf, sizeof(buf));
+        TC_ERROR(SQ_COMPONENT, "the store's key file is damaged");
+        return TSTORE_CORRUPT;
+    }
+    memcpy(out, buf, TSTORE_LOCAL_KEY_LEN);
+    tc_wipe(buf, sizeof(buf));
+    return TSTORE_OK;
+}
+
+/* PATH.key: written to a temporary, synced, then linked into place, so two
+ * processes creating it at once agree on the first one's key (link never
+ * replaces an existing file). */
+static tstore_rc sq_local_key(void *impl, uint8_t out[TSTORE_LOCAL_KEY_LEN])
+{
+    const sq_store *st = impl;
+    size_t plen = strlen(st->path);
+    char *path = malloc(plen + 5), *tmp = malloc(plen + 16);
+    uint8_t k[TSTORE_LOCAL_KEY_LEN];
+    tstore_rc rc = TSTORE_NOMEM;
+    int fd = -1;
+
+    if (path == NULL || tmp == NULL)
+        goto done;
+    memcpy(path, st->path, plen);
+    memcpy(path + plen, ".key", 5);
+    rc = key_read(path, out);
+    if (rc != TSTORE_NOT_FOUND)
+        goto done;
+    memcpy(tmp, path, plen + 4);
+    memcpy(tmp + plen + 4, ".tmpXXXXXX", 11);
+    rc = TSTORE_IO;
+    if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k))
+        goto done;
+    fd = mkstemp(tmp); /* O_EXCL, mode 0600 */
+    if (fd < 0)
+        goto done;
+    if (fchmod(fd, 0600) != 0 || write(fd, k, sizeof(k)) != (ssize_t)sizeof(k) ||
+        fsync(fd) != 0) {
+        unlink(tmp);
+        goto done;
+    }
+    if (link(tmp, path) != 0 && errno != EEXIST) {
+        unlink(tmp);
+        goto done;
+    }
+    unlink(tmp);
+    rc = key_read(path, out); /* ours, or the one another process linked first */
+    if (rc == TSTORE_OK) {
+        char *dir = strdup(st->path);
+        char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
+        if (slash != NULL) {
+            *slash = '\0';
+            int dfd = open(slash == dir ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (dfd >= 0) {
+                (void)fsync(dfd);
+                close(dfd);
+            }
+        }
+        free(dir);
+    }
+done:
+    if (fd >= 0)
+        close(fd);
+    if (rc == TSTORE_IO)
+        TC_ERROR(SQ_COMPONENT, "cannot create the store's key file: %s", strerror(errno));
+    tc_wipe(k, sizeof(k));
+    free(path);
+    free(tmp);
+    return rc;
+}
+
 const tstore_backend tstore_sqlite_backend = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -1234,4 +1326,5 @@ const tstore_backend tstore_sqlite_backend = {
     .count = sq_count,
     .txn = sq_txn,
     .changes = sq_changes,
+    .local_key = sq_local_key,
 };

@@ -42,6 +42,8 @@ const char *tstore_rc_str(tstore_rc rc)
         return "store data is damaged";
     case TSTORE_COMPACTED:
         return "revision compacted";
+    case TSTORE_BUSY:
+        return "store write lock busy";
     }
     return "unknown store error";
 }
@@ -257,4 +259,13 @@ tstore_rc tstore_changes(tstore *s, const void *prefix, size_t prefix_len, uint6
         rev_out == NULL)
         return TSTORE_ARG;
     return s->be->changes(s->impl, prefix, prefix_len, since_rev, out, n, rev_out);
+}
+
+tstore_rc tstore_local_key(tstore *s, uint8_t out[TSTORE_LOCAL_KEY_LEN])
+{
+    if (!handle_ok(s) || out == NULL)
+        return TSTORE_ARG;
+    if (s->be->local_key == NULL)
+        return TSTORE_NOT_FOUND;
+    return s->be->local_key(s->impl, out);
 }

@@ -32,7 +32,15 @@ typedef enum {
     TSTORE_IO,       /* the backend failed (disk, database, network) */
     TSTORE_CORRUPT,  /* the backend's own data is damaged */
     TSTORE_COMPACTED, /* changes since that revision are no longer known: re-read */
+    TSTORE_BUSY,     /* a write waited longer than TSTORE_WRITE_WAIT_MS for the
+                        store's write lock (another writer holds it): nothing
+                        was applied; not a device failure */
 } tstore_rc;
+
+/* The write ceiling: how long a write waits for another process's write to
+ * finish before it gives up with TSTORE_BUSY. A write holds the lock for one
+ * durable commit (milliseconds), so reaching this means a writer is stuck. */
+#define TSTORE_WRITE_WAIT_MS 8000
 
 const char *tstore_rc_str(tstore_rc rc);
 
@@ -109,5 +117,14 @@ typedef struct {
 tstore_rc tstore_changes(tstore *s, const void *prefix, size_t prefix_len, uint64_t since_rev,
                          tstore_event **out, size_t *n, uint64_t *rev_out);
 void tstore_events_free(tstore_event *ev, size_t n);
+
+/* The store's local integrity key: TSTORE_LOCAL_KEY_LEN random bytes kept
+ * beside the store but outside it (sqlite: the file PATH.key, mode 0600,
+ * created on first use, never rewritten), so that someone who can edit or
+ * replace the store file alone cannot forge what the core authenticates
+ * with it. TSTORE_NOT_FOUND for a backend without one (etcd: the daemon's
+ * domain key takes its place); TSTORE_IO if the file is unusable. */
+#define TSTORE_LOCAL_KEY_LEN 32
+tstore_rc tstore_local_key(tstore *s, uint8_t out[TSTORE_LOCAL_KEY_LEN]);
 
 #endif
