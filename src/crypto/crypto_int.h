@@ -30,6 +30,11 @@ tcrypto_rc tcx_ready(void);
 /* Enter the permanent error state (self-test or pairwise-test failure). */
 void tcx_enter_error(void);
 
+/* Size of the secure heap set up under this RLIMIT_MEMLOCK soft limit
+ * (RLIM_INFINITY for none) when `locked` bytes are locked already: a
+ * quarter of what is left, as a power of two in [64 KiB, 8 MiB]. */
+size_t tcx_secure_heap_size_for(uint64_t memlock_limit, size_t locked);
+
 /* rc for a failed key load or generation: TCRYPTO_ERR_NOMEM when the
  * secure heap is exhausted (OpenSSL reports that like malformed input). */
 tcrypto_rc tcx_load_failure(tcrypto_rc rc);

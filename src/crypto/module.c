@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <openssl/core_dispatch.h>
 #include <openssl/crypto.h>
@@ -20,10 +21,13 @@
 
 /* Secure heap size: every private key OpenSSL loads keeps its secret
  * bignums here, so it bounds how many private keys can be in memory at once
- * (~2.5 KiB per RSA-4096 key). 8 MiB, a power of two as OpenSSL requires:
- * within the default RLIMIT_MEMLOCK of current Linux, and room for about
- * 28,000 open EC or 7,000 RSA-2048 private keys. */
-#define TCX_SECURE_HEAP_SIZE (1u << 23)
+ * (896 bytes per RSA-2048 key, 1,792 per RSA-4096, 32 per P-256 key). OpenSSL allows one heap per process, set up once, of a power-of-two
+ * size; it cannot grow. We take a quarter of the RLIMIT_MEMLOCK budget left
+ * when we start (the rest is the host application's), between 64 KiB and
+ * 8 MiB: 2 MiB under the 8 MiB default limit of an unprivileged process. */
+#define TCX_SECURE_HEAP_MAX ((size_t)1 << 23)
+#define TCX_SECURE_HEAP_MIN ((size_t)1 << 16)
+#define TCX_SECURE_HEAP_SHARE 4
 #define TCX_SECURE_HEAP_MINSIZE 16
 /* Additional input per DRBG reseed; well under every DRBG's limit. */
 #define TCX_SEED_CHUNK 1024u
@@ -88,6 +92,33 @@ const char *tcrypto_rc_str(tcrypto_rc rc)
 static size_t g_heap_size;
 static bool g_heap_locked;
 
+/* Bytes this process has locked already (VmLck), 0 when unknown. */
+static size_t locked_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned long kib = 0;
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmLck: %lu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib > SIZE_MAX / 1024 ? SIZE_MAX : (size_t)kib * 1024;
+}
+
+size_t tcx_secure_heap_size_for(uint64_t memlock_limit, size_t locked)
+{
+    if (memlock_limit == (uint64_t)RLIM_INFINITY)
+        return TCX_SECURE_HEAP_MAX;
+    uint64_t left = memlock_limit > locked ? memlock_limit - locked : 0;
+    uint64_t budget = left / TCX_SECURE_HEAP_SHARE;
+    size_t size = TCX_SECURE_HEAP_MAX;
+    while (size > TCX_SECURE_HEAP_MIN && size > budget)
+        size >>= 1;
+    return size;
+}
+
 static void heap_init(void)
 {
     if (CRYPTO_secure_malloc_initialized()) {
@@ -99,15 +130,26 @@ static void heap_init(void)
     /* 0 = failed: nothing secret can be held (tcrypto_secure_alloc refuses,
      * start-up enters the error state); 2 = works but could not be mlocked
      * (RLIMIT_MEMLOCK): still used, still wiped and excluded from dumps. */
-    int r = CRYPTO_secure_malloc_init(TCX_SECURE_HEAP_SIZE, TCX_SECURE_HEAP_MINSIZE);
+    struct rlimit rl;
+    uint64_t limit = (uint64_t)RLIM_INFINITY;
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0)
+        limit = (uint64_t)rl.rlim_cur;
+    size_t locked = locked_bytes();
+    size_t size = tcx_secure_heap_size_for(limit, locked);
+    int r = CRYPTO_secure_malloc_init(size, TCX_SECURE_HEAP_MINSIZE);
     if (r == 0) {
-        TC_ERROR("crypto", "secure heap could not be created");
+        TC_ERROR("crypto", "secure heap of %zu bytes could not be created", size);
         return;
     }
-    g_heap_size = TCX_SECURE_HEAP_SIZE;
+    g_heap_size = size;
     g_heap_locked = r == 1;
     if (r == 2)
-        TC_WARN("crypto", "secure heap could not be locked in memory");
+        TC_ERROR("crypto", "secure heap (%zu KiB) NOT locked in memory: keys may be "
+                 "swapped out (RLIMIT_MEMLOCK %llu KiB, %zu KiB already locked); "
+                 "raise the limit", size / 1024, (unsigned long long)(limit / 1024),
+                 locked / 1024);
+    else
+        TC_DEBUG("crypto", "secure heap: %zu KiB locked", size / 1024);
 }
 
 /*

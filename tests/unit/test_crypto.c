@@ -51,11 +51,13 @@ static void test_secure_heap(void **state)
     memset(p, 0x5a, 100);
     tcrypto_secure_free(p, 100);
     tcrypto_secure_free(NULL, 0);
-    /* Larger than the secure heap: falls back to ordinary (wiped) memory. */
-    uint8_t *big = tcrypto_secure_alloc((size_t)4 << 20);
-    assert_non_null(big);
-    big[0] = 1;
-    tcrypto_secure_free(big, (size_t)4 << 20);
+    /* Larger than the secure heap: refused, never ordinary memory. */
+    tcrypto_secure_heap_info before, after;
+    tcrypto_secure_heap_stats(&before);
+    assert_true(before.available);
+    assert_null(tcrypto_secure_alloc((size_t)16 << 20));
+    tcrypto_secure_heap_stats(&after);
+    assert_int_equal(after.refused, before.refused + 1);
 }
 
 /* ---- digests -------------------------------------------------------------- */
