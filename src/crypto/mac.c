@@ -112,6 +112,26 @@ size_t tcrypto_mac_size(const tcrypto_mac *m)
     return m ? m->size : 0;
 }
 
+tcrypto_rc tcrypto_mac_dup(const tcrypto_mac *m, tcrypto_mac **out)
+{
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (m == NULL || out == NULL || m->done)
+        return TCRYPTO_ERR_ARG;
+    tcrypto_mac *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    c->ctx = EVP_MAC_CTX_dup(m->ctx);
+    if (c->ctx == NULL) {
+        free(c);
+        return TCRYPTO_ERR_NOMEM;
+    }
+    c->size = m->size;
+    *out = c;
+    return TCRYPTO_OK;
+}
+
 void tcrypto_mac_free(tcrypto_mac *m)
 {
     if (m == NULL)

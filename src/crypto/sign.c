@@ -209,12 +209,14 @@ static tcrypto_rc rsa_setup(EVP_PKEY_CTX *ctx, const tcrypto_pkey *k,
             return TCRYPTO_ERR_INPUT;
         /* RFC 8017 §9.1.1: emLen >= hLen + sLen + 2, emLen = ceil((modBits-1)/8) */
         size_t emlen = (k->bits - 1 + 7) / 8;
-        if (p->salt_len > emlen || emlen - p->salt_len < hlen + 2)
+        bool any = p->salt_len == TCRYPTO_PSS_SALT_ANY;
+        if (!any && (p->salt_len > emlen || emlen - p->salt_len < hlen + 2))
             return TCRYPTO_ERR_ARG;
         if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
             EVP_PKEY_CTX_set_signature_md(ctx, md) != 1 ||
             EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, mgf) != 1 ||
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, (int)p->salt_len) != 1)
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, any ? RSA_PSS_SALTLEN_AUTO
+                                                      : (int)p->salt_len) != 1)
             return TCRYPTO_ERR_INTERNAL;
         return TCRYPTO_OK;
     }

@@ -1,7 +1,9 @@
 /*
  * TPM-specific cryptography (TPM 2.0 Library spec Part 1 §11.4): KDFa/KDFe,
  * CFB parameter encryption, deterministic key derivation from a hierarchy
- * seed, RSA/ECC operations on TPM-format key material. Hash algorithms are
+ * seed, keys from TPM-format key material. The hash, HMAC, random, signature,
+ * RSA encryption and ECDH entry points below only map TPM identifiers and
+ * formats onto the generic API of tcrypto.h, which does the work. Hash algorithms are
  * named by their TPM_ALG_ID (SHA1 0x0004, SHA256 0x000B, SHA384 0x000C,
  * SHA512 0x000D); curves by TPM_ECC_CURVE (P256 0x0003, P384 0x0004, P521 0x0005).
  *
@@ -64,7 +66,8 @@ tcrypto_rc tcrypto_tpm_aes_mode(uint16_t mode, bool encrypt, const void *key, si
 
 /* ---- asymmetric keys in TPM form ---------------------------------------- */
 
-typedef struct tcrypto_tpm_key tcrypto_tpm_key;
+/* A key of the layer (tcrypto_pkey), built from the TPM's marshalled form. */
+typedef struct tcrypto_pkey tcrypto_tpm_key;
 void tcrypto_tpm_key_free(tcrypto_tpm_key *k);
 
 /* Deterministic byte stream for key generation (KDFa output). */
@@ -120,7 +123,7 @@ tcrypto_rc tcrypto_tpm_rsa_decrypt(const tcrypto_tpm_key *k, uint16_t scheme, ui
                                    const uint8_t *label, size_t label_len, const uint8_t *in,
                                    size_t inlen, uint8_t *out, size_t *outlen) TC_MUST_CHECK;
 
-/* Random bytes for the TPM (OpenSSL DRBG). */
+/* Random bytes for the TPM: tcrypto_random. */
 tcrypto_rc tcrypto_tpm_random(void *out, size_t n) TC_MUST_CHECK;
 void tcrypto_tpm_random_stir(const void *in, size_t n);
 

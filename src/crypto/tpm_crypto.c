@@ -1,8 +1,13 @@
 /*
- * TPM-specific cryptography over OpenSSL 3 EVP (see tcrypto_tpm.h). Like the
- * rest of the layer it works only in the layer's private library context
- * (tcx_libctx), with the algorithms fetched once at start-up, and refuses
- * to run once the module is in its error state (tcx_ready).
+ * The TPM-specific half of the crypto layer (see tcrypto_tpm.h): KDFa/KDFe,
+ * AES modes with the TPM's chaining, deterministic key generation from a
+ * stream, keys from the TPM's marshalled form (an RSA key from n and one
+ * prime, an ECC key from x, y, d), ECC domain parameters and the ECDH point.
+ * Hashing, HMAC, random numbers, signatures, RSA encryption and ECDH run
+ * through the layer's generic API (tcrypto.h); this file only maps TPM
+ * algorithm identifiers and formats onto it. Like the rest of the layer it
+ * works only in the private library context (tcx_libctx) and refuses to run
+ * once the module is in its error state (tcx_ready).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,24 +18,16 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
-#include <openssl/param_build.h>
-#include <openssl/rand.h>
-#include <openssl/rsa.h>
 
 #include "crypto/crypto_int.h"
 #include "crypto/tcrypto_tpm.h"
 
-struct tcrypto_tpm_key {
-    EVP_PKEY *pkey;
-    bool is_ec;
-    size_t size; /* modulus bytes or field bytes */
-};
-
 struct tcrypto_tpm_md {
-    EVP_MD_CTX *md;
-    EVP_MAC_CTX *mac;
+    tcrypto_digest *md;
+    tcrypto_mac *mac;
 };
 
+/* TPM_ALG_ID of a hash (Part 2 §6.3) to the layer's digest. */
 static tcrypto_md md_of(uint16_t alg)
 {
     switch (alg) {
@@ -42,157 +39,78 @@ static tcrypto_md md_of(uint16_t alg)
     }
 }
 
-/* The digest fetched at start-up for a TPM hash alg; NULL if unsupported. */
-static const EVP_MD *md_fetched(uint16_t alg)
+/* TPM_ECC_CURVE (Part 2 §6.4) to the layer's curve. */
+static tcrypto_curve curve_of(uint16_t curve)
 {
-    tcrypto_md m = md_of(alg);
-    return m == TCRYPTO_MD_NONE ? NULL : tcx_md(m);
+    switch (curve) {
+    case 0x0003: return TCRYPTO_CURVE_P256;
+    case 0x0004: return TCRYPTO_CURVE_P384;
+    case 0x0005: return TCRYPTO_CURVE_P521;
+    default: return TCRYPTO_CURVE_NONE;
+    }
 }
 
 size_t tcrypto_tpm_hash_size(uint16_t alg)
 {
-    switch (alg) {
-    case 0x0004: return 20;
-    case 0x000B: return 32;
-    case 0x000C: return 48;
-    case 0x000D: return 64;
-    default: return 0;
-    }
-}
-
-tcrypto_rc tcrypto_tpm_random(void *out, size_t n)
-{
-    tcrypto_rc rc = tcx_ready();
-    if (rc != TCRYPTO_OK || n == 0)
-        return rc;
-    /* Seeds and keys come from the private DRBG of our library context,
-     * called directly so that no host RAND_METHOD or ENGINE applies. */
-    EVP_RAND_CTX *drbg = RAND_get0_private(tcx_libctx());
-    if (drbg == NULL || EVP_RAND_generate(drbg, out, n, 0, 0, NULL, 0) != 1)
-        return TCRYPTO_ERR_INTERNAL;
-    return TCRYPTO_OK;
-}
-
-void tcrypto_tpm_random_stir(const void *in, size_t n)
-{
-    /* Mixed into our primary DRBG without entropy credit (Part 3 §16.2). */
-    if (n > 0)
-        (void)tcrypto_random_seed(in, n);
+    return tcrypto_md_size(md_of(alg));
 }
 
 tcrypto_rc tcrypto_tpm_hash(uint16_t alg, const tcrypto_tpm_iov *v, size_t nv, uint8_t *out)
 {
-    tcrypto_rc rc = tcx_ready();
-    if (rc != TCRYPTO_OK)
-        return rc;
-    const EVP_MD *md = md_fetched(alg);
-    if (md == NULL)
-        return TCRYPTO_ERR_UNSUPPORTED;
-    rc = TCRYPTO_ERR_INTERNAL;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (md == NULL || c == NULL || EVP_DigestInit_ex(c, md, NULL) != 1)
-        goto out;
-    for (size_t i = 0; i < nv; i++)
-        if (v[i].n > 0 && EVP_DigestUpdate(c, v[i].p, v[i].n) != 1)
-            goto out;
-    if (EVP_DigestFinal_ex(c, out, NULL) != 1)
-        goto out;
-    rc = TCRYPTO_OK;
-out:
-    EVP_MD_CTX_free(c);
+    tcrypto_tpm_md *m = NULL;
+    tcrypto_rc rc = tcrypto_tpm_md_new(alg, NULL, 0, &m);
+    for (size_t i = 0; rc == TCRYPTO_OK && i < nv; i++)
+        rc = tcrypto_tpm_md_update(m, v[i].p, v[i].n);
+    if (rc == TCRYPTO_OK)
+        rc = tcrypto_tpm_md_final(m, out);
+    tcrypto_tpm_md_free(m);
     return rc;
-}
-
-static EVP_MAC_CTX *hmac_ctx(uint16_t alg, const void *key, size_t keylen)
-{
-    const char *name = tcx_md_name(md_of(alg));
-    EVP_MAC *mac = tcx_mac_hmac();
-    if (name == NULL || mac == NULL)
-        return NULL;
-    EVP_MAC_CTX *c = EVP_MAC_CTX_new(mac);
-    if (c == NULL)
-        return NULL;
-    OSSL_PARAM params[2];
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)name, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    /* An empty HMAC key is legal in the TPM (empty authValue): give OpenSSL a
-     * one-byte buffer with length zero. */
-    static const uint8_t empty = 0;
-    if (EVP_MAC_init(c, keylen ? key : &empty, keylen, params) != 1) {
-        EVP_MAC_CTX_free(c);
-        return NULL;
-    }
-    return c;
 }
 
 tcrypto_rc tcrypto_tpm_hmac(uint16_t alg, const void *key, size_t keylen,
                             const tcrypto_tpm_iov *v, size_t nv, uint8_t *out)
 {
-    tcrypto_rc rc = tcx_ready();
-    if (rc != TCRYPTO_OK)
-        return rc;
-    size_t hs = tcrypto_tpm_hash_size(alg);
-    if (hs == 0)
-        return TCRYPTO_ERR_UNSUPPORTED;
-    rc = TCRYPTO_ERR_INTERNAL;
-    size_t olen = 0;
-    EVP_MAC_CTX *c = hmac_ctx(alg, key, keylen);
-    if (c == NULL)
-        goto out;
-    for (size_t i = 0; i < nv; i++)
-        if (v[i].n > 0 && EVP_MAC_update(c, v[i].p, v[i].n) != 1)
-            goto out;
-    if (EVP_MAC_final(c, out, &olen, hs) != 1 || olen != hs)
-        goto out;
-    rc = TCRYPTO_OK;
-out:
-    EVP_MAC_CTX_free(c);
+    static const uint8_t empty;
+    tcrypto_tpm_md *m = NULL;
+    /* An empty authValue is a legal HMAC key. */
+    tcrypto_rc rc = tcrypto_tpm_md_new(alg, keylen ? key : &empty, keylen, &m);
+    for (size_t i = 0; rc == TCRYPTO_OK && i < nv; i++)
+        rc = tcrypto_tpm_md_update(m, v[i].p, v[i].n);
+    if (rc == TCRYPTO_OK)
+        rc = tcrypto_tpm_md_final(m, out);
+    tcrypto_tpm_md_free(m);
     return rc;
 }
 
 tcrypto_rc tcrypto_tpm_md_new(uint16_t alg, const void *key, size_t keylen, tcrypto_tpm_md **out)
 {
-    tcrypto_rc rc = tcx_ready();
-    if (rc != TCRYPTO_OK)
-        return rc;
-    const EVP_MD *md = md_fetched(alg);
-    if (md == NULL)
+    tcrypto_md md = md_of(alg);
+    if (md == TCRYPTO_MD_NONE)
         return TCRYPTO_ERR_UNSUPPORTED;
     tcrypto_tpm_md *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return TCRYPTO_ERR_NOMEM;
-    if (key != NULL) {
-        m->mac = hmac_ctx(alg, key, keylen);
-        if (m->mac == NULL)
-            goto fail;
-    } else {
-        m->md = EVP_MD_CTX_new();
-        if (m->md == NULL || EVP_DigestInit_ex(m->md, md, NULL) != 1)
-            goto fail;
+    tcrypto_rc rc = key != NULL ? tcrypto_hmac_new(md, key, keylen, &m->mac)
+                                : tcrypto_digest_new(md, &m->md);
+    if (rc != TCRYPTO_OK) {
+        tcrypto_tpm_md_free(m);
+        return rc;
     }
     *out = m;
     return TCRYPTO_OK;
-fail:
-    tcrypto_tpm_md_free(m);
-    return TCRYPTO_ERR_INTERNAL;
 }
 
 tcrypto_rc tcrypto_tpm_md_update(tcrypto_tpm_md *m, const void *p, size_t n)
 {
     if (n == 0)
         return TCRYPTO_OK;
-    int ok = m->mac ? EVP_MAC_update(m->mac, p, n) : EVP_DigestUpdate(m->md, p, n);
-    return ok == 1 ? TCRYPTO_OK : TCRYPTO_ERR_INTERNAL;
+    return m->mac ? tcrypto_mac_update(m->mac, p, n) : tcrypto_digest_update(m->md, p, n);
 }
 
 tcrypto_rc tcrypto_tpm_md_final(tcrypto_tpm_md *m, uint8_t *out)
 {
-    if (m->mac) {
-        size_t olen = 0;
-        return EVP_MAC_final(m->mac, out, &olen, EVP_MAX_MD_SIZE) == 1 ? TCRYPTO_OK
-                                                                        : TCRYPTO_ERR_INTERNAL;
-    }
-    return EVP_DigestFinal_ex(m->md, out, NULL) == 1 ? TCRYPTO_OK : TCRYPTO_ERR_INTERNAL;
+    size_t len = TCRYPTO_MAX_MD_SIZE;
+    return m->mac ? tcrypto_mac_final(m->mac, out, &len) : tcrypto_digest_final(m->md, out, &len);
 }
 
 tcrypto_rc tcrypto_tpm_md_dup(const tcrypto_tpm_md *m, tcrypto_tpm_md **out)
@@ -200,29 +118,34 @@ tcrypto_rc tcrypto_tpm_md_dup(const tcrypto_tpm_md *m, tcrypto_tpm_md **out)
     tcrypto_tpm_md *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return TCRYPTO_ERR_NOMEM;
-    if (m->mac) {
-        d->mac = EVP_MAC_CTX_dup(m->mac);
-        if (d->mac == NULL)
-            goto fail;
-    } else {
-        d->md = EVP_MD_CTX_new();
-        if (d->md == NULL || EVP_MD_CTX_copy_ex(d->md, m->md) != 1)
-            goto fail;
+    tcrypto_rc rc = m->mac ? tcrypto_mac_dup(m->mac, &d->mac) : tcrypto_digest_dup(m->md, &d->md);
+    if (rc != TCRYPTO_OK) {
+        tcrypto_tpm_md_free(d);
+        return rc;
     }
     *out = d;
     return TCRYPTO_OK;
-fail:
-    tcrypto_tpm_md_free(d);
-    return TCRYPTO_ERR_INTERNAL;
 }
 
 void tcrypto_tpm_md_free(tcrypto_tpm_md *m)
 {
     if (m == NULL)
         return;
-    EVP_MD_CTX_free(m->md);
-    EVP_MAC_CTX_free(m->mac);
+    tcrypto_digest_free(m->md);
+    tcrypto_mac_free(m->mac);
     free(m);
+}
+
+tcrypto_rc tcrypto_tpm_random(void *out, size_t n)
+{
+    return tcrypto_random(out, n);
+}
+
+void tcrypto_tpm_random_stir(const void *in, size_t n)
+{
+    /* Mixed into the DRBG without entropy credit (Part 3 §16.2). */
+    if (n > 0)
+        (void)tcrypto_random_seed(in, n);
 }
 
 tcrypto_rc tcrypto_tpm_kdfa(uint16_t alg, const void *key, size_t keylen, const char *label,
@@ -347,10 +270,7 @@ tcrypto_rc tcrypto_tpm_aes_cfb(bool encrypt, const void *key, size_t keylen, uin
 
 void tcrypto_tpm_key_free(tcrypto_tpm_key *k)
 {
-    if (k == NULL)
-        return;
-    EVP_PKEY_free(k->pkey);
-    free(k);
+    tcrypto_pkey_free(k);
 }
 
 static tcrypto_rc bn_from_stream(tcrypto_tpm_stream stream, void *sctx, BIGNUM *bn, size_t bytes)
@@ -417,86 +337,6 @@ out:
     return rc;
 }
 
-static tcrypto_rc rsa_build(const BIGNUM *n, uint32_t e, const BIGNUM *p, tcrypto_tpm_key **out)
-{
-    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
-    BIGNUM *q = BN_secure_new(), *d = BN_secure_new(), *dp = BN_secure_new(),
-           *dq = BN_secure_new(), *qi = BN_secure_new(), *rem = BN_new(), *pm1 = BN_secure_new(),
-           *qm1 = BN_secure_new(), *phi = BN_secure_new(), *be = BN_new();
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(tcx_libctx(), tcx_keytype_name(TCRYPTO_KEY_RSA), NULL);
-    EVP_PKEY *pkey = NULL;
-    if (bnctx == NULL || q == NULL || d == NULL || dp == NULL || dq == NULL || qi == NULL ||
-        rem == NULL || pm1 == NULL || qm1 == NULL || phi == NULL || be == NULL || bld == NULL ||
-        pc == NULL || BN_set_word(be, e) != 1)
-        goto out;
-    if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) != 1)
-        goto out;
-    if (p != NULL) {
-        if (BN_is_zero(p) || BN_div(q, rem, n, p, bnctx) != 1) {
-            rc = TCRYPTO_ERR_KEY;
-            goto out;
-        }
-        if (!BN_is_zero(rem) || BN_is_one(q) || BN_is_one(p)) {
-            rc = TCRYPTO_ERR_KEY;
-            goto out;
-        }
-        if (BN_sub(pm1, p, BN_value_one()) != 1 || BN_sub(qm1, q, BN_value_one()) != 1 ||
-            BN_mul(phi, pm1, qm1, bnctx) != 1)
-            goto out;
-        if (BN_mod_inverse(d, be, phi, bnctx) == NULL) {
-            rc = TCRYPTO_ERR_KEY;
-            goto out;
-        }
-        if (BN_mod(dp, d, pm1, bnctx) != 1 || BN_mod(dq, d, qm1, bnctx) != 1 ||
-            BN_mod_inverse(qi, q, p, bnctx) == NULL)
-            goto out;
-        if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, p) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2, q) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1, dp) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, dq) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qi) != 1)
-            goto out;
-    }
-    params = OSSL_PARAM_BLD_to_param(bld);
-    if (params == NULL || EVP_PKEY_fromdata_init(pc) != 1 ||
-        EVP_PKEY_fromdata(pc, &pkey, p ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) {
-        rc = TCRYPTO_ERR_KEY;
-        goto out;
-    }
-    tcrypto_tpm_key *k = calloc(1, sizeof(*k));
-    if (k == NULL) {
-        rc = TCRYPTO_ERR_NOMEM;
-        goto out;
-    }
-    k->pkey = pkey;
-    pkey = NULL;
-    k->size = (size_t)BN_num_bytes(n);
-    *out = k;
-    rc = TCRYPTO_OK;
-out:
-    EVP_PKEY_free(pkey);
-    EVP_PKEY_CTX_free(pc);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_clear_free(q);
-    BN_clear_free(d);
-    BN_clear_free(dp);
-    BN_clear_free(dq);
-    BN_clear_free(qi);
-    BN_clear_free(pm1);
-    BN_clear_free(qm1);
-    BN_clear_free(phi);
-    BN_free(rem);
-    BN_free(be);
-    BN_CTX_free(bnctx);
-    return rc;
-}
-
 tcrypto_rc tcrypto_tpm_rsa_generate(unsigned bits, uint32_t e, tcrypto_tpm_stream stream,
                                     void *sctx, uint8_t *n_out, uint8_t *p_out)
 {
@@ -512,6 +352,7 @@ tcrypto_rc tcrypto_tpm_rsa_generate(unsigned bits, uint32_t e, tcrypto_tpm_strea
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
     BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
     BIGNUM *p = BN_secure_new(), *q = BN_secure_new(), *n = BN_new();
+    uint8_t nb[512];
     tcrypto_tpm_key *k = NULL;
     if (bnctx == NULL || p == NULL || q == NULL || n == NULL)
         goto out;
@@ -535,15 +376,17 @@ tcrypto_rc tcrypto_tpm_rsa_generate(unsigned bits, uint32_t e, tcrypto_tpm_strea
         rc = TCRYPTO_ERR_INTERNAL;
         goto out;
     }
-    /* Pairwise consistency: the key must be buildable (d exists). */
-    rc = rsa_build(n, e, p, &k);
-    if (rc != TCRYPTO_OK)
-        goto out;
-    if (BN_bn2binpad(n, n_out, (int)(bits / 8)) < 0 || BN_bn2binpad(p, p_out, (int)(bits / 16)) < 0) {
+    if (BN_bn2binpad(n, nb, (int)(bits / 8)) < 0 || BN_bn2binpad(p, p_out, (int)(bits / 16)) < 0) {
         rc = TCRYPTO_ERR_INTERNAL;
         goto out;
     }
-    rc = TCRYPTO_OK;
+    /* Pairwise consistency: the key must be buildable (d exists). */
+    rc = tcrypto_tpm_rsa_key(nb, bits / 8, e, p_out, bits / 16, &k);
+    if (rc != TCRYPTO_OK) {
+        OPENSSL_cleanse(p_out, bits / 16);
+        goto out;
+    }
+    memcpy(n_out, nb, bits / 8);
 out:
     tcrypto_tpm_key_free(k);
     BN_clear_free(p);
@@ -553,36 +396,76 @@ out:
     return rc;
 }
 
+/* The TPM keeps an RSA private key as one prime (Part 2 §11.3.2): q, d and
+ * the CRT values follow from n, e and p. */
 tcrypto_rc tcrypto_tpm_rsa_key(const uint8_t *n, size_t nlen, uint32_t e, const uint8_t *p,
                                size_t plen, tcrypto_tpm_key **out)
 {
-    tcrypto_rc ready = tcx_ready();
-    if (ready != TCRYPTO_OK)
-        return ready;
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
     if (e == 0)
         e = 65537;
-    if (nlen == 0 || nlen > 512)
+    if (nlen == 0 || nlen > 512 || (p != NULL && (plen == 0 || plen > 512)))
         return TCRYPTO_ERR_KEY;
-    tcrypto_rc rc = TCRYPTO_ERR_NOMEM;
-    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL);
-    BIGNUM *bp = p ? BN_secure_new() : NULL;
-    if (bn == NULL || (p && (bp == NULL || BN_bin2bn(p, (int)plen, bp) == NULL)))
-        goto out;
-    rc = rsa_build(bn, e, bp, out);
-out:
-    BN_free(bn);
-    BN_clear_free(bp);
-    return rc;
-}
+    uint8_t eb[4];
+    tc_store_u32(eb, e);
+    tcrypto_rsa_parts parts = { .n = n, .n_len = nlen, .e = eb, .e_len = 4 };
+    if (p == NULL)
+        return tcrypto_rsa_from_parts(&parts, out);
 
-static const char *curve_name(uint16_t curve)
-{
-    switch (curve) {
-    case 0x0003: return "P-256";
-    case 0x0004: return "P-384";
-    case 0x0005: return "P-521";
-    default: return NULL;
+    enum { D, Q, DP, DQ, QI, NPART };
+    const size_t cap = 512;
+    uint8_t *buf = tcrypto_secure_alloc(NPART * cap);
+    size_t len[NPART] = { 0 };
+    BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
+    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_new(), *rem = BN_new();
+    BIGNUM *bp = BN_secure_new(), *v[NPART] = { NULL }, *pm1 = BN_secure_new(),
+           *qm1 = BN_secure_new(), *phi = BN_secure_new();
+    for (int i = 0; i < NPART; i++)
+        v[i] = BN_secure_new();
+    rc = TCRYPTO_ERR_NOMEM;
+    if (buf == NULL || bnctx == NULL || bn == NULL || be == NULL || rem == NULL || bp == NULL ||
+        pm1 == NULL || qm1 == NULL || phi == NULL || v[D] == NULL || v[Q] == NULL ||
+        v[DP] == NULL || v[DQ] == NULL || v[QI] == NULL || BN_set_word(be, e) != 1 ||
+        BN_bin2bn(p, (int)plen, bp) == NULL)
+        goto out;
+    rc = TCRYPTO_ERR_KEY;
+    if (BN_is_zero(bp) || BN_is_one(bp) || BN_div(v[Q], rem, bn, bp, bnctx) != 1 ||
+        !BN_is_zero(rem) || BN_is_one(v[Q]))
+        goto out;
+    if (BN_sub(pm1, bp, BN_value_one()) != 1 || BN_sub(qm1, v[Q], BN_value_one()) != 1 ||
+        BN_mul(phi, pm1, qm1, bnctx) != 1 || BN_mod_inverse(v[D], be, phi, bnctx) == NULL)
+        goto out;
+    rc = TCRYPTO_ERR_INTERNAL;
+    if (BN_mod(v[DP], v[D], pm1, bnctx) != 1 || BN_mod(v[DQ], v[D], qm1, bnctx) != 1 ||
+        BN_mod_inverse(v[QI], v[Q], bp, bnctx) == NULL)
+        goto out;
+    for (int i = 0; i < NPART; i++) {
+        if (BN_num_bytes(v[i]) > (int)cap)
+            goto out;
+        len[i] = (size_t)BN_bn2bin(v[i], buf + i * cap);
     }
+    parts.d = buf + D * cap, parts.d_len = len[D];
+    parts.p = p, parts.p_len = plen;
+    parts.q = buf + Q * cap, parts.q_len = len[Q];
+    parts.dp = buf + DP * cap, parts.dp_len = len[DP];
+    parts.dq = buf + DQ * cap, parts.dq_len = len[DQ];
+    parts.qinv = buf + QI * cap, parts.qinv_len = len[QI];
+    rc = tcrypto_rsa_from_parts(&parts, out);
+out:
+    tcrypto_secure_free(buf, NPART * cap);
+    for (int i = 0; i < NPART; i++)
+        BN_clear_free(v[i]);
+    BN_clear_free(bp);
+    BN_clear_free(pm1);
+    BN_clear_free(qm1);
+    BN_clear_free(phi);
+    BN_free(bn);
+    BN_free(be);
+    BN_free(rem);
+    BN_CTX_free(bnctx);
+    return rc;
 }
 
 size_t tcrypto_tpm_ecc_size(uint16_t curve)
@@ -681,115 +564,58 @@ out:
     return rc;
 }
 
+/* Uncompressed SEC1 point 04 || x || y with each coordinate left-padded to
+ * the field size fs; false when a coordinate is longer. */
+static bool sec1_point(size_t fs, const uint8_t *x, size_t xlen, const uint8_t *y, size_t ylen,
+                       uint8_t *pt)
+{
+    if (xlen > fs || ylen > fs)
+        return false;
+    pt[0] = 0x04;
+    memset(pt + 1, 0, 2 * fs);
+    memcpy(pt + 1 + fs - xlen, x, xlen);
+    memcpy(pt + 1 + 2 * fs - ylen, y, ylen);
+    return true;
+}
+
 tcrypto_rc tcrypto_tpm_ecc_key(uint16_t curve, const uint8_t *x, size_t xlen, const uint8_t *y,
                                size_t ylen, const uint8_t *d, size_t dlen, tcrypto_tpm_key **out)
 {
-    tcrypto_rc ready = tcx_ready();
-    if (ready != TCRYPTO_OK)
-        return ready;
     size_t fs = tcrypto_tpm_ecc_size(curve);
     if (fs == 0)
         return TCRYPTO_ERR_UNSUPPORTED;
-    if (xlen > fs || ylen > fs || dlen > fs)
-        return TCRYPTO_ERR_KEY;
-    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
     uint8_t pt[1 + 2 * 66];
-    pt[0] = 0x04;
-    memset(pt + 1, 0, 2 * fs);
-    memcpy(pt + 1 + fs - xlen, x, xlen);
-    memcpy(pt + 1 + 2 * fs - ylen, y, ylen);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    BIGNUM *bd = d ? BN_bin2bn(d, (int)dlen, BN_secure_new()) : NULL;
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(tcx_libctx(), tcx_keytype_name(TCRYPTO_KEY_EC), NULL);
-    EVP_PKEY *pkey = NULL;
-    EC_GROUP *g = group_of(curve);
-    EC_POINT *p = g ? EC_POINT_new(g) : NULL;
-    if (bld == NULL || pc == NULL || g == NULL || p == NULL || (d && bd == NULL))
-        goto out;
-    /* Reject points off the curve before OpenSSL sees them (Part 1 §C.x: TPM_RC_ECC_POINT). */
-    if (EC_POINT_oct2point(g, p, pt, 1 + 2 * fs, NULL) != 1 ||
-        EC_POINT_is_on_curve(g, p, NULL) != 1) {
-        rc = TCRYPTO_ERR_KEY;
-        goto out;
-    }
-    if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve_name(curve), 0) != 1 ||
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + 2 * fs) != 1 ||
-        (bd && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bd) != 1))
-        goto out;
-    params = OSSL_PARAM_BLD_to_param(bld);
-    if (params == NULL || EVP_PKEY_fromdata_init(pc) != 1 ||
-        EVP_PKEY_fromdata(pc, &pkey, bd ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) {
-        rc = TCRYPTO_ERR_KEY;
-        goto out;
-    }
-    tcrypto_tpm_key *k = calloc(1, sizeof(*k));
-    if (k == NULL) {
-        rc = TCRYPTO_ERR_NOMEM;
-        goto out;
-    }
-    k->pkey = pkey;
-    pkey = NULL;
-    k->is_ec = true;
-    k->size = fs;
-    *out = k;
-    rc = TCRYPTO_OK;
-out:
-    EC_POINT_free(p);
-    EC_GROUP_free(g);
-    EVP_PKEY_free(pkey);
-    EVP_PKEY_CTX_free(pc);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_clear_free(bd);
-    return rc;
+    if (dlen > fs || !sec1_point(fs, x, xlen, y, ylen, pt))
+        return TCRYPTO_ERR_KEY;
+    /* A point off the curve is TCRYPTO_ERR_KEY (TPM_RC_ECC_POINT above). */
+    return tcrypto_ec_from_parts(curve_of(curve), pt, 1 + 2 * fs, d, d ? dlen : 0, out);
 }
 
-tcrypto_rc tcrypto_tpm_ecdh(const tcrypto_tpm_key *priv, const uint8_t *x, size_t xlen,
-                            const uint8_t *y, size_t ylen, uint8_t *zx, uint8_t *zy)
+/* The whole point d*Q, for ECDH_ZGen and ECDH_KeyGen (Part 3 §14.4, §14.5),
+ * which return both coordinates where ECDH gives only x. */
+static tcrypto_rc ecdh_point(const tcrypto_tpm_key *priv, const uint8_t *pt, size_t ptlen,
+                             uint8_t *zx, uint8_t *zy)
 {
-    tcrypto_rc ready = tcx_ready();
-    if (ready != TCRYPTO_OK)
-        return ready;
-    if (!priv->is_ec)
-        return TCRYPTO_ERR_KEY;
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    char gname[32];
-    size_t fs = priv->size;
-    uint8_t pt[1 + 2 * 66];
-    EC_GROUP *g = NULL;
-    EC_POINT *q = NULL, *r = NULL;
-    BIGNUM *d = NULL, *bx = BN_new(), *by = BN_new();
+    size_t fs = priv->bytes;
+    int nid = priv->curve == TCRYPTO_CURVE_P256   ? NID_X9_62_prime256v1
+              : priv->curve == TCRYPTO_CURVE_P384 ? NID_secp384r1
+                                                  : NID_secp521r1;
+    EC_GROUP *g = EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL, nid);
+    EC_POINT *q = g ? EC_POINT_new(g) : NULL, *r = g ? EC_POINT_new(g) : NULL;
+    BIGNUM *d = NULL, *bx = BN_secure_new(), *by = BN_secure_new();
     BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
-    if (xlen > fs || ylen > fs || bx == NULL || by == NULL || bnctx == NULL)
+    if (g == NULL || q == NULL || r == NULL || bx == NULL || by == NULL || bnctx == NULL ||
+        EVP_PKEY_get_bn_param(priv->pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
         goto out;
-    if (EVP_PKEY_get_utf8_string_param(priv->pkey, OSSL_PKEY_PARAM_GROUP_NAME, gname,
-                                       sizeof(gname), NULL) != 1)
-        goto out;
-    g = EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL,
-                                      OBJ_sn2nid(gname) != NID_undef ? OBJ_sn2nid(gname)
-                                                                     : EC_curve_nist2nid(gname));
-    if (g == NULL)
-        goto out;
-    if (EVP_PKEY_get_bn_param(priv->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
-        goto out;
-    pt[0] = 0x04;
-    memset(pt + 1, 0, 2 * fs);
-    memcpy(pt + 1 + fs - xlen, x, xlen);
-    memcpy(pt + 1 + 2 * fs - ylen, y, ylen);
-    q = EC_POINT_new(g);
-    r = EC_POINT_new(g);
-    if (q == NULL || r == NULL)
-        goto out;
-    if (EC_POINT_oct2point(g, q, pt, 1 + 2 * fs, bnctx) != 1 ||
-        EC_POINT_is_on_curve(g, q, bnctx) != 1) {
+    if (EC_POINT_oct2point(g, q, pt, ptlen, bnctx) != 1 || EC_POINT_is_on_curve(g, q, bnctx) != 1) {
         rc = TCRYPTO_ERR_KEY;
         goto out;
     }
     if (EC_POINT_mul(g, r, NULL, q, d, bnctx) != 1 || EC_POINT_is_at_infinity(g, r) ||
         EC_POINT_get_affine_coordinates(g, r, bx, by, bnctx) != 1)
         goto out;
-    if (BN_bn2binpad(bx, zx, (int)fs) < 0 || (zy && BN_bn2binpad(by, zy, (int)fs) < 0))
+    if (BN_bn2binpad(bx, zx, (int)fs) < 0 || BN_bn2binpad(by, zy, (int)fs) < 0)
         goto out;
     rc = TCRYPTO_OK;
 out:
@@ -803,66 +629,77 @@ out:
     return rc;
 }
 
-static int sign_setup(EVP_PKEY_CTX *pc, bool is_ec, uint16_t scheme, uint16_t hash)
+tcrypto_rc tcrypto_tpm_ecdh(const tcrypto_tpm_key *priv, const uint8_t *x, size_t xlen,
+                            const uint8_t *y, size_t ylen, uint8_t *zx, uint8_t *zy)
 {
-    const EVP_MD *md = md_fetched(hash);
-    int ok = md != NULL;
-    if (ok && !is_ec) {
-        ok = EVP_PKEY_CTX_set_rsa_padding(pc, scheme == 0x0016 ? RSA_PKCS1_PSS_PADDING
-                                                               : RSA_PKCS1_PADDING) == 1;
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (priv->type != TCRYPTO_KEY_EC || !priv->priv)
+        return TCRYPTO_ERR_KEY;
+    size_t fs = priv->bytes;
+    uint8_t pt[1 + 2 * 66];
+    if (!sec1_point(fs, x, xlen, y, ylen, pt))
+        return TCRYPTO_ERR_KEY;
+    if (zy != NULL)
+        return ecdh_point(priv, pt, 1 + 2 * fs, zx, zy);
+    size_t zl = fs;
+    return tcrypto_derive(priv, pt, 1 + 2 * fs, zx, &zl);
+}
+
+static bool scheme_fits(const tcrypto_tpm_key *k, uint16_t scheme)
+{
+    if (scheme == 0x0018)
+        return k->type == TCRYPTO_KEY_EC;
+    return k->type == TCRYPTO_KEY_RSA && (scheme == 0x0014 || scheme == 0x0016);
+}
+
+/* Signature schemes: RSASSA 0x0014 (PKCS#1 v1.5 over the digest), RSAPSS
+ * 0x0016 (salt as long as the digest to sign, any to verify), ECDSA 0x0018. */
+static tcrypto_sig_params sig_params(uint16_t scheme, uint16_t hash, bool verify)
+{
+    tcrypto_sig_params sp = { .md = md_of(hash) };
+    if (scheme == 0x0018) {
+        sp.scheme = TCRYPTO_SIG_ECDSA;
+        sp.md = TCRYPTO_MD_NONE;
+    } else if (scheme == 0x0016) {
+        sp.scheme = TCRYPTO_SIG_RSA_PSS;
+        sp.salt_len = verify ? TCRYPTO_PSS_SALT_ANY : tcrypto_md_size(sp.md);
+    } else {
+        sp.scheme = TCRYPTO_SIG_RSA_PKCS1;
     }
-    if (ok)
-        ok = EVP_PKEY_CTX_set_signature_md(pc, md) == 1;
-    return ok;
+    return sp;
 }
 
 tcrypto_rc tcrypto_tpm_sign(const tcrypto_tpm_key *k, uint16_t scheme, uint16_t hash,
                             const uint8_t *digest, size_t dlen, uint8_t *sig, size_t *siglen,
                             uint8_t *s_out)
 {
-    tcrypto_rc ready = tcx_ready();
-    if (ready != TCRYPTO_OK)
-        return ready;
-    bool ec_scheme = scheme == 0x0018;
-    if (ec_scheme != k->is_ec || (!k->is_ec && scheme != 0x0014 && scheme != 0x0016))
+    if (!scheme_fits(k, scheme))
+        return TCRYPTO_ERR_UNSUPPORTED;
+    if (md_of(hash) == TCRYPTO_MD_NONE)
         return TCRYPTO_ERR_UNSUPPORTED;
     if (dlen != tcrypto_tpm_hash_size(hash))
         return TCRYPTO_ERR_INPUT;
-    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    uint8_t der[160];
-    size_t derlen = sizeof(der);
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pkey, NULL);
-    ECDSA_SIG *es = NULL;
-    if (pc == NULL || EVP_PKEY_sign_init(pc) != 1 || !sign_setup(pc, k->is_ec, scheme, hash))
-        goto out;
-    if (scheme == 0x0016 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, (int)dlen) != 1)
-        goto out;
-    if (!k->is_ec) {
-        size_t l = *siglen;
-        if (l < k->size) {
-            rc = TCRYPTO_ERR_BUFFER;
-            goto out;
-        }
-        if (EVP_PKEY_sign(pc, sig, &l, digest, dlen) != 1)
-            goto out;
-        *siglen = l;
-        rc = TCRYPTO_OK;
-        goto out;
+    tcrypto_sig_params sp = sig_params(scheme, hash, false);
+    if (k->type == TCRYPTO_KEY_RSA) {
+        if (*siglen < k->bytes)
+            return TCRYPTO_ERR_BUFFER;
+        return tcrypto_sign(k, &sp, digest, dlen, sig, siglen);
     }
-    if (EVP_PKEY_sign(pc, der, &derlen, digest, dlen) != 1)
-        goto out;
-    const unsigned char *dp = der;
-    es = d2i_ECDSA_SIG(NULL, &dp, (long)derlen);
-    if (es == NULL || *siglen < k->size)
-        goto out;
-    if (BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, (int)k->size) < 0 ||
-        BN_bn2binpad(ECDSA_SIG_get0_s(es), s_out, (int)k->size) < 0)
-        goto out;
-    *siglen = k->size;
-    rc = TCRYPTO_OK;
-out:
-    ECDSA_SIG_free(es);
-    EVP_PKEY_CTX_free(pc);
+    /* ECDSA: the layer gives r || s; the TPM wants them apart. */
+    uint8_t rs[2 * 66];
+    size_t rl = sizeof(rs);
+    if (*siglen < k->bytes)
+        return TCRYPTO_ERR_INTERNAL;
+    tcrypto_rc rc = tcrypto_sign(k, &sp, digest, dlen, rs, &rl);
+    if (rc == TCRYPTO_OK && rl != 2 * k->bytes)
+        rc = TCRYPTO_ERR_INTERNAL;
+    if (rc == TCRYPTO_OK) {
+        memcpy(sig, rs, k->bytes);
+        memcpy(s_out, rs + k->bytes, k->bytes);
+        *siglen = k->bytes;
+    }
     return rc;
 }
 
@@ -870,137 +707,73 @@ tcrypto_rc tcrypto_tpm_verify(const tcrypto_tpm_key *k, uint16_t scheme, uint16_
                               const uint8_t *digest, size_t dlen, const uint8_t *sig,
                               size_t siglen, const uint8_t *s2, size_t s2len)
 {
-    tcrypto_rc ready = tcx_ready();
-    if (ready != TCRYPTO_OK)
-        return ready;
-    bool ec_scheme = scheme == 0x0018;
-    if (ec_scheme != k->is_ec || (!k->is_ec && scheme != 0x0014 && scheme != 0x0016))
+    if (!scheme_fits(k, scheme))
         return TCRYPTO_ERR_UNSUPPORTED;
-    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pkey, NULL);
-    ECDSA_SIG *es = NULL;
-    BIGNUM *r = NULL, *s = NULL;
-    unsigned char *der = NULL;
-    if (pc == NULL || EVP_PKEY_verify_init(pc) != 1 || !sign_setup(pc, k->is_ec, scheme, hash))
-        goto out;
-    if (scheme == 0x0016 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_AUTO) != 1)
-        goto out;
-    if (!k->is_ec) {
-        rc = EVP_PKEY_verify(pc, sig, siglen, digest, dlen) == 1 ? TCRYPTO_OK : TCRYPTO_ERR_VERIFY;
-        goto out;
-    }
-    es = ECDSA_SIG_new();
-    r = BN_bin2bn(sig, (int)siglen, NULL);
-    s = BN_bin2bn(s2, (int)s2len, NULL);
-    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1)
-        goto out;
-    r = s = NULL;
-    int derlen = i2d_ECDSA_SIG(es, &der);
-    if (derlen <= 0)
-        goto out;
-    rc = EVP_PKEY_verify(pc, der, (size_t)derlen, digest, dlen) == 1 ? TCRYPTO_OK
-                                                                      : TCRYPTO_ERR_VERIFY;
-out:
-    OPENSSL_free(der);
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
-    EVP_PKEY_CTX_free(pc);
-    return rc;
+    if (md_of(hash) == TCRYPTO_MD_NONE)
+        return TCRYPTO_ERR_UNSUPPORTED;
+    tcrypto_sig_params sp = sig_params(scheme, hash, true);
+    if (k->type == TCRYPTO_KEY_RSA)
+        return tcrypto_verify(k, &sp, digest, dlen, sig, siglen);
+    /* r and s as TPM2Bs: leading zeros may be missing, never extra bytes. */
+    size_t fs = k->bytes;
+    uint8_t rs[2 * 66];
+    while (siglen > fs && sig[0] == 0)
+        sig++, siglen--;
+    while (s2len > fs && s2[0] == 0)
+        s2++, s2len--;
+    if (siglen > fs || s2len > fs)
+        return TCRYPTO_ERR_VERIFY;
+    memset(rs, 0, 2 * fs);
+    memcpy(rs + fs - siglen, sig, siglen);
+    memcpy(rs + 2 * fs - s2len, s2, s2len);
+    return tcrypto_verify(k, &sp, digest, dlen, rs, 2 * fs);
 }
 
-static int enc_setup(EVP_PKEY_CTX *pc, uint16_t scheme, uint16_t hash, const uint8_t *label,
-                     size_t label_len)
+/* RSA encryption schemes: RSAES 0x0015, OAEP 0x0017, NULL 0x0010 (raw). */
+static bool enc_params(uint16_t scheme, uint16_t hash, const uint8_t *label, size_t label_len,
+                       tcrypto_rsa_enc_params *ep)
 {
-    if (scheme == 0x0015)
-        return EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1;
-    if (scheme == 0x0010)
-        return EVP_PKEY_CTX_set_rsa_padding(pc, RSA_NO_PADDING) == 1;
-    if (scheme != 0x0017)
-        return 0;
-    const EVP_MD *md = md_fetched(hash);
-    int ok = md != NULL && EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING) == 1 &&
-             EVP_PKEY_CTX_set_rsa_oaep_md(pc, md) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(pc, md) == 1;
-    if (ok && label_len > 0) {
-        uint8_t *l = OPENSSL_memdup(label, label_len);
-        ok = l != NULL && EVP_PKEY_CTX_set0_rsa_oaep_label(pc, l, (int)label_len) == 1;
-        if (!ok)
-            OPENSSL_free(l);
+    *ep = (tcrypto_rsa_enc_params){ .pad = TCRYPTO_RSA_PAD_NONE };
+    switch (scheme) {
+    case 0x0015: ep->pad = TCRYPTO_RSA_PAD_PKCS1; return true;
+    case 0x0010: return true;
+    case 0x0017:
+        ep->pad = TCRYPTO_RSA_PAD_OAEP;
+        ep->md = md_of(hash);
+        ep->label = label_len ? label : NULL;
+        ep->label_len = label_len;
+        return ep->md != TCRYPTO_MD_NONE;
+    default: return false;
     }
-    return ok;
 }
 
 tcrypto_rc tcrypto_tpm_rsa_encrypt(const tcrypto_tpm_key *k, uint16_t scheme, uint16_t hash,
                                    const uint8_t *label, size_t label_len, const uint8_t *in,
                                    size_t inlen, uint8_t *out, size_t *outlen)
 {
-    tcrypto_rc ready = tcx_ready();
-    if (ready != TCRYPTO_OK)
-        return ready;
-    if (k->is_ec)
+    tcrypto_rsa_enc_params ep;
+    if (k->type != TCRYPTO_KEY_RSA)
         return TCRYPTO_ERR_KEY;
-    if (*outlen < k->size)
+    if (!enc_params(scheme, hash, label, label_len, &ep))
+        return TCRYPTO_ERR_INTERNAL;
+    if (*outlen < k->bytes)
         return TCRYPTO_ERR_BUFFER;
-    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    uint8_t padded[512];
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pkey, NULL);
-    if (pc == NULL || EVP_PKEY_encrypt_init(pc) != 1 ||
-        !enc_setup(pc, scheme, hash, label, label_len))
-        goto out;
-    if (scheme == 0x0010) {
-        /* Raw RSA: left-pad to the modulus size (Part 1 §B.4 TPM_ALG_NULL). */
-        if (inlen > k->size) {
-            rc = TCRYPTO_ERR_INPUT;
-            goto out;
-        }
-        memset(padded, 0, k->size - inlen);
-        memcpy(padded + k->size - inlen, in, inlen);
-        in = padded;
-        inlen = k->size;
-    }
-    size_t l = *outlen;
-    if (EVP_PKEY_encrypt(pc, out, &l, in, inlen) != 1) {
-        rc = TCRYPTO_ERR_INPUT;
-        goto out;
-    }
-    *outlen = l;
-    rc = TCRYPTO_OK;
-out:
-    EVP_PKEY_CTX_free(pc);
-    return rc;
+    tcrypto_rc rc = tcrypto_rsa_encrypt(k, &ep, in, inlen, out, outlen);
+    /* A message too long for the padding is bad input, not a failure. */
+    return rc == TCRYPTO_ERR_ARG ? TCRYPTO_ERR_INPUT : rc;
 }
 
 tcrypto_rc tcrypto_tpm_rsa_decrypt(const tcrypto_tpm_key *k, uint16_t scheme, uint16_t hash,
                                    const uint8_t *label, size_t label_len, const uint8_t *in,
                                    size_t inlen, uint8_t *out, size_t *outlen)
 {
-    tcrypto_rc ready = tcx_ready();
-    if (ready != TCRYPTO_OK)
-        return ready;
-    if (k->is_ec)
+    tcrypto_rsa_enc_params ep;
+    if (k->type != TCRYPTO_KEY_RSA)
         return TCRYPTO_ERR_KEY;
-    if (inlen != k->size)
+    if (!enc_params(scheme, hash, label, label_len, &ep))
+        return TCRYPTO_ERR_INTERNAL;
+    if (inlen != k->bytes)
         return TCRYPTO_ERR_INPUT;
-    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    uint8_t tmp[512];
-    size_t l = sizeof(tmp);
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pkey, NULL);
-    if (pc == NULL || EVP_PKEY_decrypt_init(pc) != 1 ||
-        !enc_setup(pc, scheme, hash, label, label_len))
-        goto out;
-    if (EVP_PKEY_decrypt(pc, tmp, &l, in, inlen) != 1) {
-        rc = TCRYPTO_ERR_DECRYPT;
-        goto out;
-    }
-    if (l > *outlen) {
-        rc = TCRYPTO_ERR_BUFFER;
-        goto out;
-    }
-    memcpy(out, tmp, l);
-    *outlen = l;
-    rc = TCRYPTO_OK;
-out:
-    OPENSSL_cleanse(tmp, sizeof(tmp));
-    EVP_PKEY_CTX_free(pc);
-    return rc;
+    tcrypto_rc rc = tcrypto_rsa_decrypt(k, &ep, in, inlen, out, outlen);
+    return rc == TCRYPTO_ERR_INPUT ? TCRYPTO_ERR_DECRYPT : rc;
 }
