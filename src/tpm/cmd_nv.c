@@ -262,9 +262,30 @@ TTPM_HANDLER(NV_Increment)
         return rc;
     if (nv_type(nv) != TPM_NT_COUNTER)
         return TPM_RC_ATTRIBUTES | TTPM_RC_H(2);
-    uint64_t v = (nv->attrs & TPMA_NV_WRITTEN) ? tc_load_u64(nv->data) : 0;
+    /* A counter's first increment starts from the highest value any counter
+     * on this TPM has held, so that a counter deleted and defined again never
+     * repeats a value (Part 1, Counter Index; Part 3 §31.8). */
+    ttpm_perm *p = &c->t->perm;
+    uint64_t v;
+    if (nv->attrs & TPMA_NV_WRITTEN) {
+        v = tc_load_u64(nv->data);
+    } else {
+        /* the live counters count too (state written before the high-water
+         * mark was kept) */
+        v = p->nv_counter_max;
+        for (unsigned i = 0; i < TTPM_MAX_NV; i++) {
+            const ttpm_nv *o = &p->nv[i];
+            if (o->used && nv_type(o) == TPM_NT_COUNTER && (o->attrs & TPMA_NV_WRITTEN) &&
+                tc_load_u64(o->data) > v)
+                v = tc_load_u64(o->data);
+        }
+    }
+    if (v == UINT64_MAX)
+        return TPM_RC_NV_RANGE; /* a counter never wraps */
     tc_store_u64(nv->data, v + 1);
     nv->attrs |= TPMA_NV_WRITTEN;
+    if (v + 1 > p->nv_counter_max)
+        p->nv_counter_max = v + 1;
     c->t->dirty = true;
     return TPM_RC_SUCCESS;
 }

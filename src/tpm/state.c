@@ -40,7 +40,8 @@ enum {
     REC_PERSISTENT = 8,
     REC_SAVED = 9,
     REC_SAVED_SESSION = 10,
-    REC_LAST = REC_SAVED_SESSION,
+    REC_NV_COUNTER = 11, /* optional: present only when not zero */
+    REC_LAST = REC_NV_COUNTER,
 };
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -244,6 +245,15 @@ bool ttpm_state_encode(const ttpm_perm *p, tc_buf *out)
         rec_end(&b, at);
     }
 
+    /* Optional records are written only when they differ from their default
+     * (and refused when they do not), so an older file reads unchanged and
+     * every state still has exactly one encoding. */
+    if (p->nv_counter_max != 0) {
+        at = rec_begin(&b, REC_NV_COUNTER);
+        tc_buf_put_u64(&b, p->nv_counter_max);
+        rec_end(&b, at);
+    }
+
     bool ok = false;
     uint8_t sum[STATE_SUM];
     if (!b.failed) {
@@ -438,6 +448,8 @@ static bool get_record(uint16_t tag, tc_reader *r, ttpm_perm *p)
         if (!get_slot(r, TTPM_MAX_SESSIONS, used, &i))
             return false;
         return get_session(r, &p->saved_sess[i]);
+    case REC_NV_COUNTER:
+        return tc_read_u64(r, &p->nv_counter_max) && p->nv_counter_max != 0;
     default:
         return false;
     }

@@ -482,6 +482,9 @@ typedef struct {
     uint16_t audit_hash;
     uint8_t audit_cc[64];  /* bitmap over command codes 0x11F.. */
     ttpm_nv nv[TTPM_MAX_NV];
+    /* highest value any NV counter index has held, also deleted ones: a new
+     * counter starts above it (Part 1, Counter Index) */
+    uint64_t nv_counter_max;
     ttpm_persistent persist[TTPM_MAX_PERSISTENT];
     /* Shutdown(STATE) save area */
     bool saved_valid;

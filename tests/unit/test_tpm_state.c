@@ -55,6 +55,7 @@ static ttpm_perm *sample(void)
     p->orderly = true;
     p->pcr_banks = 0x5;
     p->audit_counter = 42;
+    p->nv_counter_max = 0x0A0B0C0D0E0F1011ull;
     p->audit_hash = TPM_ALG_SHA384;
     fill(p->audit_cc, sizeof(p->audit_cc), 8);
     p->nv[3].used = true;
@@ -295,6 +296,29 @@ static void test_header_and_checksum(void **state)
     free(p);
 }
 
+/* The optional NV counter high-water record: absent when zero, refused when
+ * present with zero or with a wrong length, and not allowed twice. */
+static void test_nv_counter_record(void **state)
+{
+    (void)state;
+    ttpm_perm *p = sample();
+    p->nv_counter_max = 0;
+    tc_buf b = encode(p);
+    size_t body = b.len - SUM;
+    assert_int_equal(splice(&b, body, 0, "\x00\x0B\x00\x00\x00\x08\0\0\0\0\0\0\0\0", 14),
+                     TTPM_STATE_FIELD);
+    assert_int_equal(splice(&b, body, 0, "\x00\x0B\x00\x00\x00\x04\0\0\0\1", 10),
+                     TTPM_STATE_FIELD);
+    assert_int_equal(splice(&b, body, 0, "\x00\x0B\x00\x00\x00\x08\0\0\0\0\0\0\0\5", 14),
+                     TTPM_STATE_OK);
+    assert_int_equal(splice(&b, body, 0,
+                            "\x00\x0B\x00\x00\x00\x08\0\0\0\0\0\0\0\5"
+                            "\x00\x0B\x00\x00\x00\x08\0\0\0\0\0\0\0\6", 28),
+                     TTPM_STATE_FORMAT);
+    tc_buf_free(&b);
+    free(p);
+}
+
 static void test_records(void **state)
 {
     (void)state;
@@ -303,7 +327,7 @@ static void test_records(void **state)
     uint32_t n;
     size_t body = b.len - SUM;
     /* unknown record after the last one (a newer minor version's addition) */
-    assert_int_equal(splice(&b, body, 0, "\x00\x0B\x00\x00\x00\x01\x00", 7),
+    assert_int_equal(splice(&b, body, 0, "\x00\x40\x00\x00\x00\x01\x00", 7),
                      TTPM_STATE_UNKNOWN_RECORD);
     assert_int_equal(splice(&b, body, 0, "\x00\x00\x00\x00\x00\x00", 6),
                      TTPM_STATE_UNKNOWN_RECORD);
@@ -503,7 +527,7 @@ static void test_file_unknown_record_refused(void **state)
     tc_buf f;
     tc_buf_init(&f);
     tc_buf_put(&f, b.p, b.len - SUM);
-    tc_buf_put(&f, "\x00\x0B\x00\x00\x00\x02\xAB\xCD", 8);
+    tc_buf_put(&f, "\x00\x40\x00\x00\x00\x02\xAB\xCD", 8);
     tc_buf_put(&f, b.p, SUM);
     resum(f.p, f.len);
     assert_int_equal(decode(f.p, f.len), TTPM_STATE_UNKNOWN_RECORD);
@@ -555,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_bad_fields),
         cmocka_unit_test_setup_teardown(test_file_new_and_reload, mkdir_setup, mkdir_teardown),
+        cmocka_unit_test(test_nv_counter_record),
         cmocka_unit_test_setup_teardown(test_file_other_version_refused, mkdir_setup,
                                         mkdir_teardown),
         cmocka_unit_test_setup_teardown(test_file_unknown_record_refused, mkdir_setup,
