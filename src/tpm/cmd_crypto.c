@@ -192,11 +192,13 @@ static ttpm_rc rsa_params(ttpm_cmd *c, ttpm_object *o, uint16_t *scheme, uint16_
         *scheme = o->pub.scheme;
         *hash = o->pub.scheme_hash;
     }
-    /* The label is used with a terminating zero (Part 1 §B.4). */
+    /* A label is a zero-terminated string and is used as sent, zero
+     * included (Part 1 §B.4); one without the zero is refused rather than
+     * completed, as the reference implementation does. */
+    if (label->size && label->b[label->size - 1] != 0)
+        return TPM_RC_VALUE | TTPM_RC_P(3);
     *llen = label->size;
     memcpy(lbuf, label->b, label->size);
-    if (label->size && label->b[label->size - 1] != 0)
-        lbuf[(*llen)++] = 0;
     return TPM_RC_SUCCESS;
 }
 
