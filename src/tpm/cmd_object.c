@@ -628,12 +628,14 @@ static ttpm_rc context_mac(const uint8_t *mac, uint64_t seq, uint32_t handle, ui
                                                                              : TPM_RC_FAILURE;
 }
 
-TTPM_HANDLER(ContextSave)
+/* ContextSave and ContextLoad run in these with the derived keys in ek/mk,
+ * which the handlers wipe on every path. */
+static ttpm_rc context_save(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
 {
     ttpm *t = c->t;
     uint32_t h = c->h[0];
     uint8_t ht = ttpm_handle_type(h);
-    uint8_t ek[32], mk[32], tag[32];
+    uint8_t tag[32];
     uint64_t seq = ++t->context_seq;
     ttpm_rc rc;
     if (!ttpm_params_end(c))
@@ -726,19 +728,25 @@ TTPM_HANDLER(ContextSave)
     tc_buf_put(c->out, ser.p, ser.len);
     rc = TPM_RC_SUCCESS;
 out:
-    tc_wipe(ek, sizeof(ek));
-    tc_wipe(mk, sizeof(mk));
     tc_buf_free(&ser);
     return rc;
 }
 
-TTPM_HANDLER(ContextLoad)
+TTPM_HANDLER(ContextSave)
+{
+    uint8_t keys[64];
+    ttpm_rc rc = context_save(c, keys, keys + 32);
+    tc_wipe(keys, sizeof(keys));
+    return rc;
+}
+
+static ttpm_rc context_load(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
 {
     ttpm *t = c->t;
     uint64_t seq;
     uint32_t saved, hier;
     ttpm_ref blob;
-    uint8_t ek[32], mk[32], tag[32];
+    uint8_t tag[32];
     ttpm_rc rc;
     if (ttpm_get_u64(&c->in, &seq) || ttpm_get_u32(&c->in, &saved) ||
         ttpm_get_u32(&c->in, &hier))
@@ -858,8 +866,14 @@ out:
         ttpm_obj_free(o);
     if (plain)
         tc_freezero(plain, n ? n : 1);
-    tc_wipe(ek, sizeof(ek));
-    tc_wipe(mk, sizeof(mk));
+    return rc;
+}
+
+TTPM_HANDLER(ContextLoad)
+{
+    uint8_t keys[64];
+    ttpm_rc rc = context_load(c, keys, keys + 32);
+    tc_wipe(keys, sizeof(keys));
     return rc;
 }
 
