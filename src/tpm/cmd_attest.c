@@ -38,7 +38,9 @@ ttpm_rc ttpm_signer_setup(ttpm_cmd *c, unsigned hidx, uint16_t scheme, uint16_t 
     ttpm_object *o = ttpm_obj_get(c->t, c->h[hidx]);
     if (o == NULL || o->kind != TTPM_OBJ_KEY || !o->has_sens)
         return TPM_RC_HANDLE | TTPM_RC_H(hidx + 1);
-    if (!(o->pub.attrs & TPMA_OBJECT_SIGN) || (o->pub.type != TPM_ALG_RSA && o->pub.type != TPM_ALG_ECC))
+    if (!(o->pub.attrs & TPMA_OBJECT_SIGN) ||
+        (o->pub.type != TPM_ALG_RSA && o->pub.type != TPM_ALG_ECC &&
+         o->pub.type != TPM_ALG_KEYEDHASH))
         return TPM_RC_KEY | TTPM_RC_H(hidx + 1);
     if (o->pub.scheme != TPM_ALG_NULL) {
         if (scheme != TPM_ALG_NULL && (scheme != o->pub.scheme || hash != o->pub.scheme_hash))
@@ -48,7 +50,15 @@ ttpm_rc ttpm_signer_setup(ttpm_cmd *c, unsigned hidx, uint16_t scheme, uint16_t 
     } else if (scheme == TPM_ALG_NULL) {
         return TPM_RC_SCHEME | TTPM_RC_P(pscheme);
     }
-    if ((o->pub.type == TPM_ALG_RSA) != (scheme == TPM_ALG_RSASSA || scheme == TPM_ALG_RSAPSS))
+    /* the scheme must suit the key: an HMAC key signs with HMAC (the
+     * TPMT_SIGNATURE HMAC form, Part 2 TPMU_SIGNATURE) */
+    bool fits;
+    switch (o->pub.type) {
+    case TPM_ALG_RSA: fits = scheme == TPM_ALG_RSASSA || scheme == TPM_ALG_RSAPSS; break;
+    case TPM_ALG_ECC: fits = scheme == TPM_ALG_ECDSA; break;
+    default: fits = scheme == TPM_ALG_HMAC; break;
+    }
+    if (!fits)
         return TPM_RC_SCHEME | TTPM_RC_P(pscheme);
     s->key = o;
     s->scheme = scheme;
@@ -91,6 +101,17 @@ ttpm_rc ttpm_attest_finish(ttpm_cmd *c, tc_buf *a, const ttpm_signer *s)
     tcrypto_tpm_iov v = { a->p, a->len };
     if (tcrypto_tpm_hash(s->hash, &v, 1, d) != TCRYPTO_OK)
         return TPM_RC_FAILURE;
+    if (s->key->pub.type == TPM_ALG_KEYEDHASH) {
+        /* HMAC of the digest of the attestation, as TPM2_Sign computes it */
+        tcrypto_tpm_iov dv = { d, tcrypto_tpm_hash_size(s->hash) };
+        if (tcrypto_tpm_hmac(s->hash, s->key->sens.sens, s->key->sens.sens_len, &dv, 1, sig.a) !=
+            TCRYPTO_OK)
+            return TPM_RC_FAILURE;
+        sig.hash = s->hash;
+        sig.a_len = (uint16_t)tcrypto_tpm_hash_size(s->hash);
+        ttpm_put_signature(c->out, &sig);
+        return TPM_RC_SUCCESS;
+    }
     tcrypto_tpm_key *k;
     ttpm_rc rc = ttpm_obj_key(s->key, &k);
     if (rc)
