@@ -633,6 +633,180 @@ done:
     return rc;
 }
 
+/* ---- private keys on the secure heap ---------------------------------------
+ *
+ * EVP_PKEY_fromdata() in OpenSSL 3.0 reads every BIGNUM parameter into a
+ * new ordinary-heap BIGNUM (OSSL_PARAM_get_BN), so a key built from
+ * components would keep d, p, q and the CRT values in dumpable memory for
+ * as long as it is open. The DER decoders, by contrast, read private
+ * integers into secure-heap BIGNUMs. So private keys built from components
+ * are written as a PKCS#8 PrivateKeyInfo into a secure-heap buffer and
+ * decoded: the same path as a stored key. */
+
+static EVP_PKEY *decode_key(const uint8_t *der, size_t len, const char *structure,
+                            int selection);
+
+/* A DER writer that only counts when p is NULL, so every structure is
+ * written twice: once to learn its length, once for real. */
+typedef struct {
+    uint8_t *p;
+    size_t len;
+} derw;
+
+static void derw_raw(derw *w, const void *b, size_t n)
+{
+    if (w->p != NULL)
+        memcpy(w->p + w->len, b, n);
+    w->len += n;
+}
+
+/* X.690 §8.1.3: definite length, short or long form (contents < 16 MiB). */
+static void derw_hdr(derw *w, uint8_t tag, size_t n)
+{
+    uint8_t h[5];
+    size_t k = 0;
+    h[k++] = tag;
+    if (n < 0x80) {
+        h[k++] = (uint8_t)n;
+    } else if (n <= 0xff) {
+        h[k++] = 0x81;
+        h[k++] = (uint8_t)n;
+    } else if (n <= 0xffff) {
+        h[k++] = 0x82;
+        h[k++] = (uint8_t)(n >> 8);
+        h[k++] = (uint8_t)n;
+    } else {
+        h[k++] = 0x83;
+        h[k++] = (uint8_t)(n >> 16);
+        h[k++] = (uint8_t)(n >> 8);
+        h[k++] = (uint8_t)n;
+    }
+    derw_raw(w, h, k);
+}
+
+/* Non-negative INTEGER (X.690 §8.3): minimal, a 0x00 in front when the top
+ * bit is set; written straight from the BIGNUM into the (secure) output. */
+static void derw_int(derw *w, const BIGNUM *bn)
+{
+    int nb = BN_num_bytes(bn);
+    size_t n = nb == 0 ? 1 : (size_t)nb + (BN_is_bit_set(bn, nb * 8 - 1) ? 1 : 0);
+    derw_hdr(w, 0x02, n);
+    if (w->p != NULL)
+        BN_bn2binpad(bn, w->p + w->len, (int)n);
+    w->len += n;
+}
+
+/* RFC 8017 A.1.2 RSAPrivateKey, two-prime: v = n, e, d, p, q, dp, dq, qinv. */
+static void derw_rsa_fields(derw *w, BIGNUM *const v[8])
+{
+    static const uint8_t version0[] = {0x02, 0x01, 0x00};
+    derw_raw(w, version0, sizeof(version0));
+    for (int i = 0; i < 8; i++)
+        derw_int(w, v[i]);
+}
+
+static void derw_rsa_body(derw *w, BIGNUM *const v[8])
+{
+    derw c = {NULL, 0};
+    derw_rsa_fields(&c, v);
+    derw_hdr(w, 0x30, c.len);
+    derw_rsa_fields(w, v);
+}
+
+typedef struct {
+    const BIGNUM *d;     /* EC private scalar */
+    size_t field_len;
+    const uint8_t *point; /* uncompressed SEC1 point */
+    size_t point_len;
+} ec_priv_in;
+
+/* RFC 5915 §3 ECPrivateKey without the [0] parameters (they are in the
+ * PKCS#8 AlgorithmIdentifier, RFC 5915 §3 allows that). */
+static void derw_ec_fields(derw *w, const ec_priv_in *in);
+
+static void derw_ec_body(derw *w, const ec_priv_in *in)
+{
+    derw c = {NULL, 0};
+    derw_ec_fields(&c, in);
+    derw_hdr(w, 0x30, c.len);
+    derw_ec_fields(w, in);
+}
+
+static void derw_ec_fields(derw *w, const ec_priv_in *in)
+{
+    static const uint8_t version1[] = {0x02, 0x01, 0x01};
+    derw_raw(w, version1, sizeof(version1));
+    derw_hdr(w, 0x04, in->field_len);
+    if (w->p != NULL)
+        BN_bn2binpad(in->d, w->p + w->len, (int)in->field_len);
+    w->len += in->field_len;
+    /* [1] EXPLICIT BIT STRING (no unused bits) */
+    size_t bits = 1 + in->point_len;
+    derw c = {NULL, 0};
+    derw_hdr(&c, 0x03, bits);
+    derw_hdr(w, 0xa1, c.len + bits);
+    static const uint8_t no_unused_bits = 0;
+    derw_hdr(w, 0x03, bits);
+    derw_raw(w, &no_unused_bits, 1);
+    derw_raw(w, in->point, in->point_len);
+}
+
+typedef struct {
+    const uint8_t *priv;
+    size_t len;
+} raw_priv_in;
+
+/* RFC 8410 §7 CurvePrivateKey: an OCTET STRING of the raw key. */
+static void derw_raw_body(derw *w, const raw_priv_in *in)
+{
+    derw_hdr(w, 0x04, in->len);
+    derw_raw(w, in->priv, in->len);
+}
+
+typedef void (*derw_body_fn)(derw *w, const void *arg);
+
+static void rsa_body_cb(derw *w, const void *arg) { derw_rsa_body(w, arg); }
+static void ec_body_cb(derw *w, const void *arg) { derw_ec_body(w, arg); }
+static void raw_body_cb(derw *w, const void *arg) { derw_raw_body(w, arg); }
+
+/* RFC 5208 §5 PrivateKeyInfo around a key body (the whole encoded private
+ * key). algid: the DER AlgorithmIdentifier SEQUENCE, whole. */
+static void derw_pkcs8(derw *w, const uint8_t *algid, size_t algid_len, derw_body_fn body,
+                       const void *arg)
+{
+    static const uint8_t version0[] = {0x02, 0x01, 0x00};
+    derw k = {NULL, 0}, os = {NULL, 0};
+    body(&k, arg);
+    derw_hdr(&os, 0x04, k.len);
+    size_t content = sizeof(version0) + algid_len + os.len + k.len;
+    derw_hdr(w, 0x30, content);
+    derw_raw(w, version0, sizeof(version0));
+    derw_raw(w, algid, algid_len);
+    derw_hdr(w, 0x04, k.len);
+    body(w, arg);
+}
+
+/* Build the PrivateKeyInfo in a secure-heap buffer and decode it. */
+static tcrypto_rc private_from_der(const uint8_t *algid, size_t algid_len, derw_body_fn body,
+                                   const void *arg, EVP_PKEY **pk)
+{
+    derw w = {NULL, 0};
+    derw_pkcs8(&w, algid, algid_len, body, arg);
+    size_t len = w.len;
+    w.p = tcrypto_secure_alloc(len);
+    if (w.p == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    w.len = 0;
+    derw_pkcs8(&w, algid, algid_len, body, arg);
+    *pk = decode_key(w.p, len, "PrivateKeyInfo", EVP_PKEY_KEYPAIR);
+    tcrypto_secure_free(w.p, len);
+    return *pk != NULL ? TCRYPTO_OK : tcx_load_failure(TCRYPTO_ERR_KEY);
+}
+
+/* RFC 8017 A.1: rsaEncryption with NULL parameters. */
+static const uint8_t algid_rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                    0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+
 static bool int_ok(const uint8_t *p, size_t len)
 {
     return p != NULL && len > 0 && len <= RSA_IMPORT_MAX_BITS / 8 + 1;
@@ -721,7 +895,10 @@ tcrypto_rc tcrypto_rsa_from_parts(const tcrypto_rsa_parts *parts, tcrypto_pkey *
             goto done;
         }
     }
-    rc = from_params(tcx_keytype_name(TCRYPTO_KEY_RSA), priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld, &pk);
+    if (priv)
+        rc = private_from_der(algid_rsa, sizeof(algid_rsa), rsa_body_cb, bns, &pk);
+    else
+        rc = from_params(tcx_keytype_name(TCRYPTO_KEY_RSA), EVP_PKEY_PUBLIC_KEY, bld, &pk);
     if (rc != TCRYPTO_OK)
         goto done;
     rc = tcx_pkey_wrap(pk, priv, out);
@@ -817,15 +994,32 @@ tcrypto_rc tcrypto_ec_from_parts(tcrypto_curve curve, const uint8_t *point, size
         }
         point = derived;
     }
-    bld = OSSL_PARAM_BLD_new();
-    if (bld == NULL ||
-        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, ptlen) != 1 ||
-        (d != NULL && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) != 1)) {
-        rc = TCRYPTO_ERR_NOMEM;
-        goto done;
+    if (d != NULL) {
+        /* RFC 5480 §2.1.1: id-ecPublicKey with the named curve. */
+        uint8_t algid[2 + 9 + 12];
+        size_t oid_len = 0;
+        const uint8_t *oid = tcrypto_ec_params_der(TCRYPTO_KEY_EC, curve, &oid_len);
+        static const uint8_t id_ec[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+        if (oid == NULL || oid_len > sizeof(algid) - 2 - sizeof(id_ec)) {
+            rc = TCRYPTO_ERR_INTERNAL;
+            goto done;
+        }
+        algid[0] = 0x30;
+        algid[1] = (uint8_t)(sizeof(id_ec) + oid_len);
+        memcpy(algid + 2, id_ec, sizeof(id_ec));
+        memcpy(algid + 2 + sizeof(id_ec), oid, oid_len);
+        ec_priv_in in = {d, fl, point, ptlen};
+        rc = private_from_der(algid, 2 + sizeof(id_ec) + oid_len, ec_body_cb, &in, &pk);
+    } else {
+        bld = OSSL_PARAM_BLD_new();
+        if (bld == NULL ||
+            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, ptlen) != 1) {
+            rc = TCRYPTO_ERR_NOMEM;
+            goto done;
+        }
+        rc = from_params(tcx_keytype_name(TCRYPTO_KEY_EC), EVP_PKEY_PUBLIC_KEY, bld, &pk);
     }
-    rc = from_params(tcx_keytype_name(TCRYPTO_KEY_EC), d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld, &pk);
     if (rc != TCRYPTO_OK)
         goto done;
     rc = tcx_pkey_wrap(pk, d != NULL, out);
@@ -857,9 +1051,20 @@ tcrypto_rc tcrypto_raw_from_parts(tcrypto_key_type type, const uint8_t *pub, siz
     if ((pub != NULL && pub_len != klen) || (priv != NULL && priv_len != klen))
         return TCRYPTO_ERR_KEY;
     if (priv != NULL) {
-        pk = EVP_PKEY_new_raw_private_key_ex(tcx_libctx(), name, NULL, priv, priv_len);
-        if (pk == NULL)
-            return tcx_load_failure(TCRYPTO_ERR_KEY);
+        /* EVP_PKEY_new_raw_private_key_ex() copies the key to the ordinary
+         * heap (OSSL_PARAM_get_octet_string); the decoder does not. */
+        uint8_t algid[2 + 5];
+        size_t oid_len = 0;
+        const uint8_t *oid = tcrypto_ec_params_der(type, TCRYPTO_CURVE_NONE, &oid_len);
+        if (oid == NULL || oid_len != sizeof(algid) - 2)
+            return TCRYPTO_ERR_INTERNAL;
+        algid[0] = 0x30;
+        algid[1] = (uint8_t)oid_len;
+        memcpy(algid + 2, oid, oid_len);
+        raw_priv_in in = {priv, priv_len};
+        rc = private_from_der(algid, sizeof(algid), raw_body_cb, &in, &pk);
+        if (rc != TCRYPTO_OK)
+            return rc;
         if (pub != NULL) {
             if (EVP_PKEY_get_raw_public_key(pk, derived, &dlen) != 1 || dlen != klen) {
                 rc = TCRYPTO_ERR_INTERNAL;
@@ -1039,36 +1244,115 @@ static size_t encode_spki(const EVP_PKEY *pk, uint8_t **data)
     return dlen;
 }
 
+/* Fetch a private integer into a new secure-heap BIGNUM (the parameter
+ * buffer EVP_PKEY_get_bn_param() uses is wiped by it). */
+static BIGNUM *secure_bn_param(const EVP_PKEY *pk, const char *name)
+{
+    BIGNUM *bn = BN_secure_new();
+    if (bn != NULL && EVP_PKEY_get_bn_param(pk, name, &bn) != 1) {
+        BN_clear_free(bn);
+        bn = NULL;
+    }
+    return bn;
+}
+
+/* PKCS#8 written by our DER writer, straight from secure-heap copies of
+ * the components into the caller's buffer. OpenSSL's encoders would do it
+ * too, but they free an intermediate copy of the DER (with d, p, q in it)
+ * without wiping it (ASN1_item_i2d_bio), which then lingers in freed
+ * ordinary memory. */
 tcrypto_rc tcrypto_pkey_to_pkcs8(const tcrypto_pkey *k, uint8_t *out, size_t *outlen)
 {
     tcrypto_rc rc = tcx_ready();
-    OSSL_ENCODER_CTX *ectx = NULL;
-    uint8_t *data = NULL;
-    size_t dlen = 0;
+    BIGNUM *bns[8] = {NULL};
+    uint8_t point[1 + 2 * 66], raw[64];
+    uint8_t algid[2 + 9 + 12];
+    size_t algid_len = 0;
+    ec_priv_in ec;
+    raw_priv_in rw;
+    derw_body_fn body = NULL;
+    const void *arg = NULL;
     if (rc != TCRYPTO_OK)
         return rc;
     if (k == NULL || outlen == NULL)
         return TCRYPTO_ERR_ARG;
     if (!k->priv)
         return TCRYPTO_ERR_KEY;
-    ectx = OSSL_ENCODER_CTX_new_for_pkey(k->pk, EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo",
-                                         NULL);
-    if (ectx == NULL || OSSL_ENCODER_CTX_get_num_encoders(ectx) == 0) {
+    switch (k->type) {
+    case TCRYPTO_KEY_RSA: {
+        static const char *const names[8] = {
+            OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
+            OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+            OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+            OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
+        for (int i = 0; i < 8; i++) {
+            bns[i] = secure_bn_param(k->pk, names[i]);
+            if (bns[i] == NULL) {
+                rc = TCRYPTO_ERR_INTERNAL;
+                goto done;
+            }
+        }
+        memcpy(algid, algid_rsa, sizeof(algid_rsa));
+        algid_len = sizeof(algid_rsa);
+        body = rsa_body_cb;
+        arg = bns;
+        break;
+    }
+    case TCRYPTO_KEY_EC: {
+        static const uint8_t id_ec[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+        size_t oid_len = 0, plen = sizeof(point);
+        const uint8_t *oid = tcrypto_ec_params_der(TCRYPTO_KEY_EC, k->curve, &oid_len);
+        bns[0] = secure_bn_param(k->pk, OSSL_PKEY_PARAM_PRIV_KEY);
+        if (oid == NULL || oid_len > sizeof(algid) - 2 - sizeof(id_ec) || bns[0] == NULL ||
+            BN_num_bytes(bns[0]) > (int)k->bytes || ec_point_out(k, point, &plen) != TCRYPTO_OK) {
+            rc = TCRYPTO_ERR_INTERNAL;
+            goto done;
+        }
+        algid[0] = 0x30;
+        algid[1] = (uint8_t)(sizeof(id_ec) + oid_len);
+        memcpy(algid + 2, id_ec, sizeof(id_ec));
+        memcpy(algid + 2 + sizeof(id_ec), oid, oid_len);
+        algid_len = 2 + sizeof(id_ec) + oid_len;
+        ec = (ec_priv_in){bns[0], k->bytes, point, plen};
+        body = ec_body_cb;
+        arg = &ec;
+        break;
+    }
+    default: {
+        size_t oid_len = 0, rlen = sizeof(raw);
+        const uint8_t *oid = tcrypto_ec_params_der(k->type, TCRYPTO_CURVE_NONE, &oid_len);
+        if (oid == NULL || oid_len > sizeof(algid) - 2 ||
+            EVP_PKEY_get_raw_private_key(k->pk, raw, &rlen) != 1 || rlen != k->bytes) {
+            rc = TCRYPTO_ERR_INTERNAL;
+            goto done;
+        }
+        algid[0] = 0x30;
+        algid[1] = (uint8_t)oid_len;
+        memcpy(algid + 2, oid, oid_len);
+        algid_len = 2 + oid_len;
+        rw = (raw_priv_in){raw, rlen};
+        body = raw_body_cb;
+        arg = &rw;
+        break;
+    }
+    }
+    derw w = {NULL, 0};
+    derw_pkcs8(&w, algid, algid_len, body, arg);
+    if (tcx_out_precheck(out, outlen, w.len, &rc))
+        goto done;
+    size_t need = w.len;
+    w = (derw){out, 0};
+    derw_pkcs8(&w, algid, algid_len, body, arg);
+    if (w.len != need) {
+        OPENSSL_cleanse(out, *outlen);
         rc = TCRYPTO_ERR_INTERNAL;
         goto done;
     }
-    if (OSSL_ENCODER_to_data(ectx, &data, &dlen) != 1) {
-        rc = TCRYPTO_ERR_INTERNAL;
-        goto done;
-    }
-    if (tcx_out_precheck(out, outlen, dlen, &rc))
-        goto done;
-    memcpy(out, data, dlen);
-    *outlen = dlen;
+    *outlen = need;
 done:
-    if (data != NULL)
-        OPENSSL_clear_free(data, dlen);
-    OSSL_ENCODER_CTX_free(ectx);
+    for (size_t i = 0; i < TC_ARRAY_LEN(bns); i++)
+        BN_clear_free(bns[i]);
+    OPENSSL_cleanse(raw, sizeof(raw));
     return rc;
 }
 
