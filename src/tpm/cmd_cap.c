@@ -367,6 +367,8 @@ TTPM_HANDLER(GetCapability)
             { 0x0A, { 0x00, 0x00, 0x81 } }, /* RESET_L4 */
             { 0x11, { 0x00, 0x00, 0x00 } }, /* NO_INCREMENT */
             { 0x12, { 0x00, 0x00, 0x7E } }, /* DRTM_RESET: 17..22 */
+            { 0x13, { 0x00, 0x00, 0x70 } }, /* POLICY: the PCR_SetAuthPolicy group, 20..22 */
+            { 0x14, { 0x00, 0x00, 0x70 } }, /* AUTH: the PCR_SetAuthValue group, 20..22 */
         };
         size_t at = o->len;
         tc_buf_put_u32(o, 0);

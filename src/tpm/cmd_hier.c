@@ -144,6 +144,10 @@ TTPM_HANDLER(Clear)
      * restartCount start again from zero and Safe is YES (Clock is never
      * reported unsafe here); the DA timers follow Clock. Every PCR-based
      * policy is invalidated (pcrUpdateCounter). */
+    /* the PCR authValues go back to the Empty Buffer (their policies are the
+     * platform's and stay) */
+    tc_wipe(t->pcr_auth, sizeof(t->pcr_auth));
+    t->pcr_auth_len = 0;
     ttpm_clock_update(t);
     p->clock = 0;
     t->clock_saved = 0;

@@ -165,6 +165,58 @@ TTPM_HANDLER(PCR_Reset)
     return TPM_RC_SUCCESS;
 }
 
+/* Part 3, TPM2_PCR_SetAuthPolicy: the platform sets the authPolicy of a PCR policy group;
+ * hashAlg NULL with an empty digest removes it. */
+TTPM_HANDLER(PCR_SetAuthPolicy)
+{
+    ttpm_perm *p = &c->t->perm;
+    ttpm_ref pol;
+    uint16_t alg;
+    uint32_t pcr;
+    ttpm_rc rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &pol)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if ((rc = ttpm_get_u16(&c->in, &alg)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if ((rc = ttpm_get_u32(&c->in, &pcr)) != 0)
+        return ttpm_rc_param(rc, 3);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if (c->h[0] != TPM_RH_PLATFORM)
+        return TPM_RC_HIERARCHY | TTPM_RC_H(1);
+    if ((rc = ttpm_check_hash(alg, true)) != 0)
+        return ttpm_rc_param(rc, 2);
+    if (pol.size != tcrypto_tpm_hash_size(alg))
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    if (pcr >= TTPM_NUM_PCRS || !ttpm_pcr_in_auth_group(pcr))
+        return TPM_RC_VALUE | TTPM_RC_P(3);
+    memset(p->pcr_policy, 0, sizeof(p->pcr_policy));
+    memcpy(p->pcr_policy, pol.b, pol.size);
+    p->pcr_policy_len = pol.size;
+    p->pcr_policy_alg = alg;
+    c->t->dirty = true;
+    return TPM_RC_SUCCESS;
+}
+
+/* Part 3, TPM2_PCR_SetAuthValue: the authValue of a PCR authorization group, kept until the
+ * next Startup(CLEAR). */
+TTPM_HANDLER(PCR_SetAuthValue)
+{
+    ttpm *t = c->t;
+    ttpm_ref auth;
+    ttpm_rc rc;
+    if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &auth)) != 0)
+        return ttpm_rc_param(rc, 1);
+    if (!ttpm_params_end(c))
+        return TPM_RC_SIZE;
+    if (c->h[0] >= TTPM_NUM_PCRS || !ttpm_pcr_in_auth_group(c->h[0]))
+        return TPM_RC_VALUE | TTPM_RC_H(1);
+    tc_wipe(t->pcr_auth, sizeof(t->pcr_auth));
+    memcpy(t->pcr_auth, auth.b, auth.size);
+    t->pcr_auth_len = auth.size;
+    return TPM_RC_SUCCESS;
+}
+
 TTPM_HANDLER(PCR_Allocate)
 {
     ttpm *t = c->t;

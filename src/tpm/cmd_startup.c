@@ -34,6 +34,9 @@ TTPM_HANDLER(Startup)
             return TPM_RC_VALUE | TTPM_RC_P(1);
         memcpy(t->pcr, p->saved_pcr, sizeof(t->pcr));
         t->pcr_counter = p->saved_pcr_counter;
+        /* PCR authValues come back on Resume only (Part 1, PCR authorization) */
+        memcpy(t->pcr_auth, p->saved_pcr_auth, sizeof(t->pcr_auth));
+        t->pcr_auth_len = p->saved_pcr_auth_len;
         /* the saved sessions come back, also after a process restart */
         for (unsigned i = 0; i < TTPM_MAX_SESSIONS; i++)
             if (p->saved_sess[i].used && !t->sess[i].used)
@@ -66,8 +69,14 @@ TTPM_HANDLER(Startup)
             if (t->sess[i].used && !t->sess[i].loaded && p->saved_valid)
                 ttpm_sess_flush(&t->sess[i]);
     }
+    if (type == TPM_SU_CLEAR) {
+        tc_wipe(t->pcr_auth, sizeof(t->pcr_auth));
+        t->pcr_auth_len = 0;
+    }
     p->saved_valid = false;
     tc_wipe(p->saved_sess, sizeof(p->saved_sess));
+    tc_wipe(p->saved_pcr_auth, sizeof(p->saved_pcr_auth));
+    p->saved_pcr_auth_len = 0;
     p->orderly = false;
     t->sh_enable = t->eh_enable = t->ph_enable = t->ph_enable_nv = true;
     /* Counters marked orderly/clear-on-start lose their read/write locks. */
@@ -118,6 +127,8 @@ TTPM_HANDLER(Shutdown)
     if (type == TPM_SU_STATE) {
         memcpy(t->perm.saved_pcr, t->pcr, sizeof(t->pcr));
         t->perm.saved_pcr_counter = t->pcr_counter;
+        memcpy(t->perm.saved_pcr_auth, t->pcr_auth, sizeof(t->pcr_auth));
+        t->perm.saved_pcr_auth_len = t->pcr_auth_len;
         /* only saved session contexts survive (loaded ones end with power) */
         memset(t->perm.saved_sess, 0, sizeof(t->perm.saved_sess));
         for (unsigned i = 0; i < TTPM_MAX_SESSIONS; i++)
@@ -129,6 +140,8 @@ TTPM_HANDLER(Shutdown)
     } else {
         t->perm.saved_valid = false;
         tc_wipe(t->perm.saved_sess, sizeof(t->perm.saved_sess));
+        tc_wipe(t->perm.saved_pcr_auth, sizeof(t->perm.saved_pcr_auth));
+        t->perm.saved_pcr_auth_len = 0;
     }
     t->perm.orderly = true;
     t->dirty = true;

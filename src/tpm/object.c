@@ -161,6 +161,11 @@ bool ttpm_entity_auth(ttpm *t, uint32_t h, const uint8_t **auth, uint16_t *len)
         *len = nv->auth_len;
         return true;
     }
+    if (ht == TPM_HT_PCR && ttpm_pcr_in_auth_group(h)) {
+        *auth = t->pcr_auth;
+        *len = t->pcr_auth_len;
+        return true;
+    }
     *auth = NULL;
     *len = 0;
     return true;
@@ -200,6 +205,12 @@ bool ttpm_entity_policy(ttpm *t, uint32_t h, const uint8_t **pol, uint16_t *len,
         *pol = nv->policy;
         *len = nv->policy_len;
         *alg = nv->name_alg;
+        return true;
+    }
+    if (ht == TPM_HT_PCR && ttpm_pcr_in_auth_group(h) && p->pcr_policy_len != 0) {
+        *pol = p->pcr_policy;
+        *len = p->pcr_policy_len;
+        *alg = p->pcr_policy_alg;
         return true;
     }
     return false;

@@ -41,7 +41,9 @@ enum {
     REC_SAVED = 9,
     REC_SAVED_SESSION = 10,
     REC_NV_COUNTER = 11, /* optional: present only when not zero */
-    REC_LAST = REC_NV_COUNTER,
+    REC_PCR_POLICY = 12, /* optional: present only when a PCR policy is set */
+    REC_SAVED_PCR_AUTH = 13, /* optional: a PCR authValue saved by Shutdown(STATE) */
+    REC_LAST = REC_SAVED_PCR_AUTH,
 };
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -253,6 +255,17 @@ bool ttpm_state_encode(const ttpm_perm *p, tc_buf *out)
         tc_buf_put_u64(&b, p->nv_counter_max);
         rec_end(&b, at);
     }
+    if (p->pcr_policy_len != 0) {
+        at = rec_begin(&b, REC_PCR_POLICY);
+        tc_buf_put_u16(&b, p->pcr_policy_alg);
+        put_bytes(&b, p->pcr_policy, p->pcr_policy_len);
+        rec_end(&b, at);
+    }
+    if (p->saved_pcr_auth_len != 0) {
+        at = rec_begin(&b, REC_SAVED_PCR_AUTH);
+        put_bytes(&b, p->saved_pcr_auth, p->saved_pcr_auth_len);
+        rec_end(&b, at);
+    }
 
     bool ok = false;
     uint8_t sum[STATE_SUM];
@@ -450,6 +463,14 @@ static bool get_record(uint16_t tag, tc_reader *r, ttpm_perm *p)
         return get_session(r, &p->saved_sess[i]);
     case REC_NV_COUNTER:
         return tc_read_u64(r, &p->nv_counter_max) && p->nv_counter_max != 0;
+    case REC_PCR_POLICY:
+        return tc_read_u16(r, &p->pcr_policy_alg) && p->pcr_policy_alg != TPM_ALG_NULL &&
+               get_bytes(r, p->pcr_policy, sizeof(p->pcr_policy), &p->pcr_policy_len) &&
+               p->pcr_policy_len != 0 &&
+               p->pcr_policy_len == tcrypto_tpm_hash_size(p->pcr_policy_alg);
+    case REC_SAVED_PCR_AUTH:
+        return get_bytes(r, p->saved_pcr_auth, sizeof(p->saved_pcr_auth), &p->saved_pcr_auth_len) &&
+               p->saved_pcr_auth_len != 0;
     default:
         return false;
     }
@@ -458,6 +479,12 @@ static bool get_record(uint16_t tag, tc_reader *r, ttpm_perm *p)
 static bool rec_repeats(uint16_t tag)
 {
     return tag == REC_NV || tag == REC_PERSISTENT || tag == REC_SAVED_SESSION;
+}
+
+/* records written only when they hold something other than their default */
+static bool rec_optional(uint16_t tag)
+{
+    return tag == REC_NV_COUNTER || tag == REC_PCR_POLICY || tag == REC_SAVED_PCR_AUTH;
 }
 
 ttpm_state_err ttpm_state_decode(const uint8_t *buf, size_t len, ttpm_perm *out)
@@ -515,7 +542,7 @@ ttpm_state_err ttpm_state_decode(const uint8_t *buf, size_t len, ttpm_perm *out)
         }
         /* a record the sequence skipped is missing */
         for (uint16_t k = (uint16_t)(last + 1); k < tag; k++)
-            if (!rec_repeats(k)) {
+            if (!rec_repeats(k) && !rec_optional(k)) {
                 err = TTPM_STATE_MISSING;
                 goto done;
             }

@@ -485,11 +485,17 @@ typedef struct {
     /* highest value any NV counter index has held, also deleted ones: a new
      * counter starts above it (Part 1, Counter Index) */
     uint64_t nv_counter_max;
+    /* the authPolicy of the PCR policy group (TPM2_PCR_SetAuthPolicy);
+     * pcr_policy_len 0: none */
+    uint16_t pcr_policy_alg, pcr_policy_len;
+    uint8_t pcr_policy[TTPM_MAX_DIGEST];
     ttpm_persistent persist[TTPM_MAX_PERSISTENT];
     /* Shutdown(STATE) save area */
     bool saved_valid;
     uint8_t saved_pcr[TTPM_NUM_BANKS][TTPM_NUM_PCRS][TTPM_MAX_DIGEST];
     uint32_t saved_pcr_counter;
+    uint16_t saved_pcr_auth_len; /* authValue of the PCR auth group */
+    uint8_t saved_pcr_auth[TTPM_MAX_DIGEST];
     /* saved session contexts and the key that protects them, kept across a
      * process restart for TPM Resume (Part 1 §30.5) */
     uint8_t saved_context_key[32];
@@ -522,6 +528,10 @@ typedef struct ttpm {
     bool dirty;        /* perm changed by the current command */
     uint8_t pcr[TTPM_NUM_BANKS][TTPM_NUM_PCRS][TTPM_MAX_DIGEST];
     uint32_t pcr_counter;
+    /* authValue of the PCR auth group (TPM2_PCR_SetAuthValue): kept until
+     * the next TPM Reset or Restart (Part 1, PCR authorization) */
+    uint16_t pcr_auth_len;
+    uint8_t pcr_auth[TTPM_MAX_DIGEST];
     ttpm_object obj[TTPM_MAX_OBJECTS];
     ttpm_object pobj[TTPM_MAX_PERSISTENT]; /* persistent objects, mirrored from perm */
     ttpm_session sess[TTPM_MAX_SESSIONS];
@@ -586,6 +596,11 @@ int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, volatile int *stop
 
 /* `tessera-tpm measure`: measured boot into a PCR and a TCG event log. */
 int ttpm_measure_main(int argc, char **argv);
+
+/* PCRs 20-22 form the one group whose authValue (PCR_SetAuthValue) and
+ * authPolicy (PCR_SetAuthPolicy) can be set, as in the reference's PC
+ * Client layout; the other PCRs keep the Empty Buffer and no policy. */
+static inline bool ttpm_pcr_in_auth_group(uint32_t h) { return h >= 20 && h <= 22; }
 
 /* bank index of a hash alg, -1 if not a PCR bank */
 int ttpm_bank_index(uint16_t alg);
@@ -761,6 +776,8 @@ TTPM_HANDLER(PCR_Extend);
 TTPM_HANDLER(PCR_Event);
 TTPM_HANDLER(PCR_Reset);
 TTPM_HANDLER(PCR_Allocate);
+TTPM_HANDLER(PCR_SetAuthPolicy);
+TTPM_HANDLER(PCR_SetAuthValue);
 TTPM_HANDLER(Hash);
 TTPM_HANDLER(HMAC);
 TTPM_HANDLER(HashSequenceStart);

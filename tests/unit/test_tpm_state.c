@@ -56,6 +56,11 @@ static ttpm_perm *sample(void)
     p->pcr_banks = 0x5;
     p->audit_counter = 42;
     p->nv_counter_max = 0x0A0B0C0D0E0F1011ull;
+    p->pcr_policy_alg = TPM_ALG_SHA384;
+    p->pcr_policy_len = 48;
+    fill(p->pcr_policy, 48, 12);
+    p->saved_pcr_auth_len = 7;
+    fill(p->saved_pcr_auth, 7, 13);
     p->audit_hash = TPM_ALG_SHA384;
     fill(p->audit_cc, sizeof(p->audit_cc), 8);
     p->nv[3].used = true;
@@ -296,13 +301,16 @@ static void test_header_and_checksum(void **state)
     free(p);
 }
 
-/* The optional NV counter high-water record: absent when zero, refused when
- * present with zero or with a wrong length, and not allowed twice. */
-static void test_nv_counter_record(void **state)
+/* The optional records (NV counter high-water mark, PCR policy, saved PCR
+ * authValue): absent when they hold their default, refused when present
+ * with it or with a bad field, and not allowed twice. */
+static void test_optional_records(void **state)
 {
     (void)state;
     ttpm_perm *p = sample();
     p->nv_counter_max = 0;
+    p->pcr_policy_len = 0;
+    p->saved_pcr_auth_len = 0;
     tc_buf b = encode(p);
     size_t body = b.len - SUM;
     assert_int_equal(splice(&b, body, 0, "\x00\x0B\x00\x00\x00\x08\0\0\0\0\0\0\0\0", 14),
@@ -315,6 +323,21 @@ static void test_nv_counter_record(void **state)
                             "\x00\x0B\x00\x00\x00\x08\0\0\0\0\0\0\0\5"
                             "\x00\x0B\x00\x00\x00\x08\0\0\0\0\0\0\0\6", 28),
                      TTPM_STATE_FORMAT);
+    /* PCR policy: alg + digest of that alg's size */
+    assert_int_equal(splice(&b, body, 0, "\x00\x0C\x00\x00\x00\x04\x00\x0B\x00\x00", 10),
+                     TTPM_STATE_FIELD);
+    assert_int_equal(splice(&b, body, 0, "\x00\x0C\x00\x00\x00\x06\x00\x0B\x00\x02\1\2", 12),
+                     TTPM_STATE_FIELD);
+    assert_int_equal(splice(&b, body, 0, "\x00\x0C\x00\x00\x00\x06\x00\x10\x00\x02\1\2", 12),
+                     TTPM_STATE_FIELD);
+    assert_int_equal(splice(&b, body, 0, "\x00\x0C\x00\x00\x00\x18\x00\x04\x00\x14"
+                                         "01234567890123456789", 30),
+                     TTPM_STATE_OK);
+    /* saved PCR authValue: not empty */
+    assert_int_equal(splice(&b, body, 0, "\x00\x0D\x00\x00\x00\x02\x00\x00", 8),
+                     TTPM_STATE_FIELD);
+    assert_int_equal(splice(&b, body, 0, "\x00\x0D\x00\x00\x00\x03\x00\x01\x41", 9),
+                     TTPM_STATE_OK);
     tc_buf_free(&b);
     free(p);
 }
@@ -579,7 +602,7 @@ int main(void)
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_bad_fields),
         cmocka_unit_test_setup_teardown(test_file_new_and_reload, mkdir_setup, mkdir_teardown),
-        cmocka_unit_test(test_nv_counter_record),
+        cmocka_unit_test(test_optional_records),
         cmocka_unit_test_setup_teardown(test_file_other_version_refused, mkdir_setup,
                                         mkdir_teardown),
         cmocka_unit_test_setup_teardown(test_file_unknown_record_refused, mkdir_setup,
