@@ -175,6 +175,10 @@ static ttpm_rc session_hmac(ttpm_cmd *c, unsigned i, const uint8_t *phash, size_
 static ttpm_rc role_check(ttpm_cmd *c, uint32_t h, uint8_t role, bool policy)
 {
     uint8_t ht = ttpm_handle_type(h);
+    /* A PCR whose group has an authPolicy is authorised by policy only, as
+     * in the reference implementation. */
+    if (ht == TPM_HT_PCR && !policy && ttpm_pcr_in_auth_group(h) && c->t->perm.pcr_policy_len != 0)
+        return TPM_RC_AUTH_TYPE;
     if (ht != TPM_HT_TRANSIENT && ht != TPM_HT_PERSISTENT)
         return TPM_RC_SUCCESS;
     ttpm_object *o = ttpm_obj_get(c->t, h);

@@ -112,6 +112,7 @@ int main(int argc, char **argv)
         /* PCRs outside the group: TPM_RC_VALUE on the handle */
         EXPECT(Esys_PCR_SetAuthValue(ctx, ESYS_TR_PCR5, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                      ESYS_TR_NONE, (TPM2B_DIGEST *)&pw), 0x184, "SetAuthValue PCR 5");
+    } else if (strcmp(step, "setpol") == 0) {
         /* policy on PCR 21: PolicyCommandCode(PCR_Extend), set by the platform */
         TPM2B_DIGEST pol = policy_cc(TPM2_CC_PCR_Extend);
         EXPECT(Esys_PCR_SetAuthPolicy(ctx, ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE,
@@ -160,6 +161,15 @@ int main(int argc, char **argv)
                                      TPM2_CC_PCR_Extend), "PolicyCommandCode");
         EXPECT(extend(ESYS_TR_PCR5, p), 0x99D, "extend PCR 5 with a policy session");
         Esys_FlushContext(ctx, p);
+        /* with a policy set, the group takes no password or HMAC session */
+        CHECK(Esys_TR_SetAuth(ctx, ESYS_TR_PCR20, &empty), "setauth");
+        EXPECT(extend(ESYS_TR_PCR20, ESYS_TR_PASSWORD), 0x124, "extend PCR 20 with a password");
+    } else if (strcmp(step, "unpol") == 0) {
+        TPM2B_DIGEST none = { 0 };
+        CHECK(Esys_PCR_SetAuthPolicy(ctx, ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                     ESYS_TR_NONE, &none, TPM2_ALG_NULL, 22), "remove the policy");
+        CHECK(Esys_TR_SetAuth(ctx, ESYS_TR_PCR21, &empty), "setauth");
+        CHECK(extend(ESYS_TR_PCR21, ESYS_TR_PASSWORD), "extend PCR 21 with a password again");
     } else if (strcmp(step, "empty") == 0) {
         CHECK(Esys_TR_SetAuth(ctx, ESYS_TR_PCR20, &empty), "setauth");
         CHECK(extend(ESYS_TR_PCR20, ESYS_TR_PASSWORD), "extend PCR 20 with the empty password");
@@ -183,7 +193,6 @@ run() { ./pcrauth "mssim:host=127.0.0.1,port=$PORT" "$1" || fail "ESAPI step $1"
 run caps
 run set
 run use
-run policy
 # the authValue survives Shutdown(STATE) + Startup(STATE) ...
 tpm2_shutdown || fail "shutdown(STATE)"
 power_cycle
@@ -196,13 +205,21 @@ stop_tpm
 start_tpm
 tpm2_startup || fail "startup(STATE) after restart"
 run still
-# Startup(CLEAR) empties it; the platform's policy stays
+# Startup(CLEAR) empties it, and so does Clear
 power_cycle
 tpm2_startup -c || fail "startup(CLEAR)"
 run empty
-run policy
-# Clear empties it too
 run set
 tpm2_clear -c p || fail clear
+run empty
+# the platform's policy: required for the whole group, kept across a restart
+# of the process and Startup(CLEAR), removed with hashAlg NULL
+run setpol
+run policy
+stop_tpm
+start_tpm
+tpm2_startup -c || fail "startup after restart"
+run policy
+run unpol
 run empty
 echo OK
