@@ -1,9 +1,12 @@
 /*
- * cli/ internal interface: the `tessera` command line.
+ * cli/ internal interface: the `tessera` command line, a front end of the
+ * core (core/tcore.h) like the PKCS#11 module.
  *
- *   main.c     — argument parsing and the subcommand table
- *   p11cli.c   — PKCS#11 helpers (the module's code linked in, reached through
- *                C_GetFunctionList like any application would)
+ *   main.c     — argument parsing, the subcommand table, opening and closing
+ *                the core and the CLI's application
+ *   util.c     — error reports, labels, a R/W session on a token, searches and
+ *                attribute reads
+ *   pem.c      — PEM (base64) output of DER
  *   token.c    — `tessera token init|list`
  *   key.c      — `tessera key gen|list|show|delete`
  *
@@ -16,7 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tessera/pkcs11.h"
+#include "common/tcommon.h"
+#include "core/tcore.h"
 
 /* Options every subcommand may use; which are required is in the table. */
 typedef struct cli_args {
@@ -35,50 +39,58 @@ enum {
     CLI_OPT_SO_PIN = 1u << 4,
 };
 
-typedef int (*cli_handler)(CK_FUNCTION_LIST_PTR f, const cli_args *a);
+typedef int (*cli_handler)(tcore *c, tcore_app *app, const cli_args *a);
 
-/* ---- p11cli.c ------------------------------------------------------------ */
+/* ---- util.c ---------------------------------------------------------------- */
 
-/* Prints "tessera: WHAT: CKR_NAME (0x..)" to stderr. */
-void cli_p11_error(const char *what, CK_RV rv);
 const char *cli_rv_name(CK_RV rv);
+/* Prints "tessera: WHAT: CKR_NAME (0x..)" to stderr, followed by the argument
+ * (and template entry) ERR names when it names one; ERR may be NULL. */
+void cli_error(const char *what, CK_RV rv, const tcore_err *err);
 
 /* Blank-padded 32-byte label <-> C string. */
 void cli_pad(CK_UTF8CHAR *out, size_t outlen, const char *s);
 void cli_unpad(char *out, size_t outlen, const CK_UTF8CHAR *in, size_t inlen);
 
-/* Slot whose initialised token is LABEL. CKR_TOKEN_NOT_PRESENT when none. */
-CK_RV cli_find_token(CK_FUNCTION_LIST_PTR f, const char *label, CK_SLOT_ID *slot);
-/* First slot with an uninitialised token. CKR_TOKEN_NOT_PRESENT when none. */
-CK_RV cli_find_free_slot(CK_FUNCTION_LIST_PTR f, CK_SLOT_ID *slot);
+/* Every slot id, ascending, free slot included; *out is malloc'ed. */
+CK_RV cli_slots(tcore *c, CK_SLOT_ID **out, CK_ULONG *count);
+
+/* A session of the CLI's application, locked for the command's duration. */
+typedef struct cli_session {
+    tcore_app *app;
+    CK_SESSION_HANDLE h;
+    tcore_session *s;
+} cli_session;
+
 /* R/W session on token LABEL, logged in as the user with PIN (skipped when
- * PIN is NULL: public session). */
-CK_RV cli_open_token(CK_FUNCTION_LIST_PTR f, const char *label, const char *pin, CK_SESSION_HANDLE *s);
+ * PIN is NULL: public session). Prints its diagnostics; false on failure. */
+bool cli_session_open(tcore *c, tcore_app *app, const char *label, const char *pin, cli_session *out);
+/* Closes the session (the application's last one logs it out); idempotent. */
+void cli_session_close(cli_session *cs);
 
 /* Objects on the session's token matching TEMPLATE; *out is malloc'ed. */
-CK_RV cli_find(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-               CK_OBJECT_HANDLE **out, CK_ULONG *count);
+CK_RV cli_find(tcore_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **out,
+               CK_ULONG *count);
 /* One attribute, malloc'ed (NUL-terminated for convenience); CKR_ATTRIBUTE_*
  * when absent or sensitive. */
-CK_RV cli_get_attr(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
-                   unsigned char **val, CK_ULONG *len);
-bool cli_get_ulong(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
-                   CK_ULONG *v);
+CK_RV cli_get_attr(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, unsigned char **val,
+                   CK_ULONG *len);
+bool cli_get_ulong(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, CK_ULONG *v);
 /* -1 when absent, else 0/1. */
-int cli_get_bool(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t);
+int cli_get_bool(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t);
 
-/* Writes DER as PEM with the given label ("PUBLIC KEY") to stdout. */
+/* ---- pem.c ------------------------------------------------------------------- */
+
+/* Writes DER as PEM (RFC 7468: base64, 64-column lines) with the given label
+ * ("PUBLIC KEY") to stdout. */
 void cli_print_pem(const char *label, const unsigned char *der, size_t len);
-/* SubjectPublicKeyInfo DER of a public key object; *der malloc'ed. */
-bool cli_public_spki(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, unsigned char **der,
-                     size_t *len);
 
 /* ---- token.c / key.c ------------------------------------------------------- */
-int cli_token_init(CK_FUNCTION_LIST_PTR f, const cli_args *a);
-int cli_token_list(CK_FUNCTION_LIST_PTR f, const cli_args *a);
-int cli_key_gen(CK_FUNCTION_LIST_PTR f, const cli_args *a);
-int cli_key_list(CK_FUNCTION_LIST_PTR f, const cli_args *a);
-int cli_key_show(CK_FUNCTION_LIST_PTR f, const cli_args *a);
-int cli_key_delete(CK_FUNCTION_LIST_PTR f, const cli_args *a);
+int cli_token_init(tcore *c, tcore_app *app, const cli_args *a);
+int cli_token_list(tcore *c, tcore_app *app, const cli_args *a);
+int cli_key_gen(tcore *c, tcore_app *app, const cli_args *a);
+int cli_key_list(tcore *c, tcore_app *app, const cli_args *a);
+int cli_key_show(tcore *c, tcore_app *app, const cli_args *a);
+int cli_key_delete(tcore *c, tcore_app *app, const cli_args *a);
 
 #endif

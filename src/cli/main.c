@@ -3,20 +3,21 @@
  *
  *   tessera token init --label L --so-pin P --pin P
  *   tessera token list
- *   tessera key gen    --token L --type rsa:2048|ec:p256|ed25519|aes:256 --label X
+ *   tessera key gen    --token L --type TYPE --label X   (TYPE: tcore_keyspec_names)
  *   tessera key list   --token L
  *   tessera key show   --token L --label X
  *   tessera key delete --token L --label X
  *
- * The user PIN comes from --pin or $TESSERA_PIN. The CLI is an application of
- * the PKCS#11 module, whose code is linked in: it reaches it through
- * C_GetFunctionList, so it sees exactly what other applications see, and the
- * store is the module's (TESSERA_CONF, TESSERA_HOME).
+ * The user PIN comes from --pin or $TESSERA_PIN. The CLI is a front end of
+ * the core, like the PKCS#11 module: one application of the core per run,
+ * the same rules, and the same store and configuration (TESSERA_CONF,
+ * TESSERA_HOME), so other processes see at once what it does.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/tcommon.h"
@@ -34,7 +35,7 @@ static const struct command {
     {"token", "list", cli_token_list, 0, 0, ""},
     {"key", "gen", cli_key_gen, CLI_OPT_TOKEN | CLI_OPT_TYPE | CLI_OPT_LABEL | CLI_OPT_PIN,
      CLI_OPT_TOKEN | CLI_OPT_TYPE | CLI_OPT_LABEL | CLI_OPT_PIN,
-     "--token L --type rsa:2048|ec:p256|ed25519|aes:256 --label X [--pin P]"},
+     "--token L --type TYPE --label X [--pin P]"},
     {"key", "list", cli_key_list, CLI_OPT_TOKEN | CLI_OPT_PIN, CLI_OPT_TOKEN | CLI_OPT_PIN, "--token L [--pin P]"},
     {"key", "show", cli_key_show, CLI_OPT_TOKEN | CLI_OPT_LABEL | CLI_OPT_PIN,
      CLI_OPT_TOKEN | CLI_OPT_LABEL | CLI_OPT_PIN, "--token L --label X [--pin P]"},
@@ -55,6 +56,7 @@ static void usage(FILE *out)
     fprintf(out, "usage:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  tessera %s %s %s\n", commands[i].group, commands[i].verb, commands[i].usage);
+    fprintf(out, "TYPE is one of %s.\n", tcore_keyspec_names());
     fprintf(out, "The user PIN may be given in TESSERA_PIN instead of --pin.\n"
                  "Configuration: TESSERA_CONF names a file with `store = PATH`, `log_level`, `log_file`.\n");
 }
@@ -103,6 +105,8 @@ static int parse_options(const struct command *cmd, int argc, char **argv, cli_a
         }
         case 'h':
             fprintf(stdout, "usage: tessera %s %s %s\n", cmd->group, cmd->verb, cmd->usage);
+            if (cmd->allowed & CLI_OPT_TYPE)
+                fprintf(stdout, "TYPE is one of %s.\n", tcore_keyspec_names());
             return -1;
         default:
             return 2;
@@ -143,10 +147,10 @@ int main(int argc, char **argv)
 {
     const struct command *cmd = NULL;
     cli_args a;
-    CK_FUNCTION_LIST_PTR f = NULL;
-    CK_C_INITIALIZE_ARGS init;
+    tcore *core = NULL;
+    tcore_app *app = NULL;
+    char principal[32];
     int status = 2;
-    bool initialised = false;
 
     memset(&a, 0, sizeof(a));
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
@@ -169,21 +173,22 @@ int main(int argc, char **argv)
         goto out;
     }
     status = 1;
-    CK_RV rv = C_GetFunctionList(&f);
-    if (rv == CKR_OK) {
-        memset(&init, 0, sizeof(init));
-        init.flags = CKF_OS_LOCKING_OK;
-        rv = f->C_Initialize(&init);
-    }
+    /* The core reads TESSERA_CONF itself and runs the self-tests. */
+    CK_RV rv = tcore_open(NULL, &core);
     if (rv != CKR_OK) {
-        cli_p11_error("initialise the module", rv);
+        cli_error("open the core", rv, NULL);
         goto out;
     }
-    initialised = true;
-    status = cmd->handler(f, &a);
+    snprintf(principal, sizeof(principal), "cli pid %ld", (long)getpid());
+    rv = tcore_app_new(core, principal, &app);
+    if (rv != CKR_OK) {
+        cli_error("start the application", rv, NULL);
+        goto out;
+    }
+    status = cmd->handler(core, app, &a);
 out:
-    if (initialised)
-        f->C_Finalize(NULL);
+    tcore_app_free(app);
+    tcore_close(core);
     free_secret(a.pin);
     free_secret(a.so_pin);
     return status;

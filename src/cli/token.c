@@ -4,14 +4,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* First slot with an uninitialised token. CKR_TOKEN_NOT_PRESENT when none. */
+static CK_RV find_free_slot(tcore *c, CK_SLOT_ID *slot)
+{
+    CK_SLOT_ID *ids = NULL;
+    CK_ULONG n = 0;
+    CK_RV rv = cli_slots(c, &ids, &n);
+    if (rv != CKR_OK)
+        return rv;
+    rv = CKR_TOKEN_NOT_PRESENT;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO ti;
+        if (tcore_token_info(c, ids[i], &ti) == CKR_OK && !(ti.flags & CKF_TOKEN_INITIALIZED)) {
+            *slot = ids[i];
+            rv = CKR_OK;
+            break;
+        }
+    }
+    free(ids);
+    return rv;
+}
+
 /* `tessera token init --label L --so-pin P --pin P`: initialises the token in
  * the free slot (PKCS#11 3.0 §5.6 C_InitToken), then sets the user PIN as the
  * SO (C_InitPIN). */
-int cli_token_init(CK_FUNCTION_LIST_PTR f, const cli_args *a)
+int cli_token_init(tcore *c, tcore_app *app, const cli_args *a)
 {
     CK_SLOT_ID slot;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+    tcore_session *s = NULL;
     CK_UTF8CHAR label[32];
+    tcore_err err;
     int status = 1;
     CK_RV rv;
 
@@ -19,71 +42,75 @@ int cli_token_init(CK_FUNCTION_LIST_PTR f, const cli_args *a)
         fprintf(stderr, "tessera: a token label has at most 32 bytes\n");
         return 2;
     }
-    if (cli_find_token(f, a->label, &slot) == CKR_OK) {
+    if (tcore_slot_by_label(c, a->label, &slot) == CKR_OK) {
         fprintf(stderr, "tessera: a token labelled \"%s\" exists already\n", a->label);
         return 1;
     }
-    rv = cli_find_free_slot(f, &slot);
+    rv = find_free_slot(c, &slot);
     if (rv != CKR_OK) {
         fprintf(stderr, "tessera: no free slot for a new token\n");
         return 1;
     }
     cli_pad(label, sizeof(label), a->label);
-    rv = f->C_InitToken(slot, (CK_UTF8CHAR_PTR)a->so_pin, strlen(a->so_pin), label);
+    rv = tcore_init_token(c, slot, (const uint8_t *)a->so_pin, strlen(a->so_pin), label, &err);
     if (rv != CKR_OK) {
-        cli_p11_error("initialise token", rv);
+        cli_error("initialise token", rv, &err);
         goto out;
     }
     /* Slot numbers may change once a token is initialised: look it up again. */
-    rv = cli_find_token(f, a->label, &slot);
+    rv = tcore_slot_by_label(c, a->label, &slot);
     if (rv != CKR_OK) {
-        cli_p11_error("find the new token", rv);
+        cli_error("find the new token", rv, NULL);
         goto out;
     }
-    rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+    rv = tcore_session_open(app, slot, true, &h);
     if (rv == CKR_OK)
-        rv = f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)a->so_pin, strlen(a->so_pin));
+        rv = tcore_session_get(app, h, &s);
     if (rv != CKR_OK) {
-        cli_p11_error("log in as SO", rv);
+        cli_error("open session", rv, NULL);
         goto out;
     }
-    rv = f->C_InitPIN(s, (CK_UTF8CHAR_PTR)a->pin, strlen(a->pin));
+    rv = tcore_login(s, CKU_SO, NULL, 0, (const uint8_t *)a->so_pin, strlen(a->so_pin));
     if (rv != CKR_OK) {
-        cli_p11_error("set the user PIN", rv);
+        cli_error("log in as SO", rv, tcore_session_error(s));
         goto out;
     }
-    f->C_Logout(s);
+    rv = tcore_init_pin(s, (const uint8_t *)a->pin, strlen(a->pin));
+    if (rv != CKR_OK) {
+        cli_error("set the user PIN", rv, tcore_session_error(s));
+        goto out;
+    }
+    tcore_logout(s);
     printf("token \"%s\" initialised in slot %lu\n", a->label, (unsigned long)slot);
     status = 0;
 out:
-    if (s != CK_INVALID_HANDLE)
-        f->C_CloseSession(s);
+    if (s != NULL)
+        tcore_session_put(s);
+    if (h != CK_INVALID_HANDLE)
+        tcore_session_close(app, h);
     return status;
 }
 
 /* `tessera token list`: every slot with its token, initialised or free. */
-int cli_token_list(CK_FUNCTION_LIST_PTR f, const cli_args *a)
+int cli_token_list(tcore *c, tcore_app *app, const cli_args *a)
 {
     CK_SLOT_ID *slots = NULL;
     CK_ULONG n = 0;
     int status = 1;
+    (void)app;
     (void)a;
-    CK_RV rv = f->C_GetSlotList(CK_TRUE, NULL, &n);
-    if (rv == CKR_OK && (slots = calloc(n ? n : 1, sizeof(*slots))) == NULL)
-        rv = CKR_HOST_MEMORY;
-    if (rv == CKR_OK)
-        rv = f->C_GetSlotList(CK_TRUE, slots, &n);
+    CK_RV rv = cli_slots(c, &slots, &n);
     if (rv != CKR_OK) {
-        cli_p11_error("list slots", rv);
+        cli_error("list slots", rv, NULL);
         goto out;
     }
     printf("%-6s %-32s %-16s %s\n", "slot", "label", "serial", "state");
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO ti;
         char label[33], serial[17];
-        rv = f->C_GetTokenInfo(slots[i], &ti);
+        rv = tcore_token_info(c, slots[i], &ti);
         if (rv != CKR_OK) {
-            cli_p11_error("token info", rv);
+            cli_error("token info", rv, NULL);
             goto out;
         }
         if (!(ti.flags & CKF_TOKEN_INITIALIZED)) {
