@@ -176,7 +176,11 @@ static void heap_init(void)
 
 static OSSL_LIB_CTX *g_inner_libctx;
 static OSSL_PROVIDER *g_inner_prov;
-static OSSL_ALGORITHM *g_keymgmt_algs; /* renamed copy, lives until exit */
+/* Renamed copy of the inner key managers; freed by libctx_cleanup(). The
+ * names we allocated are kept apart (the others belong to the provider). */
+static OSSL_ALGORITHM *g_keymgmt_algs;
+static char **g_keymgmt_names;
+static size_t g_keymgmt_count;
 
 static bool name_is_oid(const char *p, size_t n)
 {
@@ -236,15 +240,21 @@ static bool build_keymgmt_algs(void)
     while (in[n].algorithm_names != NULL)
         n++;
     OSSL_ALGORITHM *out = calloc(n + 1, sizeof(*out));
-    if (out == NULL)
+    char **names = calloc(n + 1, sizeof(*names));
+    if (out == NULL || names == NULL) {
+        free(out);
+        free(names);
         return false;
+    }
     for (size_t i = 0; i < n; i++) {
         out[i] = in[i];
-        char *renamed = oid_first(in[i].algorithm_names);
-        if (renamed != NULL)
-            out[i].algorithm_names = renamed; /* never freed: static lifetime */
+        names[i] = oid_first(in[i].algorithm_names);
+        if (names[i] != NULL)
+            out[i].algorithm_names = names[i];
     }
     g_keymgmt_algs = out;
+    g_keymgmt_names = names;
+    g_keymgmt_count = n;
     return true;
 }
 
@@ -324,6 +334,16 @@ static void libctx_cleanup(void)
     OSSL_LIB_CTX_free(g_inner_libctx);
     g_inner_prov = NULL;
     g_inner_libctx = NULL;
+    /* Only now: the outer provider handed these out until its context went.
+     * A module loaded and unloaded again (dlopen/dlclose) must not leave
+     * them behind each time. */
+    for (size_t i = 0; g_keymgmt_names != NULL && i < g_keymgmt_count; i++)
+        free(g_keymgmt_names[i]);
+    free(g_keymgmt_names);
+    free(g_keymgmt_algs);
+    g_keymgmt_names = NULL;
+    g_keymgmt_algs = NULL;
+    g_keymgmt_count = 0;
 }
 
 static void libctx_init(void)
