@@ -1,6 +1,6 @@
 /*
  * tessera-tpm: the software TPM 2.0 server.
- *   tessera-tpm --state DIR --port N [--address A] [--log-level L]
+ *   tessera-tpm --state DIR --port N [--address A] [--log-level L] [limits]
  *   tessera-tpm measure ...   (measured boot, see measure.c)
  */
 #include <signal.h>
@@ -21,8 +21,23 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tessera-tpm --state DIR --port N [--address A] [--log-level L]\n"
+               "                   [--max-connections N] [--idle-timeout S] [--read-timeout S]\n"
+               "                   [--write-timeout S]\n"
                "       tessera-tpm measure --port N [--address A] --pcr P --log FILE "
                "[--swtpm] FILE...\n");
+}
+
+/* A non-negative count (seconds, connections) up to max; false if malformed. */
+static bool parse_count(const char *v, unsigned long max, unsigned long *out)
+{
+    char *end;
+    if (*v < '0' || *v > '9')
+        return false;
+    unsigned long x = strtoul(v, &end, 10);
+    if (*end || x > max)
+        return false;
+    *out = x;
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -31,6 +46,7 @@ int main(int argc, char **argv)
         return ttpm_measure_main(argc - 1, argv + 1);
     const char *state = NULL, *addr = "127.0.0.1";
     long port = -1;
+    ttpm_server_limits lim = ttpm_server_defaults;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -51,6 +67,27 @@ int main(int argc, char **argv)
                 fprintf(stderr, "tessera-tpm: bad port %s\n", v);
                 return 2;
             }
+        } else if (strcmp(a, "--max-connections") == 0) {
+            unsigned long x;
+            if (!parse_count(v, 4096, &x) || x < 1) {
+                fprintf(stderr, "tessera-tpm: bad connection limit %s\n", v);
+                return 2;
+            }
+            lim.max_conns = (unsigned)x;
+        } else if (strcmp(a, "--idle-timeout") == 0 || strcmp(a, "--read-timeout") == 0 ||
+                   strcmp(a, "--write-timeout") == 0) {
+            unsigned long x;
+            if (!parse_count(v, 86400 * 7, &x)) {
+                fprintf(stderr, "tessera-tpm: bad timeout %s (seconds, 0 = none)\n", v);
+                return 2;
+            }
+            uint32_t ms = (uint32_t)x * 1000u;
+            if (a[2] == 'i')
+                lim.idle_timeout_ms = ms;
+            else if (a[2] == 'r')
+                lim.read_timeout_ms = ms;
+            else
+                lim.write_timeout_ms = ms;
         } else if (strcmp(a, "--address") == 0) {
             addr = v;
         } else if (strcmp(a, "--log-level") == 0) {
@@ -81,7 +118,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tessera-tpm: cannot open state in %s\n", state);
         return 1;
     }
-    int rc = ttpm_server_run(t, addr, (uint16_t)port, &g_stop);
+    int rc = ttpm_server_run(t, addr, (uint16_t)port, &lim, &g_stop);
     ttpm_free(t);
     return rc == 0 ? 0 : 1;
 }

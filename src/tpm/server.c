@@ -5,8 +5,15 @@
  * commands with a tag 0x8001/0x8002, so the first byte tells them apart.
  * Control port N+1: mssim platform signals or swtpm CMD_* requests.
  *
- * One poll() loop serves every connection; each response goes out in one
- * send(); the I/O buffers are wiped after every message.
+ * One poll() loop serves every connection. Sockets are non-blocking: each
+ * response is queued in the connection's output buffer and sent as far as
+ * the peer reads, so a client that pipelines commands without reading its
+ * answers stalls only itself: once its queue passes a high-water mark the
+ * server stops reading its commands until the queue drains (and drops it if
+ * it drains nothing for a while). A message must arrive whole within the
+ * read timeout; a connection silent for the idle timeout is closed; when the
+ * table is full a new client evicts the idlest connection rather than being
+ * refused. The I/O buffers are wiped after every message.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tpm/ttpm.h"
@@ -44,8 +52,12 @@
 #define SW_STOP 14
 #define SW_SET_BUFFERSIZE 17
 
-#define MAX_CONNS 32
 #define BUF_CAP (TTPM_MAX_COMMAND + 16)
+/* Output queue: commands of a connection are run only while less than
+ * OUT_HIGH bytes wait for it, so the queue never exceeds OUT_HIGH plus one
+ * framed response. */
+#define OUT_HIGH (2 * BUF_CAP)
+#define OUT_CAP (OUT_HIGH + TTPM_MAX_COMMAND + 64)
 
 enum { PROTO_UNKNOWN = 0, PROTO_MSSIM, PROTO_RAW };
 
@@ -53,15 +65,37 @@ typedef struct {
     int fd;
     bool control;
     int proto; /* control connections: decided by the first message */
+    bool closing; /* close once the output queue is sent */
+    bool eof;     /* the peer will send nothing more */
+    uint64_t last_io;    /* ms: last byte received or sent */
+    uint64_t msg_start;  /* ms: first byte of the incomplete message in buf */
+    uint64_t out_since;  /* ms: last time the output queue shrank (or began) */
     uint8_t buf[BUF_CAP];
     size_t len;
+    uint8_t out[OUT_CAP];
+    size_t out_len;
 } conn;
 
 typedef struct {
     ttpm *t;
+    const ttpm_server_limits *lim;
     int last_proto; /* of the data port, to read ambiguous control codes */
     bool stop;
 } server;
+
+const ttpm_server_limits ttpm_server_defaults = {
+    .max_conns = 32,
+    .idle_timeout_ms = 3600 * 1000,
+    .read_timeout_ms = 10 * 1000,
+    .write_timeout_ms = 10 * 1000,
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static void set_sockopts(int fd)
 {
@@ -72,27 +106,50 @@ static void set_sockopts(int fd)
 #endif
 }
 
-static bool send_all(int fd, const uint8_t *p, size_t n)
+/* Queue bytes for the peer; false (close the connection) if the queue
+ * cannot hold them, which the high-water mark makes impossible for
+ * well-formed traffic. */
+static bool queue(conn *c, const uint8_t *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
+    if (OUT_CAP - c->out_len < n)
+        return false;
+    if (c->out_len == 0)
+        c->out_since = now_ms();
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
     return true;
 }
 
-static bool send_u32s(int fd, const uint32_t *v, size_t n)
+static bool queue_u32s(conn *c, const uint32_t *v, size_t n)
 {
     uint8_t b[32];
     for (size_t i = 0; i < n; i++)
         tc_store_u32(b + 4 * i, v[i]);
-    return send_all(fd, b, 4 * n);
+    return queue(c, b, 4 * n);
+}
+
+/* Send what the socket takes now; false on a broken connection. */
+static bool flush(conn *c)
+{
+    size_t sent = 0;
+    while (sent < c->out_len) {
+        ssize_t w = send(c->fd, c->out + sent, c->out_len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            return false;
+        }
+        sent += (size_t)w;
+    }
+    if (sent > 0) {
+        memmove(c->out, c->out + sent, c->out_len - sent);
+        c->out_len -= sent;
+        tc_wipe(c->out + c->out_len, sent);
+        c->out_since = c->last_io = now_ms();
+    }
+    return true;
 }
 
 static void consume(conn *c, size_t n)
@@ -123,7 +180,7 @@ static bool run_command(server *s, conn *c, const uint8_t *cmd, size_t len, int 
             tc_store_u32(out.p, (uint32_t)(out.len - start));
         tc_buf_put_u32(&out, 0);
     }
-    bool ok = !out.failed && send_all(c->fd, out.p, out.len);
+    bool ok = !out.failed && queue(c, out.p, out.len);
     tc_buf_free(&out);
     return ok;
 }
@@ -147,8 +204,9 @@ static bool data_step(server *s, conn *c, bool *progress)
             tc_store_u16(e, TPM_ST_NO_SESSIONS);
             tc_store_u32(e + 2, 10);
             tc_store_u32(e + 6, TPM_RC_COMMAND_SIZE);
-            (void)send_all(c->fd, e, sizeof(e));
-            return false;
+            (void)queue(c, e, sizeof(e));
+            c->closing = true;
+            return true;
         }
         if (c->len < size)
             return true;
@@ -182,7 +240,7 @@ static bool data_step(server *s, conn *c, bool *progress)
         *progress = true;
         /* server version 1; endpoint: platform available | TPM uses TBS? no | in RAM */
         const uint32_t r[3] = { 1, 0x01 | 0x04, 0 };
-        return send_u32s(c->fd, r, 3);
+        return queue_u32s(c, r, 3);
     }
     case MS_SESSION_END:
     case MS_STOP:
@@ -220,7 +278,7 @@ static bool control_step(server *s, conn *c, bool *progress)
             return true;
         consume(c, 8 + n);
         *progress = true;
-        return send_u32s(c->fd, (const uint32_t[]){ 0 }, 1);
+        return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
     }
     if (!swtpm) {
         consume(c, 4);
@@ -245,7 +303,7 @@ static bool control_step(server *s, conn *c, bool *progress)
         default:
             break; /* physical presence, NV on/off, cancel, key cache: acknowledged */
         }
-        return send_u32s(c->fd, (const uint32_t[]){ 0 }, 1);
+        return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
     }
     switch (code) {
     case SW_GET_CAPABILITY: {
@@ -255,7 +313,7 @@ static bool control_step(server *s, conn *c, bool *progress)
          * RESET_TPMESTABLISHED|STOP|SET_BUFFERSIZE */
         uint32_t caps = 0x1 | 0x2 | 0x4 | 0x8 | 0x80 | 0x100 | 0x200 | 0x1000 | 0x10000;
         const uint32_t r[2] = { 0, caps };
-        return send_u32s(c->fd, r, 2);
+        return queue_u32s(c, r, 2);
     }
     case SW_INIT:
         if (c->len < 8)
@@ -264,17 +322,17 @@ static bool control_step(server *s, conn *c, bool *progress)
         *progress = true;
         ttpm_power_off(t);
         ttpm_power_on(t);
-        return send_u32s(c->fd, (const uint32_t[]){ 0 }, 1);
+        return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
     case SW_SHUTDOWN:
         consume(c, 4);
         *progress = true;
         ttpm_power_off(t);
-        return send_u32s(c->fd, (const uint32_t[]){ 0 }, 1);
+        return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
     case SW_GET_TPMESTABLISHED: {
         consume(c, 4);
         *progress = true;
         uint8_t r[8] = { 0 };
-        return send_all(c->fd, r, sizeof(r));
+        return queue(c, r, sizeof(r));
     }
     case SW_SET_LOCALITY:
     case SW_RESET_TPMESTABLISHED:
@@ -284,25 +342,25 @@ static bool control_step(server *s, conn *c, bool *progress)
             t->locality = c->buf[4] <= 4 ? c->buf[4] : t->locality;
         consume(c, 5);
         *progress = true;
-        return send_u32s(c->fd, (const uint32_t[]){ 0 }, 1);
+        return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
     case SW_CANCEL_TPM_CMD:
     case SW_STORE_VOLATILE:
     case SW_STOP:
         consume(c, 4);
         *progress = true;
-        return send_u32s(c->fd, (const uint32_t[]){ 0 }, 1);
+        return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
     case SW_SET_BUFFERSIZE: {
         if (c->len < 8)
             return true;
         consume(c, 8);
         *progress = true;
         const uint32_t r[4] = { 0, TTPM_MAX_COMMAND, TTPM_MAX_COMMAND, TTPM_MAX_COMMAND };
-        return send_u32s(c->fd, r, 4);
+        return queue_u32s(c, r, 4);
     }
     default:
         consume(c, 4);
         *progress = true;
-        return send_u32s(c->fd, (const uint32_t[]){ 0xA /* TPM_BAD_ORDINAL */ }, 1);
+        return queue_u32s(c, (const uint32_t[]){ 0xA /* TPM_BAD_ORDINAL */ }, 1);
     }
 }
 
@@ -335,93 +393,208 @@ static void close_conn(conn **slot)
     *slot = NULL;
 }
 
-int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, volatile int *stop)
+/* Run the complete messages in c's input while its output queue is below
+ * the high-water mark; false to close the connection now. */
+static bool serve(server *s, conn *c)
 {
-    server s = { .t = t, .last_proto = PROTO_UNKNOWN };
+    bool keep = true, progress = true, any = false;
+    for (;;) {
+        while (keep && progress && !c->closing && c->len > 0 && c->out_len < OUT_HIGH) {
+            keep = c->control ? control_step(s, c, &progress) : data_step(s, c, &progress);
+            any |= progress;
+        }
+        if (!keep)
+            return false;
+        /* Stopped by the high-water mark: if the peer takes the answers
+         * right away, go on with the commands already received (no poll
+         * event would bring us back to them). */
+        if (!progress || c->closing || c->len == 0 || c->out_len < OUT_HIGH)
+            break;
+        if (!flush(c))
+            return false;
+        if (c->out_len >= OUT_HIGH)
+            break;
+    }
+    if (c->eof && c->out_len < OUT_HIGH)
+        c->closing = true; /* what remains can never complete */
+    if (c->closing)
+        c->len = 0;
+    if (c->len == sizeof(c->buf) && c->out_len < OUT_HIGH)
+        return false; /* a full buffer and no complete message: too large */
+    if (any)
+        c->msg_start = now_ms();
+    return flush(c);
+}
+
+/* Receive what is there; false when the connection failed. At the end of
+ * the peer's stream the commands already received are still answered. */
+static bool receive(conn *c)
+{
+    for (;;) {
+        ssize_t got = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (got < 0)
+            return false;
+        if (got == 0) {
+            c->eof = true;
+            return true;
+        }
+        if (c->len == 0)
+            c->msg_start = now_ms();
+        c->len += (size_t)got;
+        c->last_io = now_ms();
+#ifdef TCP_QUICKACK
+        /* Linux resets quick-ack mode after use: keep it on. */
+        int one = 1;
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#endif
+        return true;
+    }
+}
+
+/* Why a connection has outstayed its welcome, or NULL. */
+static const char *expired(const server *s, const conn *c, uint64_t now)
+{
+    const ttpm_server_limits *l = s->lim;
+    if (c->len > 0 && c->out_len == 0 && l->read_timeout_ms &&
+        now - c->msg_start > l->read_timeout_ms)
+        return "incomplete message";
+    if (c->out_len > 0 && l->write_timeout_ms && now - c->out_since > l->write_timeout_ms)
+        return "responses not read";
+    if (l->idle_timeout_ms && now - c->last_io > l->idle_timeout_ms)
+        return "idle";
+    return NULL;
+}
+
+static void accept_one(server *s, int lfd, bool control, conn **conns, unsigned max)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    int slot = -1, idlest = -1;
+    for (unsigned i = 0; i < max; i++) {
+        if (conns[i] == NULL) {
+            slot = (int)i;
+            break;
+        }
+        if (idlest < 0 || conns[i]->last_io < conns[idlest]->last_io)
+            idlest = (int)i;
+    }
+    if (slot < 0 && idlest >= 0) {
+        /* Full: the connection that has been quiet longest makes room, so
+         * idle clients cannot lock everybody out. */
+        TC_INFO("tpm", "connection limit (%u) reached: closing the idlest connection", max);
+        close_conn(&conns[idlest]);
+        slot = idlest;
+    }
+    conn *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    (void)s;
+    set_sockopts(fd);
+    c->fd = fd;
+    c->control = control;
+    c->last_io = c->msg_start = c->out_since = now_ms();
+    conns[slot] = c;
+}
+
+int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, const ttpm_server_limits *lim,
+                    volatile int *stop)
+{
+    if (lim == NULL)
+        lim = &ttpm_server_defaults;
+    server s = { .t = t, .lim = lim, .last_proto = PROTO_UNKNOWN };
+    unsigned max = lim->max_conns ? lim->max_conns : 1;
     int lfd[2];
     lfd[0] = listen_on(addr, port);
     lfd[1] = listen_on(addr, (uint16_t)(port + 1));
-    if (lfd[0] < 0 || lfd[1] < 0) {
+    conn **conns = calloc(max, sizeof(*conns));
+    struct pollfd *pfd = calloc(2 + (size_t)max, sizeof(*pfd));
+    int *map = calloc(2 + (size_t)max, sizeof(*map));
+    if (lfd[0] < 0 || lfd[1] < 0 || conns == NULL || pfd == NULL || map == NULL) {
         TC_ERROR("tpm", "cannot listen on %s:%u/%u: %s", addr, port, port + 1, strerror(errno));
         if (lfd[0] >= 0)
             close(lfd[0]);
         if (lfd[1] >= 0)
             close(lfd[1]);
+        free(conns);
+        free(pfd);
+        free(map);
         return -1;
     }
     TC_INFO("tpm", "listening on %s port %u (TPM) and %u (platform/control)", addr, port,
             port + 1);
-    conn *conns[MAX_CONNS] = { 0 };
     while (!*stop && !s.stop) {
-        struct pollfd pfd[2 + MAX_CONNS];
-        int map[2 + MAX_CONNS];
         nfds_t n = 0;
         for (int i = 0; i < 2; i++) {
             pfd[n] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
             map[n++] = -1 - i;
         }
-        for (int i = 0; i < MAX_CONNS; i++) {
-            if (conns[i]) {
-                pfd[n] = (struct pollfd){ .fd = conns[i]->fd, .events = POLLIN };
-                map[n++] = i;
-            }
-        }
-        int r = poll(pfd, n, 500);
-        if (r < 0) {
-            if (errno == EINTR)
+        for (unsigned i = 0; i < max; i++) {
+            conn *c = conns[i];
+            if (c == NULL)
                 continue;
-            break;
+            short ev = 0;
+            /* Read only what we are ready to answer: a peer that does not
+             * read its responses is not read from either. */
+            if (!c->closing && !c->eof && c->out_len < OUT_HIGH && c->len < sizeof(c->buf))
+                ev |= POLLIN;
+            if (c->out_len > 0)
+                ev |= POLLOUT;
+            pfd[n] = (struct pollfd){ .fd = c->fd, .events = ev };
+            map[n++] = (int)i;
         }
-        for (nfds_t k = 0; k < n; k++) {
-            if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+        int r = poll(pfd, n, 200);
+        if (r < 0 && errno != EINTR)
+            break;
+        for (nfds_t k = 0; r > 0 && k < n; k++) {
+            if (!pfd[k].revents)
                 continue;
             if (map[k] < 0) {
-                int fd = accept4(pfd[k].fd, NULL, NULL, SOCK_CLOEXEC);
-                if (fd < 0)
-                    continue;
-                int slot = -1;
-                for (int i = 0; i < MAX_CONNS; i++)
-                    if (conns[i] == NULL) {
-                        slot = i;
-                        break;
-                    }
-                conn *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
-                if (c == NULL) {
-                    close(fd);
-                    continue;
-                }
-                set_sockopts(fd);
-                c->fd = fd;
-                c->control = map[k] == -2;
-                conns[slot] = c;
+                accept_one(&s, pfd[k].fd, map[k] == -2, conns, max);
                 continue;
             }
-            conn *c = conns[map[k]];
-            ssize_t got = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-            if (got <= 0) {
-                if (got < 0 && errno == EINTR)
-                    continue;
-                close_conn(&conns[map[k]]);
+            conn **slot = &conns[map[k]];
+            conn *c = *slot;
+            if (c == NULL || c->fd != pfd[k].fd)
+                continue; /* evicted by an accept in this round */
+            bool ok = true;
+            if (pfd[k].revents & POLLOUT)
+                ok = flush(c);
+            if (ok && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) && (pfd[k].events & POLLIN))
+                ok = receive(c);
+            else if (ok && (pfd[k].revents & POLLERR))
+                ok = false;
+            /* Run what has arrived, also what waited while the queue was full. */
+            if (ok)
+                ok = serve(&s, c);
+            if (ok && c->closing && c->out_len == 0)
+                ok = false;
+            if (!ok)
+                close_conn(slot);
+        }
+        uint64_t now = now_ms();
+        for (unsigned i = 0; i < max; i++) {
+            if (conns[i] == NULL)
                 continue;
+            const char *why = expired(&s, conns[i], now);
+            if (why != NULL) {
+                TC_INFO("tpm", "closing a connection: %s", why);
+                close_conn(&conns[i]);
             }
-            c->len += (size_t)got;
-#ifdef TCP_QUICKACK
-            /* Linux resets quick-ack mode after use: keep it on. */
-            int one = 1;
-            (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-#endif
-            bool keep = true, progress = true;
-            while (keep && progress && c->len > 0)
-                keep = c->control ? control_step(&s, c, &progress) : data_step(&s, c, &progress);
-            if (keep && c->len == sizeof(c->buf))
-                keep = false; /* a message larger than any we accept */
-            if (!keep)
-                close_conn(&conns[map[k]]);
         }
     }
-    for (int i = 0; i < MAX_CONNS; i++)
+    for (unsigned i = 0; i < max; i++)
         if (conns[i])
             close_conn(&conns[i]);
+    free(conns);
+    free(pfd);
+    free(map);
     close(lfd[0]);
     close(lfd[1]);
     return 0;
