@@ -590,9 +590,21 @@ const char *ttpm_state_err_str(ttpm_state_err e);
 /* Rebuild t->pobj from t->perm.persist. */
 void ttpm_persist_sync(ttpm *t);
 
+/* Limits of the server: connections at once (a new client evicts the
+ * idlest when full); a connection closes when silent for idle_timeout_ms,
+ * when a message stays incomplete for read_timeout_ms, or when queued
+ * responses go unread for write_timeout_ms (0: no such timeout). */
+typedef struct {
+    unsigned max_conns;
+    uint32_t idle_timeout_ms, read_timeout_ms, write_timeout_ms;
+} ttpm_server_limits;
+extern const ttpm_server_limits ttpm_server_defaults;
+
 /* Serve the mssim and swtpm protocols on addr:port (TPM) and port+1
- * (platform/control) until *stop becomes non-zero. -1 if it cannot listen. */
-int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, volatile int *stop);
+ * (platform/control) until *stop becomes non-zero; lim NULL = defaults.
+ * -1 if it cannot listen. */
+int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, const ttpm_server_limits *lim,
+                    volatile int *stop);
 
 /* `tessera-tpm measure`: measured boot into a PCR and a TCG event log. */
 int ttpm_measure_main(int argc, char **argv);
