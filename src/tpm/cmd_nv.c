@@ -20,6 +20,45 @@ static unsigned nv_type(const ttpm_nv *nv)
     return (nv->attrs & TPMA_NV_TPM_NT_MASK) >> 4;
 }
 
+static bool nv_is_pin(const ttpm_nv *nv)
+{
+    return nv_type(nv) == TPM_NT_PIN_PASS || nv_type(nv) == TPM_NT_PIN_FAIL;
+}
+
+/* PIN indices (Part 1, PIN Pass and PIN Fail Indices): the data is
+ * TPMS_NV_PIN_COUNTER_PARAMETERS, pinCount then pinLimit, big-endian. */
+bool ttpm_nv_pin_index(ttpm *t, uint32_t h)
+{
+    const ttpm_nv *nv = ttpm_handle_type(h) == TPM_HT_NV_INDEX ? nv_get(t, h) : NULL;
+    return nv != NULL && nv_is_pin(nv);
+}
+
+ttpm_rc ttpm_nv_pin_available(ttpm *t, uint32_t h)
+{
+    const ttpm_nv *nv = nv_get(t, h);
+    if (nv == NULL || !nv_is_pin(nv))
+        return TPM_RC_SUCCESS;
+    if (!(nv->attrs & TPMA_NV_WRITTEN) || tc_load_u32(nv->data) >= tc_load_u32(nv->data + 4))
+        return TPM_RC_AUTH_UNAVAILABLE;
+    return TPM_RC_SUCCESS;
+}
+
+void ttpm_nv_pin_record(ttpm *t, uint32_t h, bool ok)
+{
+    ttpm_nv *nv = nv_get(t, h);
+    if (nv == NULL || !nv_is_pin(nv) || !(nv->attrs & TPMA_NV_WRITTEN))
+        return;
+    uint32_t count = tc_load_u32(nv->data);
+    if (nv_type(nv) == TPM_NT_PIN_FAIL)
+        count = ok ? 0 : (count == UINT32_MAX ? count : count + 1);
+    else if (ok && count != UINT32_MAX)
+        count++;
+    else
+        return;
+    tc_store_u32(nv->data, count);
+    t->dirty = true;
+}
+
 static void put_nv_public(tc_buf *b, const ttpm_nv *nv)
 {
     size_t at = b->len;
@@ -127,8 +166,22 @@ TTPM_HANDLER(NV_DefineSpace)
         if (nv.size != hs)
             return TPM_RC_SIZE | TTPM_RC_P(2);
         break;
+    case TPM_NT_PIN_FAIL:
+    case TPM_NT_PIN_PASS:
+        /* The authValue of a PIN index is usable only once the index holds
+         * its pinCount/pinLimit, so it cannot be what writes it (no
+         * AUTHWRITE), nor can a global lock or WRITEDEFINE freeze that
+         * state; a PIN Fail index counts failures itself and is not under
+         * dictionary-attack protection (Part 2 TPMA_NV, TPM_NT). */
+        if (nv.size != 8)
+            return TPM_RC_SIZE | TTPM_RC_P(2);
+        if (a & (TPMA_NV_AUTHWRITE | TPMA_NV_GLOBALLOCK | TPMA_NV_WRITEDEFINE))
+            return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
+        if (type == TPM_NT_PIN_FAIL && !(a & TPMA_NV_NO_DA))
+            return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
+        break;
     default:
-        return TPM_RC_ATTRIBUTES | TTPM_RC_P(2); /* PIN indices are not supported */
+        return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
     }
     if (nv_get(t, nv.index))
         return TPM_RC_NV_DEFINED;
@@ -213,7 +266,7 @@ TTPM_HANDLER(NV_Write)
         return TPM_RC_SIZE;
     if ((rc = nv_access(c, nv, true)) != 0)
         return rc;
-    if (nv_type(nv) != TPM_NT_ORDINARY)
+    if (nv_type(nv) != TPM_NT_ORDINARY && !nv_is_pin(nv))
         return TPM_RC_ATTRIBUTES | TTPM_RC_H(2);
     if ((uint32_t)off + data.size > nv->size)
         return TPM_RC_NV_RANGE;

@@ -67,6 +67,9 @@ TTPM_HANDLER(StartAuthSession)
     } else if (salt_enc.size != 0) {
         return TPM_RC_VALUE | TTPM_RC_P(2);
     }
+    /* a PIN index cannot be a bind entity: its uses must be counted */
+    if (ttpm_nv_pin_index(t, c->h[1]))
+        return TPM_RC_HANDLE | TTPM_RC_H(2);
 
     int idx = -1;
     for (int i = 0; i < TTPM_MAX_SESSIONS; i++)

@@ -762,6 +762,13 @@ ttpm_rc ttpm_attest_finish(ttpm_cmd *c, tc_buf *a, const ttpm_signer *s);
  * GetSessionAuditDigest; Part 3 §18.7, §18.2, §21.5, §21.4). */
 ttpm_rc ttpm_attest_simple_params(ttpm_cmd *c, ttpm_ref *extra, ttpm_signer *s);
 
+/* NV PIN indices (cmd_nv.c): is h one; TPM_RC_AUTH_UNAVAILABLE when its
+ * authValue may not be used (not written, or pinCount >= pinLimit); count
+ * one authorisation with its authValue. */
+bool ttpm_nv_pin_index(ttpm *t, uint32_t h);
+ttpm_rc ttpm_nv_pin_available(ttpm *t, uint32_t h);
+void ttpm_nv_pin_record(ttpm *t, uint32_t h, bool ok);
+
 /* Is cc in the command audit list? */
 bool ttpm_cc_audited(const ttpm *t, uint32_t cc);
 
