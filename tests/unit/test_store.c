@@ -102,7 +102,7 @@ static void test_rc_str(void **state)
 {
     (void)state;
     const tstore_rc all[] = {TSTORE_OK,    TSTORE_NOT_FOUND, TSTORE_CONFLICT, TSTORE_ARG,
-                             TSTORE_NOMEM, TSTORE_IO,        TSTORE_CORRUPT,  TSTORE_COMPACTED};
+                             TSTORE_NOMEM, TSTORE_IO,        TSTORE_CORRUPT,  TSTORE_COMPACTED, TSTORE_BUSY};
     for (size_t i = 0; i < TC_ARRAY_LEN(all); i++) {
         assert_non_null(tstore_rc_str(all[i]));
         for (size_t j = 0; j < i; j++)
@@ -1270,6 +1270,78 @@ static void test_scale_100k(void **state)
     assert_true(t_changes < 5.0);
 }
 
+/* ---- the local key and the write ceiling ----------------------------------- */
+
+static void test_local_key(void **state)
+{
+    fx *f = *state;
+    uint8_t k1[TSTORE_LOCAL_KEY_LEN], k2[TSTORE_LOCAL_KEY_LEN], zero[TSTORE_LOCAL_KEY_LEN];
+    char kpath[320];
+    struct stat sb;
+    memset(zero, 0, sizeof(zero));
+    assert_int_equal(tstore_local_key(f->s, k1), TSTORE_OK);
+    assert_memory_not_equal(k1, zero, sizeof(zero));
+    snprintf(kpath, sizeof(kpath), "%s.key", f->path);
+    assert_int_equal(lstat(kpath, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_size, TSTORE_LOCAL_KEY_LEN);
+    /* the same key again, and from another handle */
+    assert_int_equal(tstore_local_key(f->s, k2), TSTORE_OK);
+    assert_memory_equal(k1, k2, sizeof(k1));
+    tstore *s2 = NULL;
+    assert_int_equal(tstore_open(f->path, &s2), TSTORE_OK);
+    assert_int_equal(tstore_local_key(s2, k2), TSTORE_OK);
+    assert_memory_equal(k1, k2, sizeof(k1));
+    /* a damaged key file is not silently replaced */
+    FILE *fp = fopen(kpath, "a");
+    assert_non_null(fp);
+    fputc('x', fp);
+    fclose(fp);
+    assert_int_equal(tstore_local_key(s2, k2), TSTORE_CORRUPT);
+    /* a symbolic link in its place is refused */
+    assert_int_equal(unlink(kpath), 0);
+    assert_int_equal(symlink("/dev/null", kpath), 0);
+    assert_int_not_equal(tstore_local_key(s2, k2), TSTORE_OK);
+    tstore_close(s2);
+    assert_int_equal(tstore_local_key(NULL, k2), TSTORE_ARG);
+}
+
+/* Another process holds the write lock past the ceiling: the write gives
+ * up with TSTORE_BUSY, not a device error, and applies nothing. */
+static void test_write_lock_busy(void **state)
+{
+    fx *f = *state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        if (sqlite3_open(f->path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            _exit(1);
+        }
+        (void)!write(p[1], "l", 1);
+        sleep(TSTORE_WRITE_WAIT_MS / 1000 + 3);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(p[0], &c, 1), 1);
+    uint64_t rev = 0;
+    assert_int_equal(tstore_revision(f->s, &rev), TSTORE_OK);
+    assert_int_equal(tstore_put(f->s, "k", 1, "v", 1, NULL), TSTORE_BUSY);
+    assert_string_equal(tstore_rc_str(TSTORE_BUSY), "store write lock busy");
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    uint64_t rev2 = 0;
+    assert_int_equal(tstore_revision(f->s, &rev2), TSTORE_OK);
+    assert_int_equal(rev, rev2);
+    assert_int_equal(tstore_put(f->s, "k", 1, "v", 1, NULL), TSTORE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1332,6 +1404,8 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_changes_since_future, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_scale_100k, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_local_key, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_write_lock_busy, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
