@@ -94,9 +94,9 @@ static size_t properties(ttpm *t, tagged *p)
         { 0x10B, 0x00000001 },          /* FIRMWARE_VERSION_1 */
         { 0x10C, 0 },
         { 0x10D, 1024 },                /* INPUT_BUFFER */
-        { 0x10E, TTPM_MAX_OBJECTS },    /* HR_TRANSIENT_MIN */
+        { 0x10E, t->max_objects },      /* HR_TRANSIENT_MIN */
         { 0x10F, TTPM_MAX_PERSISTENT }, /* HR_PERSISTENT_MIN */
-        { 0x110, TTPM_MAX_SESSIONS },   /* HR_LOADED_MIN */
+        { 0x110, t->max_loaded_sessions }, /* HR_LOADED_MIN */
         { 0x111, TTPM_MAX_SESSIONS },   /* ACTIVE_SESSIONS_MAX */
         { 0x112, TTPM_NUM_PCRS },       /* PCR_COUNT */
         { 0x113, 3 },                   /* PCR_SELECT_MIN */
@@ -132,8 +132,9 @@ static size_t properties(ttpm *t, tagged *p)
         { 0x203, sess_loaded },
         { 0x204, TTPM_MAX_SESSIONS - sess_all },
         { 0x205, sess_all - sess_loaded },
-        { 0x206, TTPM_MAX_SESSIONS - sess_all },
-        { 0x207, TTPM_MAX_OBJECTS - loaded_obj },
+        { 0x206, t->max_loaded_sessions - sess_loaded < TTPM_MAX_SESSIONS - sess_all
+                     ? t->max_loaded_sessions - sess_loaded : TTPM_MAX_SESSIONS - sess_all },
+        { 0x207, t->max_objects - loaded_obj },
         { 0x208, persist },
         { 0x209, TTPM_MAX_PERSISTENT - persist },
         { 0x20A, counters },

@@ -760,6 +760,8 @@ static ttpm_rc context_load(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
         ttpm_session *s = ttpm_sess_get(t, saved);
         if (s == NULL || s->loaded || s->context_seq != seq || blob.size != 32)
             return TPM_RC_HANDLE | TTPM_RC_P(1);
+        if ((rc = ttpm_sess_room(t, false)) != 0)
+            return rc;
         if ((rc = context_keys(t, 0, seq, ek, mk)) != 0)
             return rc;
         if ((rc = context_mac(mk, seq, saved, TPM_RH_NULL, NULL, 0, tag)) != 0)

@@ -71,6 +71,10 @@ TTPM_HANDLER(StartAuthSession)
     if (ttpm_nv_pin_index(t, c->h[1]))
         return TPM_RC_HANDLE | TTPM_RC_H(2);
 
+    if ((rc = ttpm_sess_room(t, true)) != 0) {
+        tc_wipe(salt, sizeof(salt));
+        return rc;
+    }
     int idx = -1;
     for (int i = 0; i < TTPM_MAX_SESSIONS; i++)
         if (!t->sess[i].used) {

@@ -22,7 +22,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: tessera-tpm --state DIR --port N [--address A] [--log-level L]\n"
                "                   [--max-connections N] [--idle-timeout S] [--read-timeout S]\n"
-               "                   [--write-timeout S]\n"
+               "                   [--write-timeout S] [--profile default|small]\n"
                "       tessera-tpm measure --port N [--address A] --pcr P --log FILE "
                "[--swtpm] FILE...\n");
 }
@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "measure") == 0)
         return ttpm_measure_main(argc - 1, argv + 1);
-    const char *state = NULL, *addr = "127.0.0.1";
+    const char *state = NULL, *addr = "127.0.0.1", *profile = "default";
     long port = -1;
     ttpm_server_limits lim = ttpm_server_defaults;
     for (int i = 1; i < argc; i++) {
@@ -88,6 +88,12 @@ int main(int argc, char **argv)
                 lim.read_timeout_ms = ms;
             else
                 lim.write_timeout_ms = ms;
+        } else if (strcmp(a, "--profile") == 0) {
+            if (strcmp(v, "default") != 0 && strcmp(v, "small") != 0) {
+                fprintf(stderr, "tessera-tpm: unknown profile %s (default, small)\n", v);
+                return 2;
+            }
+            profile = v;
         } else if (strcmp(a, "--address") == 0) {
             addr = v;
         } else if (strcmp(a, "--log-level") == 0) {
@@ -118,6 +124,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tessera-tpm: cannot open state in %s\n", state);
         return 1;
     }
+    (void)ttpm_set_profile(t, profile);
     int rc = ttpm_server_run(t, addr, (uint16_t)port, &lim, &g_stop);
     ttpm_free(t);
     return rc == 0 ? 0 : 1;

@@ -31,11 +31,12 @@ ttpm_object *ttpm_obj_alloc(ttpm *t)
 {
     /* Without a resource manager tpm2-tools never flush what they load, so
      * when every slot is taken the least recently used object is evicted
-     * (its saved contexts stay valid); a chip would answer
-     * TPM_RC_OBJECT_MEMORY here. */
+     * (its saved contexts stay valid); a chip, and the strict profile,
+     * answer TPM_RC_OBJECT_MEMORY instead (the caller, on NULL). */
+    unsigned max = t->max_objects < TTPM_MAX_OBJECTS ? t->max_objects : TTPM_MAX_OBJECTS;
     bool full = true;
     unsigned lru = 0;
-    for (unsigned i = 0; i < TTPM_MAX_OBJECTS; i++) {
+    for (unsigned i = 0; i < max; i++) {
         if (!t->obj[i].used) {
             full = false;
             break;
@@ -43,9 +44,11 @@ ttpm_object *ttpm_obj_alloc(ttpm *t)
         if (t->obj[i].age < t->obj[lru].age)
             lru = i;
     }
+    if (full && t->strict_capacity)
+        return NULL;
     if (full)
         ttpm_obj_free(&t->obj[lru]);
-    for (unsigned i = 0; i < TTPM_MAX_OBJECTS; i++) {
+    for (unsigned i = 0; i < max; i++) {
         if (!t->obj[i].used) {
             ttpm_object *o = &t->obj[i];
             memset(o, 0, sizeof(*o));

@@ -24,6 +24,22 @@ ttpm_session *ttpm_sess_get(ttpm *t, uint32_t handle)
     return s;
 }
 
+ttpm_rc ttpm_sess_room(ttpm *t, bool new_slot)
+{
+    if (!t->strict_capacity)
+        return TPM_RC_SUCCESS;
+    unsigned used = 0, loaded = 0;
+    for (unsigned i = 0; i < TTPM_MAX_SESSIONS; i++) {
+        used += t->sess[i].used;
+        loaded += t->sess[i].used && t->sess[i].loaded;
+    }
+    if (loaded >= t->max_loaded_sessions)
+        return TPM_RC_SESSION_MEMORY;
+    if (new_slot && used >= TTPM_MAX_SESSIONS)
+        return TPM_RC_SESSION_HANDLES;
+    return TPM_RC_SUCCESS;
+}
+
 void ttpm_sess_flush(ttpm_session *s)
 {
     tc_wipe(s, sizeof(*s));

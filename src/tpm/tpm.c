@@ -45,6 +45,7 @@ ttpm *ttpm_new(const char *dir)
     ttpm *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return NULL;
+    (void)ttpm_set_profile(t, "default");
     if (dir != NULL) {
         size_t n = strlen(dir) + sizeof(STATE_FILE) + 2;
         t->state_path = malloc(n);
@@ -89,6 +90,25 @@ void ttpm_free(ttpm *t)
     free(t->state_path);
     tc_wipe(t, sizeof(*t));
     free(t);
+}
+
+bool ttpm_set_profile(ttpm *t, const char *name)
+{
+    if (strcmp(name, "default") == 0) {
+        t->max_objects = TTPM_MAX_OBJECTS;
+        t->max_loaded_sessions = TTPM_MAX_SESSIONS;
+        t->strict_capacity = false;
+        return true;
+    }
+    if (strcmp(name, "small") == 0) {
+        /* The minimum Part 2 allows for TPM_PT_HR_TRANSIENT_MIN and
+         * TPM_PT_HR_LOADED_MIN (PC Client chips ship with these). */
+        t->max_objects = 3;
+        t->max_loaded_sessions = 3;
+        t->strict_capacity = true;
+        return true;
+    }
+    return false;
 }
 
 void ttpm_saved_seq_free(ttpm_saved_seq *e)

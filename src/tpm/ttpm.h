@@ -547,12 +547,26 @@ typedef struct ttpm {
     ttpm_saved_seq saved_seq[TTPM_MAX_SAVED_SEQ];
     bool audit_started;        /* command audit digest extended since last reset */
     uint8_t audit_digest[TTPM_MAX_DIGEST];
+    /* Capacity profile (ttpm_set_profile): transient object slots and
+     * loaded sessions offered, and whether a full table answers
+     * TPM_RC_OBJECT_MEMORY / SESSION_MEMORY / SESSION_HANDLES as a chip
+     * does (strict) or makes room by evicting the least recently used. */
+    unsigned max_objects, max_loaded_sessions;
+    bool strict_capacity;
 } ttpm;
 
 /* Create a TPM whose state lives in dir (created if missing; seeds made on
  * first start). dir NULL: volatile TPM for tests. NULL on failure. */
 ttpm *ttpm_new(const char *dir);
 void ttpm_free(ttpm *t);
+/* "default": 32 objects, 64 sessions, least recently used evicted when
+ * full; "small": 3 objects and 3 loaded sessions like a small chip, full
+ * tables answer the chip's error codes. false for an unknown name. */
+bool ttpm_set_profile(ttpm *t, const char *name);
+/* Room for one more loaded session (new_slot: also a new session slot):
+ * TPM_RC_SUCCESS, or under the strict profile TPM_RC_SESSION_MEMORY /
+ * TPM_RC_SESSION_HANDLES. */
+ttpm_rc ttpm_sess_room(ttpm *t, bool new_slot);
 /* Power events (mssim platform port / swtpm control channel). */
 void ttpm_power_on(ttpm *t);
 void ttpm_power_off(ttpm *t);
