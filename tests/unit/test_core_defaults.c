@@ -70,10 +70,21 @@ static uint8_t *part(const tcrypto_pkey *k, tcrypto_part p, size_t *len)
     return b;
 }
 
+/* Objects are made for a caller logged in as the normal user. */
+static tcore_err err;
+
+static const tcore_caller *as_user(void)
+{
+    static tcore_caller cx;
+    cx = env_caller(CKU_USER, &err);
+    return &cx;
+}
+
 static tcore_obj *create(tc_env *e, CK_ATTRIBUTE *t, CK_ULONG n)
 {
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_CREATE, 0, 0, t, n, NULL, 0, NULL, &o), CKR_OK);
+    assert_int_equal(
+        tcore_obj_new(e->t, as_user(), TCORE_ORIGIN_CREATE, 0, 0, t, n, NULL, 0, NULL, &o), CKR_OK);
     assert_non_null(o);
     return o;
 }
@@ -82,8 +93,9 @@ static tcore_obj *generate(tc_env *e, CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_AT
                            CK_ULONG n, const tcore_keymat *m, CK_MECHANISM_TYPE mech)
 {
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, cls, kt, t, n, m, mech, NULL, &o),
-                     CKR_OK);
+    assert_int_equal(
+        tcore_obj_new(e->t, as_user(), TCORE_ORIGIN_GENERATE, cls, kt, t, n, m, mech, NULL, &o),
+        CKR_OK);
     assert_non_null(o);
     return o;
 }
@@ -321,14 +333,14 @@ static void test_derived_and_unwrapped(void **state)
     tcore_obj *base = generate(e, CKO_SECRET_KEY, CKK_GENERIC_SECRET, gt, N(gt), &m,
                                CKM_GENERIC_SECRET_KEY_GEN);
     tcore_obj *d = NULL;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_DERIVE, CKO_SECRET_KEY, CKK_AES, NULL, 0, &m,
-                                   CKM_HKDF_DERIVE, base, &d),
+    assert_int_equal(tcore_obj_new(e->t, as_user(), TCORE_ORIGIN_DERIVE, CKO_SECRET_KEY, CKK_AES,
+                                   NULL, 0, &m, CKM_HKDF_DERIVE, base, &d),
                      CKR_OK);
     expect_usage(d, CKO_SECRET_KEY, CKK_AES, AES_DFL);
     tcore_obj_unref(d);
     d = NULL;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_DERIVE, CKO_SECRET_KEY, CKK_GENERIC_SECRET,
-                                   NULL, 0, &m, CKM_ECDH1_DERIVE, base, &d),
+    assert_int_equal(tcore_obj_new(e->t, as_user(), TCORE_ORIGIN_DERIVE, CKO_SECRET_KEY,
+                                   CKK_GENERIC_SECRET, NULL, 0, &m, CKM_ECDH1_DERIVE, base, &d),
                      CKR_OK);
     expect_usage(d, CKO_SECRET_KEY, CKK_GENERIC_SECRET, GEN_DFL);
     tcore_obj_unref(d);
@@ -339,8 +351,8 @@ static void test_derived_and_unwrapped(void **state)
     assert_int_equal(tcrypto_raw_generate(TCRYPTO_KEY_ED25519, &k), TCRYPTO_OK);
     tcore_keymat km = {.pkey = k};
     tcore_obj *u = NULL;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_UNWRAP, CKO_PRIVATE_KEY, CKK_EC_EDWARDS, NULL,
-                                   0, &km, CKM_AES_KEY_WRAP_PAD, NULL, &u),
+    assert_int_equal(tcore_obj_new(e->t, as_user(), TCORE_ORIGIN_UNWRAP, CKO_PRIVATE_KEY,
+                                   CKK_EC_EDWARDS, NULL, 0, &km, CKM_AES_KEY_WRAP_PAD, NULL, &u),
                      CKR_OK);
     expect_usage(u, CKO_PRIVATE_KEY, CKK_EC_EDWARDS, ED_PRIV);
     tcore_obj_unref(u);
@@ -475,7 +487,7 @@ static void test_copy_keeps_flags(void **state)
                          ATTR(CKA_SIGN, &ck_false)};
     tcore_obj *o = create(e, at, N(at));
     tcore_obj *c = NULL;
-    assert_int_equal(tcore_obj_copy(o, NULL, 0, &c), CKR_OK);
+    assert_int_equal(tcore_obj_copy(o, as_user(), NULL, 0, &c), CKR_OK);
     expect_usage(c, CKO_SECRET_KEY, CKK_AES, (AES_DFL & ~(unsigned)F_SIGN) | F_DERIVE);
     tcore_obj_unref(c);
     tcore_obj_unref(o);

@@ -13,11 +13,13 @@ static CK_OBJECT_HANDLE store_ec_key(tc_env *e)
     tcrypto_pkey *k = NULL;
     tcore_obj *o = NULL;
     CK_OBJECT_HANDLE h = 0;
+    tcore_err err;
+    tcore_caller cx = env_caller(CKU_USER, &err);
     assert_int_equal(tcrypto_ec_generate(TCRYPTO_CURVE_P256, &k), TCRYPTO_OK);
     tcore_keymat m = {.pkey = k};
     CK_ATTRIBUTE tmpl[] = {ATTR(CKA_TOKEN, &ck_true), ATTR(CKA_SIGN, &ck_true)};
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PRIVATE_KEY, CKK_EC, tmpl, 2,
-                                   &m, CKM_EC_KEY_PAIR_GEN, NULL, &o),
+    assert_int_equal(tcore_obj_new(e->t, &cx, TCORE_ORIGIN_GENERATE, CKO_PRIVATE_KEY, CKK_EC, tmpl,
+                                   2, &m, CKM_EC_KEY_PAIR_GEN, NULL, &o),
                      CKR_OK);
     assert_int_equal(tcore_token_store_objects(e->t, &o, 1, &h), CKR_OK);
     tcore_obj_unref(o);
@@ -70,15 +72,15 @@ static void test_open_after_eviction(void **state)
     for (int i = 0; i <= NKEYS; i++)
         h[i] = store_ec_key(e);
     /* Start from a cache with nothing opened. */
-    assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+    tcore_token_release(e->t);
     login_user(e);
 
     /* Open NKEYS keys and keep holding them. */
     for (int i = 0; i < NKEYS; i++) {
-        assert_int_equal(tcore_token_object(e->t, h[i], &held[i]), CKR_OK);
+        assert_int_equal(tcore_token_object(e->t, h[i], true, &held[i]), CKR_OK);
         sign_with(held[i]);
     }
-    assert_int_equal(tcore_token_object(e->t, h[NKEYS], &last), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h[NKEYS], true, &last), CKR_OK);
 
     /* Fill the secure heap with private keys of our own: RSA keys for
      * the bulk (few of them fill it), then EC keys for the last gaps. */
@@ -107,10 +109,11 @@ static void test_open_after_eviction(void **state)
     free(fill);
     tcore_obj_unref(last);
     /* The dropped keys open again when used. */
-    assert_int_equal(tcore_token_object(e->t, h[0], &last), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h[0], true, &last), CKR_OK);
     sign_with(last);
     tcore_obj_unref(last);
-    assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+    tcore_token_release(e->t);
+    assert_false(tcore_token_key_available(e->t));
 }
 
 int main(void)

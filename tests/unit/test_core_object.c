@@ -15,10 +15,42 @@ static const uint8_t aes16[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 
 #define N(t) TC_ARRAY_LEN(t)
 
-static CK_RV create(tc_env *e, CK_ATTRIBUTE *t, CK_ULONG n, tcore_obj **o)
+/* What the core reported about the last call made through as_user() /
+ * as_so(): the template entry it refused. */
+static tcore_err err;
+static tcore_caller caller_ctx;
+
+/* A caller logged in as the normal user, or as the SO. */
+static const tcore_caller *as_user(void)
+{
+    caller_ctx = env_caller(CKU_USER, &err);
+    return &caller_ctx;
+}
+
+static const tcore_caller *as_so(void)
+{
+    caller_ctx = env_caller(CKU_SO, &err);
+    return &caller_ctx;
+}
+
+static CK_RV create_as(tc_env *e, const tcore_caller *cx, CK_ATTRIBUTE *t, CK_ULONG n,
+                       tcore_obj **o)
 {
     *o = NULL;
-    return tcore_obj_new(e->t, TCORE_ORIGIN_CREATE, 0, 0, t, n, NULL, 0, NULL, o);
+    return tcore_obj_new(e->t, cx, TCORE_ORIGIN_CREATE, 0, 0, t, n, NULL, 0, NULL, o);
+}
+
+static CK_RV create(tc_env *e, CK_ATTRIBUTE *t, CK_ULONG n, tcore_obj **o)
+{
+    return create_as(e, as_user(), t, n, o);
+}
+
+/* tcore_obj_new for a non-CREATE origin, as the normal user. */
+static CK_RV new_obj(tc_env *e, tcore_origin origin, CK_OBJECT_CLASS cls, CK_KEY_TYPE kt,
+                     const CK_ATTRIBUTE *t, CK_ULONG n, const tcore_keymat *m,
+                     CK_MECHANISM_TYPE mech, const tcore_obj *base, tcore_obj **o)
+{
+    return tcore_obj_new(e->t, as_user(), origin, cls, kt, t, n, m, mech, base, o);
 }
 
 static tcore_obj *must_create(tc_env *e, CK_ATTRIBUTE *t, CK_ULONG n)
@@ -92,6 +124,7 @@ static void test_create_cert_missing_subject(void **state)
                         ATTR_STR(CKA_VALUE, "\x30\x00")};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
     assert_null(o);
+    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_SUBJECT);
 }
 
 static void test_create_cert_wrong_type(void **state)
@@ -101,6 +134,7 @@ static void test_create_cert_wrong_type(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_cert), ATTR(CKA_CERTIFICATE_TYPE, &wtls),
                         ATTR_STR(CKA_SUBJECT, "s"), ATTR_STR(CKA_VALUE, "v")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_CERTIFICATE_TYPE);
 }
 
 static void test_create_trusted_needs_so(void **state)
@@ -110,11 +144,10 @@ static void test_create_trusted_needs_so(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_cert), ATTR(CKA_CERTIFICATE_TYPE, &x509),
                         ATTR_STR(CKA_SUBJECT, "s"), ATTR_STR(CKA_VALUE, "v"),
                         ATTR(CKA_TRUSTED, &ck_true)};
-    login_user(e);
+    assert_int_equal(create_as(e, NULL, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
-    assert_int_equal(tcore_token_logout(e->t), CKR_OK);
-    assert_int_equal(tcore_token_login(e->t, CKU_SO, (const uint8_t *)SO_PIN, strlen(SO_PIN)), CKR_OK);
-    assert_int_equal(create(e, t, N(t), &o), CKR_OK);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 4, CKA_TRUSTED);
+    assert_int_equal(create_as(e, as_so(), t, N(t), &o), CKR_OK);
     assert_true(get_bool(o, CKA_TRUSTED));
     tcore_obj_unref(o);
 }
@@ -125,6 +158,7 @@ static void test_create_missing_class(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "x")};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
+    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_CLASS);
 }
 
 static void test_create_bad_class(void **state)
@@ -133,6 +167,7 @@ static void test_create_bad_class(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_bogus)};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 0, CKA_CLASS);
 }
 
 static void test_create_missing_key_type(void **state)
@@ -141,6 +176,7 @@ static void test_create_missing_key_type(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), {CKA_VALUE, (void *)aes16, 16}};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
+    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_KEY_TYPE);
 }
 
 static void test_create_key_type_wrong_for_class(void **state)
@@ -150,6 +186,7 @@ static void test_create_key_type_wrong_for_class(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_rsa),
                         {CKA_VALUE, (void *)aes16, 16}};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_KEY_TYPE);
 }
 
 static void test_create_attr_invalid_for_class(void **state)
@@ -158,6 +195,7 @@ static void test_create_attr_invalid_for_class(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), ATTR_STR(CKA_MODULUS, "\x01")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_TYPE_INVALID, 1, CKA_MODULUS);
 }
 
 static void test_create_bad_bool_length(void **state)
@@ -167,6 +205,7 @@ static void test_create_bad_bool_length(void **state)
     CK_ULONG big = 1;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), {CKA_TOKEN, &big, sizeof(big)}};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_TOKEN);
 }
 
 static void test_create_bad_date(void **state)
@@ -176,6 +215,7 @@ static void test_create_bad_date(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                         {CKA_VALUE, (void *)aes16, 16}, ATTR_STR(CKA_END_DATE, "2024AB01")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_END_DATE);
 }
 
 static void test_create_forbidden_local(void **state)
@@ -185,6 +225,7 @@ static void test_create_forbidden_local(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                         {CKA_VALUE, (void *)aes16, 16}, ATTR(CKA_LOCAL, &ck_true)};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 3, CKA_LOCAL);
 }
 
 static void test_create_forbidden_value_len(void **state)
@@ -195,6 +236,7 @@ static void test_create_forbidden_value_len(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                         {CKA_VALUE, (void *)aes16, 16}, ATTR(CKA_VALUE_LEN, &vl)};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 3, CKA_VALUE_LEN);
 }
 
 static void test_create_forbidden_unique_id(void **state)
@@ -203,6 +245,7 @@ static void test_create_forbidden_unique_id(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), ATTR_STR(CKA_UNIQUE_ID, "mine")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 1, CKA_UNIQUE_ID);
 }
 
 static void test_create_inconsistent_duplicates(void **state)
@@ -211,6 +254,7 @@ static void test_create_inconsistent_duplicates(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), ATTR_STR(CKA_LABEL, "a"), ATTR_STR(CKA_LABEL, "b")};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCONSISTENT);
+    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 2, CKA_LABEL);
 }
 
 static void test_create_aes_bad_length(void **state)
@@ -220,6 +264,7 @@ static void test_create_aes_bad_length(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                         {CKA_VALUE, (void *)aes16, 15}};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 2, CKA_VALUE);
 }
 
 static void test_create_secret_missing_value(void **state)
@@ -228,6 +273,7 @@ static void test_create_secret_missing_value(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_gen)};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
+    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_VALUE);
 }
 
 static void test_create_secret_keys(void **state)
@@ -280,6 +326,7 @@ static void test_check_value(void **state)
     CK_ATTRIBUTE bad[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                           {CKA_VALUE, (void *)k, 16}, {CKA_CHECK_VALUE, (void *)wrong, 3}};
     assert_int_equal(create(e, bad, N(bad), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_CHECK_VALUE);
 }
 
 /* ---- asymmetric keys -------------------------------------------------------- */
@@ -382,6 +429,7 @@ static void test_create_rsa_missing_modulus(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_pub), ATTR(CKA_KEY_TYPE, &k_rsa),
                         ATTR_STR(CKA_PUBLIC_EXPONENT, "\x01\x00\x01")};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
+    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_MODULUS);
 }
 
 static void test_create_rsa_modulus_bits_forbidden(void **state)
@@ -393,6 +441,7 @@ static void test_create_rsa_modulus_bits_forbidden(void **state)
                         ATTR_STR(CKA_MODULUS, "\xc3\x01"), ATTR_STR(CKA_PUBLIC_EXPONENT, "\x03"),
                         ATTR(CKA_MODULUS_BITS, &bits)};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 4, CKA_MODULUS_BITS);
 }
 
 static void test_create_rsa_garbage_modulus(void **state)
@@ -402,6 +451,7 @@ static void test_create_rsa_garbage_modulus(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_pub), ATTR(CKA_KEY_TYPE, &k_rsa),
                         ATTR_STR(CKA_MODULUS, "\x00"), ATTR_STR(CKA_PUBLIC_EXPONENT, "\x00")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 2, CKA_MODULUS);
 }
 
 static void test_create_ec_keys(void **state)
@@ -449,10 +499,12 @@ static void test_create_ec_keys(void **state)
                          {CKA_EC_PARAMS, (void *)params, plen}, {CKA_EC_POINT, der, pl + 2}};
     tcore_obj *bad;
     assert_int_equal(create(e, t4, N(t4), &bad), CKR_TEMPLATE_INCONSISTENT);
+    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 2, CKA_EC_PARAMS);
     /* a point of the wrong length */
     CK_ATTRIBUTE t5[] = {ATTR(CKA_CLASS, &c_pub), ATTR(CKA_KEY_TYPE, &k_ec),
                          {CKA_EC_PARAMS, (void *)params, plen}, {CKA_EC_POINT, pt, pl - 1}};
     assert_int_equal(create(e, t5, N(t5), &bad), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_EC_POINT);
     tcrypto_pkey_free(k);
     free(pt), free(sc);
 }
@@ -471,6 +523,7 @@ static void test_create_spki_mismatch(void **state)
     tcore_obj *o = NULL;
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCONSISTENT);
     assert_null(o);
+    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 4, CKA_PUBLIC_KEY_INFO);
     tcrypto_pkey_free(k);
     free(pt);
 }
@@ -482,6 +535,7 @@ static void test_create_ec_bad_params(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_pub), ATTR(CKA_KEY_TYPE, &k_ec),
                         ATTR_STR(CKA_EC_PARAMS, "\x06\x01\x00"), ATTR_STR(CKA_EC_POINT, "\x04")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 2, CKA_EC_PARAMS);
 }
 
 static void test_create_edwards_montgomery(void **state)
@@ -530,11 +584,11 @@ static void test_generate_keypair_attrs(void **state)
     CK_ATTRIBUTE pt[] = {ATTR(CKA_MODULUS_BITS, &bits), ATTR_STR(CKA_PUBLIC_EXPONENT, "\x01\x00\x01")};
     CK_ATTRIBUTE kt[] = {ATTR(CKA_SENSITIVE, &ck_true), ATTR(CKA_EXTRACTABLE, &ck_false)};
     tcore_obj *pub = NULL, *priv = NULL;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
-                                   CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &pub),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
+                             CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &pub),
                      CKR_OK);
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PRIVATE_KEY, CKK_RSA, kt, N(kt), &m,
-                                   CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &priv),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PRIVATE_KEY, CKK_RSA, kt, N(kt), &m,
+                             CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &priv),
                      CKR_OK);
     assert_true(get_bool(priv, CKA_LOCAL));
     assert_true(get_bool(priv, CKA_ALWAYS_SENSITIVE));
@@ -562,9 +616,10 @@ static void test_generate_modulus_forbidden(void **state)
     tcore_keymat m = {.pkey = rsa_key};
     CK_ATTRIBUTE pt[] = {ATTR_STR(CKA_MODULUS, "\x01"), ATTR_STR(CKA_PUBLIC_EXPONENT, "\x01\x00\x01")};
     tcore_obj *o;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
-                                   CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
+                             CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
                      CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_MODULUS);
 }
 
 static void test_generate_bits_missing(void **state)
@@ -573,9 +628,10 @@ static void test_generate_bits_missing(void **state)
     tcore_keymat m = {.pkey = rsa_key};
     CK_ATTRIBUTE pt[] = {ATTR(CKA_VERIFY, &ck_true)};
     tcore_obj *o;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
-                                   CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
+                             CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
                      CKR_TEMPLATE_INCOMPLETE);
+    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_MODULUS_BITS);
 }
 
 static void test_generate_bits_mismatch(void **state)
@@ -585,9 +641,10 @@ static void test_generate_bits_mismatch(void **state)
     tcore_keymat m = {.pkey = rsa_key};
     CK_ATTRIBUTE pt[] = {ATTR(CKA_MODULUS_BITS, &bits)};
     tcore_obj *o;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
-                                   CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
+                             CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
                      CKR_TEMPLATE_INCONSISTENT);
+    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_MODULUS_BITS);
 }
 
 static void test_generate_class_mismatch(void **state)
@@ -597,9 +654,10 @@ static void test_generate_class_mismatch(void **state)
     tcore_keymat m = {.secret = aes16, .secret_len = 16};
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_pub), ATTR(CKA_VALUE_LEN, &vl)};
     tcore_obj *o;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, t, N(t), &m,
-                                   CKM_AES_KEY_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, t, N(t), &m,
+                             CKM_AES_KEY_GEN, NULL, &o),
                      CKR_TEMPLATE_INCONSISTENT);
+    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_CLASS);
 }
 
 static void test_generate_secret(void **state)
@@ -611,14 +669,16 @@ static void test_generate_secret(void **state)
     CK_ATTRIBUTE none[] = {ATTR(CKA_SENSITIVE, &ck_false)};
     CK_ATTRIBUTE wrong[] = {ATTR(CKA_VALUE_LEN, &bad)};
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, none, N(none),
-                                   &m, CKM_AES_KEY_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, none, N(none), &m,
+                             CKM_AES_KEY_GEN, NULL, &o),
                      CKR_TEMPLATE_INCOMPLETE);
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, wrong,
-                                   N(wrong), &m, CKM_AES_KEY_GEN, NULL, &o),
+    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_VALUE_LEN);
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, wrong, N(wrong), &m,
+                             CKM_AES_KEY_GEN, NULL, &o),
                      CKR_TEMPLATE_INCONSISTENT);
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, t, N(t), &m,
-                                   CKM_AES_KEY_GEN, NULL, &o),
+    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_VALUE_LEN);
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, t, N(t), &m,
+                             CKM_AES_KEY_GEN, NULL, &o),
                      CKR_OK);
     assert_true(get_bool(o, CKA_LOCAL));
     assert_false(get_bool(o, CKA_ALWAYS_SENSITIVE));
@@ -626,8 +686,8 @@ static void test_generate_secret(void **state)
     /* derive from it: ALWAYS_SENSITIVE false carries over even if sensitive now */
     tcore_obj *d = NULL;
     CK_ATTRIBUTE dt[] = {ATTR(CKA_SENSITIVE, &ck_true)};
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_DERIVE, CKO_SECRET_KEY, CKK_GENERIC_SECRET, dt,
-                                   N(dt), &m, CKM_HKDF_DERIVE, o, &d),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_DERIVE, CKO_SECRET_KEY, CKK_GENERIC_SECRET, dt, N(dt),
+                             &m, CKM_HKDF_DERIVE, o, &d),
                      CKR_OK);
     assert_false(get_bool(d, CKA_ALWAYS_SENSITIVE));
     assert_true(get_bool(d, CKA_NEVER_EXTRACTABLE));
@@ -642,9 +702,10 @@ static void test_unwrap_forbids_value(void **state)
     tcore_keymat m = {.secret = aes16, .secret_len = 16};
     CK_ATTRIBUTE t[] = {{CKA_VALUE, (void *)aes16, 16}};
     tcore_obj *o;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_UNWRAP, CKO_SECRET_KEY, CKK_AES, t, N(t), &m,
-                                   CKM_AES_KEY_WRAP, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_UNWRAP, CKO_SECRET_KEY, CKK_AES, t, N(t), &m,
+                             CKM_AES_KEY_WRAP, NULL, &o),
                      CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_VALUE);
 }
 
 static void test_new_origin_errors(void **state)
@@ -655,40 +716,41 @@ static void test_new_origin_errors(void **state)
     CK_ULONG vl = 16;
     CK_ATTRIBUTE t[] = {ATTR(CKA_VALUE_LEN, &vl)};
     /* no material */
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, t, 1, NULL,
-                                   CKM_AES_KEY_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, t, 1, NULL,
+                             CKM_AES_KEY_GEN, NULL, &o),
                      CKR_ARGUMENTS_BAD);
     /* a class/key type pair that does not exist */
     tcore_keymat m = {.secret = aes16, .secret_len = 16};
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_RSA, t, 1, &m,
-                                   CKM_AES_KEY_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_RSA, t, 1, &m,
+                             CKM_AES_KEY_GEN, NULL, &o),
                      CKR_ARGUMENTS_BAD);
     /* material of the wrong key type */
     assert_int_equal(tcrypto_ec_generate(TCRYPTO_CURVE_P256, &ec), TCRYPTO_OK);
     tcore_keymat km = {.pkey = ec};
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PRIVATE_KEY, CKK_RSA, NULL, 0, &km,
-                                   CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PRIVATE_KEY, CKK_RSA, NULL, 0, &km,
+                             CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
                      CKR_TEMPLATE_INCONSISTENT);
     /* a private object from a public-only key */
     assert_int_equal(tcrypto_pkey_public(ec, &ecpub), TCRYPTO_OK);
     tcore_keymat kp = {.pkey = ecpub};
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_UNWRAP, CKO_PRIVATE_KEY, CKK_EC, NULL, 0, &kp,
-                                   CKM_AES_KEY_WRAP_PAD, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_UNWRAP, CKO_PRIVATE_KEY, CKK_EC, NULL, 0, &kp,
+                             CKM_AES_KEY_WRAP_PAD, NULL, &o),
                      CKR_ARGUMENTS_BAD);
     /* EC params in the template that name another curve */
     size_t plen;
     const uint8_t *p384 = tcrypto_ec_params_der(TCRYPTO_KEY_EC, TCRYPTO_CURVE_P384, &plen);
     CK_ATTRIBUTE pt[] = {{CKA_EC_PARAMS, (void *)p384, plen}};
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_EC, pt, 1, &km,
-                                   CKM_EC_KEY_PAIR_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_EC, pt, 1, &km,
+                             CKM_EC_KEY_PAIR_GEN, NULL, &o),
                      CKR_TEMPLATE_INCONSISTENT);
     assert_null(o);
+    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_EC_PARAMS);
     /* the right ones work, and the public half has a DER OCTET STRING point */
     size_t p256len;
     const uint8_t *p256 = tcrypto_ec_params_der(TCRYPTO_KEY_EC, TCRYPTO_CURVE_P256, &p256len);
     CK_ATTRIBUTE pt2[] = {{CKA_EC_PARAMS, (void *)p256, p256len}};
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_EC, pt2, 1, &km,
-                                   CKM_EC_KEY_PAIR_GEN, NULL, &o),
+    assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_EC, pt2, 1, &km,
+                             CKM_EC_KEY_PAIR_GEN, NULL, &o),
                      CKR_OK);
     uint8_t buf[80];
     CK_ULONG len = sizeof(buf);
@@ -719,10 +781,12 @@ static void test_create_misc_values(void **state)
     CK_ATTRIBUTE t1[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                          {CKA_VALUE, (void *)aes16, 16}, {CKA_ALLOWED_MECHANISMS, three, 3}};
     assert_int_equal(create(e, t1, N(t1), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_ALLOWED_MECHANISMS);
     /* a bool that is neither CK_TRUE nor CK_FALSE */
     CK_BBOOL two = 2;
     CK_ATTRIBUTE t2[] = {ATTR(CKA_CLASS, &c_data), {CKA_PRIVATE, &two, 1}};
     assert_int_equal(create(e, t2, N(t2), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_PRIVATE);
     /* a certificate by URL needs no CKA_VALUE (PKCS#11 3.0 §4.6.3) */
     CK_ATTRIBUTE t3[] = {ATTR(CKA_CLASS, &c_cert), ATTR(CKA_CERTIFICATE_TYPE, &x509),
                          ATTR_STR(CKA_SUBJECT, "s"), ATTR_STR(CKA_URL, "http://example.invalid/c")};
@@ -731,6 +795,7 @@ static void test_create_misc_values(void **state)
     /* a NULL value with a length */
     CK_ATTRIBUTE t4[] = {ATTR(CKA_CLASS, &c_data), {CKA_LABEL, NULL, 4}};
     assert_int_equal(create(e, t4, N(t4), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_LABEL);
 }
 
 /* ---- reading ---------------------------------------------------------------------- */
@@ -787,7 +852,7 @@ static void test_set_label_and_sensitive_up(void **state)
     tcore_obj *o = aes_obj(e, false, true);
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "renamed"), ATTR(CKA_SENSITIVE, &ck_true),
                         ATTR(CKA_EXTRACTABLE, &ck_false)};
-    assert_int_equal(tcore_obj_set_attrs(o, t, N(t)), CKR_OK);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, N(t)), CKR_OK);
     assert_true(get_bool(o, CKA_SENSITIVE));
     assert_false(get_bool(o, CKA_EXTRACTABLE));
     /* ALWAYS_SENSITIVE stays false: it was not always sensitive */
@@ -804,7 +869,8 @@ static void test_set_sensitive_down_refused(void **state)
     tc_env *e = *state;
     tcore_obj *o = aes_obj(e, true, true);
     CK_ATTRIBUTE t[] = {ATTR(CKA_SENSITIVE, &ck_false)};
-    assert_int_equal(tcore_obj_set_attrs(o, t, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_SENSITIVE);
     assert_true(get_bool(o, CKA_SENSITIVE));
     tcore_obj_unref(o);
 }
@@ -814,7 +880,8 @@ static void test_set_extractable_up_refused(void **state)
     tc_env *e = *state;
     tcore_obj *o = aes_obj(e, true, false);
     CK_ATTRIBUTE t[] = {ATTR(CKA_EXTRACTABLE, &ck_true)};
-    assert_int_equal(tcore_obj_set_attrs(o, t, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_EXTRACTABLE);
     assert_false(get_bool(o, CKA_EXTRACTABLE));
     tcore_obj_unref(o);
 }
@@ -825,8 +892,9 @@ static void test_set_wrap_with_trusted_down_refused(void **state)
     tcore_obj *o = aes_obj(e, true, false);
     CK_ATTRIBUTE up[] = {ATTR(CKA_WRAP_WITH_TRUSTED, &ck_true)};
     CK_ATTRIBUTE down[] = {ATTR(CKA_WRAP_WITH_TRUSTED, &ck_false)};
-    assert_int_equal(tcore_obj_set_attrs(o, up, 1), CKR_OK);
-    assert_int_equal(tcore_obj_set_attrs(o, down, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), up, 1), CKR_OK);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), down, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_WRAP_WITH_TRUSTED);
     assert_true(get_bool(o, CKA_WRAP_WITH_TRUSTED));
     tcore_obj_unref(o);
 }
@@ -836,9 +904,11 @@ static void test_set_trusted_needs_so(void **state)
     tc_env *e = *state;
     tcore_obj *o = aes_obj(e, true, false);
     CK_ATTRIBUTE t[] = {ATTR(CKA_TRUSTED, &ck_true)};
-    assert_int_equal(tcore_obj_set_attrs(o, t, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_int_equal(tcore_token_login(e->t, CKU_SO, (const uint8_t *)SO_PIN, strlen(SO_PIN)), CKR_OK);
-    assert_int_equal(tcore_obj_set_attrs(o, t, 1), CKR_OK);
+    assert_int_equal(tcore_obj_set_attrs(o, NULL, t, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_TRUSTED);
+    assert_false(get_bool(o, CKA_TRUSTED));
+    assert_int_equal(tcore_obj_set_attrs(o, as_so(), t, 1), CKR_OK);
     assert_true(get_bool(o, CKA_TRUSTED));
     tcore_obj_unref(o);
 }
@@ -851,10 +921,14 @@ static void test_set_read_only_attr(void **state)
     CK_ATTRIBUTE t2[] = {ATTR_STR(CKA_UNIQUE_ID, "x")};
     CK_ATTRIBUTE t3[] = {ATTR(CKA_LOCAL, &ck_true)};
     CK_ATTRIBUTE t4[] = {{CKA_VALUE, (void *)aes16, 16}};
-    assert_int_equal(tcore_obj_set_attrs(o, t1, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_int_equal(tcore_obj_set_attrs(o, t2, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_int_equal(tcore_obj_set_attrs(o, t3, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_int_equal(tcore_obj_set_attrs(o, t4, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t1, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_KEY_TYPE);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t2, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_UNIQUE_ID);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t3, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_LOCAL);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t4, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_VALUE);
     tcore_obj_unref(o);
 }
 
@@ -863,7 +937,8 @@ static void test_set_type_invalid(void **state)
     tc_env *e = *state;
     tcore_obj *o = aes_obj(e, true, false);
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_MODULUS, "\x01")};
-    assert_int_equal(tcore_obj_set_attrs(o, t, 1), CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_TYPE_INVALID, 0, CKA_MODULUS);
     tcore_obj_unref(o);
 }
 
@@ -873,7 +948,8 @@ static void test_set_value_invalid(void **state)
     tcore_obj *o = aes_obj(e, true, false);
     CK_ULONG v = 1;
     CK_ATTRIBUTE t[] = {{CKA_SIGN, &v, sizeof(v)}};
-    assert_int_equal(tcore_obj_set_attrs(o, t, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 0, CKA_SIGN);
     tcore_obj_unref(o);
 }
 
@@ -882,7 +958,8 @@ static void test_set_all_or_nothing(void **state)
     tc_env *e = *state;
     tcore_obj *o = aes_obj(e, true, false);
     CK_ATTRIBUTE t[] = {ATTR(CKA_ENCRYPT, &ck_false), ATTR(CKA_KEY_TYPE, &k_gen)};
-    assert_int_equal(tcore_obj_set_attrs(o, t, N(t)), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, N(t)), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 1, CKA_KEY_TYPE);
     assert_true(get_bool(o, CKA_ENCRYPT));
     tcore_obj_unref(o);
 }
@@ -893,7 +970,7 @@ static void test_not_modifiable(void **state)
     CK_ATTRIBUTE c[] = {ATTR(CKA_CLASS, &c_data), ATTR(CKA_MODIFIABLE, &ck_false)};
     tcore_obj *o = must_create(e, c, N(c));
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "nope")};
-    assert_int_equal(tcore_obj_set_attrs(o, t, 1), CKR_ACTION_PROHIBITED);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ACTION_PROHIBITED);
     tcore_obj_unref(o);
 }
 
@@ -904,7 +981,7 @@ static void test_copy(void **state)
     tc_env *e = *state;
     tcore_obj *o = aes_obj(e, true, false), *c = NULL;
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "copy"), ATTR(CKA_MODIFIABLE, &ck_false)};
-    assert_int_equal(tcore_obj_copy(o, t, N(t), &c), CKR_OK);
+    assert_int_equal(tcore_obj_copy(o, as_user(), t, N(t), &c), CKR_OK);
     assert_false(get_bool(c, CKA_MODIFIABLE));
     uint8_t *k = NULL;
     size_t kl = 0;
@@ -919,13 +996,16 @@ static void test_copy(void **state)
     /* a copy cannot turn MODIFIABLE back on */
     tcore_obj *c2 = NULL;
     CK_ATTRIBUTE t2[] = {ATTR(CKA_MODIFIABLE, &ck_true)};
-    assert_int_equal(tcore_obj_copy(c, t2, 1, &c2), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(tcore_obj_copy(c, as_user(), t2, 1, &c2), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_MODIFIABLE);
     /* nor SENSITIVE off */
     CK_ATTRIBUTE t3[] = {ATTR(CKA_SENSITIVE, &ck_false)};
-    assert_int_equal(tcore_obj_copy(o, t3, 1, &c2), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(tcore_obj_copy(o, as_user(), t3, 1, &c2), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_SENSITIVE);
     /* read-only attributes are read-only in copies too */
     CK_ATTRIBUTE t4[] = {ATTR(CKA_KEY_TYPE, &k_gen)};
-    assert_int_equal(tcore_obj_copy(o, t4, 1, &c2), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(tcore_obj_copy(o, as_user(), t4, 1, &c2), CKR_ATTRIBUTE_READ_ONLY);
+    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_KEY_TYPE);
     tcore_obj_unref(c);
     tcore_obj_unref(o);
 }
@@ -935,7 +1015,7 @@ static void test_copy_not_copyable(void **state)
     tc_env *e = *state;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), ATTR(CKA_COPYABLE, &ck_false)};
     tcore_obj *o = must_create(e, t, N(t)), *c = NULL;
-    assert_int_equal(tcore_obj_copy(o, NULL, 0, &c), CKR_ACTION_PROHIBITED);
+    assert_int_equal(tcore_obj_copy(o, as_user(), NULL, 0, &c), CKR_ACTION_PROHIBITED);
     assert_null(c);
     tcore_obj_unref(o);
 }
@@ -971,10 +1051,10 @@ static void test_check_use(void **state)
     assert_int_equal(tcore_obj_check_use(o, CKM_AES_GCM, CKA_SIGN), CKR_KEY_FUNCTION_NOT_PERMITTED);
     /* an end date in the past */
     CK_ATTRIBUTE d[] = {ATTR_STR(CKA_END_DATE, "20000101")};
-    assert_int_equal(tcore_obj_set_attrs(o, d, 1), CKR_OK);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), d, 1), CKR_OK);
     assert_int_equal(tcore_obj_check_use(o, CKM_AES_GCM, CKA_ENCRYPT), CKR_KEY_FUNCTION_NOT_PERMITTED);
     CK_ATTRIBUTE d2[] = {ATTR_STR(CKA_END_DATE, "99991231"), ATTR_STR(CKA_START_DATE, "99990101")};
-    assert_int_equal(tcore_obj_set_attrs(o, d2, 2), CKR_OK);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), d2, 2), CKR_OK);
     assert_int_equal(tcore_obj_check_use(o, CKM_AES_GCM, CKA_ENCRYPT), CKR_KEY_FUNCTION_NOT_PERMITTED);
     tcore_obj_unref(o);
     /* a data object is no key */

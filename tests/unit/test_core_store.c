@@ -371,7 +371,7 @@ static void test_fork_processes(void **state)
         uint8_t *k = NULL;
         size_t kl = 0;
         int rc = 1;
-        if (tcore_protector_pin(&test_kdf, &p) != CKR_OK || tcore_tokens_open(e->dir, &p, &ts) != CKR_OK ||
+        if (tcore_protector_pin(&test_kdf, &p) != CKR_OK || tcore_tokens_open(e->db, &p, &ts) != CKR_OK ||
             tcore_tokens_get(ts, 0, &t) != CKR_OK ||
             tcore_token_login(t, CKU_USER, P(USER_PIN)) != CKR_OK) {
             _exit(2);
