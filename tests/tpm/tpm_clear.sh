@@ -4,6 +4,12 @@
 # resetCount sees the new value; PCR policies are invalidated; the owner's
 # auth, objects and NV indices are gone.
 source "$(dirname "$0")/common.bash"
+# expect_rc RC CMD...: the command fails and reports TPM_RC RC (hex, 0x…)
+expect_rc() {
+    local rc=$1; shift
+    if "$@" >"$WORK/rc.out" 2>&1; then fail "expected $rc: $*"; fi
+    grep -qi "($rc)" "$WORK/rc.out" || { cat "$WORK/rc.out" >&2; fail "expected $rc: $*"; }
+}
 
 # mssim platform port: power off (2) then on (1), each acknowledged by 0.
 power_cycle() {
@@ -39,7 +45,7 @@ tpm2_clear -c p || fail clear
 [ "$(field restart_count)" = 0 ] || fail "restartCount after Clear: $(field restart_count)"
 [ "$(field clock)" -lt 5000000 ] || fail "Clock not reset by Clear: $(field clock)"
 tpm2_readclock | grep -q "safe: yes" || fail "Safe after Clear"
-expect_fail tpm2_nvreadpublic 0x1500030
+expect_rc 0x18b tpm2_nvreadpublic 0x1500030
 tpm2_createprimary -C o -c p.ctx -Q || fail "owner auth not reset by Clear"
 
 # PolicyCounterTimer on resetCount (offset 16 of TPMS_TIME_INFO) now passes
@@ -48,7 +54,7 @@ tpm2_startauthsession -S s.ctx --policy-session || fail startauthsession
 tpm2_policycountertimer -S s.ctx --eq resets=0 >/dev/null || fail "PolicyCounterTimer resets=0 after Clear"
 tpm2_flushcontext s.ctx
 tpm2_startauthsession -S s.ctx --policy-session || fail startauthsession
-expect_fail tpm2_policycountertimer -S s.ctx --eq resets=2
+expect_rc 0x126 tpm2_policycountertimer -S s.ctx --eq resets=2
 tpm2_flushcontext s.ctx
 
 # the counts start again from zero
