@@ -27,6 +27,102 @@ static tcrypto_rc primary_next(void *p, uint8_t *out, size_t n)
                             sizeof(s->ctx), cnt, 4, (uint32_t)n * 8, out);
 }
 
+/* ---- derived objects --------------------------------------------------------
+ * A child of a derivation parent (a restricted decrypt keyed-hash object with
+ * the XOR scheme) takes its key from KDFa(parent's XOR hash, the parent's
+ * secret, label, context) with label and context from the template's unique
+ * field (TPMS_DERIVE), so the same parent and template always give the same
+ * object (Part 1, Derived Objects; Part 3, TPM2_CreateLoaded). The stream is one KDFa
+ * output of TTPM_DERIVE_BITS bits read in order. */
+#define TTPM_DERIVE_BITS 8192u
+#define TTPM_LABEL_MAX 32
+typedef struct {
+    uint16_t alg;
+    const uint8_t *key;
+    size_t keylen;
+    ttpm_ref label, context;
+    uint32_t counter;  /* next KDFa block */
+    uint8_t block[TTPM_MAX_DIGEST];
+    size_t have, pos;  /* bytes of block not yet used start at pos */
+} derive_stream;
+
+static tcrypto_rc derive_next(void *p, uint8_t *out, size_t n)
+{
+    derive_stream *s = p;
+    size_t hs = tcrypto_tpm_hash_size(s->alg);
+    while (n > 0) {
+        if (s->pos == s->have) {
+            /* K(i) = HMAC(key, [i]32 || Label || 0x00 (unless Label ends in
+             * one) || Context || [L]32)  (Part 1 §11.4.10.2) */
+            if ((uint64_t)s->counter * hs * 8 >= TTPM_DERIVE_BITS)
+                return TCRYPTO_ERR_INPUT;
+            uint8_t cnt[4], bits[4], zero = 0;
+            tc_store_u32(cnt, ++s->counter);
+            tc_store_u32(bits, TTPM_DERIVE_BITS);
+            bool nul = s->label.size == 0 || s->label.b[s->label.size - 1] != 0;
+            tcrypto_tpm_iov v[5] = { { cnt, 4 }, { s->label.b, s->label.size }, { &zero, nul ? 1u : 0u },
+                                     { s->context.b, s->context.size }, { bits, 4 } };
+            tcrypto_rc rc = tcrypto_tpm_hmac(s->alg, s->key, s->keylen, v, 5, s->block);
+            if (rc != TCRYPTO_OK)
+                return rc;
+            s->have = hs;
+            s->pos = 0;
+        }
+        size_t k = s->have - s->pos < n ? s->have - s->pos : n;
+        memcpy(out, s->block + s->pos, k);
+        s->pos += k;
+        out += k;
+        n -= k;
+    }
+    return TCRYPTO_OK;
+}
+
+static bool is_derivation_parent(const ttpm_object *o)
+{
+    return o->kind == TTPM_OBJ_KEY && o->has_sens && o->pub.type == TPM_ALG_KEYEDHASH &&
+           (o->pub.attrs & TPMA_OBJECT_RESTRICTED) && (o->pub.attrs & TPMA_OBJECT_DECRYPT) &&
+           o->pub.scheme == TPM_ALG_XOR;
+}
+
+/* TPM2B_TEMPLATE whose unique field is TPMS_DERIVE: label and context point
+ * into the command buffer; pub's unique is left empty. */
+static ttpm_rc read_derive_template(tc_reader *r, ttpm_public *pub, ttpm_ref *label,
+                                    ttpm_ref *context)
+{
+    ttpm_ref t;
+    ttpm_rc rc = ttpm_get_2b(r, 0xFFFF, &t);
+    if (rc)
+        return rc;
+    if (t.size == 0)
+        return TPM_RC_SIZE;
+    tc_reader sub;
+    tc_reader_init(&sub, t.b, t.size);
+    /* the type-specific unique reads the label (and, for ECC, the context) */
+    size_t at = 0;
+    if ((rc = ttpm_get_public(&sub, pub)) != 0)
+        return rc;
+    if (pub->type == TPM_ALG_ECC) {
+        at = sub.off - pub->y_len - 2;
+        *context = (ttpm_ref){ sub.p + at + 2, pub->y_len };
+        at -= (size_t)pub->x_len + 2;
+    } else {
+        at = sub.off - pub->x_len - 2;
+        /* tpm2-tools marshals an RSA, keyed-hash or symmetric template with
+         * its own one-field unique; a template that ends after the label is
+         * taken as having an empty context */
+        *context = (ttpm_ref){ NULL, 0 };
+        if (tc_reader_left(&sub) != 0 && (rc = ttpm_get_2b(&sub, TTPM_LABEL_MAX, context)) != 0)
+            return rc;
+    }
+    *label = (ttpm_ref){ sub.p + at + 2, pub->x_len };
+    if (tc_reader_left(&sub) != 0)
+        return TPM_RC_SIZE;
+    if (label->size > TTPM_LABEL_MAX || context->size > TTPM_LABEL_MAX)
+        return TPM_RC_SIZE;
+    pub->x_len = pub->y_len = 0;
+    return TPM_RC_SUCCESS;
+}
+
 static const uint8_t *hierarchy_seed(ttpm *t, uint32_t h)
 {
     switch (h) {
@@ -298,6 +394,48 @@ TTPM_HANDLER(Create)
     return rc;
 }
 
+/* A child of a derivation parent, loaded; outPrivate is empty, since the
+ * same template re-derives it. */
+static ttpm_rc make_derived(ttpm_cmd *c, ttpm_object *parent, const sens_create *sc,
+                            ttpm_public *pub, const ttpm_ref *label, const ttpm_ref *context,
+                            ttpm_object **out)
+{
+    /* the key comes from the parent, not from the caller's data nor from
+     * the RNG (sensitiveDataOrigin clear, as the reference requires) */
+    if (sc->data.size != 0)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    if (pub->attrs & TPMA_OBJECT_SENSITIVEDATAORIGIN)
+        return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
+    ttpm_rc rc = ttpm_check_template(pub, false, false);
+    if (rc)
+        return ttpm_rc_param(rc, 2);
+    if ((pub->attrs & TPMA_OBJECT_FIXEDTPM) && !(parent->pub.attrs & TPMA_OBJECT_FIXEDTPM))
+        return TPM_RC_ATTRIBUTES | TTPM_RC_P(2);
+    ttpm_object *o = ttpm_obj_alloc(c->t);
+    if (o == NULL)
+        return TPM_RC_OBJECT_MEMORY;
+    o->pub = *pub;
+    o->has_sens = true;
+    o->hierarchy = parent->hierarchy;
+    derive_stream ds = { .alg = parent->pub.scheme_hash, .key = parent->sens.sens,
+                         .keylen = parent->sens.sens_len, .label = *label, .context = *context };
+    rc = ttpm_generate(&o->pub, &o->sens, derive_next, &ds, NULL, 0);
+    tc_wipe(&ds, sizeof(ds));
+    if (rc) {
+        ttpm_obj_free(o);
+        return ttpm_rc_param(rc, 2);
+    }
+    memcpy(o->sens.auth, sc->auth.b, sc->auth.size);
+    o->sens.auth_len = sc->auth.size;
+    if ((rc = ttpm_obj_set_name(o)) != 0 ||
+        (rc = set_qname(o, parent->qname, parent->qname_len)) != 0) {
+        ttpm_obj_free(o);
+        return rc;
+    }
+    *out = o;
+    return TPM_RC_SUCCESS;
+}
+
 TTPM_HANDLER(CreateLoaded)
 {
     sens_create sc;
@@ -305,14 +443,29 @@ TTPM_HANDLER(CreateLoaded)
     const uint8_t *tmpl;
     size_t tlen;
     ttpm_rc rc;
+    ttpm_object *dparent = NULL;
+    ttpm_ref label = { NULL, 0 }, context = { NULL, 0 };
+    if (ttpm_handle_type(c->h[0]) != TPM_HT_PERMANENT) {
+        ttpm_object *p = ttpm_obj_get(c->t, c->h[0]);
+        if (p != NULL && is_derivation_parent(p))
+            dparent = p;
+    }
     if ((rc = get_sens_create(&c->in, &sc)) != 0)
         return ttpm_rc_param(rc, 1);
-    if ((rc = read_template(&c->in, &pub, &tmpl, &tlen)) != 0)
+    if (dparent != NULL)
+        rc = read_derive_template(&c->in, &pub, &label, &context);
+    else
+        rc = read_template(&c->in, &pub, &tmpl, &tlen);
+    if (rc)
         return ttpm_rc_param(rc, 2);
     if (!ttpm_params_end(c))
         return TPM_RC_SIZE;
     ttpm_object *o;
-    if (ttpm_handle_type(c->h[0]) == TPM_HT_PERMANENT) {
+    if (dparent != NULL) {
+        if ((rc = make_derived(c, dparent, &sc, &pub, &label, &context, &o)) != 0)
+            return rc;
+        ttpm_put_2b(c->out, NULL, 0);
+    } else if (ttpm_handle_type(c->h[0]) == TPM_HT_PERMANENT) {
         if ((rc = make_primary(c, c->h[0], &sc, &pub, tmpl, tlen, &o)) != 0)
             return rc;
         ttpm_put_2b(c->out, NULL, 0);

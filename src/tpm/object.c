@@ -401,8 +401,11 @@ ttpm_rc ttpm_check_template(const ttpm_public *p, bool primary, bool has_data)
          * the scheme is NULL and chosen when the key is used, and such a key
          * cannot be restricted; an HMAC scheme needs sign, an XOR scheme
          * decrypt; a restricted key names its scheme. */
-        if (restricted && decrypt)
-            return TPM_RC_ATTRIBUTES; /* derivation parents are not supported */
+        /* a restricted decrypt keyed-hash object is a derivation parent: its
+         * scheme is XOR, whose hash and KDF derive the children (Part 1,
+         * Derived Objects) */
+        if (restricted && decrypt && !sign && p->scheme != TPM_ALG_XOR)
+            return TPM_RC_SCHEME;
         if (sign && decrypt) {
             if (restricted)
                 return TPM_RC_ATTRIBUTES;
