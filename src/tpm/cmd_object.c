@@ -256,7 +256,12 @@ static ttpm_rc make_primary(ttpm_cmd *c, uint32_t hier, const sens_create *sc, t
     o->has_sens = true;
     o->primary = true;
     o->hierarchy = hier;
-    rc = ttpm_generate(&o->pub, &o->sens, primary_next, &ps, sc->data.b, sc->data.size);
+    rc = TPM_RC_SUCCESS;
+    if (!ttpm_pcache_get(t, seed, ps.ctx, &o->pub, &o->sens)) {
+        rc = ttpm_generate(&o->pub, &o->sens, primary_next, &ps, sc->data.b, sc->data.size);
+        if (rc == TPM_RC_SUCCESS)
+            ttpm_pcache_put(t, seed, ps.ctx, &o->pub, &o->sens);
+    }
     tc_wipe(&ps, sizeof(ps));
     if (rc) {
         ttpm_obj_free(o);

@@ -348,6 +348,109 @@ ttpm_rc ttpm_secret_recover(ttpm_object *k, const char *label, const ttpm_ref *s
     return TPM_RC_SUCCESS;
 }
 
+/* ---- cache of derived RSA primaries ------------------------------------- */
+
+#define PCACHE_SIZE 8
+
+typedef struct {
+    bool used;
+    uint64_t age;
+    uint8_t seed_fp[32]; /* which seed: a digest of it, never the seed */
+    uint8_t ctx[32];
+    ttpm_public pub;
+    ttpm_sensitive sens;
+} pcache_entry;
+
+struct ttpm_pcache {
+    uint64_t age;
+    pcache_entry e[PCACHE_SIZE];
+};
+
+static bool seed_fp(const uint8_t *seed, uint8_t out[32])
+{
+    static const char tag[] = "TESSERA PRIMARY CACHE";
+    tcrypto_tpm_iov v[2] = { { tag, sizeof(tag) }, { seed, TTPM_SEED_SIZE } };
+    return tcrypto_tpm_hash(TPM_ALG_SHA256, v, 2, out) == TCRYPTO_OK;
+}
+
+void ttpm_pcache_prune(ttpm *t)
+{
+    struct ttpm_pcache *c = t->pcache;
+    if (c == NULL)
+        return;
+    uint8_t fp[4][32];
+    const uint8_t *seeds[4] = { t->perm.sps, t->perm.eps, t->perm.pps, t->perm.null_proof };
+    bool ok = true;
+    for (int i = 0; i < 4; i++)
+        ok &= seed_fp(seeds[i], fp[i]);
+    for (unsigned i = 0; i < PCACHE_SIZE; i++) {
+        pcache_entry *e = &c->e[i];
+        bool live = false;
+        for (int k = 0; ok && k < 4 && e->used; k++)
+            live |= tcrypto_memeq(e->seed_fp, fp[k], 32);
+        if (e->used && !live)
+            tc_wipe(e, sizeof(*e));
+    }
+}
+
+bool ttpm_pcache_get(ttpm *t, const uint8_t *seed, const uint8_t ctx[32], ttpm_public *p,
+                     ttpm_sensitive *s)
+{
+    struct ttpm_pcache *c = t->pcache;
+    uint8_t fp[32];
+    if (c == NULL || p->type != TPM_ALG_RSA || !seed_fp(seed, fp))
+        return false;
+    ttpm_pcache_prune(t);
+    for (unsigned i = 0; i < PCACHE_SIZE; i++) {
+        pcache_entry *e = &c->e[i];
+        if (e->used && tcrypto_memeq(e->seed_fp, fp, 32) && tcrypto_memeq(e->ctx, ctx, 32)) {
+            e->age = ++c->age;
+            *p = e->pub;
+            *s = e->sens;
+            return true;
+        }
+    }
+    return false;
+}
+
+void ttpm_pcache_put(ttpm *t, const uint8_t *seed, const uint8_t ctx[32], const ttpm_public *p,
+                     const ttpm_sensitive *s)
+{
+    if (p->type != TPM_ALG_RSA)
+        return; /* ECC and symmetric primaries are derived in microseconds */
+    if (t->pcache == NULL) {
+        t->pcache = tcrypto_secure_alloc(sizeof(*t->pcache));
+        if (t->pcache == NULL)
+            return;
+        memset(t->pcache, 0, sizeof(*t->pcache));
+    }
+    struct ttpm_pcache *c = t->pcache;
+    pcache_entry *e = &c->e[0];
+    for (unsigned i = 0; i < PCACHE_SIZE; i++) {
+        if (!c->e[i].used) {
+            e = &c->e[i];
+            break;
+        }
+        if (c->e[i].age < e->age)
+            e = &c->e[i];
+    }
+    tc_wipe(e, sizeof(*e));
+    if (!seed_fp(seed, e->seed_fp))
+        return;
+    memcpy(e->ctx, ctx, 32);
+    e->pub = *p;
+    e->sens = *s;
+    e->age = ++c->age;
+    e->used = true;
+}
+
+void ttpm_pcache_free(ttpm *t)
+{
+    if (t->pcache != NULL)
+        tcrypto_secure_free(t->pcache, sizeof(*t->pcache));
+    t->pcache = NULL;
+}
+
 ttpm_rc ttpm_check_template(const ttpm_public *p, bool primary, bool has_data)
 {
     (void)primary;

@@ -600,6 +600,8 @@ const char *ttpm_state_err_str(ttpm_state_err e)
 
 ttpm_rc ttpm_state_commit(ttpm *t)
 {
+    /* a seed may have changed: forget primaries derived from an old one */
+    ttpm_pcache_prune(t);
     t->dirty = false;
     t->clock_saved = t->perm.clock;
     if (t->state_path == NULL)

@@ -87,6 +87,7 @@ void ttpm_free(ttpm *t)
             ttpm_obj_free(&t->pobj[i]);
     for (unsigned i = 0; i < TTPM_MAX_SAVED_SEQ; i++)
         ttpm_saved_seq_free(&t->saved_seq[i]);
+    ttpm_pcache_free(t);
     free(t->state_path);
     tc_wipe(t, sizeof(*t));
     free(t);

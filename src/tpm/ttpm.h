@@ -553,6 +553,7 @@ typedef struct ttpm {
      * does (strict) or makes room by evicting the least recently used. */
     unsigned max_objects, max_loaded_sessions;
     bool strict_capacity;
+    struct ttpm_pcache *pcache; /* recently derived RSA primaries (object.c) */
 } ttpm;
 
 /* Create a TPM whose state lives in dir (created if missing; seeds made on
@@ -733,6 +734,19 @@ ttpm_rc ttpm_unwrap_sensitive(ttpm_object *parent, const uint8_t *priv, uint16_t
  * stream NULL: random. */
 ttpm_rc ttpm_generate(ttpm_public *p, ttpm_sensitive *s, tcrypto_tpm_stream stream, void *sctx,
                       const uint8_t *sens_data, uint16_t sens_data_len);
+/* Recently derived RSA primaries, keyed by the hierarchy seed and the
+ * digest of the template and sensitive data (the KDFa context of the
+ * derivation): the same inputs give the same key (Part 1 §27.5), so a hit
+ * returns what ttpm_generate would. Entries live on the secure heap; those
+ * of a seed that is no longer a hierarchy seed (Clear, ChangeEPS/PPS, a TPM
+ * Reset for the NULL hierarchy) are wiped at the next state commit or
+ * lookup. */
+bool ttpm_pcache_get(ttpm *t, const uint8_t *seed, const uint8_t ctx[32], ttpm_public *p,
+                     ttpm_sensitive *s);
+void ttpm_pcache_put(ttpm *t, const uint8_t *seed, const uint8_t ctx[32], const ttpm_public *p,
+                     const ttpm_sensitive *s);
+void ttpm_pcache_prune(ttpm *t);
+void ttpm_pcache_free(ttpm *t);
 /* Check the public area's attributes and parameters for an object creation. */
 ttpm_rc ttpm_check_template(const ttpm_public *p, bool primary, bool has_data);
 

@@ -85,5 +85,6 @@ tpm2_startup -c || fail startup
 for i in $(seq 1 34); do
     tpm2_createprimary -C o -G ecc -c d.ctx -Q || fail "default profile: createprimary $i"
 done
-expect_fail "$TPM_BIN" --state "$STATE" --port 1 --profile tiny
+rc=0; "$TPM_BIN" --state "$STATE" --port 1 --profile tiny 2>err.txt || rc=$?
+[ "$rc" -eq 2 ] && grep -q "unknown profile" err.txt || fail "--profile tiny: status $rc"
 echo ok

@@ -181,7 +181,9 @@ tpm2_startup -c || fail startup
 run_py timeouts || fail "timeouts"
 stop_tpm
 
-# bad limits are refused
-expect_fail "$TPM_BIN" --state "$STATE" --port 1 --max-connections 0
-expect_fail "$TPM_BIN" --state "$STATE" --port 1 --idle-timeout -1
+# bad limits are refused with a usage error (status 2) that names them
+rc=0; "$TPM_BIN" --state "$STATE" --port 1 --max-connections 0 2>err.txt || rc=$?
+[ "$rc" -eq 2 ] && grep -q "bad connection limit" err.txt || fail "--max-connections 0: status $rc"
+rc=0; "$TPM_BIN" --state "$STATE" --port 1 --idle-timeout -1 2>err.txt || rc=$?
+[ "$rc" -eq 2 ] && grep -q "bad timeout" err.txt || fail "--idle-timeout -1: status $rc"
 echo ok
