@@ -92,9 +92,50 @@ fail() {
     exit 1
 }
 
-# expect_fail CMD...: the command must fail
+# refused STATUS OUT WHAT PATTERN: the checks behind expect_fail and
+# expect_rc. A refusal is a non-zero status that is not a signal, no crash or
+# sanitizer report in the output, and output matching the extended regex
+# PATTERN. A crash of the client, or of the server (the tools then report an
+# I/O error instead of a response code), does not count as the refusal.
+refused() {
+    local rc=$1 out=$2 what=$3 want=$4
+    if [ "$rc" -eq 0 ]; then
+        cat "$out" >&2
+        fail "expected failure: $what"
+    fi
+    if { [ "$rc" -gt 128 ] && [ "$rc" -le 192 ]; } ||
+        grep -Eq "ERROR: (Address|Leak)Sanitizer|runtime error:|Segmentation fault" "$out"; then
+        cat "$out" >&2
+        fail "crashed (status $rc) instead of refusing: $what"
+    fi
+    if ! grep -Eq -- "$want" "$out"; then
+        cat "$out" >&2
+        fail "refused (status $rc) but without /$want/: $what"
+    fi
+}
+
+# expect_rc RC CMD...: the command is refused with TPM response code RC
+# (hex, e.g. 0x98e), as tpm2-tools print it: "ErrorCode (0x0000098e)" or
+# "(0x98E)".
+expect_rc() {
+    local want=$1 rc=0 hex
+    shift
+    hex=$(printf '%x' "$want")
+    "$@" >"$WORK/expect.out" 2>&1 || rc=$?
+    refused "$rc" "$WORK/expect.out" "$*" "\\((0x0*${hex}|0x0*${hex^^})\\)"
+}
+
+# expect_fail PATTERN CMD...: the command is refused with an output matching
+# the extended regex PATTERN (a tool's own message); use expect_rc for TPM
+# response codes.
 expect_fail() {
-    if "$@" >/dev/null 2>&1; then fail "expected failure: $*"; fi
+    local want=$1 rc=0
+    shift
+    if [ $# -eq 0 ] || command -v -- "$want" >/dev/null 2>&1; then
+        fail "expect_fail takes the expected error first: expect_fail PATTERN CMD... ($want $*)"
+    fi
+    "$@" >"$WORK/expect.out" 2>&1 || rc=$?
+    refused "$rc" "$WORK/expect.out" "$*" "$want"
 }
 
 cd "$WORK" || exit 1

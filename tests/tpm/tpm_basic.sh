@@ -31,7 +31,7 @@ tpm2_pcrread sha384:16 >/dev/null || fail "sha384 bank"
 tpm2_pcrreset 16 || fail "pcrreset"
 got=$(tpm2_pcrread sha256:16 -o pcr16.bin >/dev/null && xxd -p -c 64 pcr16.bin)
 [ "$got" = "$(printf '0%.0s' $(seq 64))" ] || fail "pcr16 not reset"
-expect_fail tpm2_pcrreset 0
+expect_rc 0x907 tpm2_pcrreset 0
 
 # every capability
 for cap in algorithms commands pcrs properties-fixed properties-variable ecc-curves \
@@ -72,6 +72,8 @@ tpm2_stirrandom <<< "entropy" || fail "stirrandom"
 tpm2_selftest -f || fail "selftest"
 tpm2_gettestresult >/dev/null || fail "gettestresult"
 tpm2_testparms rsa2048 || fail "testparms rsa2048"
-expect_fail tpm2_testparms rsa1000
+# an algorithm the tools know and the TPM does not implement: TPM_RC_SYMMETRIC
+# (rsa1000 was refused by tpm2_testparms itself and never reached the TPM)
+expect_rc 0x1d6 tpm2_testparms camellia128
 tpm2_readclock >/dev/null || fail "readclock"
 echo OK

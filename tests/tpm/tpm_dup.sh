@@ -16,7 +16,7 @@ tpm2_load -C p.ctx -u k.pub -r k.priv -c k.ctx -Q || fail load
 tpm2_readpublic -c k.ctx -f pem -o k.pem -Q || fail readpublic
 
 # a password cannot authorise duplication (DUP role needs a policy)
-expect_fail tpm2_duplicate -C np.ctx -c k.ctx -G null -r x.priv -s x.seed
+expect_rc 0x12f tpm2_duplicate -C np.ctx -c k.ctx -G null -r x.priv -s x.seed
 
 for inner in null aes; do
     tpm2_startauthsession --policy-session -S s.ctx || fail session
@@ -29,7 +29,7 @@ for inner in null aes; do
             || fail "import (inner)"
         # a wrong inner key does not import
         head -c 16 /dev/urandom > wrong.key
-        expect_fail tpm2_import -C np.ctx -u k.pub -i dup.priv -r bad.priv -s dup.seed -G aes -k wrong.key
+        expect_rc 0x3df tpm2_import -C np.ctx -u k.pub -i dup.priv -r bad.priv -s dup.seed -G aes -k wrong.key
     else
         tpm2_duplicate -C np.ctx -c k.ctx -G null -p session:s.ctx -r dup.priv -s dup.seed || fail duplicate
         tpm2_import -C np.ctx -u k.pub -i dup.priv -r imp.priv -s dup.seed || fail import
@@ -40,7 +40,7 @@ for inner in null aes; do
     openssl dgst -sha256 -verify k.pem -signature s.sig m >/dev/null || fail "imported key signature"
 done
 # the duplicate does not import under the wrong parent
-expect_fail tpm2_import -C p.ctx -u k.pub -i dup.priv -r bad.priv -s dup.seed -G aes -k inner.key
+expect_rc 0x4c4 tpm2_import -C p.ctx -u k.pub -i dup.priv -r bad.priv -s dup.seed -G aes -k inner.key
 
 # OpenSSL keys imported under RSA and ECC parents
 openssl genrsa -out ext.pem 2048 2>/dev/null

@@ -34,20 +34,22 @@ tpm2_certifycreation -C sk.ctx -c cl2.ctx -d ch.bin -t tk.bin -g sha256 -o cc.si
     --attestation cc.att -f plain || fail certifycreation
 openssl dgst -sha256 -verify sk.pem -signature cc.sig cc.att >/dev/null || fail "certifycreation signature"
 printf '\x01' | dd of=ch.bin bs=1 seek=5 conv=notrunc 2>/dev/null
-expect_fail tpm2_certifycreation -C sk.ctx -c cl2.ctx -d ch.bin -t tk.bin -g sha256 -o cc.sig \
+expect_rc 0x4e0 tpm2_certifycreation -C sk.ctx -c cl2.ctx -d ch.bin -t tk.bin -g sha256 -o cc.sig \
     --attestation cc.att
 
 # SetPrimaryPolicy and HierarchyControl
 head -c 32 /dev/zero > zero.pol
 tpm2_setprimarypolicy -C o -L zero.pol -g sha256 || fail setprimarypolicy
 tpm2_hierarchycontrol -C p shEnable clear || fail "hierarchycontrol disable owner"
-expect_fail tpm2_createprimary -C o -c x.ctx
+expect_rc 0x185 tpm2_createprimary -C o -c x.ctx
 tpm2_getcap properties-variable | grep -A0 "shEnable" | grep -q 0 || fail "shEnable still set"
 tpm2_hierarchycontrol -C p shEnable set || fail "hierarchycontrol enable owner"
 tpm2_createprimary -C o -c x.ctx -Q || fail "createprimary after enable"
 # the owner may not re-enable by itself
 tpm2_hierarchycontrol -C o shEnable clear || fail "owner disables itself"
-expect_fail tpm2_hierarchycontrol -C o shEnable set
+# refused by tpm2_hierarchycontrol itself before it reaches the TPM
+expect_fail "Only platform hierarchy handle can be specified for SET .shEnable. bit" \
+    tpm2_hierarchycontrol -C o shEnable set
 tpm2_hierarchycontrol -C p shEnable set || fail "platform re-enables"
 
 # clock: set forward works, backwards fails
@@ -55,13 +57,14 @@ c0=$(tpm2_readclock | awk '/clock:/ {print $2; exit}')
 tpm2_setclock $((c0 + 100000)) || fail "clockset forward"
 c1=$(tpm2_readclock | awk '/clock:/ {print $2; exit}')
 [ "$c1" -ge $((c0 + 100000)) ] || fail "clock not advanced ($c0 -> $c1)"
-expect_fail tpm2_setclock 1
+expect_rc 0x1c4 tpm2_setclock 1
 
 # ClearControl: with disableClear set, Clear is refused until the platform
 # clears the flag; lockoutAuth may set it but not clear it
 tpm2_clearcontrol -C l s || fail "clearcontrol set"
-expect_fail tpm2_clear -c p
-expect_fail tpm2_clearcontrol -C l c
+expect_rc 0x120 tpm2_clear -c p
+# refused by tpm2_clearcontrol itself before it reaches the TPM
+expect_fail "Only platform hierarchy handle can be specified for CLEAR operation" tpm2_clearcontrol -C l c
 tpm2_clearcontrol -C p c || fail "clearcontrol clear (platform)"
 tpm2_clear -c p || fail "clear after clearcontrol"
 

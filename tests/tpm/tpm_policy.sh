@@ -18,7 +18,7 @@ tpm2_pcrextend 0:sha256=00000000000000000000000000000000000000000000000000000000
 if tpm2_unseal -c seal.ctx -p pcr:sha256:0 >unseal.out 2>unseal.err; then fail "unseal after extend"; fi
 grep -qi "policy" unseal.err || fail "unseal failed without a policy error: $(cat unseal.err)"
 # without userWithAuth a password cannot replace the policy
-expect_fail tpm2_unseal -c seal.ctx
+expect_rc 0x12f tpm2_unseal -c seal.ctx
 
 # policyor: either of two PCR-16 states opens the object
 tpm2_pcrreset 16
@@ -75,7 +75,7 @@ tpm2_flushcontext p.ctx
 tpm2_pcrextend 16:sha256=0000000000000000000000000000000000000000000000000000000000000004
 tpm2_startauthsession --policy-session -S p.ctx
 tpm2_policypcr -S p.ctx -l sha256:16 -Q
-expect_fail tpm2_policyauthorize -S p.ctx -i approved.policy -n authkey.name -t ticket.bin
+expect_rc 0x1c4 tpm2_policyauthorize -S p.ctx -i approved.policy -n authkey.name -t ticket.bin
 tpm2_flushcontext p.ctx
 
 # salted (RSA and ECC) HMAC sessions with parameter encryption
@@ -89,7 +89,7 @@ for key in prim.ctx eprim.ctx; do
     [ ${#r} -eq 32 ] || fail "getrandom length"
     out=$(tpm2_unseal -c pw.ctx -p sealpw -S s.ctx) || fail "unseal through encrypted session"
     [ "$out" = "top secret" ] || fail "decrypted unseal '$out'"
-    expect_fail tpm2_unseal -c pw.ctx -p wrongpw -S s.ctx
+    expect_rc 0x98e tpm2_unseal -c pw.ctx -p wrongpw -S s.ctx
     tpm2_flushcontext s.ctx 2>/dev/null
 done
 echo OK

@@ -21,7 +21,7 @@ tpm2_policysigned -S s.ctx -g sha256 -c sk.ctx -x --raw-data tosign.bin -Q || fa
 openssl dgst -sha256 -sign sk.pem -out good.sig tosign.bin
 openssl genrsa -out other.pem 2048 2>/dev/null
 openssl dgst -sha256 -sign other.pem -out bad.sig tosign.bin
-expect_fail tpm2_policysigned -S s.ctx -g sha256 -s bad.sig -f rsassa -c sk.ctx -x
+expect_rc 0x5db tpm2_policysigned -S s.ctx -g sha256 -s bad.sig -f rsassa -c sk.ctx -x
 tpm2_policysigned -S s.ctx -g sha256 -s good.sig -f rsassa -c sk.ctx -x -Q || fail "policysigned"
 [ "$(tpm2_unseal -c ps.ctx -p session:s.ctx)" = secret ] || fail "unseal policysigned"
 tpm2_flushcontext s.ctx
@@ -40,7 +40,7 @@ tpm2_policynv -S s.ctx -i v5 -C o 0x1500030 eq -Q || fail "policynv eq"
 [ "$(tpm2_unseal -c nv.ctx -p session:s.ctx)" = secret ] || fail "unseal policynv"
 tpm2_flushcontext s.ctx
 tpm2_startauthsession --policy-session -S s.ctx
-expect_fail tpm2_policynv -S s.ctx -i v6 -C o 0x1500030 eq
+expect_rc 0x126 tpm2_policynv -S s.ctx -i v6 -C o 0x1500030 eq
 tpm2_policynv -S s.ctx -i v6 -C o 0x1500030 ult -Q || fail "policynv unsigned less-than"
 tpm2_flushcontext s.ctx
 
@@ -54,7 +54,7 @@ tpm2_load -C p.ctx -u pw.pub -r pw.priv -c pw.ctx -Q || fail "load pw"
 tpm2_startauthsession --policy-session -S s.ctx
 tpm2_policycommandcode -S s.ctx TPM2_CC_Unseal -Q
 tpm2_policypassword -S s.ctx -Q
-expect_fail tpm2_unseal -c pw.ctx -p session:s.ctx+wrongpw
+expect_rc 0x98e tpm2_unseal -c pw.ctx -p session:s.ctx+wrongpw
 tpm2_flushcontext s.ctx 2>/dev/null
 tpm2_startauthsession --policy-session -S s.ctx
 tpm2_policycommandcode -S s.ctx TPM2_CC_Unseal -Q

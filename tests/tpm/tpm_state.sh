@@ -39,7 +39,7 @@ cmp -s persist1.pem persist2.pem || fail "persistent object changed"
 [ "$(tpm2_nvread 0x1500021 -C o 2>/dev/null | xxd -p)" = "0000000000000005" ] || fail "counter lost"
 tpm2_createprimary -C o -c p2.ctx -f pem -o p2.pem -Q || fail "createprimary after restart"
 cmp -s p1.pem p2.pem || fail "owner primary changed across restart"
-expect_fail tpm2_createprimary -C e -G ecc -c e2.ctx -Q
+expect_rc 0x9a2 tpm2_createprimary -C e -G ecc -c e2.ctx -Q
 tpm2_createprimary -C e -P endpw -G ecc -c e2.ctx -f pem -o e2.pem -Q || fail "endorsement auth lost"
 cmp -s e1.pem e2.pem || fail "endorsement primary changed"
 
@@ -86,9 +86,9 @@ r=$(tpm2_pcrread sha256:0 -o x.bin >/dev/null && xxd -p -c 64 x.bin)
 tpm2_getrandom -S sess2.ctx 8 -o rnd || fail "saved session not resumed after process restart"
 # Startup(STATE) without Shutdown(STATE) is refused; a TPM Reset drops sessions
 power_cycle
-expect_fail tpm2_startup
+expect_rc 0x1c4 tpm2_startup
 tpm2_startup -c || fail "startup clear 2"
-expect_fail tpm2_getrandom -S sess.ctx 8 -o rnd
+expect_rc 0x1cb tpm2_getrandom -S sess.ctx 8 -o rnd
 
 # The state file is an explicit format: magic, major/minor version, records.
 stop_tpm
@@ -106,8 +106,8 @@ open(sys.argv[1], "wb").write(body + hashlib.sha256(body).digest())
 PY
 cp "$STATE/tpm-state" other-version
 start_tpm
-expect_fail tpm2_startup -c
-expect_fail tpm2_nvread 0x1500020 -C o
+expect_rc 0x101 tpm2_startup -c
+expect_rc 0x101 tpm2_nvread 0x1500020 -C o
 stop_tpm
 cmp -s other-version "$STATE/tpm-state" || fail "a refused state file was overwritten"
 grep -q "written by another format version" "$WORK/server.log" || fail "no log line for the refused file"
@@ -116,7 +116,7 @@ cp good-state "$STATE/tpm-state"
 /usr/bin/python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[40] ^= 1; open(p, "wb").write(b)' "$STATE/tpm-state" || fail "corrupt"
 cp "$STATE/tpm-state" corrupted
 start_tpm
-expect_fail tpm2_startup -c
+expect_rc 0x101 tpm2_startup -c
 stop_tpm
 cmp -s corrupted "$STATE/tpm-state" || fail "a corrupted state file was overwritten"
 cp good-state "$STATE/tpm-state"
