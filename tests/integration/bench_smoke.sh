@@ -27,6 +27,6 @@ done
 t_check "p11bench scale mode reuses the 20 keys" "$BENCH" --scale 20 --module "mod=$T_MODULE"
 t_grep "keys reused, not re-created" "create, per key pair.*\(reused\)" "$T_TMP/last.out"
 
-t_must_fail "p11bench on a file that is not a module" "$BENCH" --time 0.1 --module "x=$T_TMP/bench.txt"
-t_must_fail "p11bench with a bad option" "$BENCH" --time nope --module "mod=$T_MODULE"
+t_must_fail "p11bench on a file that is not a module" "invalid ELF header" "$BENCH" --time 0.1 --module "x=$T_TMP/bench.txt"
+t_must_fail "p11bench with a bad option" "bad --time" "$BENCH" --time nope --module "mod=$T_MODULE"
 exit 0

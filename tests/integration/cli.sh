@@ -14,8 +14,8 @@ tcli() { "$CLI" "$@"; }
 t_check "token list on a fresh store shows a free slot" tcli token list
 t_grep "free slot listed" "free" "$T_TMP/last.out"
 t_check "token init" tcli token init --label clitok --so-pin "$T_SO_PIN" --pin "$T_PIN"
-t_must_fail "token init with a label in use" tcli token init --label clitok --so-pin "$T_SO_PIN" --pin "$T_PIN"
-t_must_fail "token init without --so-pin" tcli token init --label other --pin "$T_PIN"
+t_must_fail "token init with a label in use" 'token labelled "clitok" exists already' tcli token init --label clitok --so-pin "$T_SO_PIN" --pin "$T_PIN"
+t_must_fail "token init without --so-pin" "missing --so-pin" tcli token init --label other --pin "$T_PIN"
 t_check "token list" tcli token list
 t_grep "token listed as initialised" "clitok +[^ ]+ +initialised, user PIN set" "$T_TMP/last.out"
 t_check "pkcs11-tool sees the CLI's token" ptool -L
@@ -26,13 +26,13 @@ for spec in rsa:2048:rsa ec:p256:ec ed25519:ed aes:256:aes; do
     type=${spec%:*} label=${spec##*:}
     t_check "key gen $type" tcli key gen --token clitok --type "$type" --label "$label"
 done
-t_must_fail "key gen with a label in use" tcli key gen --token clitok --type ec:p256 --label ec
-t_must_fail "key gen of an unknown type" tcli key gen --token clitok --type rsa:1000 --label x
-t_must_fail "key gen on a missing token" tcli key gen --token nosuch --type ec:p256 --label x
-t_must_fail "key gen without --label" tcli key gen --token clitok --type ec:p256
-t_must_fail "key gen with a wrong PIN" tcli key gen --token clitok --type ec:p256 --label x --pin 000000
-t_must_fail "unknown subcommand" tcli key frobnicate --token clitok
-t_must_fail "unknown option" tcli key list --token clitok --bogus
+t_must_fail "key gen with a label in use" 'already holds a key labelled "ec"' tcli key gen --token clitok --type ec:p256 --label ec
+t_must_fail "key gen of an unknown type" 'unknown key type "rsa:1000"' tcli key gen --token clitok --type rsa:1000 --label x
+t_must_fail "key gen on a missing token" 'no token labelled "nosuch"' tcli key gen --token nosuch --type ec:p256 --label x
+t_must_fail "key gen without --label" "missing --label" tcli key gen --token clitok --type ec:p256
+t_must_fail "key gen with a wrong PIN" "CKR_PIN_INCORRECT" tcli key gen --token clitok --type ec:p256 --label x --pin 000000
+t_must_fail "unknown subcommand" 'unknown command "key frobnicate"' tcli key frobnicate --token clitok
+t_must_fail "unknown option" "unrecognized option '--bogus'" tcli key list --token clitok --bogus
 
 t_check "key list" tcli key list --token clitok
 cp "$T_TMP/last.out" "$T_TMP/list.txt"
@@ -42,7 +42,7 @@ t_grep "lists the EC private key" "^private-key +ec:p256 .* ec$" "$T_TMP/list.tx
 t_grep "lists the Ed25519 private key" "^private-key +ed25519 .* ed$" "$T_TMP/list.txt"
 t_grep "lists the AES key" "^secret-key +aes:256 .* aes$" "$T_TMP/list.txt"
 unset TESSERA_PIN
-t_must_fail "key list without a PIN" tcli key list --token clitok
+t_must_fail "key list without a PIN" "missing --pin" tcli key list --token clitok
 t_check "key list with --pin" tcli key list --token clitok --pin "$T_PIN"
 
 # pkcs11-tool uses the CLI's keys; the CLI's PEM verifies the signatures.
@@ -70,7 +70,7 @@ t_check "pkcs11-tool signs with the CLI's EC key" ptool --token-label clitok --l
     --sign --mechanism ECDSA-SHA256 --signature-format openssl --id "$(cat "$T_TMP/ec.id")" -i "$T_TMP/data" -o "$T_TMP/ec.sig"
 t_check "OpenSSL verifies it with the CLI's PEM" \
     openssl dgst -sha256 -verify "$T_TMP/ec.pem" -signature "$T_TMP/ec.sig" "$T_TMP/data"
-t_must_fail "EC signature does not verify with the RSA PEM" \
+t_must_fail "EC signature does not verify with the RSA PEM" "^Verification [Ff]ailure" \
     openssl dgst -sha256 -verify "$T_TMP/rsa.pem" -signature "$T_TMP/ec.sig" "$T_TMP/data"
 t_check "key show ed" tcli key show --token clitok --label ed --pin "$T_PIN"
 sed -n '/BEGIN PUBLIC KEY/,/END PUBLIC KEY/p' "$T_TMP/last.out" >"$T_TMP/ed.pem"
@@ -78,12 +78,12 @@ openssl pkey -pubin -in "$T_TMP/ed.pem" -noout -text >"$T_TMP/ed.txt" 2>&1 || t_
 t_grep "Ed25519 PEM is an ED25519 key" "ED25519 Public-Key" "$T_TMP/ed.txt"
 t_check "key show aes" tcli key show --token clitok --label aes --pin "$T_PIN"
 if grep -q "BEGIN" "$T_TMP/last.out"; then t_fail "key show printed key material for a secret key"; fi
-t_must_fail "key show of a missing label" tcli key show --token clitok --label nosuch --pin "$T_PIN"
+t_must_fail "key show of a missing label" 'no key labelled "nosuch" on token "clitok"' tcli key show --token clitok --label nosuch --pin "$T_PIN"
 
 t_check "key delete ec" tcli key delete --token clitok --label ec --pin "$T_PIN"
 t_grep "deleted both halves" "deleted 2 object" "$T_TMP/last.out"
-t_must_fail "key show after delete" tcli key show --token clitok --label ec --pin "$T_PIN"
-t_must_fail "key delete of a missing label" tcli key delete --token clitok --label ec --pin "$T_PIN"
+t_must_fail "key show after delete" 'no key labelled "ec" on token "clitok"' tcli key show --token clitok --label ec --pin "$T_PIN"
+t_must_fail "key delete of a missing label" 'no key labelled "ec" on token "clitok"' tcli key delete --token clitok --label ec --pin "$T_PIN"
 t_check "pkcs11-tool no longer sees ec" ptool --token-label clitok --login --pin "$T_PIN" --list-objects
 if grep -Eq "label: +ec$" "$T_TMP/last.out"; then t_fail "deleted key still listed by pkcs11-tool"; fi
 t_log "ok: deleted key gone for pkcs11-tool too"

@@ -45,7 +45,9 @@ t_grep "keystore holds 3 entries" "contains 3 entr" "$T_TMP/keytool.txt"
 for label in ec ec2 rsa; do
     t_grep "keytool lists $label as a private key entry" "^$label, .*PrivateKeyEntry" "$T_TMP/keytool.txt"
 done
-t_must_fail "keytool -list with a wrong PIN" p11 "${KT[@]}" -storepass 000000
+# -v: keytool prints the cause (the CKR_ code) only with its stack trace
+t_must_fail "keytool -list with a wrong PIN" "PKCS11Exception: CKR_PIN_INCORRECT" \
+    p11 "${KT[@]}" -storepass 000000 -v
 
 t_check "javac P11Sign" javac -d "$T_TMP/classes" "$(dirname "$0")/java/P11Sign.java"
 head -c 5000 /dev/urandom >"$T_TMP/data"
@@ -55,13 +57,13 @@ t_check "SunPKCS11 SHA256withECDSA signature (ec)" p11 "${J[@]}" ec SHA256withEC
 t_check "OpenSSL verifies the Java signature" \
     openssl dgst -sha256 -verify "$T_TMP/ec.pub.pem" -signature "$T_TMP/ec.sig" "$T_TMP/data"
 t_check "SunPKCS11 SHA256withECDSA signature (ec2)" p11 "${J[@]}" ec2 SHA256withECDSA "$T_TMP/data" "$T_TMP/ec2.sig"
-t_must_fail "ec2's signature does not verify with ec's key" \
+t_must_fail "ec2's signature does not verify with ec's key" "^Verification [Ff]ailure" \
     openssl dgst -sha256 -verify "$T_TMP/ec.pub.pem" -signature "$T_TMP/ec2.sig" "$T_TMP/data"
-t_must_fail "signature does not verify over changed data" \
+t_must_fail "signature does not verify over changed data" "^Verification [Ff]ailure" \
     openssl dgst -sha256 -verify "$T_TMP/ec.pub.pem" -signature "$T_TMP/ec.sig" "$T_TMP/data.changed"
 t_check "SunPKCS11 SHA256withRSA signature (rsa)" p11 "${J[@]}" rsa SHA256withRSA "$T_TMP/data" "$T_TMP/rsa.sig"
 t_check "OpenSSL verifies the Java RSA signature" \
     openssl dgst -sha256 -verify "$T_TMP/rsa.pub.pem" -signature "$T_TMP/rsa.sig" "$T_TMP/data"
-t_must_fail "Java signing with an alias that does not exist" \
+t_must_fail "Java signing with an alias that does not exist" "no private key with alias nosuchkey" \
     p11 "${J[@]}" nosuchkey SHA256withECDSA "$T_TMP/data" "$T_TMP/none.sig"
 exit 0

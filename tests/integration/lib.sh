@@ -119,15 +119,56 @@ t_check() {
     t_log "ok: $what"
 }
 
-# t_must_fail DESCRIPTION CMD...: CMD must fail (a must-fail check).
-t_must_fail() {
-    local what=$1
-    shift
-    if "$@" >"$T_TMP/last.out" 2>&1; then
-        cat "$T_TMP/last.out" >&2
+# t_refused DESCRIPTION PATTERN STATUS OUTFILE: the checks behind every
+# must-fail check. A refusal is a non-zero exit status that is not a signal
+# (an abort, an ASan report with abort_on_error) and no sanitizer report in
+# the output, and the output matches the extended regex PATTERN: the error
+# we wanted (the CKR_ name a tool prints, openssl's verification failure
+# line), not any failure.
+t_refused() {
+    local what=$1 want=$2 rc=$3 out=$4
+    if [ "$rc" -eq 0 ]; then
+        cat "$out" >&2
         t_fail "expected failure but succeeded: $what"
     fi
-    t_log "ok (refused as expected): $what"
+    if [ "$rc" -gt 128 ] && [ "$rc" -le 192 ]; then
+        cat "$out" >&2
+        t_fail "$what: killed by signal $((rc - 128)), not the refusal expected"
+    fi
+    if grep -Eq "ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|Segmentation fault|core dumped" "$out"; then
+        cat "$out" >&2
+        t_fail "$what: crashed or a sanitizer report, not the refusal expected"
+    fi
+    if ! grep -Eq -- "$want" "$out"; then
+        cat "$out" >&2
+        t_fail "$what: failed (status $rc) but without /$want/"
+    fi
+}
+
+# t_must_fail DESCRIPTION PATTERN CMD...: CMD must be refused with an
+# output matching PATTERN (see t_refused).
+t_must_fail() {
+    local what=$1 want=$2 rc=0
+    shift 2
+    "$@" >"$T_TMP/last.out" 2>&1 || rc=$?
+    t_refused "$what" "$want" "$rc" "$T_TMP/last.out"
+    t_log "ok (refused as expected, /$want/): $what"
+}
+
+# t_flip_last_byte FILE: change the last byte of FILE (the end of a DER
+# certificate's signature value), for must-fail signature checks.
+t_flip_last_byte() {
+    local n b
+    n=$(stat -c %s "$1")
+    b=$(tail -c 1 "$1" | od -An -tu1 | tr -d ' ')
+    printf "\\$(printf '%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek=$((n - 1)) conv=notrunc 2>/dev/null
+}
+
+# t_bad_signature_copy CERT OUT: OUT is CERT (PEM) with a changed signature.
+t_bad_signature_copy() {
+    openssl x509 -in "$1" -outform DER -out "$2.der" || t_fail "certificate $1 does not parse"
+    t_flip_last_byte "$2.der"
+    openssl x509 -inform DER -in "$2.der" -out "$2" || t_fail "changed copy of $1 does not parse"
 }
 
 # t_grep DESCRIPTION PATTERN FILE: FILE must contain the extended regex.

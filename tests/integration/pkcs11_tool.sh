@@ -37,5 +37,5 @@ if grep -Eiq "ERR:|error|failed" "$T_TMP/test.txt" && ! grep -q "No errors" "$T_
 fi
 
 # Must-fail: a wrong user PIN is refused.
-t_must_fail "login with a wrong PIN" ptool --token-label tool --login --pin 999999 --list-objects
+t_must_fail "login with a wrong PIN" "C_Login failed: rv = CKR_PIN_INCORRECT" ptool --token-label tool --login --pin 999999 --list-objects
 exit 0

@@ -51,5 +51,5 @@ done
 [ "$(wc -l <"$T_TMP/keys.txt")" -eq $nkeys ] || t_fail "expected exactly $nkeys keys, got $(wc -l <"$T_TMP/keys.txt")"
 
 # Must-fail: a path that is not a PKCS#11 module.
-t_must_fail "ssh-keygen -D on a non-module" ssh-keygen -D "$T_TMP/keys.txt"
+t_must_fail "ssh-keygen -D on a non-module" "is not a PKCS11 library" ssh-keygen -D "$T_TMP/keys.txt"
 exit 0
