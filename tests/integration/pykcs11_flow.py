@@ -39,13 +39,23 @@ def check(cond, what):
         log("FAIL: " + what)
 
 
-def must_raise(fn, what, expected=None):
-    """fn() must raise a PKCS#11 error (optionally one of `expected` CKR codes)."""
+# SoftHSM 2.6 answers CKR_GENERAL_ERROR where PKCS#11 names the failure (a
+# bad tag, padding or wrapped key); the baseline run accepts that from it
+# only.
+def refused_with(*codes):
+    if os.environ.get("T_MODULE_KIND") == "softhsm":
+        return list(codes) + [PyKCS11.CKR_GENERAL_ERROR]
+    return list(codes)
+
+
+def must_raise(fn, what, expected):
+    """fn() must raise a PKCS#11 error with one of the `expected` CKR codes:
+    the refusal wanted, not any error."""
     global failures
     try:
         fn()
     except PyKCS11Error as e:
-        if expected is not None and e.value not in expected:
+        if e.value not in expected:
             failures += 1
             log("FAIL: %s: wrong error %s" % (what, e))
         else:
@@ -144,9 +154,9 @@ def main():
     tampered = bytearray(gct)
     tampered[5] ^= 1
     must_raise(lambda: s1.decrypt(aes, bytes(tampered), PyKCS11.AES_GCM_Mechanism(gcm_iv, b"aad", 128)),
-               "AES-GCM refuses a tampered ciphertext")
+               "AES-GCM refuses a tampered ciphertext", refused_with(PyKCS11.CKR_ENCRYPTED_DATA_INVALID))
     must_raise(lambda: s1.decrypt(aes, gct, PyKCS11.AES_GCM_Mechanism(gcm_iv, b"other", 128)),
-               "AES-GCM refuses other associated data")
+               "AES-GCM refuses other associated data", refused_with(PyKCS11.CKR_ENCRYPTED_DATA_INVALID))
     # SoftHSM 2.6 implements OAEP with SHA-1 only; every other module is held
     # to SHA-256.
     if os.environ.get("T_MODULE_KIND") == "softhsm":
@@ -159,7 +169,8 @@ def main():
     check(bytes(s1.decrypt(rsa_priv, rct, oaep)) == msg, "RSA-OAEP decrypts")
     bad = bytearray(rct)
     bad[0] ^= 1
-    must_raise(lambda: s1.decrypt(rsa_priv, bytes(bad), oaep), "RSA-OAEP refuses a changed ciphertext")
+    must_raise(lambda: s1.decrypt(rsa_priv, bytes(bad), oaep), "RSA-OAEP refuses a changed ciphertext",
+               refused_with(PyKCS11.CKR_ENCRYPTED_DATA_INVALID))
 
     # --- wrap a private key under AES, unwrap into the second token --------
     kek_value = os.urandom(32)
@@ -194,11 +205,13 @@ def main():
             check(sig == bytes(s1.sign(priv, data, Mechanism(mech))),
                   "RSA copy and original give the same PKCS#1 v1.5 signature")
         must_raise(lambda: s2.unwrapKey(other_kek, wrapped, tmpl, wrap_mech),
-                   name + " unwrap under a different AES key is refused")
+                   name + " unwrap under a different AES key is refused",
+                   refused_with(PyKCS11.CKR_WRAPPED_KEY_INVALID))
         bad = bytearray(wrapped)
         bad[len(bad) // 2] ^= 1
         must_raise(lambda: s2.unwrapKey(kek2, bytes(bad), tmpl, wrap_mech),
-                   name + " unwrap of a tampered blob is refused")
+                   name + " unwrap of a tampered blob is refused",
+                   refused_with(PyKCS11.CKR_WRAPPED_KEY_INVALID))
 
     # Must-fail: a key that is not extractable cannot be wrapped.
     _, fixed = s1.generateKeyPair(
