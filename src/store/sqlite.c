@@ -1255,7 +1255,7 @@ static tstore_rc key_read(const char *path, uint8_t out[TSTORE_LOCAL_KEY_LEN])
 /* PATH.key: written to a temporary, synced, then linked into place, so two
  * processes creating it at once agree on the first one's key (link never
  * replaces an existing file). */
-static tstore_rc sq_local_key(void *impl, uint8_t out[TSTORE_LOCAL_KEY_LEN])
+static tstore_rc sq_local_key(void *impl, bool create, uint8_t out[TSTORE_LOCAL_KEY_LEN])
 {
     const sq_store *st = impl;
     size_t plen = strlen(st->path);
@@ -1269,7 +1269,7 @@ static tstore_rc sq_local_key(void *impl, uint8_t out[TSTORE_LOCAL_KEY_LEN])
     memcpy(path, st->path, plen);
     memcpy(path + plen, ".key", 5);
     rc = key_read(path, out);
-    if (rc != TSTORE_NOT_FOUND)
+    if (rc != TSTORE_NOT_FOUND || !create)
         goto done;
     memcpy(tmp, path, plen + 4);
     memcpy(tmp + plen + 4, ".tmpXXXXXX", 11);

@@ -261,11 +261,11 @@ tstore_rc tstore_changes(tstore *s, const void *prefix, size_t prefix_len, uint6
     return s->be->changes(s->impl, prefix, prefix_len, since_rev, out, n, rev_out);
 }
 
-tstore_rc tstore_local_key(tstore *s, uint8_t out[TSTORE_LOCAL_KEY_LEN])
+tstore_rc tstore_local_key(tstore *s, bool create, uint8_t out[TSTORE_LOCAL_KEY_LEN])
 {
     if (!handle_ok(s) || out == NULL)
         return TSTORE_ARG;
     if (s->be->local_key == NULL)
         return TSTORE_NOT_FOUND;
-    return s->be->local_key(s->impl, out);
+    return s->be->local_key(s->impl, create, out);
 }

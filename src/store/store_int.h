@@ -31,7 +31,7 @@ typedef struct tstore_backend {
     tstore_rc (*changes)(void *impl, const void *prefix, size_t prefix_len, uint64_t since_rev,
                          tstore_event **out, size_t *n, uint64_t *rev_out);
     /* NULL: the backend keeps no local key (tstore_local_key: NOT_FOUND). */
-    tstore_rc (*local_key)(void *impl, uint8_t out[TSTORE_LOCAL_KEY_LEN]);
+    tstore_rc (*local_key)(void *impl, bool create, uint8_t out[TSTORE_LOCAL_KEY_LEN]);
 } tstore_backend;
 
 extern const tstore_backend tstore_sqlite_backend;

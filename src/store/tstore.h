@@ -120,11 +120,13 @@ void tstore_events_free(tstore_event *ev, size_t n);
 
 /* The store's local integrity key: TSTORE_LOCAL_KEY_LEN random bytes kept
  * beside the store but outside it (sqlite: the file PATH.key, mode 0600,
- * created on first use, never rewritten), so that someone who can edit or
- * replace the store file alone cannot forge what the core authenticates
- * with it. TSTORE_NOT_FOUND for a backend without one (etcd: the daemon's
- * domain key takes its place); TSTORE_IO if the file is unusable. */
+ * never rewritten), so that someone who can edit or replace the store file
+ * alone cannot forge what the core authenticates with it. With create, a
+ * missing key is made (and linked into place atomically: processes racing
+ * agree on one); without, a missing key is TSTORE_NOT_FOUND. Also
+ * TSTORE_NOT_FOUND for a backend without one (etcd: the daemon's domain key
+ * takes its place); TSTORE_CORRUPT / TSTORE_IO if the file is unusable. */
 #define TSTORE_LOCAL_KEY_LEN 32
-tstore_rc tstore_local_key(tstore *s, uint8_t out[TSTORE_LOCAL_KEY_LEN]);
+tstore_rc tstore_local_key(tstore *s, bool create, uint8_t out[TSTORE_LOCAL_KEY_LEN]);
 
 #endif

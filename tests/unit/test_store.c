@@ -1279,7 +1279,8 @@ static void test_local_key(void **state)
     char kpath[320];
     struct stat sb;
     memset(zero, 0, sizeof(zero));
-    assert_int_equal(tstore_local_key(f->s, k1), TSTORE_OK);
+    assert_int_equal(tstore_local_key(f->s, false, k1), TSTORE_NOT_FOUND);
+    assert_int_equal(tstore_local_key(f->s, true, k1), TSTORE_OK);
     assert_memory_not_equal(k1, zero, sizeof(zero));
     snprintf(kpath, sizeof(kpath), "%s.key", f->path);
     assert_int_equal(lstat(kpath, &sb), 0);
@@ -1287,24 +1288,24 @@ static void test_local_key(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
     assert_int_equal(sb.st_size, TSTORE_LOCAL_KEY_LEN);
     /* the same key again, and from another handle */
-    assert_int_equal(tstore_local_key(f->s, k2), TSTORE_OK);
+    assert_int_equal(tstore_local_key(f->s, false, k2), TSTORE_OK);
     assert_memory_equal(k1, k2, sizeof(k1));
     tstore *s2 = NULL;
     assert_int_equal(tstore_open(f->path, &s2), TSTORE_OK);
-    assert_int_equal(tstore_local_key(s2, k2), TSTORE_OK);
+    assert_int_equal(tstore_local_key(s2, true, k2), TSTORE_OK);
     assert_memory_equal(k1, k2, sizeof(k1));
     /* a damaged key file is not silently replaced */
     FILE *fp = fopen(kpath, "a");
     assert_non_null(fp);
     fputc('x', fp);
     fclose(fp);
-    assert_int_equal(tstore_local_key(s2, k2), TSTORE_CORRUPT);
+    assert_int_equal(tstore_local_key(s2, true, k2), TSTORE_CORRUPT);
     /* a symbolic link in its place is refused */
     assert_int_equal(unlink(kpath), 0);
     assert_int_equal(symlink("/dev/null", kpath), 0);
-    assert_int_not_equal(tstore_local_key(s2, k2), TSTORE_OK);
+    assert_int_not_equal(tstore_local_key(s2, true, k2), TSTORE_OK);
     tstore_close(s2);
-    assert_int_equal(tstore_local_key(NULL, k2), TSTORE_ARG);
+    assert_int_equal(tstore_local_key(NULL, true, k2), TSTORE_ARG);
 }
 
 /* Another process holds the write lock past the ceiling: the write gives
