@@ -41,8 +41,22 @@ tcrypto_rc tcrypto_tpm_md_update(tcrypto_tpm_md *m, const void *p, size_t n) TC_
 /* out holds tcrypto_tpm_hash_size(alg) bytes; m stays usable only for free. */
 tcrypto_rc tcrypto_tpm_md_final(tcrypto_tpm_md *m, uint8_t *out) TC_MUST_CHECK;
 void tcrypto_tpm_md_free(tcrypto_tpm_md *m);
-/* An independent copy of the running state (saved sequence contexts). */
+/* An independent copy of the running state. */
 tcrypto_rc tcrypto_tpm_md_dup(const tcrypto_tpm_md *m, tcrypto_tpm_md **out) TC_MUST_CHECK;
+/* A hash or HMAC (key non-NULL) whose running state can be exported, for
+ * the sequence objects: a saved sequence context carries its state (Part 1
+ * §30). SHA-1, SHA-256, SHA-384, SHA-512. */
+tcrypto_rc tcrypto_tpm_md_new_saveable(uint16_t alg, const void *key, size_t keylen,
+                                       tcrypto_tpm_md **out) TC_MUST_CHECK;
+/* The running state (secret for HMAC: it holds the key's outer pad) into
+ * out; its length, or 0 when m is not saveable or cap is too small
+ * (TCRYPTO_TPM_MD_STATE_MAX always suffices). */
+#define TCRYPTO_TPM_MD_STATE_MAX 512
+size_t tcrypto_tpm_md_export(const tcrypto_tpm_md *m, uint8_t *out, size_t cap);
+/* A saveable digest from an exported state; TCRYPTO_ERR_INPUT when the
+ * bytes are not one. */
+tcrypto_rc tcrypto_tpm_md_import(const uint8_t *in, size_t len, tcrypto_tpm_md **out)
+    TC_MUST_CHECK;
 
 /* KDFa (Part 1 §11.4.10.2, SP 800-108 counter mode with HMAC): label is a
  * NUL-terminated string whose terminating zero is part of the input. */

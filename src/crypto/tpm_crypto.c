@@ -8,7 +8,16 @@
  * algorithm identifiers and formats onto it. Like the rest of the layer it
  * works only in the private library context (tcx_libctx) and refuses to run
  * once the module is in its error state (tcx_ready).
+ *
+ * The one exception is the saveable hash sequence: OpenSSL 3.0's EVP
+ * interface cannot export a running digest, which a saved sequence context
+ * must carry (Part 1 §30), so those sequences run on OpenSSL's SHA-1/SHA-2
+ * context structures (<openssl/sha.h>, deprecated in 3.0 but the same
+ * block functions the default provider uses), whose fields are exported
+ * and imported below.
  */
+/* SHA1_Init and friends are deprecated in OpenSSL 3.0; see above. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,13 +27,28 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/sha.h>
 
 #include "crypto/crypto_int.h"
 #include "crypto/tcrypto_tpm.h"
 
+/* A saveable sequence: the SHA state, and for HMAC the outer pad
+ * (RFC 2104 §2: HMAC = H((K0 ^ opad) || H((K0 ^ ipad) || text))). */
+typedef struct {
+    uint16_t alg;
+    bool hmac;
+    union {
+        SHA_CTX s1;
+        SHA256_CTX s256;
+        SHA512_CTX s512;
+    } c;
+    uint8_t opad[128];
+} tpm_seq;
+
 struct tcrypto_tpm_md {
     tcrypto_digest *md;
     tcrypto_mac *mac;
+    tpm_seq *seq; /* secure heap */
 };
 
 /* TPM_ALG_ID of a hash (Part 2 §6.3) to the layer's digest. */
@@ -100,16 +124,292 @@ tcrypto_rc tcrypto_tpm_md_new(uint16_t alg, const void *key, size_t keylen, tcry
     return TCRYPTO_OK;
 }
 
+/* ---- saveable sequences ----------------------------------------------- */
+
+static size_t seq_block(uint16_t alg)
+{
+    return alg == 0x000C || alg == 0x000D ? 128 : 64;
+}
+
+static bool seq_init(tpm_seq *s)
+{
+    switch (s->alg) {
+    case 0x0004: return SHA1_Init(&s->c.s1) == 1;
+    case 0x000B: return SHA256_Init(&s->c.s256) == 1;
+    case 0x000C: return SHA384_Init(&s->c.s512) == 1;
+    case 0x000D: return SHA512_Init(&s->c.s512) == 1;
+    default: return false;
+    }
+}
+
+static bool seq_update(tpm_seq *s, const void *p, size_t n)
+{
+    switch (s->alg) {
+    case 0x0004: return SHA1_Update(&s->c.s1, p, n) == 1;
+    case 0x000B: return SHA256_Update(&s->c.s256, p, n) == 1;
+    case 0x000C: return SHA384_Update(&s->c.s512, p, n) == 1;
+    case 0x000D: return SHA512_Update(&s->c.s512, p, n) == 1;
+    default: return false;
+    }
+}
+
+static bool seq_digest(tpm_seq *s, uint8_t *out)
+{
+    switch (s->alg) {
+    case 0x0004: return SHA1_Final(out, &s->c.s1) == 1;
+    case 0x000B: return SHA256_Final(out, &s->c.s256) == 1;
+    case 0x000C: return SHA384_Final(out, &s->c.s512) == 1;
+    case 0x000D: return SHA512_Final(out, &s->c.s512) == 1;
+    default: return false;
+    }
+}
+
+static void seq_free(tpm_seq *s)
+{
+    if (s != NULL)
+        tcrypto_secure_free(s, sizeof(*s));
+}
+
+static tcrypto_rc seq_new(uint16_t alg, const void *key, size_t keylen, tpm_seq **out)
+{
+    size_t bs = seq_block(alg), hs = tcrypto_tpm_hash_size(alg);
+    if (hs == 0)
+        return TCRYPTO_ERR_UNSUPPORTED;
+    tpm_seq *s = tcrypto_secure_alloc(sizeof(*s));
+    if (s == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    memset(s, 0, sizeof(*s));
+    s->alg = alg;
+    s->hmac = key != NULL;
+    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
+    uint8_t k0[128] = { 0 }, ipad[128];
+    if (!seq_init(s))
+        goto out;
+    if (s->hmac) {
+        /* RFC 2104 §2: K0 is the key, or its digest when longer than a block */
+        if (keylen > bs) {
+            tcrypto_tpm_iov v = { key, keylen };
+            if ((rc = tcrypto_tpm_hash(alg, &v, 1, k0)) != TCRYPTO_OK)
+                goto out;
+            rc = TCRYPTO_ERR_INTERNAL;
+        } else if (keylen > 0) {
+            memcpy(k0, key, keylen);
+        }
+        for (size_t i = 0; i < bs; i++) {
+            ipad[i] = k0[i] ^ 0x36;
+            s->opad[i] = k0[i] ^ 0x5c;
+        }
+        if (!seq_update(s, ipad, bs))
+            goto out;
+    }
+    *out = s;
+    s = NULL;
+    rc = TCRYPTO_OK;
+out:
+    OPENSSL_cleanse(k0, sizeof(k0));
+    OPENSSL_cleanse(ipad, sizeof(ipad));
+    seq_free(s);
+    return rc;
+}
+
+static tcrypto_rc seq_final(tpm_seq *s, uint8_t *out)
+{
+    uint8_t inner[64];
+    if (!seq_digest(s, inner))
+        return TCRYPTO_ERR_INTERNAL;
+    bool ok = true;
+    if (s->hmac) {
+        ok = seq_init(s) && seq_update(s, s->opad, seq_block(s->alg)) &&
+             seq_update(s, inner, tcrypto_tpm_hash_size(s->alg)) && seq_digest(s, inner);
+    }
+    if (ok)
+        memcpy(out, inner, tcrypto_tpm_hash_size(s->alg));
+    OPENSSL_cleanse(inner, sizeof(inner));
+    return ok ? TCRYPTO_OK : TCRYPTO_ERR_INTERNAL;
+}
+
+tcrypto_rc tcrypto_tpm_md_new_saveable(uint16_t alg, const void *key, size_t keylen,
+                                       tcrypto_tpm_md **out)
+{
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    static const uint8_t empty;
+    tcrypto_tpm_md *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    rc = seq_new(alg, key != NULL && keylen == 0 ? &empty : key, keylen, &m->seq);
+    if (rc != TCRYPTO_OK) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return TCRYPTO_OK;
+}
+
+/* Export format, version 1: u8 1, u16 alg, u8 hmac, the chaining value
+ * (5 or 8 words, 32-bit for SHA-1/SHA-256, 64-bit for SHA-384/512), the
+ * bit count (Nl, Nh in the same word size), u8 num and the num buffered
+ * bytes, then for HMAC the outer pad (one block). All big-endian. */
+static void put_word(uint8_t **p, uint64_t v, size_t w)
+{
+    for (size_t i = 0; i < w; i++)
+        (*p)[i] = (uint8_t)(v >> (8 * (w - 1 - i)));
+    *p += w;
+}
+
+static uint64_t get_word(const uint8_t **p, size_t w)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < w; i++)
+        v = v << 8 | (*p)[i];
+    *p += w;
+    return v;
+}
+
+/* Words of the chaining value and their size. */
+static void seq_shape(uint16_t alg, size_t *nh, size_t *w)
+{
+    *nh = alg == 0x0004 ? 5 : 8;
+    *w = alg == 0x000C || alg == 0x000D ? 8 : 4;
+}
+
+size_t tcrypto_tpm_md_export(const tcrypto_tpm_md *m, uint8_t *out, size_t cap)
+{
+    if (m == NULL || m->seq == NULL)
+        return 0;
+    const tpm_seq *s = m->seq;
+    size_t nh, w, bs = seq_block(s->alg);
+    seq_shape(s->alg, &nh, &w);
+    unsigned num;
+    const uint8_t *buf;
+    uint64_t h[8], nl, nhi;
+    for (size_t i = 0; i < nh; i++) {
+        if (s->alg == 0x0004)
+            h[i] = i == 0 ? s->c.s1.h0 : i == 1 ? s->c.s1.h1 : i == 2 ? s->c.s1.h2
+                 : i == 3 ? s->c.s1.h3 : s->c.s1.h4;
+        else if (w == 4)
+            h[i] = s->c.s256.h[i];
+        else
+            h[i] = s->c.s512.h[i];
+    }
+    if (s->alg == 0x0004) {
+        nl = s->c.s1.Nl, nhi = s->c.s1.Nh, num = s->c.s1.num;
+        buf = (const uint8_t *)s->c.s1.data;
+    } else if (w == 4) {
+        nl = s->c.s256.Nl, nhi = s->c.s256.Nh, num = s->c.s256.num;
+        buf = (const uint8_t *)s->c.s256.data;
+    } else {
+        nl = s->c.s512.Nl, nhi = s->c.s512.Nh, num = s->c.s512.num;
+        buf = s->c.s512.u.p;
+    }
+    size_t need = 4 + (nh + 2) * w + 1 + num + (s->hmac ? bs : 0);
+    if (num >= bs || need > cap)
+        return 0;
+    uint8_t *p = out;
+    *p++ = 1;
+    put_word(&p, s->alg, 2);
+    *p++ = s->hmac ? 1 : 0;
+    for (size_t i = 0; i < nh; i++)
+        put_word(&p, h[i], w);
+    put_word(&p, nl, w);
+    put_word(&p, nhi, w);
+    *p++ = (uint8_t)num;
+    memcpy(p, buf, num);
+    p += num;
+    if (s->hmac) {
+        memcpy(p, s->opad, bs);
+        p += bs;
+    }
+    return (size_t)(p - out);
+}
+
+tcrypto_rc tcrypto_tpm_md_import(const uint8_t *in, size_t len, tcrypto_tpm_md **out)
+{
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (len < 5 || in[0] != 1 || in[3] > 1)
+        return TCRYPTO_ERR_INPUT;
+    uint16_t alg = (uint16_t)(in[1] << 8 | in[2]);
+    bool hmac = in[3] == 1;
+    if (tcrypto_tpm_hash_size(alg) == 0)
+        return TCRYPTO_ERR_INPUT;
+    size_t nh, w, bs = seq_block(alg);
+    seq_shape(alg, &nh, &w);
+    size_t fixed = 4 + (nh + 2) * w + 1;
+    if (len < fixed)
+        return TCRYPTO_ERR_INPUT;
+    size_t num = in[fixed - 1];
+    if (num >= bs || len != fixed + num + (hmac ? bs : 0))
+        return TCRYPTO_ERR_INPUT;
+    const uint8_t *p = in + 4;
+    uint64_t h[8];
+    for (size_t i = 0; i < nh; i++)
+        h[i] = get_word(&p, w);
+    uint64_t nl = get_word(&p, w), nhi = get_word(&p, w);
+    p++;
+    /* the bit count must agree with the buffered bytes */
+    if ((nl / 8) % bs != num)
+        return TCRYPTO_ERR_INPUT;
+    tcrypto_tpm_md *m = calloc(1, sizeof(*m));
+    tpm_seq *s = tcrypto_secure_alloc(sizeof(*s));
+    if (m == NULL || s == NULL) {
+        free(m);
+        seq_free(s);
+        return TCRYPTO_ERR_NOMEM;
+    }
+    memset(s, 0, sizeof(*s));
+    s->alg = alg;
+    s->hmac = hmac;
+    if (!seq_init(s)) { /* sets md_len and the constants not carried */
+        free(m);
+        seq_free(s);
+        return TCRYPTO_ERR_INTERNAL;
+    }
+    if (alg == 0x0004) {
+        SHA_CTX *c = &s->c.s1;
+        c->h0 = (SHA_LONG)h[0], c->h1 = (SHA_LONG)h[1], c->h2 = (SHA_LONG)h[2];
+        c->h3 = (SHA_LONG)h[3], c->h4 = (SHA_LONG)h[4];
+        c->Nl = (SHA_LONG)nl, c->Nh = (SHA_LONG)nhi, c->num = (unsigned)num;
+        memcpy(c->data, p, num);
+    } else if (w == 4) {
+        SHA256_CTX *c = &s->c.s256;
+        for (size_t i = 0; i < 8; i++)
+            c->h[i] = (SHA_LONG)h[i];
+        c->Nl = (SHA_LONG)nl, c->Nh = (SHA_LONG)nhi, c->num = (unsigned)num;
+        memcpy(c->data, p, num);
+    } else {
+        SHA512_CTX *c = &s->c.s512;
+        for (size_t i = 0; i < 8; i++)
+            c->h[i] = h[i];
+        c->Nl = nl, c->Nh = nhi, c->num = (unsigned)num;
+        memcpy(c->u.p, p, num);
+    }
+    p += num;
+    if (hmac)
+        memcpy(s->opad, p, bs);
+    m->seq = s;
+    *out = m;
+    return TCRYPTO_OK;
+}
+
+/* ---- running digests ----------------------------------------------------- */
+
 tcrypto_rc tcrypto_tpm_md_update(tcrypto_tpm_md *m, const void *p, size_t n)
 {
     if (n == 0)
         return TCRYPTO_OK;
+    if (m->seq)
+        return seq_update(m->seq, p, n) ? TCRYPTO_OK : TCRYPTO_ERR_INTERNAL;
     return m->mac ? tcrypto_mac_update(m->mac, p, n) : tcrypto_digest_update(m->md, p, n);
 }
 
 tcrypto_rc tcrypto_tpm_md_final(tcrypto_tpm_md *m, uint8_t *out)
 {
     size_t len = TCRYPTO_MAX_MD_SIZE;
+    if (m->seq)
+        return seq_final(m->seq, out);
     return m->mac ? tcrypto_mac_final(m->mac, out, &len) : tcrypto_digest_final(m->md, out, &len);
 }
 
@@ -118,7 +418,16 @@ tcrypto_rc tcrypto_tpm_md_dup(const tcrypto_tpm_md *m, tcrypto_tpm_md **out)
     tcrypto_tpm_md *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return TCRYPTO_ERR_NOMEM;
-    tcrypto_rc rc = m->mac ? tcrypto_mac_dup(m->mac, &d->mac) : tcrypto_digest_dup(m->md, &d->md);
+    tcrypto_rc rc = TCRYPTO_OK;
+    if (m->seq) {
+        d->seq = tcrypto_secure_alloc(sizeof(*d->seq));
+        if (d->seq == NULL)
+            rc = TCRYPTO_ERR_NOMEM;
+        else
+            memcpy(d->seq, m->seq, sizeof(*d->seq));
+    } else {
+        rc = m->mac ? tcrypto_mac_dup(m->mac, &d->mac) : tcrypto_digest_dup(m->md, &d->md);
+    }
     if (rc != TCRYPTO_OK) {
         tcrypto_tpm_md_free(d);
         return rc;
@@ -133,6 +442,7 @@ void tcrypto_tpm_md_free(tcrypto_tpm_md *m)
         return;
     tcrypto_digest_free(m->md);
     tcrypto_mac_free(m->mac);
+    seq_free(m->seq);
     free(m);
 }
 

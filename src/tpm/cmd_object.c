@@ -786,6 +786,126 @@ static ttpm_rc context_mac(const uint8_t *mac, uint64_t seq, uint32_t handle, ui
                                                                              : TPM_RC_FAILURE;
 }
 
+/* A hash, HMAC or event sequence (savedHandle 0x80000001, NULL hierarchy)
+ * carries its state like an object context carries its sensitive area, so
+ * it stays loadable for as long as the NULL hierarchy's proof lasts (until
+ * TPM Reset), however many contexts are saved meanwhile. Plaintext: kind,
+ * hash, TPM2B auth, a bank mask and one TPM2B running state per bank
+ * (tcrypto_tpm_md_export; the HMAC key's pad is part of it). */
+static ttpm_rc seq_context_save(ttpm_cmd *c, const ttpm_object *o, uint64_t seq, uint8_t ek[32],
+                                uint8_t mk[32])
+{
+    ttpm *t = c->t;
+    tc_buf ser;
+    uint8_t st[TCRYPTO_TPM_MD_STATE_MAX], tag[32], iv[16] = { 0 }, mask = 0;
+    ttpm_rc rc = TPM_RC_MEMORY;
+    tc_buf_init(&ser);
+    tc_buf_put_u8(&ser, o->kind);
+    tc_buf_put_u16(&ser, o->seq_hash);
+    ttpm_put_2b(&ser, o->sens.auth, o->sens.auth_len);
+    for (unsigned i = 0; i < TTPM_NUM_BANKS; i++)
+        mask |= o->md[i] ? (uint8_t)(1u << i) : 0;
+    tc_buf_put_u8(&ser, mask);
+    for (unsigned i = 0; i < TTPM_NUM_BANKS; i++) {
+        if (!o->md[i])
+            continue;
+        size_t n = tcrypto_tpm_md_export(o->md[i], st, sizeof(st));
+        if (n == 0) {
+            rc = TPM_RC_FAILURE;
+            goto out;
+        }
+        ttpm_put_2b(&ser, st, (uint16_t)n);
+    }
+    if (ser.failed)
+        goto out;
+    if ((rc = context_keys(t, TPM_RH_NULL, seq, ek, mk)) != 0)
+        goto out;
+    rc = TPM_RC_FAILURE;
+    if (tcrypto_tpm_aes_cfb(true, ek, 32, iv, ser.p, ser.len, ser.p) != TCRYPTO_OK)
+        goto out;
+    if ((rc = context_mac(mk, seq, 0x80000001u, TPM_RH_NULL, ser.p, ser.len, tag)) != 0)
+        goto out;
+    tc_buf_put_u64(c->out, seq);
+    tc_buf_put_u32(c->out, 0x80000001u);
+    tc_buf_put_u32(c->out, TPM_RH_NULL);
+    tc_buf_put_u16(c->out, (uint16_t)(32 + ser.len));
+    tc_buf_put(c->out, tag, 32);
+    tc_buf_put(c->out, ser.p, ser.len);
+    rc = TPM_RC_SUCCESS;
+out:
+    tc_wipe(st, sizeof(st));
+    tc_buf_free(&ser);
+    return rc;
+}
+
+static ttpm_rc seq_context_load(ttpm_cmd *c, uint64_t seq, const ttpm_ref *blob, uint8_t ek[32],
+                                uint8_t mk[32])
+{
+    ttpm *t = c->t;
+    uint8_t tag[32], iv[16] = { 0 };
+    if (blob->size < 32)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    size_t n = blob->size - 32u;
+    ttpm_rc rc = context_keys(t, TPM_RH_NULL, seq, ek, mk);
+    if (rc)
+        return rc;
+    if ((rc = context_mac(mk, seq, 0x80000001u, TPM_RH_NULL, blob->b + 32, n, tag)) != 0)
+        return rc;
+    if (!tcrypto_memeq(tag, blob->b, 32))
+        return TPM_RC_INTEGRITY | TTPM_RC_P(1);
+    uint8_t *plain = malloc(n ? n : 1);
+    ttpm_object *o = NULL;
+    rc = TPM_RC_MEMORY;
+    if (plain == NULL)
+        goto out;
+    rc = TPM_RC_FAILURE;
+    if (tcrypto_tpm_aes_cfb(false, ek, 32, iv, blob->b + 32, n, plain) != TCRYPTO_OK)
+        goto out;
+    o = ttpm_obj_alloc(t);
+    rc = TPM_RC_OBJECT_MEMORY;
+    if (o == NULL)
+        goto out;
+    /* Authenticated, so only a bug could make these fail: still checked. */
+    tc_reader r;
+    tc_reader_init(&r, plain, n);
+    uint8_t kind, mask;
+    uint16_t hash;
+    rc = TPM_RC_INTEGRITY | TTPM_RC_P(1);
+    if (!tc_read_u8(&r, &kind) || ttpm_get_u16(&r, &hash) != 0 ||
+        ttpm_get_2b_copy(&r, o->sens.auth, sizeof(o->sens.auth), &o->sens.auth_len) != 0 ||
+        !tc_read_u8(&r, &mask) ||
+        (kind != TTPM_OBJ_HASH_SEQ && kind != TTPM_OBJ_HMAC_SEQ && kind != TTPM_OBJ_EVENT_SEQ))
+        goto out;
+    for (unsigned i = 0; i < TTPM_NUM_BANKS; i++) {
+        ttpm_ref st;
+        if (!(mask & (1u << i)))
+            continue;
+        if (ttpm_get_2b(&r, TCRYPTO_TPM_MD_STATE_MAX, &st) != 0 ||
+            tcrypto_tpm_md_import(st.b, st.size, &o->md[i]) != TCRYPTO_OK)
+            goto out;
+    }
+    if (tc_reader_left(&r) != 0 || mask == 0 || mask >= (1u << TTPM_NUM_BANKS))
+        goto out;
+    o->kind = kind;
+    o->has_sens = true;
+    o->seq_hash = hash;
+    o->pub.name_alg = TPM_ALG_NULL;
+    o->pub.attrs = TPMA_OBJECT_USERWITHAUTH;
+    o->hierarchy = TPM_RH_NULL;
+    if ((rc = ttpm_obj_set_name(o)) != 0)
+        goto out;
+    c->has_out_handle = true;
+    c->out_handle = o->handle;
+    o = NULL;
+    rc = TPM_RC_SUCCESS;
+out:
+    if (o)
+        ttpm_obj_free(o);
+    if (plain)
+        tc_freezero(plain, n ? n : 1);
+    return rc;
+}
+
 /* ContextSave and ContextLoad run in these with the derived keys in ek/mk,
  * which the handlers wipe on every path. */
 static ttpm_rc context_save(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
@@ -819,42 +939,8 @@ static ttpm_rc context_save(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
     ttpm_object *o = ttpm_obj_get(t, h);
     if (o == NULL)
         return TPM_RC_HANDLE | TTPM_RC_H(1);
-    if (o->kind != TTPM_OBJ_KEY) {
-        /* a sequence: keep a copy of the digest state, the oldest entry
-         * makes room */
-        ttpm_saved_seq *e = &t->saved_seq[0];
-        for (unsigned i = 0; i < TTPM_MAX_SAVED_SEQ; i++) {
-            if (!t->saved_seq[i].used) {
-                e = &t->saved_seq[i];
-                break;
-            }
-            if (t->saved_seq[i].seq < e->seq)
-                e = &t->saved_seq[i];
-        }
-        ttpm_saved_seq_free(e);
-        for (unsigned i = 0; i < TTPM_NUM_BANKS; i++) {
-            if (o->md[i] && tcrypto_tpm_md_dup(o->md[i], &e->md[i]) != TCRYPTO_OK) {
-                ttpm_saved_seq_free(e);
-                return TPM_RC_MEMORY;
-            }
-        }
-        e->used = true;
-        e->seq = seq;
-        e->kind = o->kind;
-        e->hash = o->seq_hash;
-        memcpy(e->auth, o->sens.auth, o->sens.auth_len);
-        e->auth_len = o->sens.auth_len;
-        if ((rc = context_keys(t, 0, seq, ek, mk)) != 0 ||
-            (rc = context_mac(mk, seq, 0x80000001u, TPM_RH_NULL, NULL, 0, tag)) != 0) {
-            ttpm_saved_seq_free(e);
-            return rc;
-        }
-        tc_buf_put_u64(c->out, seq);
-        tc_buf_put_u32(c->out, 0x80000001u);
-        tc_buf_put_u32(c->out, TPM_RH_NULL);
-        ttpm_put_2b(c->out, tag, 32);
-        return TPM_RC_SUCCESS;
-    }
+    if (o->kind != TTPM_OBJ_KEY)
+        return seq_context_save(c, o, seq, ek, mk);
     tc_buf ser;
     tc_buf_init(&ser);
     tc_buf_put_u8(&ser, o->kind);
@@ -932,41 +1018,9 @@ static ttpm_rc context_load(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
         return TPM_RC_SUCCESS;
     }
     if (saved == 0x80000001u) {
-        ttpm_saved_seq *e = NULL;
-        for (unsigned i = 0; i < TTPM_MAX_SAVED_SEQ; i++)
-            if (t->saved_seq[i].used && t->saved_seq[i].seq == seq)
-                e = &t->saved_seq[i];
-        if (e == NULL || blob.size != 32 || hier != TPM_RH_NULL)
-            return TPM_RC_HANDLE | TTPM_RC_P(1);
-        if ((rc = context_keys(t, 0, seq, ek, mk)) != 0 ||
-            (rc = context_mac(mk, seq, saved, TPM_RH_NULL, NULL, 0, tag)) != 0)
-            return rc;
-        if (!tcrypto_memeq(tag, blob.b, 32))
-            return TPM_RC_INTEGRITY | TTPM_RC_P(1);
-        ttpm_object *so = ttpm_obj_alloc(t);
-        if (so == NULL)
-            return TPM_RC_OBJECT_MEMORY;
-        so->kind = e->kind;
-        so->has_sens = true;
-        so->seq_hash = e->hash;
-        so->pub.name_alg = TPM_ALG_NULL;
-        so->pub.attrs = TPMA_OBJECT_USERWITHAUTH;
-        so->hierarchy = TPM_RH_NULL;
-        memcpy(so->sens.auth, e->auth, e->auth_len);
-        so->sens.auth_len = e->auth_len;
-        for (unsigned i = 0; i < TTPM_NUM_BANKS; i++) {
-            if (e->md[i] && tcrypto_tpm_md_dup(e->md[i], &so->md[i]) != TCRYPTO_OK) {
-                ttpm_obj_free(so);
-                return TPM_RC_MEMORY;
-            }
-        }
-        if ((rc = ttpm_obj_set_name(so)) != 0) {
-            ttpm_obj_free(so);
-            return rc;
-        }
-        c->has_out_handle = true;
-        c->out_handle = so->handle;
-        return TPM_RC_SUCCESS;
+        if (hier != TPM_RH_NULL)
+            return TPM_RC_HIERARCHY | TTPM_RC_P(1);
+        return seq_context_load(c, seq, &blob, ek, mk);
     }
     if (saved != 0x80000000u && saved != 0x80000002u)
         return TPM_RC_HANDLE | TTPM_RC_P(1);

@@ -368,9 +368,9 @@ static ttpm_rc seq_start(ttpm_cmd *c, uint8_t kind, uint16_t alg, const ttpm_ref
     tcrypto_rc cr = TCRYPTO_OK;
     if (kind == TTPM_OBJ_EVENT_SEQ) {
         for (int b = 0; b < TTPM_NUM_BANKS && cr == TCRYPTO_OK; b++)
-            cr = tcrypto_tpm_md_new(ttpm_bank_alg(b), NULL, 0, &o->md[b]);
+            cr = tcrypto_tpm_md_new_saveable(ttpm_bank_alg(b), NULL, 0, &o->md[b]);
     } else {
-        cr = tcrypto_tpm_md_new(alg, key, keylen, &o->md[0]);
+        cr = tcrypto_tpm_md_new_saveable(alg, key, keylen, &o->md[0]);
     }
     if (cr != TCRYPTO_OK || ttpm_obj_set_name(o) != TPM_RC_SUCCESS) {
         ttpm_obj_free(o);

@@ -85,8 +85,6 @@ void ttpm_free(ttpm *t)
     for (unsigned i = 0; i < TTPM_MAX_PERSISTENT; i++)
         if (t->pobj[i].used)
             ttpm_obj_free(&t->pobj[i]);
-    for (unsigned i = 0; i < TTPM_MAX_SAVED_SEQ; i++)
-        ttpm_saved_seq_free(&t->saved_seq[i]);
     ttpm_pcache_free(t);
     free(t->state_path);
     tc_wipe(t, sizeof(*t));
@@ -112,13 +110,6 @@ bool ttpm_set_profile(ttpm *t, const char *name)
     return false;
 }
 
-void ttpm_saved_seq_free(ttpm_saved_seq *e)
-{
-    for (unsigned i = 0; i < TTPM_NUM_BANKS; i++)
-        tcrypto_tpm_md_free(e->md[i]);
-    tc_wipe(e, sizeof(*e));
-}
-
 void ttpm_power_on(ttpm *t)
 {
     t->powered = true;
@@ -135,9 +126,6 @@ void ttpm_power_off(ttpm *t)
     for (unsigned i = 0; i < TTPM_MAX_SESSIONS; i++)
         if (t->sess[i].used && t->sess[i].loaded)
             ttpm_sess_flush(&t->sess[i]);
-    /* sequence contexts do not survive a power cycle (they are volatile) */
-    for (unsigned i = 0; i < TTPM_MAX_SAVED_SEQ; i++)
-        ttpm_saved_seq_free(&t->saved_seq[i]);
     t->powered = false;
     t->started = false;
 }

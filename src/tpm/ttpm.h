@@ -503,20 +503,6 @@ typedef struct {
     ttpm_session saved_sess[TTPM_MAX_SESSIONS];
 } ttpm_perm;
 
-/* Saved contexts of hash/HMAC sequences: the digest state cannot leave
- * OpenSSL, so the blob names an entry kept here (Part 1 §30.3 lets the TPM
- * choose what a saved context holds). */
-#define TTPM_MAX_SAVED_SEQ 16
-typedef struct {
-    bool used;
-    uint64_t seq;
-    uint8_t kind;
-    uint16_t hash;
-    uint16_t auth_len;
-    uint8_t auth[TTPM_MAX_DIGEST];
-    tcrypto_tpm_md *md[TTPM_NUM_BANKS];
-} ttpm_saved_seq;
-void ttpm_saved_seq_free(ttpm_saved_seq *e);
 
 typedef struct ttpm {
     char *state_path;  /* NULL: memory only (tests, fuzzing) */
@@ -544,7 +530,6 @@ typedef struct ttpm {
     bool in_failure;
     bool state_refused;        /* the state file was refused: never overwrite it */
     bool global_lock;          /* NV_GlobalWriteLock until the next Startup */
-    ttpm_saved_seq saved_seq[TTPM_MAX_SAVED_SEQ];
     bool audit_started;        /* command audit digest extended since last reset */
     uint8_t audit_digest[TTPM_MAX_DIGEST];
     /* Capacity profile (ttpm_set_profile): transient object slots and
