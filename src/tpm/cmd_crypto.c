@@ -16,18 +16,23 @@ static ttpm_rc key_object(ttpm_cmd *c, unsigned hidx, ttpm_object **out)
     return TPM_RC_SUCCESS;
 }
 
-/* TPMT_SIG_SCHEME: scheme and, except for NULL, a hash. */
-static ttpm_rc get_sig_scheme(tc_reader *r, uint16_t *scheme, uint16_t *hash)
+/* TPMT_SIG_SCHEME: scheme and, except for NULL, a hash; ECDAA adds the
+ * commit count. */
+static ttpm_rc get_sig_scheme(tc_reader *r, uint16_t *scheme, uint16_t *hash, uint16_t *count)
 {
     ttpm_rc rc;
     *hash = TPM_ALG_NULL;
+    *count = 0;
     if ((rc = ttpm_get_u16(r, scheme)) != 0)
         return rc;
     switch (*scheme) {
     case TPM_ALG_NULL:
         return TPM_RC_SUCCESS;
     case TPM_ALG_RSASSA: case TPM_ALG_RSAPSS: case TPM_ALG_ECDSA: case TPM_ALG_HMAC:
+    case TPM_ALG_ECDAA:
         if ((rc = ttpm_get_u16(r, hash)) != 0)
+            return rc;
+        if (*scheme == TPM_ALG_ECDAA && (rc = ttpm_get_u16(r, count)) != 0)
             return rc;
         return ttpm_check_hash(*hash, false);
     default:
@@ -55,14 +60,14 @@ TTPM_HANDLER(Sign)
     ttpm *t = c->t;
     ttpm_object *o;
     ttpm_ref digest, tkd;
-    uint16_t scheme, hash, tag;
+    uint16_t scheme, hash, tag, count;
     uint32_t hier;
     ttpm_rc rc;
     if ((rc = key_object(c, 0, &o)) != 0)
         return rc;
     if ((rc = ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &digest)) != 0)
         return ttpm_rc_param(rc, 1);
-    if ((rc = get_sig_scheme(&c->in, &scheme, &hash)) != 0)
+    if ((rc = get_sig_scheme(&c->in, &scheme, &hash, &count)) != 0)
         return ttpm_rc_param(rc, 2);
     if (ttpm_get_u16(&c->in, &tag) || ttpm_get_u32(&c->in, &hier) ||
         ttpm_get_2b(&c->in, TTPM_MAX_DIGEST, &tkd))
@@ -95,6 +100,11 @@ TTPM_HANDLER(Sign)
         if (tcrypto_tpm_hmac(hash, o->sens.sens, o->sens.sens_len, &v, 1, sig.a) != TCRYPTO_OK)
             return TPM_RC_FAILURE;
         sig.a_len = (uint16_t)tcrypto_tpm_hash_size(hash);
+    } else if (scheme == TPM_ALG_ECDAA) {
+        if (o->pub.type != TPM_ALG_ECC)
+            return TPM_RC_SCHEME | TTPM_RC_P(2);
+        if ((rc = ttpm_ecdaa_sign(c->t, o, hash, count, digest.b, digest.size, &sig)) != 0)
+            return rc;
     } else {
         if ((o->pub.type == TPM_ALG_RSA) != (scheme == TPM_ALG_RSASSA || scheme == TPM_ALG_RSAPSS))
             return TPM_RC_SCHEME | TTPM_RC_P(2);

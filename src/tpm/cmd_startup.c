@@ -62,6 +62,9 @@ TTPM_HANDLER(Startup)
         if (tcrypto_tpm_random(t->context_key, sizeof(t->context_key)) != TCRYPTO_OK)
             return TPM_RC_FAILURE;
         t->time_ms = 0;
+        /* outstanding Commit / EC_Ephemeral counters die with the boot */
+        t->commit_ready = false;
+        tc_wipe(t->commit_key, sizeof(t->commit_key));
     }
     if (type == TPM_SU_CLEAR) {
         /* Saved session contexts are kept only across a Resume. */

@@ -192,7 +192,8 @@ static ttpm_rc get_scheme(tc_reader *r, uint16_t type, uint16_t *scheme, uint16_
              *scheme == TPM_ALG_OAEP || *scheme == TPM_ALG_RSAES;
         break;
     case TPM_ALG_ECC:
-        ok = *scheme == TPM_ALG_NULL || *scheme == TPM_ALG_ECDSA || *scheme == TPM_ALG_ECDH;
+        ok = *scheme == TPM_ALG_NULL || *scheme == TPM_ALG_ECDSA || *scheme == TPM_ALG_ECDH ||
+             *scheme == TPM_ALG_ECDAA;
         break;
     case TPM_ALG_KEYEDHASH:
         ok = *scheme == TPM_ALG_NULL || *scheme == TPM_ALG_HMAC || *scheme == TPM_ALG_XOR;
@@ -208,6 +209,15 @@ static ttpm_rc get_scheme(tc_reader *r, uint16_t type, uint16_t *scheme, uint16_
         return rc;
     if ((rc = ttpm_check_hash(*hash, false)) != 0)
         return rc;
+    if (*scheme == TPM_ALG_ECDAA) {
+        /* TPMS_SCHEME_ECDAA's count belongs to a Commit, not to a key: a
+         * template carries 0 (kept as such, so it is not stored) */
+        uint16_t count;
+        if ((rc = ttpm_get_u16(r, &count)) != 0)
+            return rc;
+        if (count != 0)
+            return TPM_RC_VALUE;
+    }
     if (*scheme == TPM_ALG_XOR) {
         if ((rc = ttpm_get_u16(r, kdf)) != 0)
             return rc;
@@ -318,6 +328,8 @@ static void put_scheme(tc_buf *b, uint16_t scheme, uint16_t hash, uint16_t kdf)
     tc_buf_put_u16(b, hash);
     if (scheme == TPM_ALG_XOR)
         tc_buf_put_u16(b, kdf);
+    if (scheme == TPM_ALG_ECDAA)
+        tc_buf_put_u16(b, 0); /* count */
 }
 
 void ttpm_put_public(tc_buf *b, const ttpm_public *p)
@@ -422,6 +434,7 @@ ttpm_rc ttpm_get_signature(tc_reader *r, ttpm_signature *s)
             return rc;
         return ttpm_get_2b_copy(r, s->a, TTPM_MAX_RSA_BYTES, &s->a_len);
     case TPM_ALG_ECDSA:
+    case TPM_ALG_ECDAA:
         if ((rc = ttpm_get_u16(r, &s->hash)) != 0 || (rc = ttpm_check_hash(s->hash, false)) != 0)
             return rc;
         if ((rc = ttpm_get_2b_copy(r, s->a, TTPM_MAX_ECC_BYTES, &s->a_len)) != 0)
@@ -450,6 +463,7 @@ void ttpm_put_signature(tc_buf *b, const ttpm_signature *s)
         tc_buf_put_u16(b, s->hash);
         ttpm_put_2b(b, s->a, s->a_len);
         break;
+    case TPM_ALG_ECDAA:
     case TPM_ALG_ECDSA:
         tc_buf_put_u16(b, s->hash);
         ttpm_put_2b(b, s->a, s->a_len);

@@ -154,6 +154,8 @@ static inline ttpm_rc ttpm_rc_session(ttpm_rc rc, unsigned n)
 #define TPM_ALG_OAEP 0x0017
 #define TPM_ALG_ECDSA 0x0018
 #define TPM_ALG_ECDH 0x0019
+#define TPM_ALG_ECDAA 0x001A
+#define TPM_ALG_ECMQV 0x001D
 #define TPM_ALG_KDF1_SP800_56A 0x0020
 #define TPM_ALG_KDF2 0x0021
 #define TPM_ALG_KDF1_SP800_108 0x0022
@@ -532,6 +534,13 @@ typedef struct ttpm {
     bool global_lock;          /* NV_GlobalWriteLock until the next Startup */
     bool audit_started;        /* command audit digest extended since last reset */
     uint8_t audit_digest[TTPM_MAX_DIGEST];
+    /* Commit / EC_Ephemeral (cmd_ecc.c): the one-time random values r come
+     * from a per-boot key and a counter; a bit per outstanding counter in a
+     * window of 128 (Part 1 §C.4, Part 3 §19.2) */
+    bool commit_ready;
+    uint8_t commit_key[32];
+    uint64_t commit_counter;
+    uint8_t commit_bits[16];
     /* Capacity profile (ttpm_set_profile): transient object slots and
      * loaded sessions offered, and whether a full table answers
      * TPM_RC_OBJECT_MEMORY / SESSION_MEMORY / SESSION_HANDLES as a chip
@@ -782,6 +791,12 @@ bool ttpm_nv_pin_index(ttpm *t, uint32_t h);
 ttpm_rc ttpm_nv_pin_available(ttpm *t, uint32_t h);
 void ttpm_nv_pin_record(ttpm *t, uint32_t h, bool ok);
 
+/* ECDAA signing of a digest with key o and the r of Commit's counter
+ * (cmd_ecc.c): the signature's R is the nonce, S = r + H(nonce || digest) * d
+ * mod n. */
+ttpm_rc ttpm_ecdaa_sign(ttpm *t, ttpm_object *o, uint16_t hash, uint16_t count,
+                        const uint8_t *digest, size_t dlen, ttpm_signature *sig);
+
 /* Is cc in the command audit list? */
 bool ttpm_cc_audited(const ttpm *t, uint32_t cc);
 
@@ -896,5 +911,8 @@ TTPM_HANDLER(ClockRateAdjust);
 TTPM_HANDLER(NV_GlobalWriteLock);
 TTPM_HANDLER(PolicyTicket);
 TTPM_HANDLER(ClockSet);
+TTPM_HANDLER(EC_Ephemeral);
+TTPM_HANDLER(Commit);
+TTPM_HANDLER(ZGen_2Phase);
 
 #endif

@@ -1,0 +1,208 @@
+/*
+ * Elliptic-curve arithmetic for the TPM (tcrypto_tpm_ecc.h): the point and
+ * scalar operations that EC_Ephemeral, ZGen_2Phase, Commit and ECDAA signing
+ * need and that no EVP operation offers. OpenSSL's EC_POINT / BIGNUM
+ * arithmetic in the layer's private library context does the work; scalars
+ * live in secure-heap BIGNUMs and are cleared when freed.
+ */
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+
+#include "crypto/crypto_int.h"
+#include "crypto/tcrypto_tpm.h"
+#include "crypto/tcrypto_tpm_ecc.h"
+
+/* The group of a TPM curve with a BN_CTX, and the field size. */
+typedef struct {
+    EC_GROUP *g;
+    BN_CTX *bn;
+    size_t fs;
+} ecc_ctx;
+
+static tcrypto_rc ecc_open(uint16_t curve, ecc_ctx *e)
+{
+    memset(e, 0, sizeof(*e));
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    int nid = curve == 0x0003   ? NID_X9_62_prime256v1
+              : curve == 0x0004 ? NID_secp384r1
+              : curve == 0x0005 ? NID_secp521r1
+                                : NID_undef;
+    e->fs = tcrypto_tpm_ecc_size(curve);
+    if (nid == NID_undef || e->fs == 0)
+        return TCRYPTO_ERR_UNSUPPORTED;
+    e->g = EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL, nid);
+    e->bn = BN_CTX_secure_new_ex(tcx_libctx());
+    if (e->g == NULL || e->bn == NULL) {
+        EC_GROUP_free(e->g);
+        BN_CTX_free(e->bn);
+        return TCRYPTO_ERR_NOMEM;
+    }
+    return TCRYPTO_OK;
+}
+
+static void ecc_close(ecc_ctx *e)
+{
+    EC_GROUP_free(e->g);
+    BN_CTX_free(e->bn);
+}
+
+/* A point from its coordinates, on the curve; NULL otherwise. */
+static EC_POINT *point_of(ecc_ctx *e, const uint8_t *x, size_t xlen, const uint8_t *y,
+                          size_t ylen, tcrypto_rc *rc)
+{
+    *rc = TCRYPTO_ERR_KEY;
+    if (xlen > e->fs || ylen > e->fs)
+        return NULL;
+    EC_POINT *p = EC_POINT_new(e->g);
+    BIGNUM *bx = BN_bin2bn(x, (int)xlen, NULL), *by = BN_bin2bn(y, (int)ylen, NULL);
+    if (p == NULL || bx == NULL || by == NULL) {
+        *rc = TCRYPTO_ERR_NOMEM;
+    } else if (EC_POINT_set_affine_coordinates(e->g, p, bx, by, e->bn) == 1 &&
+               EC_POINT_is_on_curve(e->g, p, e->bn) == 1) {
+        *rc = TCRYPTO_OK;
+    }
+    BN_free(bx);
+    BN_free(by);
+    if (*rc != TCRYPTO_OK) {
+        EC_POINT_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+tcrypto_rc tcrypto_tpm_ecc_scalar(uint16_t curve, const uint8_t *in, size_t inlen, uint8_t *out)
+{
+    ecc_ctx e;
+    tcrypto_rc rc = ecc_open(curve, &e);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    rc = TCRYPTO_ERR_INTERNAL;
+    BIGNUM *v = BN_secure_new(), *m = BN_new();
+    if (v == NULL || m == NULL || inlen > 1024 || BN_bin2bn(in, (int)inlen, v) == NULL ||
+        BN_copy(m, EC_GROUP_get0_order(e.g)) == NULL || BN_sub_word(m, 1) != 1 ||
+        BN_nnmod(v, v, m, e.bn) != 1 || BN_add_word(v, 1) != 1)
+        goto out;
+    if (BN_bn2binpad(v, out, (int)e.fs) < 0)
+        goto out;
+    rc = TCRYPTO_OK;
+out:
+    BN_clear_free(v);
+    BN_free(m);
+    ecc_close(&e);
+    return rc;
+}
+
+tcrypto_rc tcrypto_tpm_ecc_mod_p(uint16_t curve, const uint8_t *in, size_t inlen, uint8_t *out)
+{
+    ecc_ctx e;
+    tcrypto_rc rc = ecc_open(curve, &e);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    rc = TCRYPTO_ERR_INTERNAL;
+    BIGNUM *v = BN_new(), *p = BN_new();
+    if (v == NULL || p == NULL || inlen > 1024 || BN_bin2bn(in, (int)inlen, v) == NULL ||
+        EC_GROUP_get_curve(e.g, p, NULL, NULL, e.bn) != 1 || BN_nnmod(v, v, p, e.bn) != 1)
+        goto out;
+    if (BN_bn2binpad(v, out, (int)e.fs) < 0)
+        goto out;
+    rc = TCRYPTO_OK;
+out:
+    BN_free(v);
+    BN_free(p);
+    ecc_close(&e);
+    return rc;
+}
+
+tcrypto_rc tcrypto_tpm_ecc_on_curve(uint16_t curve, const uint8_t *x, size_t xlen,
+                                    const uint8_t *y, size_t ylen)
+{
+    ecc_ctx e;
+    tcrypto_rc rc = ecc_open(curve, &e);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    EC_POINT *p = point_of(&e, x, xlen, y, ylen, &rc);
+    EC_POINT_free(p);
+    ecc_close(&e);
+    return rc;
+}
+
+tcrypto_rc tcrypto_tpm_ecc_mul(uint16_t curve, const uint8_t *k, size_t klen, const uint8_t *px,
+                               size_t pxlen, const uint8_t *py, size_t pylen, uint8_t *ox,
+                               uint8_t *oy)
+{
+    ecc_ctx e;
+    tcrypto_rc rc = ecc_open(curve, &e);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    EC_POINT *p = NULL, *r = EC_POINT_new(e.g);
+    BIGNUM *bk = BN_secure_new(), *bx = BN_new(), *by = BN_new();
+    uint8_t tx[66], ty[66];
+    if (px != NULL && (p = point_of(&e, px, pxlen, py, pylen, &rc)) == NULL)
+        goto out;
+    rc = TCRYPTO_ERR_INTERNAL;
+    if (r == NULL || bk == NULL || bx == NULL || by == NULL)
+        goto out;
+    rc = TCRYPTO_ERR_INPUT;
+    if (klen > e.fs || BN_bin2bn(k, (int)klen, bk) == NULL || BN_is_zero(bk) ||
+        BN_cmp(bk, EC_GROUP_get0_order(e.g)) >= 0)
+        goto out;
+    rc = TCRYPTO_ERR_INTERNAL;
+    if ((p ? EC_POINT_mul(e.g, r, NULL, p, bk, e.bn) : EC_POINT_mul(e.g, r, bk, NULL, NULL, e.bn)) != 1)
+        goto out;
+    if (EC_POINT_is_at_infinity(e.g, r)) {
+        rc = TCRYPTO_ERR_INPUT;
+        goto out;
+    }
+    if (EC_POINT_get_affine_coordinates(e.g, r, bx, by, e.bn) != 1 ||
+        BN_bn2binpad(bx, tx, (int)e.fs) < 0 || BN_bn2binpad(by, ty, (int)e.fs) < 0)
+        goto out;
+    memcpy(ox, tx, e.fs);
+    memcpy(oy, ty, e.fs);
+    rc = TCRYPTO_OK;
+out:
+    /* [k]P is a shared secret for ZGen_2Phase */
+    OPENSSL_cleanse(tx, sizeof(tx));
+    OPENSSL_cleanse(ty, sizeof(ty));
+    EC_POINT_free(p);
+    EC_POINT_clear_free(r);
+    BN_clear_free(bk);
+    BN_clear_free(bx);
+    BN_clear_free(by);
+    ecc_close(&e);
+    return rc;
+}
+
+tcrypto_rc tcrypto_tpm_ecc_daa_s(uint16_t curve, const uint8_t *r, size_t rlen, const uint8_t *c,
+                                 size_t clen, const uint8_t *d, size_t dlen, uint8_t *out)
+{
+    ecc_ctx e;
+    tcrypto_rc rc = ecc_open(curve, &e);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    rc = TCRYPTO_ERR_INTERNAL;
+    const BIGNUM *n = EC_GROUP_get0_order(e.g);
+    BIGNUM *br = BN_secure_new(), *bc = BN_new(), *bd = BN_secure_new(), *s = BN_secure_new();
+    if (br == NULL || bc == NULL || bd == NULL || s == NULL)
+        goto out;
+    rc = TCRYPTO_ERR_INPUT;
+    if (rlen > e.fs || dlen > e.fs || clen > 1024 || BN_bin2bn(r, (int)rlen, br) == NULL ||
+        BN_bin2bn(c, (int)clen, bc) == NULL || BN_bin2bn(d, (int)dlen, bd) == NULL)
+        goto out;
+    rc = TCRYPTO_ERR_INTERNAL;
+    if (BN_nnmod(bc, bc, n, e.bn) != 1 || BN_mod_mul(s, bc, bd, n, e.bn) != 1 ||
+        BN_mod_add(s, s, br, n, e.bn) != 1 || BN_bn2binpad(s, out, (int)e.fs) < 0)
+        goto out;
+    rc = TCRYPTO_OK;
+out:
+    BN_clear_free(br);
+    BN_free(bc);
+    BN_clear_free(bd);
+    BN_clear_free(s);
+    ecc_close(&e);
+    return rc;
+}
