@@ -454,6 +454,39 @@ TTPM_HANDLER(NV_ChangeAuth)
 }
 
 /* PolicyNV (Part 3 §23.9): compare NV contents with operandB. */
+bool ttpm_policy_compare(uint16_t operation, const uint8_t *a, const uint8_t *b, size_t n)
+{
+    int ucmp = n > 0 ? memcmp(a, b, n) : 0;
+    /* Signed operands are two's-complement integers (Part 2 TPM_EO): when the
+     * signs differ the negative one is smaller, otherwise the unsigned order
+     * is the signed order. Earlier reference code reversed the order of two
+     * negative operands; docs/tpm.md records why the spec is followed. */
+    int scmp = ucmp;
+    if (n > 0 && ((a[0] ^ b[0]) & 0x80))
+        scmp = (a[0] & 0x80) ? -1 : 1;
+    bool ok = true;
+    switch (operation) {
+    case 0: return ucmp == 0;   /* TPM_EO_EQ */
+    case 1: return ucmp != 0;   /* TPM_EO_NEQ */
+    case 2: return scmp > 0;    /* TPM_EO_SIGNED_GT */
+    case 3: return ucmp > 0;    /* TPM_EO_UNSIGNED_GT */
+    case 4: return scmp < 0;    /* TPM_EO_SIGNED_LT */
+    case 5: return ucmp < 0;    /* TPM_EO_UNSIGNED_LT */
+    case 6: return scmp >= 0;   /* TPM_EO_SIGNED_GE */
+    case 7: return ucmp >= 0;   /* TPM_EO_UNSIGNED_GE */
+    case 8: return scmp <= 0;   /* TPM_EO_SIGNED_LE */
+    case 9: return ucmp <= 0;   /* TPM_EO_UNSIGNED_LE */
+    case 10:                    /* TPM_EO_BITSET: all bits of B set in A */
+        for (size_t i = 0; i < n; i++)
+            ok &= (a[i] & b[i]) == b[i];
+        return ok;
+    default:                    /* TPM_EO_BITCLEAR: all bits of B clear in A */
+        for (size_t i = 0; i < n; i++)
+            ok &= (a[i] & b[i]) == 0;
+        return ok;
+    }
+}
+
 TTPM_HANDLER(PolicyNV)
 {
     ttpm_ref op;
@@ -482,39 +515,7 @@ TTPM_HANDLER(PolicyNV)
             return TPM_RC_NV_UNINITIALIZED;
         if ((uint32_t)off + op.size > nv->size)
             return TPM_RC_NV_RANGE;
-        const uint8_t *a = nv->data + off, *b = op.b;
-        size_t n = op.size;
-        int ucmp = memcmp(a, b, n);
-        /* signed comparison: the sign bit of the first octet decides first */
-        int scmp = ucmp;
-        if (n > 0 && ((a[0] ^ b[0]) & 0x80))
-            scmp = (a[0] & 0x80) ? -1 : 1;
-        bool ok;
-        switch (operation) {
-        case 0: ok = ucmp == 0; break;
-        case 1: ok = ucmp != 0; break;
-        case 2: ok = scmp > 0; break;
-        case 3: ok = ucmp > 0; break;
-        case 4: ok = scmp < 0; break;
-        case 5: ok = ucmp < 0; break;
-        case 6: ok = scmp >= 0; break;
-        case 7: ok = ucmp >= 0; break;
-        case 8: ok = scmp <= 0; break;
-        case 9: ok = ucmp <= 0; break;
-        case 10: {
-            ok = true;
-            for (size_t i = 0; i < n; i++)
-                ok &= (a[i] & b[i]) == b[i];
-            break;
-        }
-        default: {
-            ok = true;
-            for (size_t i = 0; i < n; i++)
-                ok &= (a[i] & b[i]) == 0;
-            break;
-        }
-        }
-        if (!ok)
+        if (!ttpm_policy_compare(operation, nv->data + off, op.b, op.size))
             return TPM_RC_POLICY;
     }
     /* args = H(operandB || offset || operation); policy extended with the

@@ -711,29 +711,7 @@ TTPM_HANDLER(PolicyCounterTimer)
         ti[24] = 1;
         if ((uint32_t)off + op.size > sizeof(ti))
             return TPM_RC_RANGE | TTPM_RC_P(2);
-        int cmp = memcmp(ti + off, op.b, op.size);
-        bool ok;
-        switch (operation) {
-        case 0: ok = cmp == 0; break;
-        case 1: ok = cmp != 0; break;
-        case 3: case 2: ok = cmp > 0; break;
-        case 5: case 4: ok = cmp < 0; break;
-        case 7: case 6: ok = cmp >= 0; break;
-        case 9: case 8: ok = cmp <= 0; break;
-        case 10: {
-            ok = true;
-            for (size_t i = 0; i < op.size; i++)
-                ok &= (ti[off + i] & op.b[i]) == op.b[i];
-            break;
-        }
-        default: {
-            ok = true;
-            for (size_t i = 0; i < op.size; i++)
-                ok &= (ti[off + i] & op.b[i]) == 0;
-            break;
-        }
-        }
-        if (!ok)
+        if (!ttpm_policy_compare(operation, ti + off, op.b, op.size))
             return TPM_RC_POLICY;
     }
     size_t hs = tcrypto_tpm_hash_size(s->hash);

@@ -797,6 +797,10 @@ void ttpm_nv_pin_record(ttpm *t, uint32_t h, bool ok);
 ttpm_rc ttpm_ecdaa_sign(ttpm *t, ttpm_object *o, uint16_t hash, uint16_t count,
                         const uint8_t *digest, size_t dlen, ttpm_signature *sig);
 
+/* The comparison of PolicyNV and PolicyCounterTimer (Part 2 TPM_EO): A is
+ * the TPM's operand, B the caller's, both n octets big-endian. */
+bool ttpm_policy_compare(uint16_t operation, const uint8_t *a, const uint8_t *b, size_t n);
+
 /* Is cc in the command audit list? */
 bool ttpm_cc_audited(const ttpm *t, uint32_t cc);
 
