@@ -552,3 +552,86 @@ fail:
     *r = save;
     return false;
 }
+
+/* ---- portable attribute lists (store format v2) ---------------------------- */
+
+/* Kind of a stored attribute's value: CK_ULONG-valued ones and mechanism
+ * lists are converted; everything else is bytes. */
+static uint8_t stored_kind(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_ATTRIBUTE_TYPE type)
+{
+    const tcore_attr_rule *r = tcore_attr_rule_for(cls, kt, type);
+    if (r == NULL) {
+        return TCORE_AK_BYTES;
+    }
+    return r->kind;
+}
+
+void tcore_attrs_encode_portable(tc_buf *b, CK_OBJECT_CLASS cls, CK_KEY_TYPE kt,
+                                 const tcore_attr *a, size_t n)
+{
+    tc_buf_put_u32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t kind = stored_kind(cls, kt, a[i].type);
+        tc_buf_put_u64(b, (uint64_t)a[i].type);
+        if ((kind == TCORE_AK_ULONG && a[i].len == sizeof(CK_ULONG)) ||
+            (kind == TCORE_AK_MECHS && a[i].len % sizeof(CK_ULONG) == 0)) {
+            size_t cnt = a[i].len / sizeof(CK_ULONG);
+            tc_buf_put_u32(b, (uint32_t)(cnt * 8));
+            for (size_t j = 0; j < cnt; j++) {
+                CK_ULONG v;
+                memcpy(&v, a[i].value + j * sizeof(CK_ULONG), sizeof(v));
+                tc_buf_put_u64(b, (uint64_t)v);
+            }
+        } else {
+            tc_buf_put_u32(b, (uint32_t)a[i].len);
+            tc_buf_put(b, a[i].value, a[i].len);
+        }
+    }
+}
+
+bool tcore_attrs_decode_portable(tc_reader *r, CK_OBJECT_CLASS cls, CK_KEY_TYPE kt,
+                                 tcore_attr **out, size_t *nout)
+{
+    tc_reader save = *r;
+    tcore_attr *a = NULL;
+    size_t n = 0;
+
+    if (!tcore_attrs_decode(r, &a, &n)) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t kind = stored_kind(cls, kt, a[i].type);
+        if (kind != TCORE_AK_ULONG && kind != TCORE_AK_MECHS) {
+            continue;
+        }
+        /* stored as 8-byte big-endian values: one for a ULONG, any number
+         * for a mechanism list */
+        if (a[i].len % 8 != 0 || (kind == TCORE_AK_ULONG && a[i].len != 8)) {
+            goto fail;
+        }
+        size_t cnt = a[i].len / 8;
+        uint8_t *v = malloc(cnt > 0 ? cnt * sizeof(CK_ULONG) : 1);
+        if (v == NULL) {
+            goto fail;
+        }
+        for (size_t j = 0; j < cnt; j++) {
+            uint64_t x = tc_load_u64(a[i].value + j * 8);
+            CK_ULONG u = (CK_ULONG)x;
+            if ((uint64_t)u != x) {
+                free(v);
+                goto fail;
+            }
+            memcpy(v + j * sizeof(CK_ULONG), &u, sizeof(u));
+        }
+        free(a[i].value);
+        a[i].value = v;
+        a[i].len = (CK_ULONG)(cnt * sizeof(CK_ULONG));
+    }
+    *out = a;
+    *nout = n;
+    return true;
+fail:
+    tcore_attrs_free(a, n);
+    *r = save;
+    return false;
+}

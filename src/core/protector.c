@@ -174,11 +174,32 @@ out:
     return rv;
 }
 
+/* The cost a stored entry may ask of a login: up to 4 times the larger of
+ * the configured and the default cost, so costs can be raised over time
+ * while a header edited by someone who can write the store (and its key
+ * file) cannot turn a login into minutes of work and gigabytes of memory. */
+static uint32_t cost_cap(uint32_t conf, uint32_t dflt, uint32_t hard)
+{
+    uint64_t c = (uint64_t)(conf > dflt ? conf : dflt) * 4u;
+    return c > hard ? hard : (uint32_t)c;
+}
+
+static bool pp_cost_allowed(const tcrypto_pin_kdf_params *conf, const tcrypto_pin_kdf_params *p)
+{
+    const tcrypto_pin_kdf_params *d = &tcrypto_pin_kdf_default;
+    if (conf == NULL) {
+        conf = d;
+    }
+    return p->t_cost <= cost_cap(conf->t_cost, d->t_cost, PP_MAX_T) &&
+           p->m_cost <= cost_cap(conf->m_cost, d->m_cost, PP_MAX_M) &&
+           p->parallel <= cost_cap(conf->parallel, d->parallel, PP_MAX_P);
+}
+
 static CK_RV pp_unlock(void *ctx, const char *token_id, const uint8_t *blob, size_t blob_len,
                        CK_USER_TYPE who, const uint8_t *pin, size_t pin_len,
                        uint8_t key[TCORE_TOKEN_KEY_LEN])
 {
-    (void)ctx;
+    const tcrypto_pin_kdf_params *conf = ctx;
     pp_blob b;
     const pp_entry *e = NULL;
     CK_RV rv = CKR_FUNCTION_FAILED;
@@ -198,6 +219,13 @@ static CK_RV pp_unlock(void *ctx, const char *token_id, const uint8_t *blob, siz
     }
     if (e == NULL) {
         return who == CKU_USER ? CKR_USER_PIN_NOT_INITIALIZED : CKR_DEVICE_ERROR;
+    }
+    if (!pp_cost_allowed(conf, &b.params)) {
+        /* not the PIN's fault: never counted as a wrong PIN */
+        TC_ERROR(TCORE_LOG, "token %s: the stored PIN KDF cost exceeds what this configuration "
+                            "allows; login refused",
+                 token_id);
+        return CKR_DEVICE_ERROR;
     }
     kek = tcrypto_secure_alloc(32);
     k = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);

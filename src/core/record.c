@@ -4,32 +4,40 @@
  * the token key, the object's id, token and security-relevant attributes as
  * associated data).
  *
- * Record (big-endian):
- *   "TSO1" | u64 obj_id | u64 class | u64 key_type | u32 flags |
+ * Record v2 (big-endian):
+ *   "TSO2" | u64 obj_id | u64 class | u64 key_type | u32 flags | u64 serial |
  *   public attributes (u32 n, n x {u64 type, u32 len, bytes}, sorted) |
  *   u32 sealed_len | sealed = iv[12] || ciphertext || tag[16]
  * Sealed plaintext:
  *   u32 secret_len | secret | private attributes (same encoding)
  * Associated data:
- *   "TSO-AAD1" | token id[16] | u64 obj_id | u64 class | u64 key_type |
- *   u32 flags | the public attributes exactly as encoded
+ *   "TSO-AAD2" | token id[16] | u64 obj_id | u64 class | u64 key_type |
+ *   u32 flags | u64 serial | key id[16] | the public attributes as encoded
+ * Attribute values are portable: CK_ULONG values and mechanism lists as
+ * 8-byte big-endian numbers (tcore_attrs_encode_portable), so a store moves
+ * between machines. serial grows by one with every rewrite of the object;
+ * the key id names the token key (re-initialisation makes a new one). Each
+ * record is vouched for by its manifest entry (meta.c), which also protects
+ * unsealed records (public objects stored while the token key is locked).
+ *
  * For a non-private object every non-secret attribute is public, so every
  * attribute is covered by the tag; a private object keeps only its
  * security-relevant attributes (usage flags, SENSITIVE, EXTRACTABLE,
- * ALLOWED_MECHANISMS, dates, ...) public, the rest sealed. Objects without
- * secret material created while the token key is locked are stored unsealed
- * (nothing to keep secret; their integrity cannot be bound to a key then).
+ * ALLOWED_MECHANISMS, dates, ...) public, the rest sealed.
  *
- * Attribute values are stored in host byte order (CK_ULONG fields), as the
- * store is local to the machine.
+ * Record v1 ("TSO1", no serial, values in host byte order, "TSO-AAD1"
+ * without serial and key id) is still read, for stores written before v2,
+ * until migrate.c rewrites it; it is never written.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core_int.h"
 
-#define REC_MAGIC "TSO1"
-#define AAD_LABEL "TSO-AAD1"
+#define REC_MAGIC_V1 "TSO1"
+#define REC_MAGIC "TSO2"
+#define AAD_LABEL_V1 "TSO-AAD1"
+#define AAD_LABEL "TSO-AAD2"
 #define REC_IV 12
 #define REC_TAG 16
 #define REC_FLAGS_ALL (TCORE_REC_SEALED | TCORE_REC_PRIVATE | TCORE_REC_SECRET)
@@ -49,15 +57,25 @@ CK_RV tcore_record_decode(const uint8_t *buf, size_t len, tcore_record *out)
 {
     tc_reader r;
     const uint8_t *magic, *sealed;
-    uint64_t id, cls, kt;
-    uint32_t flags, slen;
+    uint64_t id, cls, kt, serial = 0;
+    uint32_t flags, slen, version;
     tcore_record rec;
+    bool ok;
 
     memset(&rec, 0, sizeof(rec));
     tc_reader_init(&r, buf, len);
-    if (!tc_read_ref(&r, 4, &magic) || memcmp(magic, REC_MAGIC, 4) != 0 ||
-        !tc_read_u64(&r, &id) || !tc_read_u64(&r, &cls) || !tc_read_u64(&r, &kt) ||
-        !tc_read_u32(&r, &flags)) {
+    if (!tc_read_ref(&r, 4, &magic)) {
+        goto bad;
+    }
+    if (memcmp(magic, REC_MAGIC, 4) == 0) {
+        version = 2;
+    } else if (memcmp(magic, REC_MAGIC_V1, 4) == 0) {
+        version = 1;
+    } else {
+        goto bad;
+    }
+    if (!tc_read_u64(&r, &id) || !tc_read_u64(&r, &cls) || !tc_read_u64(&r, &kt) ||
+        !tc_read_u32(&r, &flags) || (version == 2 && !tc_read_u64(&r, &serial))) {
         goto bad;
     }
     if ((flags & ~REC_FLAGS_ALL) != 0 || cls != (CK_OBJECT_CLASS)cls ||
@@ -68,7 +86,13 @@ CK_RV tcore_record_decode(const uint8_t *buf, size_t len, tcore_record *out)
         (flags & TCORE_REC_SEALED) == 0) {
         goto bad;
     }
-    if (!tcore_attrs_decode(&r, &rec.attrs, &rec.nattrs)) {
+    if (version == 2) {
+        ok = tcore_attrs_decode_portable(&r, (CK_OBJECT_CLASS)cls, (CK_KEY_TYPE)kt, &rec.attrs,
+                                         &rec.nattrs);
+    } else {
+        ok = tcore_attrs_decode(&r, &rec.attrs, &rec.nattrs);
+    }
+    if (!ok) {
         goto bad;
     }
     if (!tc_read_u32(&r, &slen) || !tc_read_ref(&r, slen, &sealed) || tc_reader_left(&r) != 0) {
@@ -91,6 +115,8 @@ CK_RV tcore_record_decode(const uint8_t *buf, size_t len, tcore_record *out)
     rec.cls = (CK_OBJECT_CLASS)cls;
     rec.key_type = (CK_KEY_TYPE)kt;
     rec.flags = flags;
+    rec.version = version;
+    rec.serial = serial;
     *out = rec;
     return CKR_OK;
 bad:
@@ -98,8 +124,9 @@ bad:
     return CKR_DEVICE_ERROR;
 }
 
-CK_RV tcore_record_decode_sealed(const uint8_t *buf, size_t len, uint8_t **secret,
-                                 size_t *secret_len, tcore_attr **attrs, size_t *nattrs)
+static CK_RV decode_sealed(const uint8_t *buf, size_t len, bool portable, CK_OBJECT_CLASS cls,
+                           CK_KEY_TYPE kt, uint8_t **secret, size_t *secret_len,
+                           tcore_attr **attrs, size_t *nattrs)
 {
     tc_reader r;
     uint32_t slen;
@@ -119,7 +146,9 @@ CK_RV tcore_record_decode_sealed(const uint8_t *buf, size_t len, uint8_t **secre
         }
         memcpy(sec, s, slen);
     }
-    if (!tcore_attrs_decode(&r, &a, &n) || tc_reader_left(&r) != 0) {
+    bool ok = portable ? tcore_attrs_decode_portable(&r, cls, kt, &a, &n)
+                       : tcore_attrs_decode(&r, &a, &n);
+    if (!ok || tc_reader_left(&r) != 0) {
         tcore_attrs_free(a, n);
         tcrypto_secure_free(sec, slen);
         return CKR_DEVICE_ERROR;
@@ -131,20 +160,41 @@ CK_RV tcore_record_decode_sealed(const uint8_t *buf, size_t len, uint8_t **secre
     return CKR_OK;
 }
 
-static void build_aad(tc_buf *b, const char *token_id, uint64_t id, CK_OBJECT_CLASS cls,
-                      CK_KEY_TYPE kt, uint32_t flags, const tcore_attr *pub, size_t npub)
+CK_RV tcore_record_decode_sealed(const uint8_t *buf, size_t len, uint8_t **secret,
+                                 size_t *secret_len, tcore_attr **attrs, size_t *nattrs)
+{
+    return decode_sealed(buf, len, false, 0, 0, secret, secret_len, attrs, nattrs);
+}
+
+CK_RV tcore_record_decode_sealed_v2(const uint8_t *buf, size_t len, CK_OBJECT_CLASS cls,
+                                    CK_KEY_TYPE kt, uint8_t **secret, size_t *secret_len,
+                                    tcore_attr **attrs, size_t *nattrs)
+{
+    return decode_sealed(buf, len, true, cls, kt, secret, secret_len, attrs, nattrs);
+}
+
+/* The associated data of a record of `version` (key_id: v2 only). */
+static void build_aad(tc_buf *b, uint32_t version, const char *token_id, uint64_t id,
+                      CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, uint32_t flags, uint64_t serial,
+                      const uint8_t *key_id, const tcore_attr *pub, size_t npub)
 {
     uint8_t tid[16];
     size_t tl = strlen(token_id);
     memset(tid, 0, sizeof(tid));
     memcpy(tid, token_id, tl < 16 ? tl : 16);
-    tc_buf_put(b, AAD_LABEL, 8);
+    tc_buf_put(b, version == 2 ? AAD_LABEL : AAD_LABEL_V1, 8);
     tc_buf_put(b, tid, 16);
     tc_buf_put_u64(b, id);
     tc_buf_put_u64(b, (uint64_t)cls);
     tc_buf_put_u64(b, (uint64_t)kt);
     tc_buf_put_u32(b, flags);
-    tcore_attrs_encode(b, pub, npub);
+    if (version == 2) {
+        tc_buf_put_u64(b, serial);
+        tc_buf_put(b, key_id, TCORE_KEY_ID_LEN);
+        tcore_attrs_encode_portable(b, cls, kt, pub, npub);
+    } else {
+        tcore_attrs_encode(b, pub, npub);
+    }
 }
 
 /* Decrypt and decode a sealed part with the exact AAD. */
@@ -162,8 +212,12 @@ static CK_RV open_sealed(const char *token_id, const tcore_record *rec, const ui
         return CKR_DEVICE_ERROR;
     }
     ctlen = rec->sealed_len - REC_IV - REC_TAG;
-    build_aad(&aad, token_id, rec->obj_id, rec->cls, rec->key_type, rec->flags, rec->attrs,
-              rec->nattrs);
+    uint8_t key_id[TCORE_KEY_ID_LEN];
+    if (rec->version == 2 && tcore_key_id(key, key_id) != CKR_OK) {
+        return CKR_FUNCTION_FAILED;
+    }
+    build_aad(&aad, rec->version, token_id, rec->obj_id, rec->cls, rec->key_type, rec->flags,
+              rec->serial, key_id, rec->attrs, rec->nattrs);
     if (aad.failed) {
         rv = CKR_HOST_MEMORY;
         goto out;
@@ -182,7 +236,8 @@ static CK_RV open_sealed(const char *token_id, const tcore_record *rec, const ui
         rv = CKR_DEVICE_ERROR;
         goto out;
     }
-    rv = tcore_record_decode_sealed(pt, ctlen, secret, secret_len, attrs, nattrs);
+    rv = decode_sealed(pt, ctlen, rec->version == 2, rec->cls, rec->key_type, secret,
+                       secret_len, attrs, nattrs);
     if (rv == CKR_DEVICE_ERROR) {
         TC_ERROR(TCORE_LOG, "token %s: object %016llx has a malformed sealed part", token_id,
                  (unsigned long long)rec->obj_id);
@@ -232,6 +287,17 @@ CK_RV tcore_record_build(tcore_obj *o, const uint8_t *key, tc_buf *out)
         rv = CKR_USER_NOT_LOGGED_IN;
         goto out;
     }
+    for (size_t i = 0; i < o->nattrs; i++) {
+        /* the encoding's u32 lengths hold any value the core accepts */
+        if (o->attrs[i].len > UINT32_MAX / 2) {
+            rv = CKR_ATTRIBUTE_VALUE_INVALID;
+            goto out;
+        }
+    }
+    if (o->has_secret && o->secret_len > SECRET_MAX) {
+        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+        goto out;
+    }
     /* split the attributes (shallow: values stay owned by o) */
     pub = calloc(o->nattrs + 1, sizeof(*pub));
     priv = calloc(o->nattrs + 1, sizeof(*priv));
@@ -253,16 +319,23 @@ CK_RV tcore_record_build(tcore_obj *o, const uint8_t *key, tc_buf *out)
     tc_buf_put_u64(&rec, (uint64_t)o->cls);
     tc_buf_put_u64(&rec, (uint64_t)o->kt);
     tc_buf_put_u32(&rec, flags);
-    tcore_attrs_encode(&rec, pub, npub);
+    tc_buf_put_u64(&rec, o->rec_serial);
+    tcore_attrs_encode_portable(&rec, o->cls, o->kt, pub, npub);
     if (key == NULL) {
         tc_buf_put_u32(&rec, 0);
     } else {
+        uint8_t key_id[TCORE_KEY_ID_LEN];
+        if (tcore_key_id(key, key_id) != CKR_OK) {
+            rv = CKR_FUNCTION_FAILED;
+            goto out;
+        }
         tc_buf_put_u32(&pt, (uint32_t)(o->has_secret ? o->secret_len : 0));
         if (o->has_secret) {
             tc_buf_put(&pt, o->secret, o->secret_len);
         }
-        tcore_attrs_encode(&pt, priv, npriv);
-        build_aad(&aad, tcore_token_id(o->token), o->id, o->cls, o->kt, flags, pub, npub);
+        tcore_attrs_encode_portable(&pt, o->cls, o->kt, priv, npriv);
+        build_aad(&aad, 2, tcore_token_id(o->token), o->id, o->cls, o->kt, flags, o->rec_serial,
+                  key_id, pub, npub);
         if (pt.failed || aad.failed) {
             goto out;
         }
@@ -338,9 +411,65 @@ static CK_RV apply_open(tcore_obj *o, const tcore_record *rec, const uint8_t *ke
     return CKR_OK;
 }
 
-CK_RV tcore_obj_open_locked(tcore_obj *o)
+/* Open o's sealed part with `key` (o->lock held or o not yet shared). */
+static CK_RV open_with(tcore_obj *o, const uint8_t *key)
 {
     tcore_record rec;
+    CK_RV rv;
+
+    /* Re-decode the header fields from what we hold: the public attributes
+     * that remain public form the AAD. */
+    memset(&rec, 0, sizeof(rec));
+    rec.obj_id = o->id;
+    rec.cls = o->cls;
+    rec.key_type = o->kt;
+    rec.version = o->rec_version == 1 ? 1 : 2;
+    rec.serial = o->rec_serial;
+    rec.flags = TCORE_REC_SEALED;
+    if (tcore_attr_bool(o->attrs, o->nattrs, CKA_PRIVATE, false)) {
+        rec.flags |= TCORE_REC_PRIVATE;
+    }
+    if (o->has_secret) {
+        rec.flags |= TCORE_REC_SECRET;
+    }
+    tcore_attr *pub = calloc(o->nattrs + 1, sizeof(*pub));
+    if (pub == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    size_t npub = 0;
+    for (size_t i = 0; i < o->nattrs; i++) {
+        if (tcore_attr_is_public_part(o, o->attrs[i].type)) {
+            pub[npub++] = o->attrs[i];
+        }
+    }
+    /* only the attributes that came from the public part: the private ones
+     * (loaded earlier) are excluded by tcore_attr_is_public_part */
+    tcore_attrs_sort(pub, npub);
+    rec.attrs = pub;
+    rec.nattrs = npub;
+    rec.sealed = o->sealed;
+    rec.sealed_len = o->sealed_len;
+    rv = apply_open(o, &rec, key);
+    free(pub);
+    if (rv == CKR_DEVICE_ERROR) {
+        o->broken = true;
+    }
+    return rv;
+}
+
+CK_RV tcore_record_open_with(tcore_obj *o, const uint8_t *key)
+{
+    if (o->broken) {
+        return CKR_DEVICE_ERROR;
+    }
+    if (o->sealed == NULL) {
+        return CKR_OK;
+    }
+    return open_with(o, key);
+}
+
+CK_RV tcore_obj_open_locked(tcore_obj *o)
+{
     uint8_t *key = NULL;
     uint64_t epoch = 0;
     CK_RV rv;
@@ -361,44 +490,8 @@ CK_RV tcore_obj_open_locked(tcore_obj *o)
     if (rv != CKR_OK) {
         return rv;
     }
-    /* Re-decode the header fields from what we hold: the public attributes
-     * that remain public form the AAD. */
-    memset(&rec, 0, sizeof(rec));
-    rec.obj_id = o->id;
-    rec.cls = o->cls;
-    rec.key_type = o->kt;
-    rec.flags = TCORE_REC_SEALED;
-    if (tcore_attr_bool(o->attrs, o->nattrs, CKA_PRIVATE, false)) {
-        rec.flags |= TCORE_REC_PRIVATE;
-    }
-    if (o->has_secret) {
-        rec.flags |= TCORE_REC_SECRET;
-    }
-    tcore_attr *pub = calloc(o->nattrs + 1, sizeof(*pub));
-    if (pub == NULL) {
-        tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
-        return CKR_HOST_MEMORY;
-    }
-    size_t npub = 0;
-    for (size_t i = 0; i < o->nattrs; i++) {
-        if (tcore_attr_is_public_part(o, o->attrs[i].type)) {
-            pub[npub++] = o->attrs[i];
-        }
-    }
-    /* only the attributes that came from the public part: the private ones
-     * (loaded earlier) are excluded by tcore_attr_is_public_part */
-    tcore_attrs_sort(pub, npub);
-    rec.attrs = pub;
-    rec.nattrs = npub;
-    rec.sealed = o->sealed;
-    rec.sealed_len = o->sealed_len;
-    rv = apply_open(o, &rec, key);
-    free(pub);
+    rv = open_with(o, key);
     tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
-    if (rv == CKR_DEVICE_ERROR) {
-        o->broken = true;
-        return rv;
-    }
     if (rv == CKR_OK) {
         o->opened = true;
         o->epoch = epoch;
@@ -441,6 +534,8 @@ CK_RV tcore_record_load(tcore_token *t, const uint8_t *buf, size_t len, uint64_t
     o->sealed = rec.sealed;
     o->sealed_len = rec.sealed_len;
     rec.sealed = NULL;
+    o->rec_version = (uint8_t)rec.version;
+    o->rec_serial = rec.serial;
     /* the header's PRIVATE flag and the attribute must agree */
     if (((rec.flags & TCORE_REC_PRIVATE) != 0) !=
         tcore_attr_bool(o->attrs, o->nattrs, CKA_PRIVATE, false)) {
