@@ -1,13 +1,14 @@
 /*
  * libFuzzer target for the stored object record decoders (core/record.c):
- * the record itself, the plaintext of a sealed part, and the PIN protector
- * blob kept in token metadata. All three parse bytes read from the store,
+ * the record itself (v2, and v1 as still read for migration), the
+ * plaintext of a sealed part in both encodings, and the PIN protector blob
+ * kept in token metadata. All of them parse bytes read from the store,
  * which an attacker with write access to the database controls.
  */
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/tcore.h"
+#include "core/core_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,6 +34,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tcore_record_decode_sealed(data, size, &secret, &secret_len, &attrs, &nattrs) == CKR_OK) {
         tcrypto_secure_free(secret, secret_len);
         tcore_attrs_free(attrs, nattrs);
+    }
+    if (size >= 16) {
+        /* the portable (v2) attribute encoding depends on class and key type */
+        CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)(tc_load_u64(data) % 8);
+        CK_KEY_TYPE kt = (CK_KEY_TYPE)(tc_load_u64(data + 8) % 0x50);
+        if (tcore_record_decode_sealed_v2(data + 16, size - 16, cls, kt, &secret, &secret_len,
+                                          &attrs, &nattrs) == CKR_OK) {
+            tcrypto_secure_free(secret, secret_len);
+            tcore_attrs_free(attrs, nattrs);
+        }
     }
     (void)tcore_protector_pin_blob_check(data, size);
     return 0;
