@@ -12,6 +12,9 @@
 #include "core/core_int.h"
 
 static CK_OBJECT_CLASS c_data = CKO_DATA, c_sec = CKO_SECRET_KEY;
+/* the caller of object changes: the normal user */
+static const tcore_caller user_cx = {CKU_USER, NULL, TCORE_ARG_TEMPLATE};
+static const tcore_caller so_cx = {CKU_SO, NULL, TCORE_ARG_TEMPLATE};
 static CK_KEY_TYPE k_aes = CKK_AES;
 static const uint8_t key16[16] = "0123456789abcdef";
 
@@ -27,7 +30,7 @@ static tcore_obj *new_data(tc_env *e, const char *label, const char *id, bool pr
                         {CKA_LABEL, (void *)label, strlen(label)},
                         {CKA_OBJECT_ID, (void *)id, strlen(id)}, ATTR_STR(CKA_VALUE, "v")};
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_CREATE, 0, 0, t, N(t), NULL, 0, NULL, &o), CKR_OK);
+    assert_int_equal(tcore_obj_new(e->t, NULL, TCORE_ORIGIN_CREATE, 0, 0, t, N(t), NULL, 0, NULL, &o), CKR_OK);
     return o;
 }
 
@@ -38,7 +41,7 @@ static tcore_obj *new_key(tc_env *e, const char *label, const char *id, bool pri
                         {CKA_LABEL, (void *)label, strlen(label)}, {CKA_ID, (void *)id, strlen(id)},
                         {CKA_VALUE, (void *)key16, 16}};
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_CREATE, 0, 0, t, N(t), NULL, 0, NULL, &o), CKR_OK);
+    assert_int_equal(tcore_obj_new(e->t, NULL, TCORE_ORIGIN_CREATE, 0, 0, t, N(t), NULL, 0, NULL, &o), CKR_OK);
     return o;
 }
 
@@ -55,7 +58,7 @@ static CK_ULONG find_n(tcore_token *t, CK_ATTRIBUTE *q, CK_ULONG n, CK_OBJECT_HA
 {
     CK_OBJECT_HANDLE *hs = NULL;
     CK_ULONG cnt = 0;
-    assert_int_equal(tcore_token_find(t, q, n, &hs, &cnt), CKR_OK);
+    assert_int_equal(tcore_token_find(t, tcore_token_key_available(t), q, n, &hs, &cnt), CKR_OK);
     if (first != NULL && cnt > 0) {
         *first = hs[0];
     }
@@ -74,7 +77,7 @@ static void secret_ok(tcore_token *t, CK_OBJECT_HANDLE h)
     tcore_obj *o = NULL;
     uint8_t *k = NULL;
     size_t kl = 0;
-    assert_int_equal(tcore_token_object(t, h, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(t, h, tcore_token_key_available(t), &o), CKR_OK);
     assert_int_equal(tcore_obj_secret(o, &k, &kl), CKR_OK);
     assert_int_equal(kl, 16);
     assert_memory_equal(k, key16, 16);
@@ -109,7 +112,7 @@ static void test_find_by_label_id_class(void **state)
     CK_ATTRIBUTE qval[] = {ATTR_STR(CKA_LABEL, "beta"), {CKA_VALUE, (void *)key16, 16}};
     assert_int_equal(find_n(e->t, qval, 2, NULL), 0);
     /* logged out: the private key disappears */
-    assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+    tcore_token_release(e->t);
     assert_int_equal(find_label(e->t, "alpha", NULL), 1);
     assert_int_equal(find_n(e->t, qid, 1, NULL), 0);
     assert_int_equal(find_n(e->t, NULL, 0, NULL), 2);
@@ -128,11 +131,11 @@ static void test_find_creation_order(void **state)
         CK_ATTRIBUTE q[] = {ATTR_STR(CKA_LABEL, "same")};
         CK_OBJECT_HANDLE *got = NULL;
         CK_ULONG n = 0;
-        assert_int_equal(tcore_token_find(e->t, q, 1, &got, &n), CKR_OK);
+        assert_int_equal(tcore_token_find(e->t, tcore_token_key_available(e->t), q, 1, &got, &n), CKR_OK);
         assert_int_equal(n, 6);
         assert_memory_equal(got, hs, sizeof(hs));
         free(got);
-        assert_int_equal(tcore_token_find(e->t, NULL, 0, &got, &n), CKR_OK);
+        assert_int_equal(tcore_token_find(e->t, tcore_token_key_available(e->t), NULL, 0, &got, &n), CKR_OK);
         assert_int_equal(n, 6);
         assert_memory_equal(got, hs, sizeof(hs));
         free(got);
@@ -206,7 +209,7 @@ static void test_store_rejects_session_object(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data)};
     tcore_obj *o = NULL;
     CK_OBJECT_HANDLE h = 0;
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_CREATE, 0, 0, t, 1, NULL, 0, NULL, &o), CKR_OK);
+    assert_int_equal(tcore_obj_new(e->t, NULL, TCORE_ORIGIN_CREATE, 0, 0, t, 1, NULL, 0, NULL, &o), CKR_OK);
     assert_int_equal(tcore_token_store_objects(e->t, &o, 1, &h), CKR_TEMPLATE_INCONSISTENT);
     assert_int_equal(tcore_obj_handle(o), 0);
     tcore_obj_unref(o);
@@ -242,9 +245,9 @@ static void test_set_attrs_persisted_and_reindexed(void **state)
     login_user(e);
     CK_OBJECT_HANDLE h = store1(e, new_key(e, "old-name", "id", true));
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "new-name"), ATTR(CKA_ENCRYPT, &ck_false)};
-    assert_int_equal(tcore_obj_set_attrs(o, t, N(t)), CKR_OK);
+    assert_int_equal(tcore_obj_set_attrs(o, &user_cx, t, N(t)), CKR_OK);
     tcore_obj_unref(o);
     tcore_tokens_close(e->ts);
     e->ts = env_open_set(e->dir);
@@ -252,7 +255,7 @@ static void test_set_attrs_persisted_and_reindexed(void **state)
     login_user(e);
     assert_int_equal(find_label(e->t, "old-name", NULL), 0);
     assert_int_equal(find_label(e->t, "new-name", NULL), 1);
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
     assert_false(tcore_obj_bool(o, CKA_ENCRYPT, true));
     assert_int_equal(tcore_obj_check_use(o, CKM_AES_GCM, CKA_ENCRYPT), CKR_KEY_FUNCTION_NOT_PERMITTED);
     tcore_obj_unref(o);
@@ -264,11 +267,11 @@ static void test_set_attrs_sealed_needs_login(void **state)
     tc_env *e = *state;
     login_user(e);
     CK_OBJECT_HANDLE h = store1(e, new_data(e, "sealed-public", "o", false));
-    assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+    tcore_token_release(e->t);
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "renamed")};
-    assert_int_equal(tcore_obj_set_attrs(o, t, 1), CKR_USER_NOT_LOGGED_IN);
+    assert_int_equal(tcore_obj_set_attrs(o, &user_cx, t, 1), CKR_USER_NOT_LOGGED_IN);
     tcore_obj_unref(o);
 }
 
@@ -279,18 +282,18 @@ static void test_destroy_token_object(void **state)
     CK_OBJECT_HANDLE h = store1(e, new_key(e, "bye", "id", true));
     CK_OBJECT_HANDLE keep = store1(e, new_key(e, "stay", "id2", true));
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
     assert_int_equal(tcore_obj_destroy(o), CKR_OK);
     tcore_obj_unref(o);
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(find_label(e->t, "bye", NULL), 0);
     /* gone from the store, index included */
     tcore_tokens *ts2 = env_open_set(e->dir);
     tcore_token *t2;
     assert_int_equal(tcore_tokens_get(ts2, 0, &t2), CKR_OK);
-    assert_int_equal(tcore_token_login(t2, CKU_USER, P(USER_PIN)), CKR_OK);
+    assert_int_equal(tcore_token_unlock(t2, CKU_USER, P(USER_PIN)), CKR_OK);
     assert_int_equal(find_label(t2, "bye", NULL), 0);
-    assert_int_equal(tcore_token_object(t2, h, &o), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(tcore_token_object(t2, h, tcore_token_key_available(t2), &o), CKR_OBJECT_HANDLE_INVALID);
     secret_ok(t2, keep);
     tcore_tokens_close(ts2);
 }
@@ -301,8 +304,8 @@ static void test_destroy_private_needs_login(void **state)
     login_user(e);
     CK_OBJECT_HANDLE h = store1(e, new_key(e, "p", "id", true));
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OK);
-    assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
+    tcore_token_release(e->t);
     assert_int_equal(tcore_obj_destroy(o), CKR_USER_NOT_LOGGED_IN);
     tcore_obj_unref(o);
 }
@@ -317,7 +320,7 @@ static void test_second_set_sees_changes(void **state)
     CK_OBJECT_HANDLE h2 = 0;
     assert_int_equal(tcore_tokens_get(ts2, 0, &t2), CKR_OK);
     login_user(e);
-    assert_int_equal(tcore_token_login(t2, CKU_USER, P(USER_PIN)), CKR_OK);
+    assert_int_equal(tcore_token_unlock(t2, CKU_USER, P(USER_PIN)), CKR_OK);
     /* B looks first (and caches nothing), A creates, B finds without restart */
     assert_int_equal(find_label(t2, "shared", NULL), 0);
     CK_OBJECT_HANDLE h = store1(e, new_key(e, "shared", "id", true));
@@ -326,13 +329,13 @@ static void test_second_set_sees_changes(void **state)
     secret_ok(t2, h);
     /* B renames it; A sees it at its next find */
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_token_object(t2, h, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(t2, h, tcore_token_key_available(t2), &o), CKR_OK);
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "renamed")};
-    assert_int_equal(tcore_obj_set_attrs(o, t, 1), CKR_OK);
+    assert_int_equal(tcore_obj_set_attrs(o, &user_cx, t, 1), CKR_OK);
     tcore_obj_unref(o);
     assert_int_equal(find_label(e->t, "renamed", &h2), 1);
     assert_int_equal(h2, h);
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
     char buf[16];
     CK_ULONG len = sizeof(buf);
     assert_int_equal(tcore_obj_attr_get(o, CKA_LABEL, buf, &len), CKR_OK);
@@ -373,11 +376,11 @@ static void test_fork_processes(void **state)
         int rc = 1;
         if (tcore_protector_pin(&test_kdf, &p) != CKR_OK || tcore_tokens_open(e->db, &p, &ts) != CKR_OK ||
             tcore_tokens_get(ts, 0, &t) != CKR_OK ||
-            tcore_token_login(t, CKU_USER, P(USER_PIN)) != CKR_OK) {
+            tcore_token_unlock(t, CKU_USER, P(USER_PIN)) != CKR_OK) {
             _exit(2);
         }
         /* use the parent's key */
-        if (tcore_token_object(t, parent_h, &o) != CKR_OK || tcore_obj_secret(o, &k, &kl) != CKR_OK ||
+        if (tcore_token_object(t, parent_h, tcore_token_key_available(t), &o) != CKR_OK || tcore_obj_secret(o, &k, &kl) != CKR_OK ||
             kl != 16 || memcmp(k, key16, 16) != 0) {
             _exit(3);
         }
@@ -386,7 +389,7 @@ static void test_fork_processes(void **state)
         CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                                ATTR(CKA_TOKEN, &ck_true), ATTR_STR(CKA_LABEL, "from-child"),
                                {CKA_VALUE, (void *)key16, 16}};
-        if (tcore_obj_new(t, TCORE_ORIGIN_CREATE, 0, 0, tmpl, N(tmpl), NULL, 0, NULL, &o) == CKR_OK &&
+        if (tcore_obj_new(t, NULL, TCORE_ORIGIN_CREATE, 0, 0, tmpl, N(tmpl), NULL, 0, NULL, &o) == CKR_OK &&
             tcore_token_store_objects(t, &o, 1, &h) == CKR_OK) {
             rc = 0;
         }
@@ -433,7 +436,7 @@ static void expect_device_error(tc_env *e, CK_OBJECT_HANDLE h)
     tcore_obj *o = NULL;
     uint8_t *k = NULL;
     size_t kl = 0;
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
     assert_int_equal(tcore_obj_secret(o, &k, &kl), CKR_DEVICE_ERROR);
     assert_null(k);
     tcore_obj_unref(o);
@@ -499,7 +502,7 @@ static void test_tamper_protected_attribute(void **state)
     tcore_obj *o = NULL;
     uint8_t buf[32];
     CK_ULONG len = sizeof(buf);
-    assert_int_equal(tcore_token_object(e->t, bad, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, bad, tcore_token_key_available(e->t), &o), CKR_OK);
     assert_int_equal(tcore_obj_attr_get(o, CKA_VALUE, buf, &len), CKR_DEVICE_ERROR);
     len = sizeof(buf);
     assert_int_equal(tcore_obj_attr_get(o, CKA_EXTRACTABLE, buf, &len), CKR_DEVICE_ERROR);
@@ -533,7 +536,7 @@ static void test_tamper_seen_by_running_process(void **state)
     tcore_obj *o = NULL;
     CK_BBOOL b;
     CK_ATTRIBUTE q[] = {{CKA_SIGN, &b, sizeof(b)}};
-    assert_int_equal(tcore_token_object(e->t, bad, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, bad, tcore_token_key_available(e->t), &o), CKR_OK);
     assert_int_equal(tcore_obj_get_attrs(o, q, 1), CKR_DEVICE_ERROR);
     tcore_obj_unref(o);
 }
@@ -579,13 +582,13 @@ static void test_unsealed_trusted_refused(void **state)
 {
     tc_env *e = *state;
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_token_login(e->t, CKU_SO, P(SO_PIN)), CKR_OK);
+    assert_int_equal(tcore_token_unlock(e->t, CKU_SO, P(SO_PIN)), CKR_OK);
     CK_OBJECT_CLASS c_cert = CKO_CERTIFICATE;
     CK_CERTIFICATE_TYPE x509 = CKC_X_509;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_cert), ATTR(CKA_CERTIFICATE_TYPE, &x509),
                         ATTR(CKA_TOKEN, &ck_true), ATTR_STR(CKA_LABEL, "ca"),
                         ATTR_STR(CKA_SUBJECT, "s"), ATTR_STR(CKA_VALUE, "v"), ATTR(CKA_TRUSTED, &ck_true)};
-    assert_int_equal(tcore_obj_new(e->t, TCORE_ORIGIN_CREATE, 0, 0, t, N(t), NULL, 0, NULL, &o), CKR_OK);
+    assert_int_equal(tcore_obj_new(e->t, &so_cx, TCORE_ORIGIN_CREATE, 0, 0, t, N(t), NULL, 0, NULL, &o), CKR_OK);
     CK_OBJECT_HANDLE h = store1(e, o);
     char key[64];
     tstore_kv kv;
@@ -596,12 +599,13 @@ static void test_unsealed_trusted_refused(void **state)
     assert_int_equal(tcore_record_decode(kv.value, kv.value_len, &rec), CKR_OK);
     tc_buf b;
     tc_buf_init(&b);
-    tc_buf_put(&b, "TSO1", 4);
+    tc_buf_put(&b, "TSO2", 4);
     tc_buf_put_u64(&b, rec.obj_id);
     tc_buf_put_u64(&b, rec.cls);
     tc_buf_put_u64(&b, rec.key_type);
     tc_buf_put_u32(&b, 0); /* no seal */
-    tcore_attrs_encode(&b, rec.attrs, rec.nattrs);
+    tc_buf_put_u64(&b, rec.serial + 1);
+    tcore_attrs_encode_portable(&b, rec.cls, rec.key_type, rec.attrs, rec.nattrs);
     tc_buf_put_u32(&b, 0);
     assert_int_equal(tstore_put(s, key, strlen(key), b.p, b.len, NULL), TSTORE_OK);
     tc_buf_free(&b);
@@ -612,7 +616,7 @@ static void test_unsealed_trusted_refused(void **state)
     e->ts = env_open_set(e->dir);
     assert_int_equal(tcore_tokens_get(e->ts, 0, &e->t), CKR_OK);
     assert_int_equal(find_label(e->t, "ca", NULL), 0);
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
     CK_BBOOL tr;
     CK_ATTRIBUTE q[] = {{CKA_TRUSTED, &tr, sizeof(tr)}};
     assert_int_equal(tcore_obj_get_attrs(o, q, 1), CKR_DEVICE_ERROR);
@@ -653,7 +657,7 @@ static void test_malformed_record(void **state)
     tstore_close(s);
     reopen(e);
     tcore_obj *o = NULL;
-    assert_int_equal(tcore_token_object(e->t, h, &o), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(find_label(e->t, "m", NULL), 0);
     assert_int_equal(find_n(e->t, NULL, 0, NULL), 1);
     secret_ok(e->t, good);
@@ -705,7 +709,7 @@ static void *worker(void *p)
         tcore_obj *o = NULL;
         uint8_t *k = NULL;
         size_t kl = 0;
-        if (tcore_token_object(a->t, a->h, &o) != CKR_OK || tcore_obj_secret(o, &k, &kl) != CKR_OK ||
+        if (tcore_token_object(a->t, a->h, tcore_token_key_available(a->t), &o) != CKR_OK || tcore_obj_secret(o, &k, &kl) != CKR_OK ||
             kl != 16 || memcmp(k, key16, 16) != 0) {
             a->failures++;
         }
@@ -746,7 +750,7 @@ static void *churn_worker(void *p)
         tcore_obj *o = NULL;
         uint8_t *k = NULL;
         size_t kl = 0;
-        CK_RV rv = tcore_token_object(a->t, a->h, &o);
+        CK_RV rv = tcore_token_object(a->t, a->h, tcore_token_key_available(a->t), &o);
         if (rv == CKR_OK) {
             rv = tcore_obj_secret(o, &k, &kl);
             if (rv == CKR_OK && (kl != 16 || memcmp(k, key16, 16) != 0)) {
@@ -779,7 +783,7 @@ static void test_threads_with_logout(void **state)
         assert_int_equal(pthread_create(&th[i], NULL, churn_worker, &args[i]), 0);
     }
     for (int i = 0; i < 10; i++) {
-        assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+        tcore_token_release(e->t);
         login_user(e);
     }
     atomic_store(&stop, 1);
@@ -797,9 +801,9 @@ static void test_key_locked_after_logout(void **state)
     CK_OBJECT_HANDLE hpub = store1(e, new_key(e, "pubkey", "p", false));
     CK_OBJECT_HANDLE hpriv = store1(e, new_key(e, "privkey", "q", true));
     tcore_obj *a = NULL, *b = NULL;
-    assert_int_equal(tcore_token_object(e->t, hpub, &a), CKR_OK);
-    assert_int_equal(tcore_token_object(e->t, hpriv, &b), CKR_OK);
-    assert_int_equal(tcore_token_logout(e->t), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, hpub, tcore_token_key_available(e->t), &a), CKR_OK);
+    assert_int_equal(tcore_token_object(e->t, hpriv, tcore_token_key_available(e->t), &b), CKR_OK);
+    tcore_token_release(e->t);
     uint8_t *k = NULL;
     size_t kl = 0;
     /* references held across the logout yield nothing */
@@ -819,8 +823,8 @@ static void test_lookup_errors(void **state)
     tcore_obj *o = NULL;
     login_user(e);
     /* a session-object handle, a token handle that does not exist */
-    assert_int_equal(tcore_token_object(e->t, 5, &o), CKR_OBJECT_HANDLE_INVALID);
-    assert_int_equal(tcore_token_object(e->t, TCORE_TOKEN_HANDLE_BIT | 12345, &o),
+    assert_int_equal(tcore_token_object(e->t, 5, tcore_token_key_available(e->t), &o), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(tcore_token_object(e->t, TCORE_TOKEN_HANDLE_BIT | 12345, tcore_token_key_available(e->t), &o),
                      CKR_OBJECT_HANDLE_INVALID);
     assert_null(o);
     /* the free slot has no objects */
@@ -828,10 +832,10 @@ static void test_lookup_errors(void **state)
     CK_OBJECT_HANDLE *hs = NULL;
     CK_ULONG n = 9;
     assert_int_equal(tcore_tokens_get(e->ts, 1, &free_slot), CKR_OK);
-    assert_int_equal(tcore_token_find(free_slot, NULL, 0, &hs, &n), CKR_OK);
+    assert_int_equal(tcore_token_find(free_slot, tcore_token_key_available(free_slot), NULL, 0, &hs, &n), CKR_OK);
     assert_int_equal(n, 0);
     free(hs);
-    assert_int_equal(tcore_token_find(e->t, NULL, 0, NULL, &n), CKR_ARGUMENTS_BAD);
+    assert_int_equal(tcore_token_find(e->t, tcore_token_key_available(e->t), NULL, 0, NULL, &n), CKR_ARGUMENTS_BAD);
     /* storing into the wrong token, or twice */
     tcore_obj *k = new_key(e, "twice", "t", true);
     CK_OBJECT_HANDLE h;
