@@ -82,6 +82,13 @@ elif cmd == "oncurve":
 PY
 ec() { /usr/bin/python3 ec.py "$@" || fail "check: $*"; }
 
+# the algorithm and the commands are reported
+tpm2_getcap algorithms | grep -q "^ecdaa:" || fail "ECDAA not in TPM_CAP_ALGS"
+tpm2_getcap commands > cmds.txt || fail "getcap commands"
+for cc in Commit EC_Ephemeral ZGen_2Phase; do
+    grep -q "TPM2_CC_$cc:" cmds.txt || fail "$cc not in TPM_CAP_COMMANDS"
+done
+
 # --- an ECDAA signing key, Commit without inputs (E = [r]G), Sign
 tpm2_create -C p.ctx -G ecc256:ecdaa -u d.pub -r d.priv -Q || fail "create ecc256:ecdaa"
 tpm2_load -C p.ctx -u d.pub -r d.priv -c d.ctx -Q || fail "load ecdaa key"
