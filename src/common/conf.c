@@ -60,6 +60,20 @@ bool tc_conf_set(tc_conf *c, const char *key, const char *value)
     return true;
 }
 
+tc_conf *tc_conf_dup(const tc_conf *src)
+{
+    tc_conf *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    for (size_t i = 0; src != NULL && i < src->n; i++) {
+        if (!tc_conf_set(c, src->e[i].key, src->e[i].value)) {
+            tc_conf_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
 const char *tc_conf_get(const tc_conf *c, const char *key, const char *dflt)
 {
     if (c != NULL) {

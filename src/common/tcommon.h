@@ -119,6 +119,8 @@ typedef struct tc_conf tc_conf;
  * (a static message) on a malformed file or allocation failure. */
 tc_conf *tc_conf_load(const char *path, const char **err);
 void tc_conf_free(tc_conf *c);
+/* A deep copy (NULL src: an empty configuration); NULL on allocation failure. */
+tc_conf *tc_conf_dup(const tc_conf *src);
 /* The value of key, or dflt if absent. The string lives as long as c. */
 const char *tc_conf_get(const tc_conf *c, const char *key, const char *dflt);
 /* Set or replace a key (used by callers that apply defaults/overrides). */

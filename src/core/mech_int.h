@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/tcore.h"
+#include "core/core_int.h"
 
 /* What a table entry does. */
 typedef enum {

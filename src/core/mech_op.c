@@ -440,6 +440,7 @@ static bool family_allows(tcore_op_kind kind, const tcore_mech_def *d)
     case TCORE_OP_VERIFY: return (d->flags & CKF_VERIFY) != 0;
     case TCORE_OP_ENCRYPT: return (d->flags & CKF_ENCRYPT) != 0;
     case TCORE_OP_DECRYPT: return (d->flags & CKF_DECRYPT) != 0;
+    case TCORE_OP_KINDS: break;
     }
     return false;
 }

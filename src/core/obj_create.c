@@ -136,6 +136,17 @@ static size_t ec_point_len(tcrypto_curve c)
     return bits ? 1 + 2 * ((bits + 7) / 8) : 0;
 }
 
+/* The template attribute a failure of the key-material code below is about,
+ * reported by tcore_obj_new to its caller. Per thread: one object is built
+ * by one thread, start to end. */
+static _Thread_local CK_ATTRIBUTE_TYPE t_blamed;
+
+static CK_RV blame(CK_ATTRIBUTE_TYPE type, CK_RV rv)
+{
+    t_blamed = type;
+    return rv;
+}
+
 /* Key from a C_CreateObject template (material in the template). */
 static CK_RV key_from_template(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, const CK_ATTRIBUTE *tmpl,
                                CK_ULONG count, tcrypto_pkey **out)
@@ -161,30 +172,33 @@ static CK_RV key_from_template(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, const CK_ATT
             PART(CKA_COEFFICIENT, qinv)
         }
 #undef PART
-        if (p.n == NULL || p.e == NULL || p.n_len == 0 || p.e_len == 0) {
-            return CKR_TEMPLATE_INCOMPLETE;
+        if (p.n == NULL || p.n_len == 0) {
+            return blame(CKA_MODULUS, CKR_TEMPLATE_INCOMPLETE);
+        }
+        if (p.e == NULL || p.e_len == 0) {
+            return blame(CKA_PUBLIC_EXPONENT, CKR_TEMPLATE_INCOMPLETE);
         }
         crc = tcrypto_rsa_from_parts(&p, out);
-        return crc == TCRYPTO_OK ? CKR_OK
+        return crc == TCRYPTO_OK          ? CKR_OK
                : crc == TCRYPTO_ERR_NOMEM ? CKR_HOST_MEMORY
-                                          : CKR_ATTRIBUTE_VALUE_INVALID;
+                                          : blame(CKA_MODULUS, CKR_ATTRIBUTE_VALUE_INVALID);
     }
     const CK_ATTRIBUTE *params = tmpl_find(tmpl, count, CKA_EC_PARAMS);
     tcrypto_key_type type;
     tcrypto_curve curve = TCRYPTO_CURVE_NONE;
     if (params == NULL || params->pValue == NULL) {
-        return CKR_TEMPLATE_INCOMPLETE;
+        return blame(CKA_EC_PARAMS, CKR_TEMPLATE_INCOMPLETE);
     }
     if (tcrypto_ec_params_parse(params->pValue, params->ulValueLen, &type, &curve) != TCRYPTO_OK) {
-        return CKR_ATTRIBUTE_VALUE_INVALID;
+        return blame(CKA_EC_PARAMS, CKR_ATTRIBUTE_VALUE_INVALID);
     }
     if (!kt_matches(kt, type)) {
-        return CKR_TEMPLATE_INCONSISTENT;
+        return blame(CKA_EC_PARAMS, CKR_TEMPLATE_INCONSISTENT);
     }
     if (cls == CKO_PRIVATE_KEY) {
         const CK_ATTRIBUTE *v = tmpl_find(tmpl, count, CKA_VALUE);
         if (v == NULL || v->pValue == NULL || v->ulValueLen == 0) {
-            return CKR_TEMPLATE_INCOMPLETE;
+            return blame(CKA_VALUE, CKR_TEMPLATE_INCOMPLETE);
         }
         crc = type == TCRYPTO_KEY_EC
                   ? tcrypto_ec_from_parts(curve, NULL, 0, v->pValue, v->ulValueLen, out)
@@ -195,17 +209,18 @@ static CK_RV key_from_template(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, const CK_ATT
         size_t rawlen;
         size_t expected = type == TCRYPTO_KEY_EC ? ec_point_len(curve) : raw_pub_len(type);
         if (pt == NULL || pt->pValue == NULL) {
-            return CKR_TEMPLATE_INCOMPLETE;
+            return blame(CKA_EC_POINT, CKR_TEMPLATE_INCOMPLETE);
         }
         if (!ec_point_unwrap(pt->pValue, pt->ulValueLen, expected, &raw, &rawlen)) {
-            return CKR_ATTRIBUTE_VALUE_INVALID;
+            return blame(CKA_EC_POINT, CKR_ATTRIBUTE_VALUE_INVALID);
         }
         crc = type == TCRYPTO_KEY_EC ? tcrypto_ec_from_parts(curve, raw, rawlen, NULL, 0, out)
                                      : tcrypto_raw_from_parts(type, raw, rawlen, NULL, 0, out);
     }
-    return crc == TCRYPTO_OK ? CKR_OK
+    return crc == TCRYPTO_OK          ? CKR_OK
            : crc == TCRYPTO_ERR_NOMEM ? CKR_HOST_MEMORY
-                                      : CKR_ATTRIBUTE_VALUE_INVALID;
+                                      : blame(cls == CKO_PRIVATE_KEY ? CKA_VALUE : CKA_EC_POINT,
+                                              CKR_ATTRIBUTE_VALUE_INVALID);
 }
 
 /* Export a part into a fresh malloc'd buffer. */
@@ -239,7 +254,7 @@ static CK_RV put_computed(tcore_obj *o, CK_ATTRIBUTE_TYPE type, const uint8_t *v
         bool eq = as_int ? int_eq(cur->value, cur->len, v, len)
                          : (cur->len == len && memcmp(cur->value, v, len) == 0);
         if (!eq) {
-            return CKR_TEMPLATE_INCONSISTENT;
+            return blame(type, CKR_TEMPLATE_INCONSISTENT);
         }
     }
     return tcore_attrs_set(&o->attrs, &o->nattrs, type, v, len) ? CKR_OK : CKR_HOST_MEMORY;
@@ -289,7 +304,7 @@ static CK_RV key_public_attrs(tcore_obj *o, const tcrypto_pkey *k)
             tcrypto_curve cc;
             if (tcrypto_ec_params_parse(cur->value, cur->len, &ct, &cc) != TCRYPTO_OK ||
                 ct != type || cc != tcrypto_pkey_curve(k)) {
-                rv = CKR_TEMPLATE_INCONSISTENT;
+                rv = blame(CKA_EC_PARAMS, CKR_TEMPLATE_INCONSISTENT);
                 goto out;
             }
         } else if (!tcore_attrs_set(&o->attrs, &o->nattrs, CKA_EC_PARAMS, der, plen)) {
@@ -322,7 +337,7 @@ static CK_RV key_public_attrs(tcore_obj *o, const tcrypto_pkey *k)
     /* a template value must be this key's SPKI (empty is accepted) */
     tcore_attr *given = tcore_attrs_find(o->attrs, o->nattrs, CKA_PUBLIC_KEY_INFO);
     if (given != NULL && given->len != 0 && (given->len != n || memcmp(given->value, v, n) != 0)) {
-        rv = CKR_TEMPLATE_INCONSISTENT;
+        rv = blame(CKA_PUBLIC_KEY_INFO, CKR_TEMPLATE_INCONSISTENT);
         goto out;
     }
     if (!tcore_attrs_set(&o->attrs, &o->nattrs, CKA_PUBLIC_KEY_INFO, v, n)) {
@@ -427,12 +442,12 @@ static CK_RV check_value(CK_KEY_TYPE kt, const uint8_t *v, size_t len, uint8_t o
 static CK_RV set_secret_value(tcore_obj *o, const uint8_t *v, size_t len, CK_RV bad_len)
 {
     if (len == 0 || (o->kt == CKK_AES && len != 16 && len != 24 && len != 32)) {
-        return bad_len;
+        return blame(bad_len == CKR_TEMPLATE_INCONSISTENT ? CKA_VALUE_LEN : CKA_VALUE, bad_len);
     }
     CK_ULONG vl = (CK_ULONG)len;
     const tcore_attr *given = tcore_attrs_cfind(o->attrs, o->nattrs, CKA_VALUE_LEN);
     if (given != NULL && tcore_attr_ulong(o->attrs, o->nattrs, CKA_VALUE_LEN, 0) != vl) {
-        return CKR_TEMPLATE_INCONSISTENT;
+        return blame(CKA_VALUE_LEN, CKR_TEMPLATE_INCONSISTENT);
     }
     uint8_t cv[3];
     bool have_cv;
@@ -448,7 +463,7 @@ static CK_RV set_secret_value(tcore_obj *o, const uint8_t *v, size_t len, CK_RV 
     } else if (gcv != NULL && gcv->len != 0 &&
                (!have_cv || gcv->len != sizeof(cv) || memcmp(gcv->value, cv, sizeof(cv)) != 0)) {
         /* §4.10: a given check value must match the key */
-        return CKR_ATTRIBUTE_VALUE_INVALID;
+        return blame(CKA_CHECK_VALUE, CKR_ATTRIBUTE_VALUE_INVALID);
     }
     o->secret = tcrypto_secure_alloc(len);
     if (o->secret == NULL) {
@@ -560,7 +575,7 @@ static const CK_ATTRIBUTE_TYPE maybe_required[] = {
     CKA_PRIVATE_EXPONENT, CKA_MODULUS_BITS, CKA_EC_PARAMS, CKA_EC_POINT, CKA_VALUE_LEN,
 };
 
-static CK_RV check_template(tcore_token *t, tcore_origin origin, CK_OBJECT_CLASS cls,
+static CK_RV check_template(const tcore_caller *cx, tcore_origin origin, CK_OBJECT_CLASS cls,
                             CK_KEY_TYPE kt, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
     uint16_t forbidden = origin == TCORE_ORIGIN_CREATE     ? TCORE_R_CREATE_NO
@@ -572,24 +587,24 @@ static CK_RV check_template(tcore_token *t, tcore_origin origin, CK_OBJECT_CLASS
     for (CK_ULONG i = 0; i < count; i++) {
         const tcore_attr_rule *r = tcore_attr_rule_for(cls, kt, tmpl[i].type);
         if (r == NULL) {
-            return CKR_ATTRIBUTE_TYPE_INVALID;
+            return tcore_caller_bad(cx, CKR_ATTRIBUTE_TYPE_INVALID, i, tmpl[i].type);
         }
         if (!tcore_attr_value_ok(r->kind, tmpl[i].pValue, tmpl[i].ulValueLen)) {
-            return CKR_ATTRIBUTE_VALUE_INVALID;
+            return tcore_caller_bad(cx, CKR_ATTRIBUTE_VALUE_INVALID, i, tmpl[i].type);
         }
         /* the length of an unwrapped or derived secret key may be named */
         bool len_ok = tmpl[i].type == CKA_VALUE_LEN && origin != TCORE_ORIGIN_CREATE;
         if ((r->flags & forbidden) != 0 && !len_ok) {
-            return CKR_ATTRIBUTE_READ_ONLY;
+            return tcore_caller_bad(cx, CKR_ATTRIBUTE_READ_ONLY, i, tmpl[i].type);
         }
         if ((r->flags & TCORE_R_SO_ONLY) != 0 && tcore_tmpl_bool(&tmpl[i]) &&
-            (t == NULL || tcore_token_login_state(t) != CKU_SO)) {
-            return CKR_ATTRIBUTE_READ_ONLY;
+            (cx == NULL || cx->who != CKU_SO)) {
+            return tcore_caller_bad(cx, CKR_ATTRIBUTE_READ_ONLY, i, tmpl[i].type);
         }
         if (tmpl[i].type == CKA_CERTIFICATE_TYPE) {
             CK_ULONG ct;
             if (!tmpl_ulong(&tmpl[i], &ct) || ct != CKC_X_509) {
-                return CKR_ATTRIBUTE_VALUE_INVALID;
+                return tcore_caller_bad(cx, CKR_ATTRIBUTE_VALUE_INVALID, i, tmpl[i].type);
             }
         }
         for (CK_ULONG j = 0; j < i; j++) {
@@ -597,7 +612,7 @@ static CK_RV check_template(tcore_token *t, tcore_origin origin, CK_OBJECT_CLASS
                 (tmpl[j].ulValueLen != tmpl[i].ulValueLen ||
                  (tmpl[i].ulValueLen > 0 &&
                   memcmp(tmpl[j].pValue, tmpl[i].pValue, tmpl[i].ulValueLen) != 0))) {
-                return CKR_TEMPLATE_INCONSISTENT;
+                return tcore_caller_bad(cx, CKR_TEMPLATE_INCONSISTENT, i, tmpl[i].type);
             }
         }
     }
@@ -612,13 +627,15 @@ static CK_RV check_template(tcore_token *t, tcore_origin origin, CK_OBJECT_CLASS
             tmpl_find(tmpl, count, CKA_URL) != NULL) {
             continue;
         }
+        tcore_caller_missing(cx, maybe_required[i]);
         return CKR_TEMPLATE_INCOMPLETE;
     }
     return CKR_OK;
 }
 
-CK_RV tcore_obj_new(tcore_token *t, tcore_origin origin, CK_OBJECT_CLASS cls,
-                    CK_KEY_TYPE key_type, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+CK_RV tcore_obj_new(tcore_token *t, const tcore_caller *cx, tcore_origin origin,
+                    CK_OBJECT_CLASS cls, CK_KEY_TYPE key_type, const CK_ATTRIBUTE *tmpl,
+                    CK_ULONG count,
                     const tcore_keymat *material, CK_MECHANISM_TYPE mech,
                     const tcore_obj *base, tcore_obj **out)
 {
@@ -630,25 +647,28 @@ CK_RV tcore_obj_new(tcore_token *t, tcore_origin origin, CK_OBJECT_CLASS cls,
     if ((tmpl == NULL && count > 0) || out == NULL) {
         return CKR_ARGUMENTS_BAD;
     }
+    t_blamed = 0;
     if (origin == TCORE_ORIGIN_CREATE) {
         const CK_ATTRIBUTE *a = tmpl_find(tmpl, count, CKA_CLASS);
         if (a == NULL) {
+            tcore_caller_missing(cx, CKA_CLASS);
             return CKR_TEMPLATE_INCOMPLETE;
         }
         if (!tmpl_ulong(a, &cls)) {
-            return CKR_ATTRIBUTE_VALUE_INVALID;
+            return tcore_caller_bad(cx, CKR_ATTRIBUTE_VALUE_INVALID, (CK_ULONG)(a - tmpl), CKA_CLASS);
         }
         key_type = CK_UNAVAILABLE_INFORMATION;
         if (cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY) {
-            a = tmpl_find(tmpl, count, CKA_KEY_TYPE);
-            if (a == NULL) {
+            const CK_ATTRIBUTE *ka = tmpl_find(tmpl, count, CKA_KEY_TYPE);
+            if (ka == NULL) {
+                tcore_caller_missing(cx, CKA_KEY_TYPE);
                 return CKR_TEMPLATE_INCOMPLETE;
             }
-            if (!tmpl_ulong(a, &key_type) || !tcore_key_type_valid(cls, key_type)) {
-                return CKR_ATTRIBUTE_VALUE_INVALID;
+            if (!tmpl_ulong(ka, &key_type) || !tcore_key_type_valid(cls, key_type)) {
+                return tcore_caller_bad(cx, CKR_ATTRIBUTE_VALUE_INVALID, (CK_ULONG)(ka - tmpl), CKA_KEY_TYPE);
             }
         } else if (cls != CKO_DATA && cls != CKO_CERTIFICATE) {
-            return CKR_ATTRIBUTE_VALUE_INVALID;
+            return tcore_caller_bad(cx, CKR_ATTRIBUTE_VALUE_INVALID, (CK_ULONG)(a - tmpl), CKA_CLASS);
         }
     } else {
         if (!tcore_key_type_valid(cls, key_type) || material == NULL) {
@@ -656,14 +676,14 @@ CK_RV tcore_obj_new(tcore_token *t, tcore_origin origin, CK_OBJECT_CLASS cls,
         }
         const CK_ATTRIBUTE *a = tmpl_find(tmpl, count, CKA_CLASS);
         if (a != NULL && (!tmpl_ulong(a, &v) || v != cls)) {
-            return CKR_TEMPLATE_INCONSISTENT;
+            return tcore_caller_bad(cx, CKR_TEMPLATE_INCONSISTENT, (CK_ULONG)(a - tmpl), CKA_CLASS);
         }
         a = tmpl_find(tmpl, count, CKA_KEY_TYPE);
         if (a != NULL && (!tmpl_ulong(a, &v) || v != key_type)) {
-            return CKR_TEMPLATE_INCONSISTENT;
+            return tcore_caller_bad(cx, CKR_TEMPLATE_INCONSISTENT, (CK_ULONG)(a - tmpl), CKA_KEY_TYPE);
         }
     }
-    rv = check_template(t, origin, cls, key_type, tmpl, count);
+    rv = check_template(cx, origin, cls, key_type, tmpl, count);
     if (rv != CKR_OK) {
         return rv;
     }
@@ -774,5 +794,17 @@ out:
         tcrypto_pkey_free(k);
     }
     tcore_obj_unref(o);
+    if (rv != CKR_OK && t_blamed != 0) {
+        /* the key material did not fit the template: name the entry */
+        const CK_ATTRIBUTE *a = tmpl_find(tmpl, count, t_blamed);
+        if (a != NULL) {
+            tcore_caller_bad(cx, rv, (CK_ULONG)(a - tmpl), t_blamed);
+        } else {
+            tcore_caller_missing(cx, t_blamed);
+            if (cx != NULL && cx->err != NULL) {
+                cx->err->rv = rv;
+            }
+        }
+    }
     return rv;
 }

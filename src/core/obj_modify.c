@@ -50,12 +50,13 @@ static CK_RV check_change(const tcore_obj *o, const CK_ATTRIBUTE *a, bool copyin
     return CKR_OK;
 }
 
-CK_RV tcore_obj_set_attrs(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+CK_RV tcore_obj_set_attrs(tcore_obj *o, const tcore_caller *cx, const CK_ATTRIBUTE *tmpl,
+                          CK_ULONG count)
 {
     CK_RV rv = CKR_OK;
     tcore_attr *na = NULL;
     size_t nn = 0;
-    bool is_so = o->token != NULL && tcore_token_login_state(o->token) == CKU_SO;
+    bool is_so = cx != NULL && cx->who == CKU_SO;
 
     if (tmpl == NULL && count > 0) {
         return CKR_ARGUMENTS_BAD;
@@ -80,6 +81,7 @@ CK_RV tcore_obj_set_attrs(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count
     for (CK_ULONG i = 0; i < count; i++) {
         rv = check_change(o, &tmpl[i], false, is_so);
         if (rv != CKR_OK) {
+            tcore_caller_bad(cx, rv, i, tmpl[i].type);
             goto out;
         }
     }
@@ -111,11 +113,12 @@ out:
 
 /* ---- C_CopyObject ------------------------------------------------------------- */
 
-CK_RV tcore_obj_copy(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count, tcore_obj **out)
+CK_RV tcore_obj_copy(tcore_obj *o, const tcore_caller *cx, const CK_ATTRIBUTE *tmpl,
+                     CK_ULONG count, tcore_obj **out)
 {
     CK_RV rv = CKR_OK;
     tcore_obj *c = NULL;
-    bool is_so = o->token != NULL && tcore_token_login_state(o->token) == CKU_SO;
+    bool is_so = cx != NULL && cx->who == CKU_SO;
 
     if ((tmpl == NULL && count > 0) || out == NULL) {
         return CKR_ARGUMENTS_BAD;
@@ -133,11 +136,12 @@ CK_RV tcore_obj_copy(tcore_obj *o, const CK_ATTRIBUTE *tmpl, CK_ULONG count, tco
     for (CK_ULONG i = 0; i < count; i++) {
         rv = check_change(o, &tmpl[i], true, is_so);
         if (rv != CKR_OK) {
+            tcore_caller_bad(cx, rv, i, tmpl[i].type);
             goto out;
         }
         const tcore_attr_rule *r = tcore_attr_rule_for(o->cls, o->kt, tmpl[i].type);
         if (!modifiable && (r->flags & TCORE_R_COPY) == 0) {
-            rv = CKR_ATTRIBUTE_READ_ONLY;
+            rv = tcore_caller_bad(cx, CKR_ATTRIBUTE_READ_ONLY, i, tmpl[i].type);
             goto out;
         }
     }

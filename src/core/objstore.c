@@ -9,7 +9,12 @@
  *   t/<tokid>/ix/<attr 8 hex>/h/<hex mac>/<objid>     private objects
  * The mac is HMAC-SHA-256 (first 16 bytes) of the attribute type and value
  * under a key derived from the token key with HKDF, so a private object's
- * label or id does not appear in the store in clear.
+ * label or id does not appear in the store in clear. CKA_CLASS values are
+ * written as big-endian u64 (portable across machines).
+ *
+ * Every record is read together with its manifest entry (meta.c) and served
+ * only if the entry vouches for it; writes commit through tcore_txn with
+ * the record, its index rows and its entry in one transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +59,20 @@ static CK_RV index_mac_key(const uint8_t *token_key, uint8_t out[32])
 static CK_RV index_prefix(const char *tokid, CK_ATTRIBUTE_TYPE type, const void *value,
                           size_t len, const uint8_t *mac_key, char **out)
 {
+    uint8_t be[8];
+    /* bounded before any size arithmetic: a search value comes from the
+     * caller and its length could be anything */
+    if (len > TCORE_ATTR_VALUE_MAX || (value == NULL && len > 0)) {
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    if (type == CKA_CLASS && len == sizeof(CK_ULONG)) {
+        /* portable: the class as an 8-byte big-endian number */
+        CK_ULONG v;
+        memcpy(&v, value, sizeof(v));
+        tc_store_u64(be, (uint64_t)v);
+        value = be;
+        len = sizeof(be);
+    }
     size_t cap = 64 + 2 * (len > IX_MAC_LEN ? len : IX_MAC_LEN);
     char *s = malloc(cap);
     int n;
@@ -369,13 +388,57 @@ static void note_own_write(tcore_token *t, uint64_t rev)
 
 /* An object by id: cache, else the record `have` (already read), else the
  * store. New reference. */
+/* A v1 store is migrated before its objects are read (meta.c). */
+static CK_RV ensure_v2(tcore_token *t)
+{
+    if (atomic_load(&t->fmt) == 2) {
+        return CKR_OK;
+    }
+    tcore_meta m;
+    CK_RV rv = tcore_meta_load(t, &m);
+    if (rv == CKR_OK) {
+        tcore_meta_free(&m);
+    }
+    return rv;
+}
+
+/* The manifest entry of an object checked against its record bytes:
+ * CKR_OBJECT_HANDLE_INVALID when there is none (the object does not exist
+ * as far as the token knows), CKR_DEVICE_ERROR when it does not vouch for
+ * the record. */
+static CK_RV manifest_check(tcore_token *t, uint64_t id, const uint8_t *rec, size_t rec_len,
+                            tcore_mf *e, bool quiet)
+{
+    char key[64];
+    tstore_kv kv;
+    tcore_key_mf(key, sizeof(key), tcore_token_id(t), id);
+    tstore_rc src = tstore_get(tcore_token_store(t), key, strlen(key), &kv);
+    if (src == TSTORE_NOT_FOUND) {
+        if (!quiet) {
+            (void)tcore_mf_check(t, id, NULL, 0, rec, rec_len, e); /* logs */
+        }
+        return CKR_OBJECT_HANDLE_INVALID;
+    }
+    if (src != TSTORE_OK) {
+        TC_ERROR(TCORE_LOG, "token %s: reading object %016llx: %s", tcore_token_id(t),
+                 (unsigned long long)id, tstore_rc_str(src));
+        return CKR_DEVICE_ERROR;
+    }
+    CK_RV rv = quiet ? tcore_mf_verify(t, id, kv.value, kv.value_len, rec, rec_len, e)
+                     : tcore_mf_check(t, id, kv.value, kv.value_len, rec, rec_len, e);
+    tstore_kv_free(&kv);
+    return rv;
+}
+
 static CK_RV object_by_id(tcore_token *t, uint64_t id, const tstore_kv *have, tcore_obj **out)
 {
     char key[64];
     tstore_kv kv;
+    const tstore_kv *rec;
     tstore_rc src;
     tcore_obj *o;
-    CK_RV rv;
+    tcore_mf mf;
+    CK_RV rv, mrv;
 
     pthread_mutex_lock(&t->lock);
     o = cache_get_locked(t, id);
@@ -384,28 +447,63 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, const tstore_kv *have, tc
         *out = o;
         return CKR_OK;
     }
-    uint64_t create_rev = 0;
-    if (have != NULL) {
-        rv = tcore_record_load(t, have->value, have->value_len, have->mod_rev, id, &o);
-        create_rev = have->create_rev;
-    } else {
-        tcore_key_obj(key, sizeof(key), tcore_token_id(t), id);
-        src = tstore_get(tcore_token_store(t), key, strlen(key), &kv);
-        if (src == TSTORE_NOT_FOUND) {
+    rv = ensure_v2(t);
+    if (rv != CKR_OK) {
+        return rv == CKR_TOKEN_NOT_RECOGNIZED ? CKR_OBJECT_HANDLE_INVALID : rv;
+    }
+    memset(&kv, 0, sizeof(kv));
+    tcore_key_obj(key, sizeof(key), tcore_token_id(t), id);
+    for (int attempt = 0;; attempt++) {
+        if (have != NULL && attempt == 0) {
+            rec = have;
+        } else {
+            tstore_kv_free(&kv);
+            src = tstore_get(tcore_token_store(t), key, strlen(key), &kv);
+            if (src == TSTORE_NOT_FOUND) {
+                return CKR_OBJECT_HANDLE_INVALID;
+            }
+            if (src != TSTORE_OK) {
+                TC_ERROR(TCORE_LOG, "token %s: reading object %016llx: %s", tcore_token_id(t),
+                         (unsigned long long)id, tstore_rc_str(src));
+                return CKR_DEVICE_ERROR;
+            }
+            rec = &kv;
+        }
+        /* Nothing is served that its manifest entry does not vouch for:
+         * this needs no login, so public objects are checked before anyone
+         * logs in. The record and its entry are two reads: a commit by
+         * another process in between is told from tampering by reading
+         * both again. */
+        uint64_t seen = rec->mod_rev;
+        mrv = manifest_check(t, id, rec->value, rec->value_len, &mf, attempt < 2);
+        if (mrv == CKR_OK || attempt >= 2) {
+            break;
+        }
+        tstore_kv again;
+        src = tstore_get(tcore_token_store(t), key, strlen(key), &again);
+        if (src == TSTORE_OK) {
+            bool moved = again.mod_rev != seen;
+            tstore_kv_free(&again);
+            if (!moved) {
+                attempt = 1; /* same record: one last, logged check */
+            }
+        } else if (src == TSTORE_NOT_FOUND) {
+            tstore_kv_free(&kv);
             return CKR_OBJECT_HANDLE_INVALID;
         }
-        if (src != TSTORE_OK) {
-            TC_ERROR(TCORE_LOG, "token %s: reading object %016llx: %s", tcore_token_id(t),
-                     (unsigned long long)id, tstore_rc_str(src));
-            return CKR_DEVICE_ERROR;
-        }
-        rv = tcore_record_load(t, kv.value, kv.value_len, kv.mod_rev, id, &o);
-        create_rev = kv.create_rev;
+    }
+    if (mrv == CKR_OBJECT_HANDLE_INVALID) {
         tstore_kv_free(&kv);
+        return mrv;
     }
+    rv = tcore_record_load(t, rec->value, rec->value_len, rec->mod_rev, id, &o);
     if (rv == CKR_OK) {
-        o->create_rev = create_rev;
+        o->create_rev = rec->create_rev;
+        if (mrv != CKR_OK) {
+            o->broken = true;
+        }
     }
+    tstore_kv_free(&kv);
     if (rv == CKR_DEVICE_ERROR) {
         return CKR_OBJECT_HANDLE_INVALID; /* unreadable record: no object */
     }
@@ -428,7 +526,7 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, const tstore_kv *have, tc
 /* Private objects only for the user (PKCS#11 3.0 §4.4: CKA_PRIVATE). A
  * private object whose sealed part failed its check stays reachable by
  * handle so that its use reports CKR_DEVICE_ERROR instead of vanishing. */
-static bool visible(tcore_token *t, tcore_obj *o)
+static bool visible(bool user, tcore_obj *o)
 {
     bool loaded, broken, priv;
     pthread_mutex_lock(&o->lock);
@@ -439,10 +537,10 @@ static bool visible(tcore_token *t, tcore_obj *o)
     if (!priv) {
         return loaded || broken;
     }
-    return (loaded || broken) && tcore_token_login_state(t) == CKU_USER;
+    return (loaded || broken) && user;
 }
 
-CK_RV tcore_token_object(tcore_token *t, CK_OBJECT_HANDLE h, tcore_obj **out)
+CK_RV tcore_token_object(tcore_token *t, CK_OBJECT_HANDLE h, bool user, tcore_obj **out)
 {
     tcore_obj *o = NULL;
     CK_RV rv;
@@ -455,7 +553,7 @@ CK_RV tcore_token_object(tcore_token *t, CK_OBJECT_HANDLE h, tcore_obj **out)
     if (rv != CKR_OK) {
         return rv;
     }
-    if (!visible(t, o)) {
+    if (!visible(user, o)) {
         tcore_obj_unref(o);
         return CKR_OBJECT_HANDLE_INVALID;
     }
@@ -505,8 +603,8 @@ static int found_cmp(const void *x, const void *y)
 
 /* Candidates from one index range (or the object range when prefix names
  * t/<tok>/o/). */
-static CK_RV scan(tcore_token *t, const char *prefix, bool records, const CK_ATTRIBUTE *tmpl,
-                  CK_ULONG count, found_set *f)
+static CK_RV scan(tcore_token *t, bool user, const char *prefix, bool records,
+                  const CK_ATTRIBUTE *tmpl, CK_ULONG count, found_set *f)
 {
     tstore_kv *kvs = NULL;
     size_t nk = 0;
@@ -527,7 +625,7 @@ static CK_RV scan(tcore_token *t, const char *prefix, bool records, const CK_ATT
         if (id == 0 || object_by_id(t, id, records ? &kvs[i] : NULL, &o) != CKR_OK) {
             continue;
         }
-        if (visible(t, o) && tcore_obj_match(o, tmpl, count)) {
+        if (visible(user, o) && tcore_obj_match(o, tmpl, count)) {
             if (!found_add(f, o->create_rev, tcore_obj_handle(o))) {
                 rv = CKR_HOST_MEMORY;
             }
@@ -541,7 +639,64 @@ static CK_RV scan(tcore_token *t, const char *prefix, bool records, const CK_ATT
     return rv;
 }
 
-CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+/* Index rows carry no integrity of their own: the metadata counts them, so
+ * rows deleted (an object hidden from find by label or class) or added are
+ * noticed, and find then reads every record instead (a slower answer, never
+ * a wrong one). */
+#define IX_RECHECK_MS 30000
+
+static bool index_intact(tcore_token *t)
+{
+    char prefix[64];
+    uint64_t n = 0;
+    /* Counting reads every index row of the token, so it is done by the
+     * first find of a process and then every IX_RECHECK_MS: the rows are
+     * edited only behind the store's back (an edit of the file does not
+     * move the store revision), and writes through the core keep the count
+     * right by construction. */
+    uint64_t now = tcore_now_ms();
+    uint64_t last = atomic_load(&t->ix_checked_ms);
+    if (last != 0 && now - last < IX_RECHECK_MS) {
+        return !atomic_load(&t->ix_bad);
+    }
+    snprintf(prefix, sizeof(prefix), "t/%s/ix/", tcore_token_id(t));
+    char mkey[64];
+    tcore_key_meta(mkey, sizeof(mkey), tcore_token_id(t));
+    for (int i = 0; i < 3; i++) {
+        tcore_meta m;
+        tstore_kv kv;
+        if (tcore_meta_load(t, &m) != CKR_OK) {
+            return false;
+        }
+        tstore_rc src = tstore_count(tcore_token_store(t), prefix, strlen(prefix), &n);
+        tstore_rc src2 = tstore_get(tcore_token_store(t), mkey, strlen(mkey), &kv);
+        bool same = src2 == TSTORE_OK && kv.mod_rev == m.mod_rev;
+        uint64_t want = m.nix;
+        tcore_meta_free(&m);
+        if (src2 == TSTORE_OK) {
+            tstore_kv_free(&kv);
+        }
+        if (src != TSTORE_OK || src2 != TSTORE_OK) {
+            return false;
+        }
+        if (!same) {
+            continue; /* a commit in between: count again */
+        }
+        atomic_store(&t->ix_bad, n != want);
+        atomic_store(&t->ix_checked_ms, now != 0 ? now : 1);
+        if (n == want) {
+            return true;
+        }
+        TC_ERROR(TCORE_LOG,
+                 "token %s: %llu index rows where the metadata counts %llu (rows deleted or "
+                 "added in the store); searching every record",
+                 tcore_token_id(t), (unsigned long long)n, (unsigned long long)want);
+        return false;
+    }
+    return false;
+}
+
+CK_RV tcore_token_find(tcore_token *t, bool user, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
                        CK_OBJECT_HANDLE **handles, CK_ULONG *nout)
 {
     found_set f = {NULL, 0, 0};
@@ -554,13 +709,22 @@ CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
     if ((tmpl == NULL && count > 0) || handles == NULL || nout == NULL) {
         return CKR_ARGUMENTS_BAD;
     }
+    for (CK_ULONG i = 0; i < count; i++) {
+        if (tmpl[i].ulValueLen > TCORE_ATTR_VALUE_MAX) {
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        }
+    }
     if (!tcore_token_initialized(t)) {
         *handles = NULL;
         *nout = 0;
         return CKR_OK;
     }
+    rv = ensure_v2(t);
+    if (rv != CKR_OK) {
+        return rv;
+    }
     token_sync(t, true);
-    /* most selective index first */
+    /* most selective index first, if the index is whole */
     for (size_t k = TC_ARRAY_LEN(indexed); k-- > 0 && ix == NULL;) {
         for (CK_ULONG i = 0; i < count; i++) {
             if (tmpl[i].type == indexed[k] && (tmpl[i].pValue != NULL || tmpl[i].ulValueLen == 0)) {
@@ -569,20 +733,23 @@ CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
             }
         }
     }
+    if (ix != NULL && !index_intact(t)) {
+        ix = NULL;
+    }
     if (ix == NULL) {
         char p[64];
         snprintf(p, sizeof(p), "t/%s/o/", tcore_token_id(t));
-        rv = scan(t, p, true, tmpl, count, &f);
+        rv = scan(t, user, p, true, tmpl, count, &f);
         goto out;
     }
     rv = index_prefix(tcore_token_id(t), ix->type, ix->pValue, ix->ulValueLen, NULL, &prefix);
     if (rv != CKR_OK) {
         goto out;
     }
-    rv = scan(t, prefix, false, tmpl, count, &f);
+    rv = scan(t, user, prefix, false, tmpl, count, &f);
     free(prefix);
     prefix = NULL;
-    if (rv != CKR_OK || ix->type == CKA_CLASS || tcore_token_login_state(t) != CKU_USER) {
+    if (rv != CKR_OK || ix->type == CKA_CLASS || !user) {
         goto out;
     }
     /* private objects' entries, under the keyed hash */
@@ -598,7 +765,7 @@ CK_RV tcore_token_find(tcore_token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
     }
     tc_wipe(mk, sizeof(mk));
     if (rv == CKR_OK) {
-        rv = scan(t, prefix, false, tmpl, count, &f);
+        rv = scan(t, user, prefix, false, tmpl, count, &f);
         free(prefix);
     }
 out:
@@ -653,6 +820,24 @@ static uint64_t new_obj_id(void)
     return id;
 }
 
+/* The manifest entry of a record about to be committed (meta.c). */
+static CK_RV put_manifest(tcore_txn *x, tcore_token *t, uint64_t id, uint64_t serial,
+                          size_t nix, const tc_buf *rec)
+{
+    char mkey[64];
+    uint8_t ent[TCORE_MF_LEN];
+    /* a lower bound of the commit's generation: the commit adds one to the
+     * newest this process has seen or a newer one */
+    tcore_mf e = {2, serial, atomic_load(&t->meta_gen) + 1, (uint32_t)nix, {0}};
+    CK_RV rv = tcore_mf_encode(tcore_token_id(t), t->set->ik, id, &e, rec->p, rec->len, ent);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    tcore_key_mf(mkey, sizeof(mkey), tcore_token_id(t), id);
+    tcore_txn_put(x, mkey, ent, sizeof(ent));
+    return CKR_OK;
+}
+
 typedef struct {
     tc_buf rec;
     char okey[64];
@@ -664,8 +849,7 @@ CK_RV tcore_token_store_objects(tcore_token *t, tcore_obj **objs, CK_ULONG n,
                                 CK_OBJECT_HANDLE *handles)
 {
     pending *pd = NULL;
-    tstore_op *ops = NULL;
-    tstore_cmp *cmps = NULL;
+    tcore_txn *x = NULL;
     uint8_t *key = NULL;
     uint64_t epoch = 0, rev = 0;
     CK_RV rv = CKR_OK;
@@ -684,18 +868,28 @@ CK_RV tcore_token_store_objects(tcore_token *t, tcore_obj **objs, CK_ULONG n,
             return CKR_TEMPLATE_INCONSISTENT;
         }
     }
+    rv = ensure_v2(t);
+    if (rv != CKR_OK) {
+        return rv;
+    }
     if (tcore_token_key_copy(t, &key, &epoch) != CKR_OK) {
         key = NULL;
     }
     pd = calloc(n, sizeof(*pd));
-    ops = calloc(n * (1 + TC_ARRAY_LEN(indexed)), sizeof(*ops));
-    cmps = calloc(n, sizeof(*cmps));
-    if (pd == NULL || ops == NULL || cmps == NULL) {
+    if (pd == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
     }
     for (int attempt = 0; attempt < ID_RETRIES; attempt++) {
-        size_t nops = 0;
+        tcore_txn_free(x);
+        x = tcore_txn_new(t);
+        if (x == NULL) {
+            rv = CKR_HOST_MEMORY;
+            goto out;
+        }
+        /* sealed under this key: refused if the token was re-initialised
+         * since it was unlocked */
+        tcore_txn_key(x, key);
         for (CK_ULONG i = 0; i < n; i++) {
             tcore_obj *o = objs[i];
             tc_buf_free(&pd[i].rec);
@@ -704,6 +898,7 @@ CK_RV tcore_token_store_objects(tcore_token *t, tcore_obj **objs, CK_ULONG n,
             pd[i].nix = 0;
             pthread_mutex_lock(&o->lock);
             o->id = new_obj_id();
+            o->rec_serial = 1;
             rv = o->id == 0 ? CKR_FUNCTION_FAILED : tcore_record_build(o, key, &pd[i].rec);
             if (rv == CKR_OK) {
                 rv = tcore_index_keys(o, key, &pd[i].ix, &pd[i].nix);
@@ -716,24 +911,24 @@ CK_RV tcore_token_store_objects(tcore_token *t, tcore_obj **objs, CK_ULONG n,
                 goto out;
             }
             tcore_key_obj(pd[i].okey, sizeof(pd[i].okey), tcore_token_id(t), o->id);
-            cmps[i] = (tstore_cmp){pd[i].okey, strlen(pd[i].okey), 0};
-            ops[nops++] = (tstore_op){TSTORE_OP_PUT, pd[i].okey, strlen(pd[i].okey), pd[i].rec.p,
-                                      pd[i].rec.len};
+            tcore_txn_cmp(x, pd[i].okey, 0);
+            tcore_txn_put(x, pd[i].okey, pd[i].rec.p, pd[i].rec.len);
             for (size_t j = 0; j < pd[i].nix; j++) {
-                ops[nops++] = (tstore_op){TSTORE_OP_PUT, pd[i].ix[j], strlen(pd[i].ix[j]), "", 0};
+                tcore_txn_put(x, pd[i].ix[j], "", 0);
             }
+            rv = put_manifest(x, t, o->id, 1, pd[i].nix, &pd[i].rec);
+            if (rv != CKR_OK) {
+                goto out;
+            }
+            tcore_txn_count(x, 1, (int64_t)pd[i].nix);
         }
-        tstore_rc src = tstore_txn(tcore_token_store(t), cmps, n, ops, nops, &rev);
-        if (src == TSTORE_OK) {
-            rv = CKR_OK;
-            break;
+        rv = tcore_txn_commit(x, &rev);
+        if (rv != CKR_FUNCTION_REJECTED) {
+            break; /* else an id collided: new ids */
         }
-        rv = src == TSTORE_CONFLICT ? CKR_FUNCTION_FAILED : CKR_DEVICE_ERROR;
-        if (src != TSTORE_CONFLICT) {
-            TC_ERROR(TCORE_LOG, "token %s: storing objects: %s", tcore_token_id(t),
-                     tstore_rc_str(src));
-            break;
-        }
+    }
+    if (rv == CKR_FUNCTION_REJECTED) {
+        rv = CKR_FUNCTION_FAILED;
     }
     if (rv != CKR_OK) {
         for (CK_ULONG i = 0; i < n; i++) {
@@ -755,6 +950,7 @@ CK_RV tcore_token_store_objects(tcore_token *t, tcore_obj **objs, CK_ULONG n,
         o->opened = key != NULL;
         o->epoch = epoch;
         o->attrs_loaded = true;
+        o->rec_version = 2;
         pthread_mutex_unlock(&o->lock);
         pthread_mutex_lock(&t->lock);
         tcore_obj *c = cache_put_locked(t, o);
@@ -771,8 +967,7 @@ out:
         }
     }
     free(pd);
-    free(ops);
-    free(cmps);
+    tcore_txn_free(x);
     if (key != NULL) {
         tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
     }
@@ -798,10 +993,11 @@ CK_RV tcore_objstore_rewrite(tcore_obj *o, tcore_attr *attrs, size_t nattrs)
     char **oldix = NULL, **newix = NULL;
     size_t nold = 0, nnew = 0;
     tc_buf rec;
-    tstore_op *ops = NULL;
+    tcore_txn *x = NULL;
     CK_RV rv;
     tcore_attr *saved_attrs = o->attrs;
     size_t saved_n = o->nattrs;
+    uint64_t serial = o->rec_serial + 1;
 
     tc_buf_init(&rec);
     if (tcore_token_key_copy(t, &key, &epoch) != CKR_OK) {
@@ -816,48 +1012,54 @@ CK_RV tcore_objstore_rewrite(tcore_obj *o, tcore_attr *attrs, size_t nattrs)
     }
     o->attrs = attrs;
     o->nattrs = nattrs;
+    o->rec_serial = serial;
     rv = tcore_record_build(o, key, &rec);
     if (rv == CKR_OK) {
         rv = tcore_index_keys(o, key, &newix, &nnew);
     }
     o->attrs = saved_attrs;
     o->nattrs = saved_n;
+    o->rec_serial = serial - 1;
     if (rv != CKR_OK) {
         goto out;
     }
-    ops = calloc(1 + nold + nnew, sizeof(*ops));
-    if (ops == NULL) {
+    x = tcore_txn_new(t);
+    if (x == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    size_t nops = 0;
+    tcore_txn_key(x, key);
     for (size_t i = 0; i < nold; i++) {
         if (!key_in(newix, nnew, oldix[i])) {
-            ops[nops++] = (tstore_op){TSTORE_OP_DELETE, oldix[i], strlen(oldix[i]), NULL, 0};
+            tcore_txn_del(x, oldix[i]);
         }
     }
     for (size_t i = 0; i < nnew; i++) {
         if (!key_in(oldix, nold, newix[i])) {
-            ops[nops++] = (tstore_op){TSTORE_OP_PUT, newix[i], strlen(newix[i]), "", 0};
+            tcore_txn_put(x, newix[i], "", 0);
         }
     }
     tcore_key_obj(okey, sizeof(okey), tcore_token_id(t), o->id);
-    ops[nops++] = (tstore_op){TSTORE_OP_PUT, okey, strlen(okey), rec.p, rec.len};
-    tstore_cmp cmp = {okey, strlen(okey), o->mod_rev};
-    tstore_rc src = tstore_txn(tcore_token_store(t), &cmp, 1, ops, nops, &rev);
-    if (src == TSTORE_CONFLICT) {
+    tcore_txn_put(x, okey, rec.p, rec.len);
+    tcore_txn_cmp(x, okey, o->mod_rev);
+    rv = put_manifest(x, t, o->id, serial, nnew, &rec);
+    if (rv != CKR_OK) {
+        goto out;
+    }
+    tcore_txn_count(x, 0, (int64_t)nnew - (int64_t)nold);
+    rv = tcore_txn_commit(x, &rev);
+    if (rv == CKR_FUNCTION_REJECTED) {
         /* changed by another process meanwhile: the caller re-reads */
         TC_WARN(TCORE_LOG, "token %s: object %016llx changed concurrently", tcore_token_id(t),
                 (unsigned long long)o->id);
         rv = CKR_FUNCTION_FAILED;
         goto out;
     }
-    if (src != TSTORE_OK) {
-        TC_ERROR(TCORE_LOG, "token %s: rewriting object %016llx: %s", tcore_token_id(t),
-                 (unsigned long long)o->id, tstore_rc_str(src));
-        rv = CKR_DEVICE_ERROR;
+    if (rv != CKR_OK) {
         goto out;
     }
+    o->rec_serial = serial;
+    o->rec_version = 2;
     uint8_t *sealed = NULL;
     size_t slen = 0;
     (void)extract_sealed(&rec, &sealed, &slen);
@@ -884,7 +1086,7 @@ CK_RV tcore_objstore_rewrite(tcore_obj *o, tcore_attr *attrs, size_t nattrs)
     note_own_write(t, rev);
     rv = CKR_OK;
 out:
-    free(ops);
+    tcore_txn_free(x);
     tcore_index_keys_free(oldix, nold);
     tcore_index_keys_free(newix, nnew);
     tc_buf_free(&rec);
@@ -898,10 +1100,10 @@ CK_RV tcore_objstore_delete(tcore_obj *o)
 {
     tcore_token *t = o->token;
     uint8_t *key = NULL;
-    char okey[64];
+    char okey[64], mkey[64];
     char **ix = NULL;
     size_t nix = 0;
-    tstore_op *ops = NULL;
+    tcore_txn *x = NULL;
     CK_RV rv;
 
     if (tcore_token_key_copy(t, &key, NULL) != CKR_OK) {
@@ -911,28 +1113,42 @@ CK_RV tcore_objstore_delete(tcore_obj *o)
     if (rv != CKR_OK) {
         goto out;
     }
-    ops = calloc(nix + 1, sizeof(*ops));
-    if (ops == NULL) {
+    x = tcore_txn_new(t);
+    if (x == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
     }
     for (size_t i = 0; i < nix; i++) {
-        ops[i] = (tstore_op){TSTORE_OP_DELETE, ix[i], strlen(ix[i]), NULL, 0};
+        tcore_txn_del(x, ix[i]);
     }
     tcore_key_obj(okey, sizeof(okey), tcore_token_id(t), o->id);
-    ops[nix] = (tstore_op){TSTORE_OP_DELETE, okey, strlen(okey), NULL, 0};
+    tcore_key_mf(mkey, sizeof(mkey), tcore_token_id(t), o->id);
+    tcore_txn_del(x, okey);
+    tcore_txn_del(x, mkey);
+    /* the counts follow only if the record is the one we hold */
+    tcore_txn_cmp(x, okey, o->mod_rev);
+    tcore_txn_count(x, -1, -(int64_t)nix);
     uint64_t rev = 0;
-    tstore_rc src = tstore_txn(tcore_token_store(t), NULL, 0, ops, nix + 1, &rev);
-    if (src != TSTORE_OK) {
-        TC_ERROR(TCORE_LOG, "token %s: deleting object %016llx: %s", tcore_token_id(t),
-                 (unsigned long long)o->id, tstore_rc_str(src));
-        rv = CKR_DEVICE_ERROR;
-    } else {
+    rv = tcore_txn_commit(x, &rev);
+    if (rv == CKR_FUNCTION_REJECTED) {
+        tstore_kv kv;
+        tstore_rc src = tstore_get(tcore_token_store(t), okey, strlen(okey), &kv);
+        if (src == TSTORE_NOT_FOUND) {
+            rv = CKR_OK; /* destroyed by another process meanwhile */
+        } else {
+            if (src == TSTORE_OK) {
+                tstore_kv_free(&kv);
+            }
+            TC_WARN(TCORE_LOG, "token %s: object %016llx changed concurrently",
+                    tcore_token_id(t), (unsigned long long)o->id);
+            rv = CKR_FUNCTION_FAILED;
+        }
+    } else if (rv == CKR_OK) {
         /* the caller drops it from the cache right after */
         note_own_write(t, rev);
     }
 out:
-    free(ops);
+    tcore_txn_free(x);
     tcore_index_keys_free(ix, nix);
     if (key != NULL) {
         tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);

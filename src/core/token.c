@@ -1,12 +1,11 @@
 /*
  * Tokens: the slot registry, token metadata, PINs and login state.
  *
- * Metadata record t/<tokid>/meta (big-endian):
- *   "TTM1" | u64 slot | label[32] | u8 so_failures | u8 user_failures |
- *   u32 blob_len | protector blob
- * The failure counters live in the store and every change goes through a
- * compare-and-swap on the record, so processes sharing the token directory
- * share the lockout (PKCS#11 3.0 §5.6 C_Login, CKF_*_PIN_LOCKED).
+ * Token metadata (t/<tokid>/meta, format v2 in core_int.h and meta.c): slot,
+ * label, generation, key id, PIN failure counters, the protector blob, all
+ * under one MAC. Every change commits through tcore_txn (txn.c), so
+ * processes sharing the store share the lockout (PKCS#11 3.0 §5.6 C_Login,
+ * CKF_*_PIN_LOCKED) and an edited or rolled-back counter is refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,18 +14,9 @@
 
 #include "core/core_int.h"
 
-#define META_MAGIC "TTM1"
 #define CAS_RETRIES 16
 
-typedef struct {
-    CK_SLOT_ID slot;
-    uint8_t label[32];
-    uint8_t so_fail;
-    uint8_t user_fail;
-    uint8_t *blob;
-    size_t blob_len;
-    uint64_t mod_rev;
-} tmeta;
+typedef tcore_meta tmeta;
 
 uint64_t tcore_now_ms(void)
 {
@@ -37,13 +27,7 @@ uint64_t tcore_now_ms(void)
 
 static void meta_free(tmeta *m)
 {
-    free(m->blob);
-    m->blob = NULL;
-}
-
-static void meta_key(char *out, size_t outlen, const char *tokid)
-{
-    snprintf(out, outlen, "t/%s/meta", tokid);
+    tcore_meta_free(m);
 }
 
 static void slot_key(char *out, size_t outlen, CK_SLOT_ID slot)
@@ -51,126 +35,42 @@ static void slot_key(char *out, size_t outlen, CK_SLOT_ID slot)
     snprintf(out, outlen, "slot/%08lx", (unsigned long)slot);
 }
 
-static bool meta_decode(const uint8_t *buf, size_t len, tmeta *m)
-{
-    tc_reader r;
-    const uint8_t *magic, *blob;
-    uint64_t slot;
-    uint32_t blen;
-    tmeta t;
-
-    memset(&t, 0, sizeof(t));
-    tc_reader_init(&r, buf, len);
-    if (!tc_read_ref(&r, 4, &magic) || memcmp(magic, META_MAGIC, 4) != 0 ||
-        !tc_read_u64(&r, &slot) || !tc_read_copy(&r, t.label, 32) ||
-        !tc_read_u8(&r, &t.so_fail) || !tc_read_u8(&r, &t.user_fail) ||
-        !tc_read_u32(&r, &blen) || !tc_read_ref(&r, blen, &blob) || tc_reader_left(&r) != 0) {
-        return false;
-    }
-    t.slot = (CK_SLOT_ID)slot;
-    t.blob = malloc(blen ? blen : 1);
-    if (t.blob == NULL) {
-        return false;
-    }
-    memcpy(t.blob, blob, blen);
-    t.blob_len = blen;
-    *m = t;
-    return true;
-}
-
-static void meta_encode(const tmeta *m, tc_buf *b)
-{
-    tc_buf_put(b, META_MAGIC, 4);
-    tc_buf_put_u64(b, (uint64_t)m->slot);
-    tc_buf_put(b, m->label, 32);
-    tc_buf_put_u8(b, m->so_fail);
-    tc_buf_put_u8(b, m->user_fail);
-    tc_buf_put_u32(b, (uint32_t)m->blob_len);
-    tc_buf_put(b, m->blob, m->blob_len);
-}
-
 static CK_RV meta_read(tcore_token *t, tmeta *m)
 {
-    char key[64];
-    tstore_kv kv;
-    tstore_rc src;
+    return tcore_meta_load(t, m);
+}
 
-    meta_key(key, sizeof(key), t->id);
-    src = tstore_get(t->set->store, key, strlen(key), &kv);
-    if (src == TSTORE_NOT_FOUND) {
-        return CKR_TOKEN_NOT_RECOGNIZED;
+typedef struct {
+    CK_USER_TYPE who;
+    bool failed;
+} count_req;
+
+static CK_RV count_fn(tmeta *m, void *ctx)
+{
+    const count_req *q = ctx;
+    uint8_t *c = q->who == CKU_SO ? &m->so_fail : &m->user_fail;
+    if (q->failed) {
+        if (*c < 255) {
+            (*c)++;
+        }
+    } else {
+        *c = 0;
     }
-    if (src != TSTORE_OK) {
-        TC_ERROR(TCORE_LOG, "token %s: reading metadata: %s", t->id, tstore_rc_str(src));
-        return CKR_DEVICE_ERROR;
-    }
-    if (!meta_decode(kv.value, kv.value_len, m)) {
-        TC_ERROR(TCORE_LOG, "token %s: metadata record is malformed", t->id);
-        tstore_kv_free(&kv);
-        return CKR_DEVICE_ERROR;
-    }
-    m->mod_rev = kv.mod_rev;
-    tstore_kv_free(&kv);
     return CKR_OK;
 }
 
-/* Write m if the record is still at m->mod_rev. CKR_FUNCTION_REJECTED on a
- * lost race (the caller re-reads and retries). */
-static CK_RV meta_write(tcore_token *t, const tmeta *m)
-{
-    char key[64];
-    tc_buf b;
-    tstore_rc src;
-    CK_RV rv = CKR_OK;
-
-    meta_key(key, sizeof(key), t->id);
-    tc_buf_init(&b);
-    meta_encode(m, &b);
-    if (b.failed) {
-        tc_buf_free(&b);
-        return CKR_HOST_MEMORY;
-    }
-    tstore_cmp cmp = {key, strlen(key), m->mod_rev};
-    tstore_op op = {TSTORE_OP_PUT, key, strlen(key), b.p, b.len};
-    src = tstore_txn(t->set->store, &cmp, 1, &op, 1, NULL);
-    if (src == TSTORE_CONFLICT) {
-        rv = CKR_FUNCTION_REJECTED;
-    } else if (src != TSTORE_OK) {
-        TC_ERROR(TCORE_LOG, "token %s: writing metadata: %s", t->id, tstore_rc_str(src));
-        rv = CKR_DEVICE_ERROR;
-    }
-    tc_buf_free(&b);
-    return rv;
-}
-
-/* Count a PIN failure (delta 1) or clear the counter (delta 0) for `who`. */
+/* Count a PIN failure (failed) or clear the counter for `who`: one commit. */
 static CK_RV meta_count(tcore_token *t, CK_USER_TYPE who, bool failed)
 {
-    for (int i = 0; i < CAS_RETRIES; i++) {
-        tmeta m;
-        CK_RV rv = meta_read(t, &m);
-        if (rv != CKR_OK) {
-            return rv;
-        }
-        uint8_t *c = who == CKU_SO ? &m.so_fail : &m.user_fail;
-        if (!failed && *c == 0) {
-            meta_free(&m);
-            return CKR_OK;
-        }
-        if (failed) {
-            if (*c < 255) {
-                (*c)++;
-            }
-        } else {
-            *c = 0;
-        }
-        rv = meta_write(t, &m);
-        meta_free(&m);
-        if (rv != CKR_FUNCTION_REJECTED) {
-            return rv;
-        }
+    count_req q = {who, failed};
+    tcore_txn *x = tcore_txn_new(t);
+    if (x == NULL) {
+        return CKR_HOST_MEMORY;
     }
-    return CKR_DEVICE_ERROR;
+    tcore_txn_meta(x, count_fn, &q);
+    CK_RV rv = tcore_txn_commit(x, NULL);
+    tcore_txn_free(x);
+    return rv;
 }
 
 /* ---- token objects in memory ----------------------------------------------- */
@@ -191,8 +91,11 @@ static tcore_token *token_new(tcore_tokens *ts, CK_SLOT_ID slot, const char *id)
     t->slot = slot;
     snprintf(t->id, sizeof(t->id), "%s", id);
     pthread_mutex_init(&t->lock, NULL);
-    t->who = TCORE_NOBODY;
     atomic_init(&t->epoch, 1);
+    atomic_init(&t->meta_gen, 0);
+    atomic_init(&t->fmt, 0);
+    atomic_init(&t->ix_checked_ms, 0);
+    atomic_init(&t->ix_bad, false);
     /* the cache follows the store from here on (objstore.c token_sync);
      * reading the revision before any object is loaded misses nothing */
     if (tstore_revision(ts->store, &t->synced_rev) != TSTORE_OK) {
@@ -209,7 +112,7 @@ static void token_logout_locked(tcore_token *t)
         tcrypto_secure_free(t->key, TCORE_TOKEN_KEY_LEN);
         t->key = NULL;
     }
-    t->who = TCORE_NOBODY;
+    t->holders = 0;
     atomic_fetch_add(&t->epoch, 1);
 }
 
@@ -359,6 +262,7 @@ CK_RV tcore_tokens_open_store(tstore *store, bool own, const tcore_protector *pr
     ts->store = store;
     ts->own_store = own;
     pthread_mutex_init(&ts->lock, NULL);
+    pthread_mutex_init(&ts->txn_lock, NULL);
     if (protector != NULL) {
         ts->prot = *protector;
     } else {
@@ -367,6 +271,11 @@ CK_RV tcore_tokens_open_store(tstore *store, bool own, const tcore_protector *pr
             tcore_tokens_close(ts);
             return rv;
         }
+    }
+    rv = tcore_integrity_init(ts);
+    if (rv != CKR_OK) {
+        tcore_tokens_close(ts);
+        return rv;
     }
     pthread_mutex_lock(&ts->lock);
     rv = tokens_reload_locked(ts);
@@ -379,26 +288,21 @@ CK_RV tcore_tokens_open_store(tstore *store, bool own, const tcore_protector *pr
     return CKR_OK;
 }
 
-CK_RV tcore_tokens_open(const char *data_dir, const tcore_protector *protector,
-                        tcore_tokens **out)
+CK_RV tcore_tokens_open(const char *path, const tcore_protector *protector, tcore_tokens **out)
 {
-    char path[4096];
     tstore *s = NULL;
     tstore_rc src;
 
-    if (data_dir == NULL || snprintf(path, sizeof(path), "%s/tessera.db", data_dir) >=
-                                (int)sizeof(path)) {
+    if (path == NULL || *path == '\0' || out == NULL) {
         if (protector != NULL && protector->destroy != NULL) {
             protector->destroy(protector->ctx);
         }
         return CKR_ARGUMENTS_BAD;
     }
-    if (!tc_mkdirs(data_dir, 0700)) {
-        TC_ERROR(TCORE_LOG, "cannot create the data directory %s", data_dir);
-    }
     src = tstore_open(path, &s);
     if (src != TSTORE_OK) {
-        TC_ERROR(TCORE_LOG, "cannot open the token store %s: %s", path, tstore_rc_str(src));
+        /* not the path itself: a remote store's URI may carry credentials */
+        TC_ERROR(TCORE_LOG, "cannot open the token store: %s", tstore_rc_str(src));
         if (protector != NULL && protector->destroy != NULL) {
             protector->destroy(protector->ctx);
         }
@@ -424,6 +328,9 @@ void tcore_tokens_close(tcore_tokens *ts)
     if (ts->own_store && ts->store != NULL) {
         tstore_close(ts->store);
     }
+    tcore_tokens_set_anchor(ts, NULL);
+    tc_wipe(ts->ik, sizeof(ts->ik));
+    pthread_mutex_destroy(&ts->txn_lock);
     pthread_mutex_destroy(&ts->lock);
     free(ts);
 }
@@ -634,6 +541,20 @@ static CK_RV check_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, siz
             return rv;
         }
     }
+    uint8_t zero[TCORE_KEY_ID_LEN] = {0};
+    if ((m.flags & TCORE_META_V1_SEALED) != 0 || memcmp(m.key_id, zero, sizeof(zero)) == 0) {
+        /* a store from before format v2: its sealed records are rewritten
+         * now that the key is at hand (the login goes on if that fails:
+         * the v1 records stay readable) */
+        if (tcore_migrate_sealed(t, key) == CKR_OK) {
+            meta_free(&m);
+            rv = meta_read(t, &m);
+            if (rv != CKR_OK) {
+                tc_wipe(key, TCORE_TOKEN_KEY_LEN);
+                return rv;
+            }
+        }
+    }
     if (mout != NULL) {
         *mout = m;
     } else {
@@ -658,15 +579,13 @@ static CK_RV init_new(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len,
 {
     tcore_tokens *ts = t->set;
     uint8_t raw[8];
-    char id[17], skey[32], mkey[64];
+    char id[17], skey[32];
     uint8_t *key = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
     tmeta m;
-    tc_buf b;
+    tcore_txn *x = NULL;
     CK_RV rv;
-    tstore_rc src;
 
     memset(&m, 0, sizeof(m));
-    tc_buf_init(&b);
     if (key == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
@@ -680,30 +599,30 @@ static CK_RV init_new(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len,
     if (rv != CKR_OK) {
         goto out;
     }
+    m.version = 2;
     m.slot = t->slot;
     memcpy(m.label, label, 32);
-    meta_encode(&m, &b);
-    if (b.failed) {
-        rv = CKR_HOST_MEMORY;
+    m.gen = 1;
+    rv = tcore_key_id(key, m.key_id);
+    if (rv != CKR_OK) {
         goto out;
     }
     slot_key(skey, sizeof(skey), t->slot);
-    meta_key(mkey, sizeof(mkey), id);
-    tstore_cmp cmp = {skey, strlen(skey), 0};
-    tstore_op ops[2] = {
-        {TSTORE_OP_PUT, skey, strlen(skey), id, 16},
-        {TSTORE_OP_PUT, mkey, strlen(mkey), b.p, b.len},
-    };
-    src = tstore_txn(ts->store, &cmp, 1, ops, 2, NULL);
-    if (src == TSTORE_CONFLICT) {
+    x = tcore_txn_new(t);
+    if (x == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    tcore_txn_meta_replace(x, id, &m, 0);
+    tcore_txn_cmp(x, skey, 0);
+    tcore_txn_put(x, skey, id, 16);
+    rv = tcore_txn_commit(x, NULL);
+    if (rv == CKR_FUNCTION_REJECTED) {
         TC_WARN(TCORE_LOG, "slot %lu was initialised by another process", (unsigned long)t->slot);
         rv = CKR_FUNCTION_FAILED;
         goto out;
     }
-    if (src != TSTORE_OK) {
-        TC_ERROR(TCORE_LOG, "initialising slot %lu: %s", (unsigned long)t->slot,
-                 tstore_rc_str(src));
-        rv = CKR_DEVICE_ERROR;
+    if (rv != CKR_OK) {
         goto out;
     }
     pthread_mutex_lock(&t->lock);
@@ -718,31 +637,60 @@ out:
         (void)tokens_reload_locked(ts);
         pthread_mutex_unlock(&ts->lock);
     }
+    tcore_txn_free(x);
     tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
     meta_free(&m);
-    tc_buf_free(&b);
     return rv;
 }
 
+typedef struct {
+    const tmeta *checked; /* the metadata the SO PIN was checked against */
+    const tmeta *fresh;   /* blob, label, key id of the new token */
+} reinit_req;
+
+static CK_RV reinit_fn(tmeta *m, void *ctx)
+{
+    const reinit_req *q = ctx;
+    if (m->blob_len != q->checked->blob_len ||
+        memcmp(m->blob, q->checked->blob, m->blob_len) != 0) {
+        /* the SO PIN changed since it was checked */
+        return CKR_FUNCTION_FAILED;
+    }
+    uint8_t *b = malloc(q->fresh->blob_len ? q->fresh->blob_len : 1);
+    if (b == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    memcpy(b, q->fresh->blob, q->fresh->blob_len);
+    free(m->blob);
+    m->blob = b;
+    m->blob_len = q->fresh->blob_len;
+    memcpy(m->label, q->fresh->label, 32);
+    memcpy(m->key_id, q->fresh->key_id, TCORE_KEY_ID_LEN);
+    m->so_fail = 0;
+    m->user_fail = 0;
+    m->flags = 0;
+    m->nobj = 0;
+    m->nix = 0;
+    return CKR_OK;
+}
+
 /* Re-initialise an existing token: PKCS#11 3.0 §5.6 C_InitToken — objects
- * destroyed, user PIN uninitialised, new label. One transaction. */
+ * destroyed, user PIN uninitialised, new label, new token key. One commit,
+ * which lists and deletes the token's keys at the metadata revision it
+ * compares against (an object committed meanwhile moves the metadata, and
+ * the commit then lists again), and after which a process still holding the
+ * old key can write nothing (tcore_txn_key). */
 static CK_RV init_again(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len,
                         const uint8_t label[32])
 {
     tcore_tokens *ts = t->set;
     uint8_t *key = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
     tmeta m, nm;
-    tc_buf b;
+    tcore_txn *x = NULL;
     CK_RV rv;
-    char prefix[64], mkey[64];
-    tstore_kv *kvs = NULL;
-    size_t n = 0;
-    tstore_op *ops = NULL;
-    tstore_rc src;
 
     memset(&m, 0, sizeof(m));
     memset(&nm, 0, sizeof(nm));
-    tc_buf_init(&b);
     if (key == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
@@ -752,54 +700,26 @@ static CK_RV init_again(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len
         goto out;
     }
     rv = ts->prot.create(ts->prot.ctx, t->id, so_pin, so_pin_len, key, &nm.blob, &nm.blob_len);
+    if (rv == CKR_OK) {
+        rv = tcore_key_id(key, nm.key_id);
+    }
     if (rv != CKR_OK) {
         goto out;
     }
-    nm.slot = t->slot;
     memcpy(nm.label, label, 32);
-    meta_encode(&nm, &b);
-    if (b.failed) {
+    reinit_req q = {&m, &nm};
+    x = tcore_txn_new(t);
+    if (x == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    /* every key under t/<id>/ except the metadata: objects and indexes */
-    snprintf(prefix, sizeof(prefix), "t/%s/", t->id);
-    src = tstore_range(ts->store, prefix, strlen(prefix), 0, &kvs, &n);
-    if (src != TSTORE_OK) {
-        rv = CKR_DEVICE_ERROR;
-        goto out;
-    }
-    ops = calloc(n + 1, sizeof(*ops));
-    if (ops == NULL) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
-    }
-    meta_key(mkey, sizeof(mkey), t->id);
-    size_t nops = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (kvs[i].key_len == strlen(mkey) && memcmp(kvs[i].key, mkey, kvs[i].key_len) == 0) {
-            continue;
+    tcore_txn_meta(x, reinit_fn, &q);
+    tcore_txn_clear_token(x);
+    rv = tcore_txn_commit(x, NULL);
+    if (rv != CKR_OK) {
+        if (rv == CKR_FUNCTION_REJECTED) {
+            rv = CKR_FUNCTION_FAILED;
         }
-        ops[nops].type = TSTORE_OP_DELETE;
-        ops[nops].key = kvs[i].key;
-        ops[nops].key_len = kvs[i].key_len;
-        nops++;
-    }
-    ops[nops].type = TSTORE_OP_PUT;
-    ops[nops].key = mkey;
-    ops[nops].key_len = strlen(mkey);
-    ops[nops].value = b.p;
-    ops[nops].value_len = b.len;
-    nops++;
-    tstore_cmp cmp = {mkey, strlen(mkey), m.mod_rev};
-    src = tstore_txn(ts->store, &cmp, 1, ops, nops, NULL);
-    if (src == TSTORE_CONFLICT) {
-        rv = CKR_FUNCTION_FAILED;
-        goto out;
-    }
-    if (src != TSTORE_OK) {
-        TC_ERROR(TCORE_LOG, "token %s: re-initialising: %s", t->id, tstore_rc_str(src));
-        rv = CKR_DEVICE_ERROR;
         goto out;
     }
     pthread_mutex_lock(&t->lock);
@@ -809,12 +729,10 @@ static CK_RV init_again(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len
     TC_INFO(TCORE_LOG, "token %s re-initialised", t->id);
     rv = CKR_OK;
 out:
-    free(ops);
-    tstore_kvs_free(kvs, n);
+    tcore_txn_free(x);
     tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
     meta_free(&m);
     meta_free(&nm);
-    tc_buf_free(&b);
     return rv;
 }
 
@@ -835,101 +753,141 @@ CK_RV tcore_token_init(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len,
     return init_again(t, so_pin, so_pin_len, label);
 }
 
-CK_USER_TYPE tcore_token_login_state(tcore_token *t)
+bool tcore_token_key_available(tcore_token *t)
 {
-    CK_USER_TYPE who;
     pthread_mutex_lock(&t->lock);
-    who = t->who;
+    bool v = t->key != NULL;
     pthread_mutex_unlock(&t->lock);
-    return who;
+    return v;
 }
 
-CK_RV tcore_token_login(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, size_t pin_len)
+static const char *role_name(CK_USER_TYPE who)
 {
-    CK_USER_TYPE cur;
-    uint8_t *key;
-    CK_RV rv;
+    return who == CKU_SO ? "SO" : "user";
+}
 
+/* The PIN check of a login, with the log lines an operator needs (never the
+ * PIN itself). key: out, TCORE_TOKEN_KEY_LEN. */
+static CK_RV login_check(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, size_t pin_len,
+                        uint8_t *key)
+{
     if (!tcore_token_initialized(t)) {
         return CKR_TOKEN_NOT_RECOGNIZED;
     }
-    if (who != CKU_SO && who != CKU_USER && who != CKU_CONTEXT_SPECIFIC) {
+    if (who != CKU_SO && who != CKU_USER) {
         return CKR_USER_TYPE_INVALID;
     }
-    cur = tcore_token_login_state(t);
-    if (who == CKU_CONTEXT_SPECIFIC) {
-        if (cur == TCORE_NOBODY) {
-            return CKR_USER_NOT_LOGGED_IN;
-        }
-        who = cur;
-    } else if (cur == who) {
-        return CKR_USER_ALREADY_LOGGED_IN;
-    } else if (cur != TCORE_NOBODY) {
-        return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+    CK_RV rv = check_pin(t, who, pin, pin_len, key, NULL);
+    if (rv == CKR_PIN_INCORRECT) {
+        TC_WARN(TCORE_LOG, "token %s: failed %s login (wrong PIN)", t->id, role_name(who));
+    } else if (rv == CKR_PIN_LOCKED) {
+        TC_WARN(TCORE_LOG, "token %s: %s login refused: PIN locked", t->id, role_name(who));
     }
-    key = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
+    return rv;
+}
+
+CK_RV tcore_token_unlock(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, size_t pin_len)
+{
+    uint8_t *key = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
     if (key == NULL) {
         return CKR_HOST_MEMORY;
     }
-    rv = check_pin(t, who, pin, pin_len, key, NULL);
-    if (rv != CKR_OK) {
-        tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
-        return rv;
+    CK_RV rv = login_check(t, who, pin, pin_len, key);
+    if (rv == CKR_OK) {
+        pthread_mutex_lock(&t->lock);
+        if (t->key == NULL) {
+            t->key = key;
+            key = NULL;
+        }
+        t->holders++;
+        pthread_mutex_unlock(&t->lock);
     }
-    pthread_mutex_lock(&t->lock);
-    if (t->who == TCORE_NOBODY) {
-        t->who = who;
-        t->key = key;
-        key = NULL;
-    } else if (t->who != who) {
-        /* another thread logged in as the other role meanwhile */
-        rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
-    }
-    pthread_mutex_unlock(&t->lock);
     tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
     return rv;
 }
 
-CK_RV tcore_token_logout(tcore_token *t)
+void tcore_token_release(tcore_token *t)
 {
+    bool last = false;
     pthread_mutex_lock(&t->lock);
-    if (t->who == TCORE_NOBODY) {
-        pthread_mutex_unlock(&t->lock);
-        return CKR_USER_NOT_LOGGED_IN;
+    if (t->holders > 0 && --t->holders == 0) {
+        token_logout_locked(t);
+        last = true;
     }
-    token_logout_locked(t);
     pthread_mutex_unlock(&t->lock);
-    tcore_cache_drop_all(t);
-    return CKR_OK;
+    if (last) {
+        tcore_cache_drop_all(t);
+    }
+}
+
+CK_RV tcore_token_verify_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin,
+                             size_t pin_len)
+{
+    uint8_t *key = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
+    if (key == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    CK_RV rv = login_check(t, who, pin, pin_len, key);
+    tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
+    return rv;
 }
 
 /* Store a new protector entry for `who` (PIN change), resetting its counter. */
+typedef struct {
+    CK_USER_TYPE who;
+    const tmeta *base; /* the metadata the new blob was made from */
+    uint8_t *blob;
+    size_t blob_len;
+} pin_req;
+
+static CK_RV pin_fn(tmeta *m, void *ctx)
+{
+    const pin_req *q = ctx;
+    if (m->blob_len != q->base->blob_len || memcmp(m->blob, q->base->blob, m->blob_len) != 0) {
+        return CKR_FUNCTION_REJECTED; /* another PIN change came first: redo */
+    }
+    uint8_t *b = malloc(q->blob_len ? q->blob_len : 1);
+    if (b == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    memcpy(b, q->blob, q->blob_len);
+    free(m->blob);
+    m->blob = b;
+    m->blob_len = q->blob_len;
+    if (q->who == CKU_SO) {
+        m->so_fail = 0;
+    } else {
+        m->user_fail = 0;
+    }
+    return CKR_OK;
+}
+
 static CK_RV store_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *key, const uint8_t *pin,
                        size_t pin_len)
 {
     for (int i = 0; i < CAS_RETRIES; i++) {
         tmeta m;
-        uint8_t *nb = NULL;
-        size_t nlen = 0;
+        pin_req q = {who, &m, NULL, 0};
         CK_RV rv = meta_read(t, &m);
         if (rv != CKR_OK) {
             return rv;
         }
+        /* the KDF runs outside the commit; the commit checks that the blob
+         * it was made from is still the stored one */
         rv = t->set->prot.set_pin(t->set->prot.ctx, t->id, m.blob, m.blob_len, who, key, pin,
-                                  pin_len, &nb, &nlen);
-        if (rv != CKR_OK) {
-            meta_free(&m);
-            return rv;
+                                  pin_len, &q.blob, &q.blob_len);
+        if (rv == CKR_OK) {
+            tcore_txn *x = tcore_txn_new(t);
+            if (x == NULL) {
+                rv = CKR_HOST_MEMORY;
+            } else {
+                tcore_txn_key(x, key);
+                tcore_txn_meta(x, pin_fn, &q);
+                rv = tcore_txn_commit(x, NULL);
+                tcore_txn_free(x);
+            }
         }
-        free(m.blob);
-        m.blob = nb;
-        m.blob_len = nlen;
-        if (who == CKU_SO) {
-            m.so_fail = 0;
-        } else {
-            m.user_fail = 0;
-        }
-        rv = meta_write(t, &m);
+        free(q.blob);
         meta_free(&m);
         if (rv != CKR_FUNCTION_REJECTED) {
             return rv;
@@ -943,9 +901,6 @@ CK_RV tcore_token_init_pin(tcore_token *t, const uint8_t *pin, size_t pin_len)
     uint8_t *key;
     CK_RV rv;
 
-    if (tcore_token_login_state(t) != CKU_SO) {
-        return CKR_USER_NOT_LOGGED_IN;
-    }
     if (!pin_len_ok(pin, pin_len)) {
         return CKR_PIN_LEN_RANGE;
     }
@@ -958,17 +913,15 @@ CK_RV tcore_token_init_pin(tcore_token *t, const uint8_t *pin, size_t pin_len)
     return rv;
 }
 
-CK_RV tcore_token_set_pin(tcore_token *t, const uint8_t *old_pin, size_t old_len,
-                          const uint8_t *new_pin, size_t new_len)
+CK_RV tcore_token_set_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *old_pin,
+                          size_t old_len, const uint8_t *new_pin, size_t new_len)
 {
-    CK_USER_TYPE who;
     uint8_t *key;
     CK_RV rv;
 
     if (!tcore_token_initialized(t)) {
         return CKR_TOKEN_NOT_RECOGNIZED;
     }
-    who = tcore_token_login_state(t) == CKU_SO ? CKU_SO : CKU_USER;
     key = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
     if (key == NULL) {
         return CKR_HOST_MEMORY;

@@ -38,8 +38,8 @@ static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic pid_t g_pid;
 
 static struct {
-    tc_conf *conf;
-    tstore *store;
+    tcore *core;
+    tcore_app *app;
 } g_lib;
 
 /* ---- entering the library --------------------------------------------- */
@@ -78,14 +78,48 @@ void p11_lib_leave(void)
     pthread_rwlock_unlock(&g_api);
 }
 
-tstore *p11_lib_store(void)
+tcore *p11_core(void)
 {
-    return g_lib.store;
+    return g_lib.core;
 }
 
-const tc_conf *p11_lib_conf(void)
+tcore_app *p11_app(void)
 {
-    return g_lib.conf;
+    return g_lib.app;
+}
+
+CK_RV p11_begin(CK_SESSION_HANDLE h, tcore_session **s)
+{
+    CK_RV rv = p11_lib_enter();
+    if (rv != CKR_OK)
+        return rv;
+    rv = tcore_session_get(g_lib.app, h, s);
+    if (rv != CKR_OK)
+        p11_lib_leave();
+    return rv;
+}
+
+void p11_log_error(const char *fn, const tcore_err *e)
+{
+    if (e->rv == CKR_OK || tc_log_get_level() < TC_LOG_DEBUG)
+        return;
+    if (e->index >= 0)
+        TC_DEBUG("p11", "%s: 0x%lx: %s entry %ld (attribute 0x%lx)", fn, (unsigned long)e->rv,
+                 tcore_arg_name(e->arg), e->index, (unsigned long)e->attr);
+    else if (e->attr != 0)
+        TC_DEBUG("p11", "%s: 0x%lx: %s lacks attribute 0x%lx", fn, (unsigned long)e->rv,
+                 tcore_arg_name(e->arg), (unsigned long)e->attr);
+    else
+        TC_DEBUG("p11", "%s: 0x%lx: %s", fn, (unsigned long)e->rv, tcore_arg_name(e->arg));
+}
+
+CK_RV p11_end(tcore_session *s, CK_RV rv, const char *fn)
+{
+    if (rv != CKR_OK)
+        p11_log_error(fn, tcore_session_error(s));
+    tcore_session_put(s);
+    p11_lib_leave();
+    return rv;
 }
 
 /* ---- C_Initialize ------------------------------------------------------- */
@@ -109,47 +143,14 @@ static CK_RV check_init_args(const CK_C_INITIALIZE_ARGS *a)
     return CKR_OK;
 }
 
-static void apply_logging(const tc_conf *conf)
-{
-    const char *lvl = tc_conf_get(conf, "log_level", NULL);
-    tc_log_level level;
-    if (lvl != NULL) {
-        if (tc_log_level_parse(lvl, &level))
-            tc_log_set_level(level);
-        else
-            TC_WARN("p11", "unknown log_level in configuration; keeping the default");
-    }
-    const char *file = tc_conf_get(conf, "log_file", NULL);
-    if (file != NULL && !tc_log_set_file(file))
-        TC_WARN("p11", "cannot open log_file; logging to stderr");
-}
-
-/* The store URI: `store` from the configuration, else
- * <tc_default_data_dir>/tessera.db. Written to buf. */
-static bool store_uri(const tc_conf *conf, char *buf, size_t len)
-{
-    const char *s = tc_conf_get(conf, "store", NULL);
-    if (s != NULL) {
-        int n = snprintf(buf, len, "%s", s);
-        return n > 0 && (size_t)n < len;
-    }
-    char dir[PATH_MAX];
-    if (!tc_default_data_dir(dir, sizeof(dir)))
-        return false;
-    int n = snprintf(buf, len, "%s/tessera.db", dir);
-    return n > 0 && (size_t)n < len;
-}
-
 /* Forget a parent's state in a forked child (see the top of this file). */
 static void abandon_after_fork(void)
 {
     pthread_rwlock_t fresh_rw = PTHREAD_RWLOCK_INITIALIZER;
     memcpy(&g_api, &fresh_rw, sizeof(g_api));
-    g_lib.conf = NULL;
-    g_lib.store = NULL;
-    p11_sessions_abandon();
-    p11_objects_abandon();
-    p11_slots_abandon();
+    /* the parent's core and its locks are not ours: left untouched */
+    g_lib.core = NULL;
+    g_lib.app = NULL;
     atomic_store(&g_pid, 0);
 }
 
@@ -185,9 +186,8 @@ P11_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 
     if (pthread_mutex_lock(&g_init_lock) != 0)
         return CKR_GENERAL_ERROR;
-    tc_conf *conf = NULL;
-    tstore *store = NULL;
-    bool slots_open = false;
+    tcore *core = NULL;
+    tcore_app *app = NULL;
 
     pid_t pid = atomic_load(&g_pid);
     if (pid != 0 && pid != getpid())
@@ -197,59 +197,24 @@ P11_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
         goto out;
     }
 
-    /* Known-answer self-tests (DESIGN.md "Crypto"): a failure leaves the
-     * module unusable, which C_Initialize reports as a general error. */
-    if (tcrypto_init() != TCRYPTO_OK || tcrypto_in_error()) {
-        TC_ERROR("p11", "cryptographic self-tests failed; module in error state");
-        rv = CKR_GENERAL_ERROR;
-        goto out;
-    }
-
-    const char *err = NULL;
-    conf = tc_conf_load(NULL, &err);
-    if (conf == NULL) {
-        TC_ERROR("p11", "configuration: %s", err != NULL ? err : "cannot load");
-        rv = CKR_FUNCTION_FAILED;
-        goto out;
-    }
-    apply_logging(conf);
-
-    char uri[PATH_MAX + 16];
-    if (!store_uri(conf, uri, sizeof(uri))) {
-        TC_ERROR("p11", "store location too long or undeterminable");
-        rv = CKR_FUNCTION_FAILED;
-        goto out;
-    }
-    tstore_rc src = tstore_open(uri, &store);
-    if (src != TSTORE_OK) {
-        /* Not the URI itself: a remote store's URI may carry credentials. */
-        TC_ERROR("p11", "cannot open the store: %s", tstore_rc_str(src));
-        rv = src == TSTORE_NOMEM ? CKR_HOST_MEMORY : CKR_FUNCTION_FAILED;
-        goto out;
-    }
-    rv = p11_slots_open(store, conf);
+    /* One way in: self-tests, configuration, store and protector. A failed
+     * self-test is CKR_GENERAL_ERROR (the module then refuses crypto). */
+    rv = tcore_open(NULL, &core);
     if (rv != CKR_OK)
         goto out;
-    slots_open = true;
-
-    rv = p11_sessions_init();
+    char principal[32];
+    snprintf(principal, sizeof(principal), "pid %ld", (long)getpid());
+    rv = tcore_app_new(core, principal, &app);
     if (rv != CKR_OK)
         goto out;
-
-    g_lib.conf = conf;
-    g_lib.store = store;
-    conf = NULL;
-    store = NULL;
-    slots_open = false;
+    g_lib.core = core;
+    g_lib.app = app;
+    core = NULL;
     atomic_store(&g_pid, getpid());
     TC_DEBUG("p11", "initialised");
 
 out:
-    if (slots_open)
-        p11_slots_close();
-    if (store != NULL)
-        tstore_close(store);
-    tc_conf_free(conf);
+    tcore_close(core); /* closes app too, on failure */
     pthread_mutex_unlock(&g_init_lock);
     return rv;
 }
@@ -275,15 +240,12 @@ P11_EXPORT CK_RV C_Finalize(CK_VOID_PTR pReserved)
         goto out;
     }
     atomic_store(&g_pid, 0);
-    /* Sessions first: closing them frees operation contexts, destroys
-     * session objects and logs the tokens out (which wipes their keys). */
-    p11_sessions_close_all();
-    p11_objects_close_all();
-    p11_slots_close();
-    tstore_close(g_lib.store);
-    g_lib.store = NULL;
-    tc_conf_free(g_lib.conf);
-    g_lib.conf = NULL;
+    /* Closing the application ends operations, destroys session objects
+     * and logs the tokens out (which wipes their keys). */
+    tcore_app_free(g_lib.app);
+    g_lib.app = NULL;
+    tcore_close(g_lib.core);
+    g_lib.core = NULL;
     pthread_rwlock_unlock(&g_api);
     TC_DEBUG("p11", "finalised");
 out:

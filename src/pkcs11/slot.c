@@ -12,71 +12,6 @@
 
 #include "pkcs11/p11.h"
 
-static tcore_tokens *g_tokens;
-
-/* PIN KDF parameters from the configuration (pin_kdf_t_cost, pin_kdf_m_cost
- * in KiB, pin_kdf_lanes); absent keys keep the crypto layer's defaults.
- * Tests set cheap values; production keeps the defaults. */
-static bool read_u32(const tc_conf *conf, const char *key, uint32_t *v)
-{
-    const char *s = tc_conf_get(conf, key, NULL);
-    if (s == NULL)
-        return true;
-    char *end;
-    unsigned long n = strtoul(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || n == 0 || n > UINT32_MAX)
-        return false;
-    *v = (uint32_t)n;
-    return true;
-}
-
-CK_RV p11_slots_open(tstore *store, const tc_conf *conf)
-{
-    tcrypto_pin_kdf_params kdf = tcrypto_pin_kdf_default;
-    if (!read_u32(conf, "pin_kdf_t_cost", &kdf.t_cost) ||
-        !read_u32(conf, "pin_kdf_m_cost", &kdf.m_cost) ||
-        !read_u32(conf, "pin_kdf_lanes", &kdf.parallel)) {
-        TC_ERROR("p11", "configuration: pin_kdf_* must be positive integers");
-        return CKR_FUNCTION_FAILED;
-    }
-    tcore_protector prot;
-    CK_RV rv = tcore_protector_pin(&kdf, &prot);
-    if (rv != CKR_OK)
-        return rv;
-    tcore_tokens *ts = NULL;
-    rv = tcore_tokens_open_store(store, false, &prot, &ts);
-    if (rv != CKR_OK) {
-        TC_ERROR("p11", "cannot open the token set (0x%lx)", (unsigned long)rv);
-        /* C_Initialize's allowed codes (PKCS#11 3.0 §5.4). */
-        return rv == CKR_HOST_MEMORY ? rv : CKR_FUNCTION_FAILED;
-    }
-    g_tokens = ts;
-    return CKR_OK;
-}
-
-void p11_slots_close(void)
-{
-    tcore_tokens_close(g_tokens);
-    g_tokens = NULL;
-}
-
-void p11_slots_abandon(void)
-{
-    g_tokens = NULL;
-}
-
-CK_RV p11_slot_token(CK_SLOT_ID id, tcore_token **out)
-{
-    if (g_tokens == NULL)
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
-    return tcore_tokens_get(g_tokens, id, out);
-}
-
-CK_SLOT_ID p11_token_slot(const tcore_token *t)
-{
-    return tcore_token_slot(t);
-}
-
 /* ---- C_GetSlotList / C_GetSlotInfo ------------------------------------------------ */
 
 P11_EXPORT CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
@@ -92,7 +27,7 @@ P11_EXPORT CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
         rv = CKR_ARGUMENTS_BAD;
         goto out;
     }
-    rv = tcore_tokens_slots(g_tokens, pSlotList, pulCount);
+    rv = tcore_slot_list(p11_core(), pSlotList, pulCount);
 out:
     p11_lib_leave();
     return rv;
@@ -103,12 +38,11 @@ P11_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
     CK_RV rv = p11_lib_enter();
     if (rv != CKR_OK)
         return rv;
-    tcore_token *t;
     if (pInfo == NULL) {
         rv = CKR_ARGUMENTS_BAD;
         goto out;
     }
-    rv = p11_slot_token(slotID, &t);
+    rv = tcore_slot_check(p11_core(), slotID);
     if (rv != CKR_OK)
         goto out;
     CK_SLOT_INFO info;
@@ -136,44 +70,7 @@ P11_EXPORT CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
     CK_RV rv = p11_lib_enter();
     if (rv != CKR_OK)
         return rv;
-    tcore_token *t;
-    if (pInfo == NULL) {
-        rv = CKR_ARGUMENTS_BAD;
-        goto out;
-    }
-    rv = p11_slot_token(slotID, &t);
-    if (rv != CKR_OK)
-        goto out;
-    CK_TOKEN_INFO info;
-    memset(&info, 0, sizeof(info));
-    rv = tcore_token_get_info(t, &info);
-    if (rv != CKR_OK)
-        goto out;
-    CK_ULONG all, rw;
-    p11_sessions_count(t, &all, &rw);
-    info.ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
-    info.ulSessionCount = all;
-    info.ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
-    info.ulRwSessionCount = rw;
-    info.ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
-    info.ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
-    info.ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
-    info.ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
-    /* PKCS#11 3.0 §3.2 CK_TOKEN_INFO.utcTime: "YYYYMMDDhhmmss00" when the
-     * token has a clock (CKF_CLOCK_ON_TOKEN); ours is the host's. */
-    time_t now = time(NULL);
-    struct tm tm;
-    char utc[17];
-    if (gmtime_r(&now, &tm) != NULL &&
-        strftime(utc, sizeof(utc), "%Y%m%d%H%M%S00", &tm) == 16) {
-        memcpy(info.utcTime, utc, 16);
-        info.flags |= CKF_CLOCK_ON_TOKEN;
-    } else {
-        memset(info.utcTime, ' ', sizeof(info.utcTime));
-        info.flags &= ~(CK_FLAGS)CKF_CLOCK_ON_TOKEN;
-    }
-    *pInfo = info;
-out:
+    rv = tcore_token_info(p11_core(), slotID, pInfo);
     p11_lib_leave();
     return rv;
 }
@@ -186,71 +83,58 @@ P11_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG u
     CK_RV rv = p11_lib_enter();
     if (rv != CKR_OK)
         return rv;
-    tcore_token *t;
-    if (pPin == NULL || pLabel == NULL) {
-        rv = CKR_ARGUMENTS_BAD;
-        goto out;
-    }
-    rv = p11_slot_token(slotID, &t);
+    tcore_err err;
+    rv = tcore_init_token(p11_core(), slotID, pPin, ulPinLen, pLabel, &err);
     if (rv != CKR_OK)
-        goto out;
-    /* The state lock keeps sessions from opening while the token is
-     * re-initialised; with sessions open the spec says CKR_SESSION_EXISTS. */
-    p11_state_lock();
-    CK_ULONG all, rw;
-    p11_sessions_count(t, &all, &rw);
-    if (all != 0) {
-        rv = CKR_SESSION_EXISTS;
-    } else {
-        rv = tcore_token_init(t, pPin, ulPinLen, pLabel);
-    }
-    p11_state_unlock();
-out:
+        p11_log_error(__func__, &err);
     p11_lib_leave();
     return rv;
 }
 
 P11_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
-    p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &s);
+    tcore_session *s;
+    CK_RV rv = p11_begin(hSession, &s);
     if (rv != CKR_OK)
         return rv;
-    if (pPin == NULL) {
-        rv = CKR_ARGUMENTS_BAD;
-        goto out;
-    }
-    /* PKCS#11 3.0 §5.6: only in the "R/W SO Functions" state. */
-    if (p11_session_state(s) != CKS_RW_SO_FUNCTIONS) {
-        rv = CKR_USER_NOT_LOGGED_IN;
-        goto out;
-    }
-    rv = tcore_token_init_pin(p11_session_token(s), pPin, ulPinLen);
-out:
-    p11_session_put(s);
-    return rv;
+    return p11_end(s, tcore_init_pin(s, pPin, ulPinLen), __func__);
 }
 
 P11_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen,
                           CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen)
 {
-    p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &s);
+    tcore_session *s;
+    CK_RV rv = p11_begin(hSession, &s);
     if (rv != CKR_OK)
         return rv;
-    if (pOldPin == NULL || pNewPin == NULL) {
-        rv = CKR_ARGUMENTS_BAD;
-        goto out;
-    }
-    /* PKCS#11 3.0 §5.6: C_SetPIN works in the R/W public, R/W user and
-     * R/W SO states; in a R/O session it fails. */
-    if (!p11_session_rw(s)) {
-        rv = CKR_SESSION_READ_ONLY;
-        goto out;
-    }
-    rv = tcore_token_set_pin(p11_session_token(s), pOldPin, ulOldLen, pNewPin, ulNewLen);
-out:
-    p11_session_put(s);
+    return p11_end(s, tcore_set_pin(s, pOldPin, ulOldLen, pNewPin, ulNewLen), __func__);
+}
+
+/* ---- mechanisms (§5.5) ------------------------------------------------------------------ */
+
+P11_EXPORT CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList,
+                                    CK_ULONG_PTR pulCount)
+{
+    CK_RV rv = p11_lib_enter();
+    if (rv != CKR_OK)
+        return rv;
+    rv = tcore_slot_check(p11_core(), slotID);
+    if (rv == CKR_OK)
+        rv = pulCount == NULL ? CKR_ARGUMENTS_BAD : tcore_mech_list(pMechanismList, pulCount);
+    p11_lib_leave();
+    return rv;
+}
+
+P11_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
+                                    CK_MECHANISM_INFO_PTR pInfo)
+{
+    CK_RV rv = p11_lib_enter();
+    if (rv != CKR_OK)
+        return rv;
+    rv = tcore_slot_check(p11_core(), slotID);
+    if (rv == CKR_OK)
+        rv = pInfo == NULL ? CKR_ARGUMENTS_BAD : tcore_mech_info(type, pInfo);
+    p11_lib_leave();
     return rv;
 }
 

@@ -1267,8 +1267,9 @@ static void test_always_authenticate(void **state)
     RV(f->C_SignInit(S, &m, priv), CKR_OPERATION_ACTIVE);
     OK(f->C_SignInit(S, NULL, CK_INVALID_HANDLE));
     RV(f->C_SignFinal(S, sig, &sl), CKR_OPERATION_NOT_INITIALIZED);
-    /* a context login made before the Init does not count */
-    OK(f->C_Login(S, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)));
+    /* a context login made before the Init is refused (no operation needs
+     * it), and does not count */
+    RV(f->C_Login(S, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)), CKR_OPERATION_NOT_INITIALIZED);
     OK(f->C_SignInit(S, &m, priv));
     sl = sizeof(sig);
     RV(f->C_Sign(S, (CK_BYTE_PTR) "msg", 3, sig, &sl), CKR_USER_NOT_LOGGED_IN);

@@ -178,88 +178,51 @@ static void test_default_store_location(void **state)
 
 /* ---- the p11.h session interface (used by the crypto functions) ------------------- */
 
-static int g_freed;
-static void count_free(void *p)
-{
-    g_freed++;
-    free(p);
-}
-
-static void test_session_ops_freed(void **state)
+/* C_SessionCancel ends exactly the kinds named (PKCS#11 3.0 §5.6); what is
+ * left active is ended by C_CloseSession and C_Finalize (the leak checker
+ * sees any operation context left behind). */
+static void test_session_cancel(void **state)
 {
     (void)state;
     CK_SLOT_ID slot = t_init_token("ops");
     CK_SESSION_HANDLE h = t_open(slot, false);
-    p11_session *s;
-    assert_int_equal(p11_session_get(h + 99, &s), CKR_SESSION_HANDLE_INVALID);
-    assert_int_equal(p11_session_get(h, &s), CKR_OK);
-    assert_int_equal(p11_session_state(s), CKS_RO_PUBLIC_SESSION);
-    assert_false(p11_session_rw(s));
-    assert_non_null(p11_session_token(s));
-    assert_null(p11_session_op(s, P11_OP_KINDS));
-    p11_op *op = p11_session_op(s, P11_OP_SIGN);
-    assert_non_null(op);
-    assert_null(op->ctx);
-    op->ctx = malloc(16);
-    op->free_ctx = count_free;
-    p11_op *op2 = p11_session_op(s, P11_OP_DECRYPT);
-    op2->ctx = malloc(16);
-    op2->free_ctx = count_free;
-    p11_session_put(s);
-    g_freed = 0;
-    /* C_SessionCancel ends exactly the kinds named. */
-    assert_int_equal(f->C_SessionCancel(h, CKF_SIGN), CKR_OK);
-    assert_int_equal(g_freed, 1);
-    assert_int_equal(p11_session_get(h, &s), CKR_OK);
-    assert_null(p11_session_op(s, P11_OP_SIGN)->ctx);
-    assert_non_null(p11_session_op(s, P11_OP_DECRYPT)->ctx);
-    p11_session_put(s);
-    /* Closing the session ends the rest. */
+    CK_MECHANISM sha = {CKM_SHA256, NULL, 0};
+    CK_OBJECT_HANDLE found[4];
+    CK_ULONG n = 0;
+    assert_int_equal(f->C_SessionCancel(h + 99, CKF_SIGN), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(f->C_DigestInit(h, &sha), CKR_OK);
+    assert_int_equal(f->C_FindObjectsInit(h, NULL, 0), CKR_OK);
+    assert_int_equal(f->C_SessionCancel(h, CKF_SIGN | CKF_DECRYPT), CKR_OK);
+    assert_int_equal(f->C_DigestInit(h, &sha), CKR_OPERATION_ACTIVE);
+    assert_int_equal(f->C_FindObjects(h, found, 4, &n), CKR_OK);
+    assert_int_equal(f->C_SessionCancel(h, CKF_DIGEST | CKF_FIND_OBJECTS), CKR_OK);
+    assert_int_equal(f->C_FindObjects(h, found, 4, &n), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(f->C_DigestInit(h, &sha), CKR_OK);
     assert_int_equal(f->C_CloseSession(h), CKR_OK);
-    assert_int_equal(g_freed, 2);
-
-    /* And so does C_Finalize. */
     h = t_open(slot, false);
-    assert_int_equal(p11_session_get(h, &s), CKR_OK);
-    op = p11_session_op(s, P11_OP_DIGEST);
-    op->ctx = malloc(8);
-    op->free_ctx = count_free;
-    p11_session_op_end(s, P11_OP_VERIFY); /* nothing active: no effect */
-    p11_session_put(s);
-    assert_int_equal(g_freed, 2);
+    assert_int_equal(f->C_DigestInit(h, &sha), CKR_OK);
     assert_int_equal(f->C_Finalize(NULL), CKR_OK);
-    assert_int_equal(g_freed, 3);
-    assert_int_equal(p11_session_get(h, &s), CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert_int_equal(f->C_SessionCancel(h, CKF_DIGEST), CKR_CRYPTOKI_NOT_INITIALIZED);
     assert_int_equal(f->C_Initialize(NULL), CKR_OK);
 }
 
-static void test_context_auth_flag(void **state)
+/* PKCS#11 3.0 §5.6: a context-specific login is for an operation that needs
+ * one; without it there is nothing to authorise. */
+static void test_context_login_without_operation(void **state)
 {
     (void)state;
     CK_SLOT_ID slot = t_ready_token("ctx");
     CK_SESSION_HANDLE h = t_open(slot, false);
-    p11_session *s;
+    CK_MECHANISM sha = {CKM_SHA256, NULL, 0};
+    assert_int_equal(f->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)),
+                     CKR_USER_NOT_LOGGED_IN);
     assert_int_equal(f->C_Login(h, CKU_USER, PIN_ARGS(USER_PIN)), CKR_OK);
-    assert_int_equal(p11_session_get(h, &s), CKR_OK);
-    assert_false(p11_session_take_context_auth(s));
-    p11_session_put(s);
-    assert_int_equal(f->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)), CKR_OK);
-    assert_int_equal(p11_session_get(h, &s), CKR_OK);
-    assert_true(p11_session_take_context_auth(s));
-    assert_false(p11_session_take_context_auth(s)); /* consumed */
-    p11_session_put(s);
-    /* A wrong PIN grants nothing, and clears an earlier grant. */
-    assert_int_equal(f->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)), CKR_OK);
-    assert_int_equal(f->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN_ARGS("bad-pin")), CKR_PIN_INCORRECT);
-    assert_int_equal(p11_session_get(h, &s), CKR_OK);
-    assert_false(p11_session_take_context_auth(s));
-    p11_session_put(s);
-    /* Logout clears it too. */
-    assert_int_equal(f->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)), CKR_OK);
-    assert_int_equal(f->C_Logout(h), CKR_OK);
-    assert_int_equal(p11_session_get(h, &s), CKR_OK);
-    assert_false(p11_session_take_context_auth(s));
-    p11_session_put(s);
+    assert_int_equal(f->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)),
+                     CKR_OPERATION_NOT_INITIALIZED);
+    /* an operation on a key without CKA_ALWAYS_AUTHENTICATE needs none */
+    assert_int_equal(f->C_DigestInit(h, &sha), CKR_OK);
+    assert_int_equal(f->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN_ARGS(USER_PIN)),
+                     CKR_OPERATION_NOT_INITIALIZED);
     assert_int_equal(f->C_CloseSession(h), CKR_OK);
 }
 
@@ -943,8 +906,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_default_store_location, setup_env_only,
                                         teardown_env_only),
         cmocka_unit_test_setup_teardown(test_get_info, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_ops_freed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_context_auth_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_context_login_without_operation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interfaces, setup_env_only, teardown_env_only),
         cmocka_unit_test_setup_teardown(test_slot_list_free_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_info_flags, setup, teardown),
