@@ -19,6 +19,9 @@
 
 static char db[400], logpath[400];
 
+static void save_row(const char *key, char *hex, size_t cap);
+static void put_row(const char *key, const char *hex);
+
 static void env_up(bool fixture)
 {
     snprintf(t_dir, sizeof(t_dir), "/tmp/tessera-integ-XXXXXX");
@@ -275,6 +278,23 @@ static void test_fixture_migrates_and_signs(void **state)
     assert_int_equal(find_label(h, pk, "ec1", &ec), 1);
     assert_int_equal(find_label(h, pub, "ec1", &ecpub), 1);
     sign_verify(h, CKM_ECDSA_SHA256, ec, ecpub);
+    /* the migrated certificate (stored unsealed, logged out, by v1) is
+     * protected now: another record put in its place is refused */
+    CK_OBJECT_HANDLE crt, pd;
+    assert_int_equal(find_label(h, cert, "cert1", &crt), 1);
+    assert_int_equal(find_label(h, data, "pubdata", &pd), 1);
+    offline();
+    static char hex[20000];
+    char k1[64], k2[64];
+    snprintf(k1, sizeof(k1), "t/%s/o/%016llx", tid, (unsigned long long)obj_id(crt));
+    snprintf(k2, sizeof(k2), "t/%s/o/%016llx", tid, (unsigned long long)obj_id(pd));
+    save_row(k2, hex, sizeof(hex));
+    put_row(k1, hex);
+    online();
+    h = t_open(slot, true);
+    assert_int_equal(find_label(h, cert, "cert1", NULL), 0);
+    CK_ATTRIBUTE cv = {CKA_VALUE, val, sizeof(val)};
+    assert_int_equal(f->C_GetAttributeValue(h, crt, &cv, 1), CKR_DEVICE_ERROR);
 }
 
 /* ---- rollback and replacement ------------------------------------------------------- */
