@@ -33,6 +33,12 @@ bool ttpm_nv_pin_index(ttpm *t, uint32_t h)
     return nv != NULL && nv_is_pin(nv);
 }
 
+bool ttpm_nv_pin_pass_index(ttpm *t, uint32_t h)
+{
+    const ttpm_nv *nv = ttpm_handle_type(h) == TPM_HT_NV_INDEX ? nv_get(t, h) : NULL;
+    return nv != NULL && nv_type(nv) == TPM_NT_PIN_PASS;
+}
+
 ttpm_rc ttpm_nv_pin_available(ttpm *t, uint32_t h)
 {
     const ttpm_nv *nv = nv_get(t, h);

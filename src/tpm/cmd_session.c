@@ -444,8 +444,11 @@ TTPM_HANDLER(PolicySecret)
     if ((rc = ttpm_entity_name(c->t, c->h[0], name, &nl)) != 0)
         return rc;
     policy_ref(s, TPM_CC_PolicySecret, name, nl, &ref);
-    return policy_expiry(c, s, (int32_t)exp, TPM_ST_AUTH_SECRET, ticket_hierarchy(c->t, c->h[0]),
-                         &cph, &ref, name, nl);
+    /* a ticket would let a PIN Pass index's PIN be used without being
+     * counted: none is given for one (as in the reference) */
+    uint32_t hier = ttpm_nv_pin_pass_index(c->t, c->h[0]) ? TPM_RH_NULL
+                                                            : ticket_hierarchy(c->t, c->h[0]);
+    return policy_expiry(c, s, (int32_t)exp, TPM_ST_AUTH_SECRET, hier, &cph, &ref, name, nl);
 }
 
 TTPM_HANDLER(PolicyAuthorize)

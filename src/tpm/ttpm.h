@@ -788,6 +788,7 @@ ttpm_rc ttpm_attest_simple_params(ttpm_cmd *c, ttpm_ref *extra, ttpm_signer *s);
  * authValue may not be used (not written, or pinCount >= pinLimit); count
  * one authorisation with its authValue. */
 bool ttpm_nv_pin_index(ttpm *t, uint32_t h);
+bool ttpm_nv_pin_pass_index(ttpm *t, uint32_t h);
 ttpm_rc ttpm_nv_pin_available(ttpm *t, uint32_t h);
 void ttpm_nv_pin_record(ttpm *t, uint32_t h, bool ok);
 

@@ -55,6 +55,13 @@ tpm2_startauthsession -S s.ctx --policy-session || fail "policy session"
 printf '\0\0\0\3' | expect_rc 0x9a2 tpm2_policynv -S s.ctx -C $F -P wrong -i- $F eq --offset 4
 tpm2_flushcontext s.ctx
 [ "$(counts $F)" = 0000000100000003 ] || fail "PolicyNV with a wrong PIN counts: $(counts $F)"
+# a PIN Fail index counts its failures itself: PolicySecret gives a ticket
+tpm2_startauthsession -S s.ctx --policy-session || fail "policy session"
+tpm2_policysecret -S s.ctx -c $F -t -60 --ticket tkf.bin --timeout tof.bin pin123 >/dev/null \
+    || fail "PolicySecret with the PIN Fail index"
+tpm2_flushcontext s.ctx
+[ -s tkf.bin ] || fail "no ticket for a PIN Fail index"
+printf '\0\0\0\1\0\0\0\3' | tpm2_nvwrite -C o -i - $F || fail "pinCount back to 1"
 # authorised by the owner: pinCount < pinLimit as a policy condition
 tpm2_startauthsession -S s.ctx --policy-session || fail "policy session"
 printf '\0\0\0\3' | tpm2_policynv -S s.ctx -C o -i- $F ult --offset 0 >/dev/null || fail "PolicyNV pinCount < 3"
@@ -78,6 +85,17 @@ printf '\0\0\0\2' | tpm2_policynv -S s.ctx -C $P -P pass -i- $P eq --offset 4 >/
 tpm2_flushcontext s.ctx
 [ "$(counts $P)" = 0000000200000002 ] || fail "PolicyNV use counted: $(counts $P)"
 expect_rc 0x12f pinread $P pass
+# PolicySecret with the PIN counts a use and never yields a ticket that
+# would let the PIN be used uncounted (hierarchy TPM_RH_NULL, no digest)
+printf '\0\0\0\0\0\0\0\2' | tpm2_nvwrite -C o -i - $P || fail "reset PIN Pass"
+tpm2_startauthsession -S s.ctx --policy-session || fail "policy session"
+tpm2_policysecret -S s.ctx -c $P -t -60 --ticket tk.bin --timeout to.bin pass >/dev/null \
+    || fail "PolicySecret with the PIN Pass index"
+tpm2_flushcontext s.ctx
+# (tpm2_policysecret writes no ticket file for a NULL ticket)
+[ -e tk.bin ] && fail "PolicySecret gave a ticket for a PIN Pass index: $(xxd -p tk.bin)"
+[ "$(counts $P)" = 0000000100000002 ] || fail "PolicySecret use counted: $(counts $P)"
+printf '\0\0\0\2' | tpm2_nvwrite -C o -i - --offset 0 $P || fail "pinCount back to the limit"
 # the counts are kept across a restart of the process
 PORT=$PORT
 stop_tpm
