@@ -495,7 +495,7 @@ ttpm_rc ttpm_check_template(const ttpm_public *p, bool primary, bool has_data)
                     return TPM_RC_SCHEME;
             }
         } else {
-            if (p->scheme == TPM_ALG_ECDSA && !sign)
+            if ((p->scheme == TPM_ALG_ECDSA || p->scheme == TPM_ALG_ECDAA) && !sign)
                 return TPM_RC_SCHEME;
         }
         break;
