@@ -44,4 +44,13 @@ tcrypto_rc tcrypto_tpm_ecc_daa_s(uint16_t curve, const uint8_t *r, size_t rlen, 
                                  size_t clen, const uint8_t *d, size_t dlen,
                                  uint8_t *out) TC_MUST_CHECK;
 
+/* The ECC MQV point (the ECC MQV primitive of SP 800-56A, cofactor 1): P = implicitSig * (QeB + avf(QeB) * QsB) with implicitSig = (deA +
+ * avf([deA]G) * dsA) mod n and avf(Q) = (x mod 2^ceil(f/2)) + 2^ceil(f/2),
+ * f the bit length of n. TCRYPTO_ERR_KEY: a point not on the curve;
+ * TCRYPTO_ERR_INPUT: P is the point at infinity or a scalar is out of range. */
+tcrypto_rc tcrypto_tpm_ecc_mqv(uint16_t curve, const uint8_t *ds, size_t dslen, const uint8_t *de,
+                               size_t delen, const uint8_t *qsx, size_t qsxlen, const uint8_t *qsy,
+                               size_t qsylen, const uint8_t *qex, size_t qexlen, const uint8_t *qey,
+                               size_t qeylen, uint8_t *ox, uint8_t *oy) TC_MUST_CHECK;
+
 #endif

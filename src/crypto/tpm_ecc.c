@@ -206,3 +206,74 @@ out:
     ecc_close(&e);
     return rc;
 }
+
+/* avf(Q) = (x mod 2^t) + 2^t with t = ceil(f/2), f the bit length of n */
+static int avf(const BIGNUM *x, const BIGNUM *n, BIGNUM *out)
+{
+    int t = (BN_num_bits(n) + 1) / 2;
+    return BN_copy(out, x) != NULL && BN_mask_bits(out, t) == 1 && BN_set_bit(out, t) == 1;
+}
+
+tcrypto_rc tcrypto_tpm_ecc_mqv(uint16_t curve, const uint8_t *ds, size_t dslen, const uint8_t *de,
+                               size_t delen, const uint8_t *qsx, size_t qsxlen, const uint8_t *qsy,
+                               size_t qsylen, const uint8_t *qex, size_t qexlen, const uint8_t *qey,
+                               size_t qeylen, uint8_t *ox, uint8_t *oy)
+{
+    ecc_ctx e;
+    tcrypto_rc rc = ecc_open(curve, &e);
+    if (rc != TCRYPTO_OK)
+        return rc;
+    const BIGNUM *n = EC_GROUP_get0_order(e.g);
+    EC_POINT *qs = NULL, *qe = NULL, *qea = EC_POINT_new(e.g), *p = EC_POINT_new(e.g);
+    BIGNUM *bds = BN_secure_new(), *bde = BN_secure_new(), *sig = BN_secure_new();
+    BIGNUM *x = BN_new(), *y = BN_new(), *a = BN_new();
+    uint8_t tx[66], ty[66];
+    if ((qs = point_of(&e, qsx, qsxlen, qsy, qsylen, &rc)) == NULL ||
+        (qe = point_of(&e, qex, qexlen, qey, qeylen, &rc)) == NULL)
+        goto out;
+    rc = TCRYPTO_ERR_INTERNAL;
+    if (qea == NULL || p == NULL || bds == NULL || bde == NULL || sig == NULL || x == NULL ||
+        y == NULL || a == NULL)
+        goto out;
+    rc = TCRYPTO_ERR_INPUT;
+    if (dslen > e.fs || delen > e.fs || BN_bin2bn(ds, (int)dslen, bds) == NULL ||
+        BN_bin2bn(de, (int)delen, bde) == NULL || BN_is_zero(bds) || BN_is_zero(bde) ||
+        BN_cmp(bds, n) >= 0 || BN_cmp(bde, n) >= 0)
+        goto out;
+    rc = TCRYPTO_ERR_INTERNAL;
+    /* implicitSig = (deA + avf(QeA) * dsA) mod n */
+    if (EC_POINT_mul(e.g, qea, bde, NULL, NULL, e.bn) != 1 ||
+        EC_POINT_get_affine_coordinates(e.g, qea, x, y, e.bn) != 1 || !avf(x, n, a) ||
+        BN_mod_mul(sig, a, bds, n, e.bn) != 1 || BN_mod_add(sig, sig, bde, n, e.bn) != 1)
+        goto out;
+    /* P = implicitSig * (QeB + avf(QeB) * QsB) */
+    if (EC_POINT_get_affine_coordinates(e.g, qe, x, y, e.bn) != 1 || !avf(x, n, a) ||
+        EC_POINT_mul(e.g, p, NULL, qs, a, e.bn) != 1 || EC_POINT_add(e.g, p, p, qe, e.bn) != 1 ||
+        EC_POINT_mul(e.g, p, NULL, p, sig, e.bn) != 1)
+        goto out;
+    if (EC_POINT_is_at_infinity(e.g, p)) {
+        rc = TCRYPTO_ERR_INPUT;
+        goto out;
+    }
+    if (EC_POINT_get_affine_coordinates(e.g, p, x, y, e.bn) != 1 ||
+        BN_bn2binpad(x, tx, (int)e.fs) < 0 || BN_bn2binpad(y, ty, (int)e.fs) < 0)
+        goto out;
+    memcpy(ox, tx, e.fs);
+    memcpy(oy, ty, e.fs);
+    rc = TCRYPTO_OK;
+out:
+    OPENSSL_cleanse(tx, sizeof(tx));
+    OPENSSL_cleanse(ty, sizeof(ty));
+    EC_POINT_free(qs);
+    EC_POINT_free(qe);
+    EC_POINT_clear_free(qea);
+    EC_POINT_clear_free(p);
+    BN_clear_free(bds);
+    BN_clear_free(bde);
+    BN_clear_free(sig);
+    BN_clear_free(x);
+    BN_clear_free(y);
+    BN_clear_free(a);
+    ecc_close(&e);
+    return rc;
+}

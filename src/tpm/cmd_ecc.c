@@ -1,7 +1,7 @@
 /*
- * Two-phase key exchange and anonymous signing (Part 3 §14.7 ZGen_2Phase,
- * §14.8 EC_Ephemeral, §19.2 Commit; ECDAA signing for TPM2_Sign, Part 1
- * §C.4). EC_Ephemeral and Commit hand out a one-time random value r under a
+ * Two-phase key exchange (ECDH, ECMQV) and anonymous signing (Part 3 §14.7
+ * ZGen_2Phase, §14.8 EC_Ephemeral, §19.2 Commit; ECDAA signing for
+ * TPM2_Sign, Part 1 §C.4). EC_Ephemeral and Commit hand out a one-time random value r under a
  * 16-bit counter; ZGen_2Phase and an ECDAA signature use r once and the
  * counter is spent. r is recomputed from a per-boot key and the full
  * counter, so nothing secret is kept per commit: only a bit per counter in
@@ -255,11 +255,12 @@ TTPM_HANDLER(ZGen_2Phase)
     if ((o->pub.attrs & TPMA_OBJECT_RESTRICTED) || !(o->pub.attrs & TPMA_OBJECT_DECRYPT))
         return TPM_RC_ATTRIBUTES | TTPM_RC_H(1);
     /* the key's scheme, or the caller's when the key has none; of the key
-     * exchange schemes (ECDH, ECMQV, SM2) the full unified model of ECDH
-     * (Z1 = [dsA]QsB, Z2 = [deA]QeB) is offered */
+     * exchange schemes ECDH (the full unified model: Z1 = [dsA]QsB,
+     * Z2 = [deA]QeB) and ECMQV (Z1 = the MQV point, Z2 empty) are offered,
+     * not SM2 */
     if (o->pub.scheme != TPM_ALG_NULL && o->pub.scheme != scheme)
         return TPM_RC_SCHEME | TTPM_RC_P(3);
-    if (scheme != TPM_ALG_ECDH)
+    if (scheme != TPM_ALG_ECDH && scheme != TPM_ALG_ECMQV)
         return TPM_RC_SCHEME | TTPM_RC_P(3);
     uint16_t curve = o->pub.curve;
     size_t fs = tcrypto_tpm_ecc_size(curve);
@@ -274,6 +275,19 @@ TTPM_HANDLER(ZGen_2Phase)
     tcrypto_rc cr;
     if ((rc = commit_r(t, curve, NULL, 0, full, r)) != 0)
         goto out;
+    if (scheme == TPM_ALG_ECMQV) {
+        cr = tcrypto_tpm_ecc_mqv(curve, o->sens.sens, o->sens.sens_len, r, fs, qsx.b, qsx.size,
+                                 qsy.b, qsy.size, qex.b, qex.size, qey.b, qey.size, z[0], z[1]);
+        if (cr != TCRYPTO_OK) {
+            rc = point_rc(cr, 1);
+            goto out;
+        }
+        commit_end(t, full);
+        put_point(c->out, z[0], z[1], fs);
+        put_point(c->out, NULL, NULL, 0);
+        rc = TPM_RC_SUCCESS;
+        goto out;
+    }
     if ((cr = tcrypto_tpm_ecc_mul(curve, o->sens.sens, o->sens.sens_len, qsx.b, qsx.size, qsy.b,
                                   qsy.size, z[0], z[1])) != TCRYPTO_OK) {
         rc = point_rc(cr, 1);

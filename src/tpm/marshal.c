@@ -193,7 +193,7 @@ static ttpm_rc get_scheme(tc_reader *r, uint16_t type, uint16_t *scheme, uint16_
         break;
     case TPM_ALG_ECC:
         ok = *scheme == TPM_ALG_NULL || *scheme == TPM_ALG_ECDSA || *scheme == TPM_ALG_ECDH ||
-             *scheme == TPM_ALG_ECDAA;
+             *scheme == TPM_ALG_ECDAA || *scheme == TPM_ALG_ECMQV;
         break;
     case TPM_ALG_KEYEDHASH:
         ok = *scheme == TPM_ALG_NULL || *scheme == TPM_ALG_HMAC || *scheme == TPM_ALG_XOR;

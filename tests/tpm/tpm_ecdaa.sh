@@ -187,6 +187,54 @@ expect_rc 0x182 tpm2_zgen2phase -c d.ctx -t $ce2 --static-public QsB.bin --ephem
 # the counter survived the failures
 tpm2_zgen2phase -c a.ctx -t $ce2 --static-public QsB.bin --ephemeral-public QeB.bin \
     --output-Z1 x1.bin --output-Z2 x2.bin || fail "ZGen_2Phase with the second counter"
+# ECMQV (raw command: tpm2_zgen2phase takes only signature schemes for -s):
+# Z1 is the MQV point, which B computes from its own keys; Z2 is empty
+tpm2_create -C p.ctx -G ecc256 -a "$A" -u m.pub -r m.priv -Q || fail "create a NULL-scheme ECC key"
+tpm2_load -C p.ctx -u m.pub -r m.priv -c m.ctx -Q || fail "load it"
+tpm2_evictcontrol -C o -c m.ctx 0x81000061 >/dev/null || fail "evictcontrol"
+tpm2_readpublic -c 0x81000061 > m.txt || fail readpublic
+tpm2_ecephemeral -u QeM.bin -t cm.bin ecc256 || fail "EC_Ephemeral for MQV"
+/usr/bin/python3 - "$PORT" $((16#$(xxd -p cm.bin))) <<'PY' || fail "ECMQV"
+import secrets, socket, struct, sys
+sys.argv = [sys.argv[0], "-"] + sys.argv[1:]
+exec(open("ec.py").read().split("cmd = sys.argv[1]")[0])
+port, count = int(sys.argv[2]), int(sys.argv[3])
+def avf(P):
+    t = (n.bit_length() + 1) // 2
+    return (P[0] % (1 << t)) + (1 << t)
+dsB, deB = secrets.randbelow(n - 1) + 1, secrets.randbelow(n - 1) + 1
+QsB, QeB = mul(dsB, G), mul(deB, G)
+QsA, QeA = pub("m.txt"), point("QeM.bin")
+sB = (deB + avf(QeB) * dsB) % n
+want = mul(sB, add(QeA, mul(avf(QeA), QsA)))
+def pt(P):
+    x, y = P[0].to_bytes(32, "big"), P[1].to_bytes(32, "big")
+    return struct.pack(">HH", 68, 32) + x + struct.pack(">H", 32) + y
+pw = struct.pack(">IHBH", 0x40000009, 0, 0, 0)
+def zgen(scheme, cnt):
+    body = (struct.pack(">I", 0x81000061) + struct.pack(">I", len(pw)) + pw + pt(QsB) + pt(QeB) +
+            struct.pack(">HH", scheme, cnt))
+    cmd = struct.pack(">HII", 0x8002, 10 + len(body), 0x18D) + body
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(cmd); data = b""
+    while len(data) < 10 or len(data) < struct.unpack(">I", data[2:6])[0]:
+        c = s.recv(8192)
+        if not c: break
+        data += c
+    s.close()
+    return struct.unpack(">I", data[6:10])[0], data[10:]
+rc, _ = zgen(0x001B, count)   # SM2: not offered (TPM_RC_SCHEME, parameter 3)
+assert rc == 0x3D2, "SM2: %#x" % rc
+rc, out = zgen(0x001D, count)
+assert rc == 0, "ZGen_2Phase ECMQV: %#x" % rc
+o = 4
+n1 = struct.unpack(">H", out[o:o + 2])[0]
+x, o2 = tpm2b(out, o + 2); y, _ = tpm2b(out, o2)
+assert (int.from_bytes(x, "big"), int.from_bytes(y, "big")) == want, "MQV point differs"
+assert out[o + 2 + n1:o + 2 + n1 + 6] == b"\x00\x04\x00\x00\x00\x00", out[o + 2 + n1:]
+rc, _ = zgen(0x001D, count)   # spent
+assert rc == 0x4C4, "ECMQV counter reuse: %#x" % rc
+PY
 # a TPM Reset ends every outstanding counter
 tpm2_ecephemeral -u Q3.bin -t ce3.bin ecc256 || fail "EC_Ephemeral 3"
 ce3=$((16#$(xxd -p ce3.bin)))
