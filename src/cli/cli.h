@@ -49,7 +49,6 @@ const char *cli_rv_name(CK_RV rv);
 void cli_error(const char *what, CK_RV rv, const tcore_err *err);
 
 /* Blank-padded 32-byte label <-> C string. */
-void cli_pad(CK_UTF8CHAR *out, size_t outlen, const char *s);
 void cli_unpad(char *out, size_t outlen, const CK_UTF8CHAR *in, size_t inlen);
 
 /* Every slot id, ascending, free slot included; *out is malloc'ed. */

@@ -51,7 +51,7 @@ int cli_token_init(tcore *c, tcore_app *app, const cli_args *a)
         fprintf(stderr, "tessera: no free slot for a new token\n");
         return 1;
     }
-    cli_pad(label, sizeof(label), a->label);
+    tc_pad(label, sizeof(label), a->label);
     rv = tcore_init_token(c, slot, (const uint8_t *)a->so_pin, strlen(a->so_pin), label, &err);
     if (rv != CKR_OK) {
         cli_error("initialise token", rv, &err);

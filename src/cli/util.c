@@ -73,13 +73,6 @@ void cli_error(const char *what, CK_RV rv, const tcore_err *err)
     fputc('\n', stderr);
 }
 
-void cli_pad(CK_UTF8CHAR *out, size_t outlen, const char *s)
-{
-    size_t n = strlen(s);
-    memset(out, ' ', outlen);
-    memcpy(out, s, n < outlen ? n : outlen);
-}
-
 void cli_unpad(char *out, size_t outlen, const CK_UTF8CHAR *in, size_t inlen)
 {
     size_t n = inlen;

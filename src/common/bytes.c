@@ -129,3 +129,10 @@ void tc_buf_put_u64(tc_buf *b, uint64_t v)
     tc_store_u64(t, v);
     tc_buf_put(b, t, 8);
 }
+
+void tc_pad(uint8_t *dst, size_t len, const char *src)
+{
+    size_t n = strlen(src);
+    memset(dst, ' ', len);
+    memcpy(dst, src, n < len ? n : len);
+}

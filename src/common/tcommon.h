@@ -86,6 +86,11 @@ static inline uint64_t tc_load_u64(const uint8_t *p)
     return ((uint64_t)tc_load_u32(p) << 32) | tc_load_u32(p + 4);
 }
 
+/* ---- text fields ----------------------------------------------------------
+ * PKCS#11's fixed-width text fields (labels, manufacturer ids) are blank
+ * padded, not NUL-terminated: copy src into dst[len] that way (truncating). */
+void tc_pad(uint8_t *dst, size_t len, const char *src);
+
 /* ---- logging ------------------------------------------------------------
  * To stderr (or the file set by tc_log_set_file), never stdout: the PKCS#11
  * module lives inside other programs. Never pass key material, PINs or shares. */

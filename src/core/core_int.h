@@ -64,6 +64,9 @@ static inline bool tcore_handle_is_token(CK_OBJECT_HANDLE h)
  * AES-256-GCM under keys derived from the SO PIN and from the user PIN with
  * tcrypto_pin_kdf (Argon2id, a random salt per PIN, parameters kept in the
  * blob). The daemon's master-key hierarchy plugs in as another protector.
+ * `who` names a verifier: CKU_SO and CKU_USER are the token's default
+ * users; a protector holds further verifiers (named users) under other
+ * values (the PIN protector up to 64, CKR_DEVICE_MEMORY beyond).
  *
  * Every `key` buffer is TCORE_TOKEN_KEY_LEN bytes, owned by the caller (who
  * keeps it on the secure heap); blobs returned in *blob are malloc'd and
@@ -686,6 +689,11 @@ CK_RV tcore_secret_to_pkey(const uint8_t *secret, size_t len, tcrypto_pkey **out
 CK_RV tcore_obj_check_use_locked(const tcore_obj *o, CK_MECHANISM_TYPE mech,
                                  CK_ATTRIBUTE_TYPE usage);
 CK_RV tcore_obj_check_use_pre(const tcore_obj *o, CK_ATTRIBUTE_TYPE usage);
+/* An EC/Edwards/Montgomery public point as PKCS#11 carries it (CKA_EC_POINT,
+ * ECDH pPublicData): the DER OCTET STRING form or the raw point. expected is
+ * the raw length (0: any, where the curve decides). *pt points into in. */
+bool tcore_ec_point_unwrap(const uint8_t *in, size_t len, size_t expected, const uint8_t **pt,
+                           size_t *ptlen);
 /* A fresh random CKA_UNIQUE_ID; false on allocation failure. */
 bool tcore_obj_new_unique_id(tcore_obj *o);
 /* A template entry's CK_BBOOL value (true for any non-zero byte). */

@@ -332,36 +332,6 @@ done:
 
 /* ---- derivation ------------------------------------------------------------------ */
 
-/* The peer's public value: the raw encoding, or DER OCTET STRING around it
- * (Current Mechanisms §2.3.x: "pPublicData ... may be the DER-encoding of
- * ... CKA_EC_POINT"). */
-static bool peer_point(const uint8_t *p, size_t len, size_t raw_len, const uint8_t **pt)
-{
-    if (len == raw_len) {
-        *pt = p;
-        return true;
-    }
-    tc_reader r;
-    uint8_t tag, l8;
-    size_t l;
-    tc_reader_init(&r, p, len);
-    if (!tc_read_u8(&r, &tag) || tag != 0x04 || !tc_read_u8(&r, &l8))
-        return false;
-    if (l8 < 0x80) {
-        l = l8;
-    } else if (l8 == 0x81) {
-        uint8_t b;
-        if (!tc_read_u8(&r, &b) || b < 0x80)
-            return false;
-        l = b;
-    } else {
-        return false;
-    }
-    if (l != raw_len || tc_reader_left(&r) != l)
-        return false;
-    return tc_read_ref(&r, l, pt);
-}
-
 /* ANSI X9.63 KDF (SEC 1 §3.6.1), as CKD_SHA*_KDF specifies. */
 static CK_RV x963_kdf(tcrypto_md md, const uint8_t *z, size_t zlen, const uint8_t *info,
                       size_t infolen, uint8_t *out, size_t outlen)
@@ -473,7 +443,10 @@ static CK_RV derive_ecdh(const tcore_mech_def *d, const CK_MECHANISM *mech, tcor
     case TCRYPTO_KEY_X448: raw_len = 56; break;
     default: raw_len = 1 + 2 * ((tcrypto_pkey_bits(k) + 7) / 8); break;
     }
-    if (!peer_point(p.pPublicData, p.ulPublicDataLen, raw_len, &pt)) {
+    /* Current Mechanisms §2.3.x: pPublicData may be the raw point or the
+     * DER-encoding of CKA_EC_POINT */
+    size_t ptlen;
+    if (!tcore_ec_point_unwrap(p.pPublicData, p.ulPublicDataLen, raw_len, &pt, &ptlen)) {
         rv = CKR_MECHANISM_PARAM_INVALID;
         goto done;
     }

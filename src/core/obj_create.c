@@ -102,9 +102,7 @@ static bool der_octet_wrap(const uint8_t *in, size_t len, tc_buf *out)
     return !out->failed;
 }
 
-/* Accept the DER OCTET STRING form or the raw point; expected is the raw
- * length (0 = any, for EC where it follows from the curve). */
-static bool ec_point_unwrap(const uint8_t *in, size_t len, size_t expected, const uint8_t **pt,
+bool tcore_ec_point_unwrap(const uint8_t *in, size_t len, size_t expected, const uint8_t **pt,
                             size_t *ptlen)
 {
     if (len >= 2 && in[0] == 0x04) {
@@ -211,7 +209,7 @@ static CK_RV key_from_template(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, const CK_ATT
         if (pt == NULL || pt->pValue == NULL) {
             return blame(CKA_EC_POINT, CKR_TEMPLATE_INCOMPLETE);
         }
-        if (!ec_point_unwrap(pt->pValue, pt->ulValueLen, expected, &raw, &rawlen)) {
+        if (!tcore_ec_point_unwrap(pt->pValue, pt->ulValueLen, expected, &raw, &rawlen)) {
             return blame(CKA_EC_POINT, CKR_ATTRIBUTE_VALUE_INVALID);
         }
         crc = type == TCRYPTO_KEY_EC ? tcrypto_ec_from_parts(curve, raw, rawlen, NULL, 0, out)

@@ -6,8 +6,10 @@
  * Blob (big-endian):
  *   "TPP1" | u32 t_cost | u32 m_cost | u32 parallel | u8 count |
  *   count x { u32 who | salt[16] | iv[12] | wrapped key[32] | tag[16] }
- * The associated data of each entry binds it to the token and the role, so an
- * entry cannot be moved to another token or from the user to the SO.
+ * `who` names the verifier: CKU_SO and CKU_USER for the token's default
+ * users, other values for further (named) users, up to PP_MAX_ENTRIES.
+ * The associated data of each entry binds it to the token and the verifier,
+ * so an entry cannot be moved to another token or from one user to another.
  * A wrong PIN fails the GCM tag: CKR_PIN_INCORRECT.
  */
 #include <stdlib.h>
@@ -21,7 +23,7 @@
 #define PP_TAG 16
 #define PP_ENTRY (4 + PP_SALT + PP_IV + TCORE_TOKEN_KEY_LEN + PP_TAG)
 #define PP_HDR (4 + 12 + 1)
-#define PP_MAX_ENTRIES 2
+#define PP_MAX_ENTRIES 64
 
 typedef struct {
     uint32_t who;
@@ -64,9 +66,6 @@ static bool pp_parse(const uint8_t *blob, size_t len, pp_blob *out)
         if (!tc_read_u32(&r, &e->who) || !tc_read_ref(&r, PP_SALT, &e->salt) ||
             !tc_read_ref(&r, PP_IV, &e->iv) || !tc_read_ref(&r, TCORE_TOKEN_KEY_LEN, &e->ct) ||
             !tc_read_ref(&r, PP_TAG, &e->tag)) {
-            return false;
-        }
-        if (e->who != CKU_SO && e->who != CKU_USER) {
             return false;
         }
         for (uint8_t j = 0; j < i; j++) {
@@ -272,6 +271,9 @@ static CK_RV pp_set_pin(void *ctx, const char *token_id, const uint8_t *blob, si
     }
     for (size_t i = 0; i < b.n; i++) {
         keep += b.e[i].who != who;
+    }
+    if (keep + 1 > PP_MAX_ENTRIES) {
+        return CKR_DEVICE_MEMORY;
     }
     nlen = PP_HDR + (keep + 1) * PP_ENTRY;
     nb = malloc(nlen);

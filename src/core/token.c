@@ -421,13 +421,6 @@ const char *tcore_token_id(const tcore_token *t)
     return t->id;
 }
 
-static void pad_copy(CK_UTF8CHAR *dst, size_t dlen, const char *src)
-{
-    size_t n = strlen(src);
-    memset(dst, ' ', dlen);
-    memcpy(dst, src, n < dlen ? n : dlen);
-}
-
 static CK_FLAGS count_flags(uint8_t fails, CK_FLAGS low, CK_FLAGS final, CK_FLAGS locked)
 {
     if (fails >= TCORE_PIN_MAX_TRIES) {
@@ -446,10 +439,10 @@ CK_RV tcore_token_get_info(tcore_token *t, CK_TOKEN_INFO *info)
     CK_RV rv;
 
     memset(&ti, 0, sizeof(ti));
-    pad_copy(ti.label, sizeof(ti.label), "");
-    pad_copy(ti.manufacturerID, sizeof(ti.manufacturerID), "Tessera");
-    pad_copy(ti.model, sizeof(ti.model), "embedded");
-    pad_copy(ti.serialNumber, sizeof(ti.serialNumber), "");
+    tc_pad(ti.label, sizeof(ti.label), "");
+    tc_pad(ti.manufacturerID, sizeof(ti.manufacturerID), "Tessera");
+    tc_pad(ti.model, sizeof(ti.model), "embedded");
+    tc_pad(ti.serialNumber, sizeof(ti.serialNumber), "");
     ti.flags = CKF_RNG;
     ti.ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
     ti.ulSessionCount = CK_UNAVAILABLE_INFORMATION;
@@ -473,7 +466,7 @@ CK_RV tcore_token_get_info(tcore_token *t, CK_TOKEN_INFO *info)
             return rv;
         }
         memcpy(ti.label, m.label, sizeof(ti.label));
-        pad_copy(ti.serialNumber, sizeof(ti.serialNumber), t->id);
+        tc_pad(ti.serialNumber, sizeof(ti.serialNumber), t->id);
         ti.flags |= CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_RESTORE_KEY_NOT_NEEDED;
         if (t->set->prot.has_pin(t->set->prot.ctx, m.blob, m.blob_len, CKU_USER)) {
             ti.flags |= CKF_USER_PIN_INITIALIZED;

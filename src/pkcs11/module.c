@@ -255,15 +255,6 @@ out:
 
 /* ---- C_GetInfo ---------------------------------------------------------- */
 
-void p11_pad(CK_UTF8CHAR *dst, size_t len, const char *src)
-{
-    size_t n = strlen(src);
-    if (n > len)
-        n = len;
-    memset(dst, ' ', len);
-    memcpy(dst, src, n);
-}
-
 P11_EXPORT CK_RV C_GetInfo(CK_INFO_PTR pInfo)
 {
     CK_RV rv = p11_lib_enter();
@@ -277,9 +268,9 @@ P11_EXPORT CK_RV C_GetInfo(CK_INFO_PTR pInfo)
     memset(&info, 0, sizeof(info));
     info.cryptokiVersion.major = 3;
     info.cryptokiVersion.minor = 0;
-    p11_pad(info.manufacturerID, sizeof(info.manufacturerID), "Tessera");
+    tc_pad(info.manufacturerID, sizeof(info.manufacturerID), "Tessera");
     info.flags = 0;
-    p11_pad(info.libraryDescription, sizeof(info.libraryDescription),
+    tc_pad(info.libraryDescription, sizeof(info.libraryDescription),
             "Tessera PKCS#11 module");
     info.libraryVersion.major = P11_LIB_MAJOR;
     info.libraryVersion.minor = P11_LIB_MINOR;

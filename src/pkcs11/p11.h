@@ -39,7 +39,4 @@ CK_RV p11_end(tcore_session *s, CK_RV rv, const char *fn);
 /* Log a core error at debug level (which argument, which template entry). */
 void p11_log_error(const char *fn, const tcore_err *e);
 
-/* Copy src into a blank-padded, not NUL-terminated field (CK_INFO etc.). */
-void p11_pad(CK_UTF8CHAR *dst, size_t len, const char *src);
-
 #endif

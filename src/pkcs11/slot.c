@@ -49,8 +49,8 @@ P11_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
     memset(&info, 0, sizeof(info));
     char desc[64];
     snprintf(desc, sizeof(desc), "Tessera slot %lu", (unsigned long)slotID);
-    p11_pad(info.slotDescription, sizeof(info.slotDescription), desc);
-    p11_pad(info.manufacturerID, sizeof(info.manufacturerID), "Tessera");
+    tc_pad(info.slotDescription, sizeof(info.slotDescription), desc);
+    tc_pad(info.manufacturerID, sizeof(info.manufacturerID), "Tessera");
     /* A software token: always present, not removable, not hardware. */
     info.flags = CKF_TOKEN_PRESENT;
     info.hardwareVersion.major = 0;

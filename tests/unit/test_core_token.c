@@ -374,6 +374,52 @@ static void test_logout_hides_private_objects(void **state)
  * tells a damaged blob (device error) from a flipped wrapped-key byte (fails
  * like a wrong PIN); through the token, any edit of the record fails its MAC
  * before the protector sees it. */
+/* The PIN protector holds more verifiers than the two default users (the
+ * named users of a partition): each opens the same key with its own PIN,
+ * none with another's, and replacing one keeps the others. */
+static void test_protector_many_verifiers(void **state)
+{
+    (void)state;
+    tcore_protector p;
+    uint8_t key[TCORE_TOKEN_KEY_LEN], got[TCORE_TOKEN_KEY_LEN];
+    uint8_t *blob = NULL, *nb = NULL;
+    size_t len = 0, nlen = 0;
+    char pin[32];
+    const char *id = "0123456789abcdef";
+    assert_int_equal(tcore_protector_pin(&test_kdf, &p), CKR_OK);
+    assert_int_equal(p.create(p.ctx, id, P(SO_PIN), key, &blob, &len), CKR_OK);
+    for (uint32_t who = 1; who < 64; who++) {
+        snprintf(pin, sizeof(pin), "pin-of-%u", (unsigned)who);
+        assert_int_equal(p.set_pin(p.ctx, id, blob, len, who, key, P(pin), &nb, &nlen), CKR_OK);
+        free(blob);
+        blob = nb;
+        len = nlen;
+    }
+    assert_int_equal(tcore_protector_pin_blob_check(blob, len), CKR_OK);
+    for (uint32_t who = 1; who < 64; who += 7) {
+        snprintf(pin, sizeof(pin), "pin-of-%u", (unsigned)who);
+        assert_true(p.has_pin(p.ctx, blob, len, who));
+        assert_int_equal(p.unlock(p.ctx, id, blob, len, who, P(pin), got), CKR_OK);
+        assert_memory_equal(got, key, sizeof(key));
+        assert_int_equal(p.unlock(p.ctx, id, blob, len, who + 1, P(pin), got), CKR_PIN_INCORRECT);
+    }
+    assert_int_equal(p.unlock(p.ctx, id, blob, len, CKU_SO, P(SO_PIN), got), CKR_OK);
+    /* a 65th verifier does not fit; replacing an existing one does */
+    assert_int_equal(p.set_pin(p.ctx, id, blob, len, 64, key, P("one-too-many"), &nb, &nlen),
+                     CKR_DEVICE_MEMORY);
+    assert_int_equal(p.set_pin(p.ctx, id, blob, len, 5, key, P("new-pin-5"), &nb, &nlen), CKR_OK);
+    assert_int_equal(p.unlock(p.ctx, id, nb, nlen, 5, P("pin-of-5"), got), CKR_PIN_INCORRECT);
+    assert_int_equal(p.unlock(p.ctx, id, nb, nlen, 5, P("new-pin-5"), got), CKR_OK);
+    assert_int_equal(p.unlock(p.ctx, id, nb, nlen, 6, P("pin-of-6"), got), CKR_OK);
+    free(nb);
+    free(blob);
+    tc_wipe(key, sizeof(key));
+    tc_wipe(got, sizeof(got));
+    if (p.destroy != NULL) {
+        p.destroy(p.ctx);
+    }
+}
+
 static void test_meta_tamper(void **state)
 {
     tc_env *e = *state;
@@ -527,6 +573,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persistence_across_reopen, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_logout_hides_private_objects, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_meta_tamper, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_protector_many_verifiers, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

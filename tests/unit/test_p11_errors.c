@@ -216,6 +216,46 @@ static void test_slot_id_invalid(void **state)
     assert_int_equal(f->C_GetSlotInfo((CK_SLOT_ID)-1, &si), I);
 }
 
+/* A template the core refuses: the module logs (debug level) which entry
+ * and attribute was wrong, as the core reported it. */
+static void test_template_error_logged(void **state)
+{
+    (void)state;
+    char conf[320], log[320], line[900];
+    snprintf(conf, sizeof(conf), "%s/debug.conf", t_dir);
+    snprintf(log, sizeof(log), "%s/module.log", t_dir);
+    FILE *fp = fopen(conf, "w");
+    assert_non_null(fp);
+    snprintf(line, sizeof(line),
+             "store = %s/tessera.db\nlog_level = debug\nlog_file = %s\npin_kdf_t_cost = 1\n"
+             "pin_kdf_m_cost = 64\npin_kdf_lanes = 1\n",
+             t_dir, log);
+    fputs(line, fp);
+    fclose(fp);
+    setenv("TESSERA_CONF", conf, 1);
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+    CK_SLOT_ID slot = t_init_token("log");
+    CK_SESSION_HANDLE h = t_open(slot, true);
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ULONG bits = 2048;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                        {CKA_LABEL, "x", 1},
+                        {CKA_MODULUS_BITS, &bits, sizeof(bits)}};
+    CK_OBJECT_HANDLE o;
+    assert_int_equal(f->C_CreateObject(h, t, 3, &o), CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+    fp = fopen(log, "r");
+    assert_non_null(fp);
+    bool found = false;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        if (strstr(line, "C_CreateObject: 0x12: template entry 2 (attribute 0x121)") != NULL) {
+            found = true;
+        }
+    }
+    fclose(fp);
+    assert_true(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_object_handle_invalid, setup_env, teardown_env),
         cmocka_unit_test_setup_teardown(test_null_arguments, setup_env, teardown_env),
         cmocka_unit_test_setup_teardown(test_slot_id_invalid, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_template_error_logged, setup_env, teardown_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
