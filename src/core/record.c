@@ -230,10 +230,15 @@ static CK_RV open_sealed(const char *token_id, const tcore_record *rec, const ui
     crc = tcrypto_gcm_decrypt(key, TCORE_TOKEN_KEY_LEN, rec->sealed, REC_IV, aad.p, aad.len,
                               rec->sealed + REC_IV, ctlen, rec->sealed + REC_IV + ctlen, REC_TAG,
                               pt);
+    if (crc == TCRYPTO_ERR_DECRYPT) {
+        /* logged by the caller, which first asks whether the key is stale */
+        rv = CKR_ENCRYPTED_DATA_INVALID;
+        goto out;
+    }
     if (crc != TCRYPTO_OK) {
-        TC_ERROR(TCORE_LOG, "token %s: object %016llx failed its integrity check (%s)",
-                 token_id, (unsigned long long)rec->obj_id, tcrypto_rc_str(crc));
-        rv = CKR_DEVICE_ERROR;
+        TC_ERROR(TCORE_LOG, "token %s: object %016llx cannot be opened (%s)", token_id,
+                 (unsigned long long)rec->obj_id, tcrypto_rc_str(crc));
+        rv = CKR_FUNCTION_FAILED;
         goto out;
     }
     rv = decode_sealed(pt, ctlen, rec->version == 2, rec->cls, rec->key_type, secret,
@@ -411,6 +416,22 @@ static CK_RV apply_open(tcore_obj *o, const tcore_record *rec, const uint8_t *ke
     return CKR_OK;
 }
 
+/* Is `key` not the token's key any more (its key id differs from the one
+ * in the metadata)? Asked only when a sealed part fails to open. */
+static bool key_is_stale(tcore_token *t, const uint8_t *key)
+{
+    uint8_t id[TCORE_KEY_ID_LEN], zero[TCORE_KEY_ID_LEN] = {0};
+    tcore_meta m;
+    bool stale = false;
+    if (tcore_key_id(key, id) != CKR_OK || tcore_meta_load(t, &m) != CKR_OK) {
+        return false;
+    }
+    stale = memcmp(m.key_id, zero, sizeof(zero)) != 0 &&
+            !tcrypto_memeq(m.key_id, id, TCORE_KEY_ID_LEN);
+    tcore_meta_free(&m);
+    return stale;
+}
+
 /* Open o's sealed part with `key` (o->lock held or o not yet shared). */
 static CK_RV open_with(tcore_obj *o, const uint8_t *key)
 {
@@ -451,6 +472,19 @@ static CK_RV open_with(tcore_obj *o, const uint8_t *key)
     rec.sealed_len = o->sealed_len;
     rv = apply_open(o, &rec, key);
     free(pub);
+    if (rv == CKR_ENCRYPTED_DATA_INVALID) {
+        if (key_is_stale(o->token, key)) {
+            /* the token was re-initialised by another process: this key
+             * opens nothing of it, and the object is not to blame */
+            TC_WARN(TCORE_LOG, "token %s: the token key held here is no longer the token's "
+                               "(re-initialised elsewhere)",
+                    tcore_token_id(o->token));
+            return CKR_USER_NOT_LOGGED_IN;
+        }
+        TC_ERROR(TCORE_LOG, "token %s: object %016llx failed its integrity check",
+                 tcore_token_id(o->token), (unsigned long long)o->id);
+        rv = CKR_DEVICE_ERROR;
+    }
     if (rv == CKR_DEVICE_ERROR) {
         o->broken = true;
     }

@@ -620,6 +620,22 @@ static void test_reinit_under_logged_in_process(void **state)
                 if (read(done[0], &c, 1) == 1) {
                     CK_RV rv = f->C_GenerateKey(h, &m, t, 2, &k);
                     rc = rv == CKR_OK ? 2 : 0;
+                    /* the new token's key, made by B: A's stale key opens
+                     * nothing, and that is no tamper alarm */
+                    CK_OBJECT_CLASS sk = CKO_SECRET_KEY;
+                    /* by class: the label index of a private object is
+                     * keyed by the token key, the class index is not */
+                    CK_ATTRIBUTE qa[] = {{CKA_CLASS, &sk, sizeof(sk)}};
+                    CK_OBJECT_HANDLE hs[4];
+                    CK_ULONG n = 0;
+                    if (f->C_FindObjectsInit(h, qa, 1) == CKR_OK &&
+                        f->C_FindObjects(h, hs, 4, &n) == CKR_OK) {
+                        (void)f->C_FindObjectsFinal(h);
+                        CK_MECHANISM e = {CKM_AES_ECB, NULL, 0};
+                        if (n > 0 && f->C_EncryptInit(h, &e, hs[0]) == CKR_OK) {
+                            rc = 3;
+                        }
+                    }
                 }
             }
             f->C_Finalize(NULL);
@@ -636,6 +652,9 @@ static void test_reinit_under_logged_in_process(void **state)
     assert_int_equal(f->C_Login(h, CKU_SO, PIN_ARGS(SO_PIN)), CKR_OK);
     assert_int_equal(f->C_InitPIN(h, PIN_ARGS(USER_PIN)), CKR_OK);
     assert_int_equal(f->C_Logout(h), CKR_OK);
+    assert_int_equal(f->C_Login(h, CKU_USER, PIN_ARGS(USER_PIN)), CKR_OK);
+    gen_aes(h, "after", false);
+    assert_int_equal(f->C_Logout(h), CKR_OK);
     assert_int_equal(f->C_CloseSession(h), CKR_OK);
     assert_int_equal(write(done[1], "d", 1), 1);
     int st = 0;
@@ -644,9 +663,11 @@ static void test_reinit_under_logged_in_process(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
     snprintf(q, sizeof(q), "select count(*) from kv where cast(key as text) like 't/%s/o/%%'", tid);
     offline();
-    assert_string_equal(sql_out(q), "0");
+    assert_string_equal(sql_out(q), "1"); /* only the new token's key */
     online();
     assert_true(log_has("re-initialised since this process unlocked its key"));
+    assert_false(log_has("failed its integrity check"));
+    assert_true(log_has("no longer the token"));
 }
 
 /* Lengths from the caller are bounded before anything is computed from
