@@ -868,6 +868,37 @@ static void test_concurrent_readers_no_false_alarm(void **state)
     assert_false(log_has("index rows where"));
 }
 
+/* Another process holds the store's write lock (an open write transaction
+ * in the sqlite3 program) longer than the write ceiling: the module's write
+ * answers CKR_FUNCTION_FAILED, logged as a busy store, not a device error,
+ * and works again once the lock is free. */
+static void test_write_lock_ceiling(void **state)
+{
+    (void)state;
+    CK_SLOT_ID slot = t_ready_token("busy");
+    CK_SESSION_HANDLE h = user_session(slot, USER_PIN);
+    char cmd[1200], flag[420];
+    snprintf(flag, sizeof(flag), "%s/locked", t_dir);
+    snprintf(cmd, sizeof(cmd),
+             "printf 'BEGIN IMMEDIATE;\\n.shell touch %s\\n.shell sleep 11\\nROLLBACK;\\n' | "
+             "sqlite3 '%s' >/dev/null 2>&1 &",
+             flag, db);
+    assert_int_equal(system(cmd), 0);
+    for (int i = 0; i < 100 && access(flag, F_OK) != 0; i++) {
+        usleep(50 * 1000);
+    }
+    assert_int_equal(access(flag, F_OK), 0);
+    CK_ULONG len = 32;
+    CK_MECHANISM m = {CKM_AES_KEY_GEN, NULL, 0};
+    CK_ATTRIBUTE t[] = {{CKA_TOKEN, &yes, 1}, {CKA_VALUE_LEN, &len, sizeof(len)}};
+    CK_OBJECT_HANDLE k;
+    assert_int_equal(f->C_GenerateKey(h, &m, t, 2, &k), CKR_FUNCTION_FAILED);
+    assert_true(log_has("stayed locked by another writer"));
+    assert_false(log_has("commit: storage backend failure"));
+    sleep(4);
+    assert_int_equal(f->C_GenerateKey(h, &m, t, 2, &k), CKR_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -884,6 +915,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search_value_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_no_false_alarm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_lock_ceiling, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
