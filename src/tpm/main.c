@@ -20,7 +20,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tessera-tpm --state DIR --port N [--address A] [--log-level L]\n"
+    fprintf(f, "usage: tessera-tpm --state DIR {--port N | --ctrl unix:PATH} [--address A]\n"
+               "                   [--log-level L]\n"
                "                   [--max-connections N] [--idle-timeout S] [--read-timeout S]\n"
                "                   [--write-timeout S] [--profile default|small]\n"
                "       tessera-tpm measure --port N [--address A] --pcr P --log FILE "
@@ -88,6 +89,13 @@ int main(int argc, char **argv)
                 lim.read_timeout_ms = ms;
             else
                 lim.write_timeout_ms = ms;
+        } else if (strcmp(a, "--ctrl") == 0) {
+            /* the swtpm control channel on a Unix socket (QEMU) */
+            if (strncmp(v, "unix:", 5) != 0 || v[5] == '\0') {
+                fprintf(stderr, "tessera-tpm: --ctrl takes unix:PATH\n");
+                return 2;
+            }
+            lim.ctrl_unix = v + 5;
         } else if (strcmp(a, "--profile") == 0) {
             if (strcmp(v, "default") != 0 && strcmp(v, "small") != 0) {
                 fprintf(stderr, "tessera-tpm: unknown profile %s (default, small)\n", v);
@@ -109,7 +117,7 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    if (state == NULL || port < 0) {
+    if (state == NULL || (port < 0 && lim.ctrl_unix == NULL)) {
         usage(stderr);
         return 2;
     }
@@ -125,7 +133,7 @@ int main(int argc, char **argv)
         return 1;
     }
     (void)ttpm_set_profile(t, profile);
-    int rc = ttpm_server_run(t, addr, (uint16_t)port, &lim, &g_stop);
+    int rc = ttpm_server_run(t, addr, port < 0 ? 0 : (uint16_t)port, &lim, &g_stop);
     ttpm_free(t);
     return rc == 0 ? 0 : 1;
 }

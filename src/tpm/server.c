@@ -17,12 +17,15 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +36,7 @@
 #define MS_SIGNAL_POWER_OFF 2
 #define MS_SIGNAL_HASH_START 5
 #define MS_SIGNAL_HASH_DATA 6
+#define MS_SIGNAL_HASH_END 7
 #define MS_SEND_COMMAND 8
 #define MS_REMOTE_HANDSHAKE 15
 #define MS_SIGNAL_RESET 17
@@ -46,11 +50,29 @@
 #define SW_SHUTDOWN 3
 #define SW_GET_TPMESTABLISHED 4
 #define SW_SET_LOCALITY 5
+#define SW_HASH_START 6
+#define SW_HASH_DATA 7
+#define SW_HASH_END 8
 #define SW_CANCEL_TPM_CMD 9
 #define SW_STORE_VOLATILE 10
 #define SW_RESET_TPMESTABLISHED 11
 #define SW_STOP 14
+#define SW_SET_DATAFD 16
 #define SW_SET_BUFFERSIZE 17
+#define SW_TPM_FAIL 9 /* the control channel's result for a failure */
+
+/* swtpm control channel capability bits (swtpm_ioctls(3), PTM_CAP_*) */
+#define CAP_INIT 0x1
+#define CAP_SHUTDOWN 0x2
+#define CAP_GET_TPMESTABLISHED 0x4
+#define CAP_SET_LOCALITY 0x8
+#define CAP_HASHING 0x10
+#define CAP_CANCEL_TPM_CMD 0x20
+#define CAP_STORE_VOLATILE 0x40
+#define CAP_RESET_TPMESTABLISHED 0x80
+#define CAP_STOP 0x400
+#define CAP_SET_DATAFD 0x1000
+#define CAP_SET_BUFFERSIZE 0x2000
 
 #define BUF_CAP (TTPM_MAX_COMMAND + 16)
 /* Output queue: commands of a connection are run only while less than
@@ -67,6 +89,11 @@ typedef struct {
     int proto; /* control connections: decided by the first message */
     bool closing; /* close once the output queue is sent */
     bool eof;     /* the peer will send nothing more */
+    /* the Unix control channel and the data channel it handed over (QEMU):
+     * local by file permission, so never evicted nor closed when idle */
+    bool local;
+    bool unix_ctrl;
+    int passed_fd; /* a descriptor received with SCM_RIGHTS, or -1 */
     uint64_t last_io;    /* ms: last byte received or sent */
     uint64_t msg_start;  /* ms: first byte of the incomplete message in buf */
     uint64_t out_since;  /* ms: last time the output queue shrank (or began) */
@@ -81,13 +108,18 @@ typedef struct {
     const ttpm_server_limits *lim;
     int last_proto; /* of the data port, to read ambiguous control codes */
     bool stop;
+    conn **conns;
+    unsigned max;
 } server;
+
+static conn *add_conn(server *s, int fd, bool control);
 
 const ttpm_server_limits ttpm_server_defaults = {
     .max_conns = 32,
     .idle_timeout_ms = 3600 * 1000,
     .read_timeout_ms = 10 * 1000,
     .write_timeout_ms = 10 * 1000,
+    .ctrl_unix = NULL,
 };
 
 static uint64_t now_ms(void)
@@ -191,9 +223,11 @@ static bool data_step(server *s, conn *c, bool *progress)
     *progress = false;
     if (c->len < 4)
         return true;
-    if (c->buf[0] != 0x00) {
+    if (c->proto == PROTO_RAW || c->buf[0] != 0x00) {
         /* raw TPM command (swtpm socket data channel): a tag 0x80xx, or
-         * garbage that earns a TPM_RC_BAD_TAG; mssim codes start with 0. */
+         * garbage that earns a TPM_RC_BAD_TAG; mssim codes start with 0.
+         * A data channel handed over by CMD_SET_DATAFD is raw only (QEMU
+         * probes it with a TPM 1.2 command, tag 0x00C1). */
         if (c->len < 10)
             return true;
         uint32_t size = tc_load_u32(c->buf + 2);
@@ -268,17 +302,22 @@ static bool control_step(server *s, conn *c, bool *progress)
         c->proto = sw ? PROTO_RAW : PROTO_MSSIM;
     }
     bool swtpm = c->proto == PROTO_RAW;
-    if (code == MS_SIGNAL_HASH_DATA && !swtpm) {
+    TC_DEBUG("tpm", "control message %u (%s), %zu bytes buffered", code,
+             swtpm ? "swtpm" : "mssim", c->len);
+    /* DRTM data (mssim HASH_DATA, swtpm CMD_HASH_DATA): a length and the
+     * bytes, at most the 4096 of swtpm's ptm_hdata */
+    if ((code == MS_SIGNAL_HASH_DATA && !swtpm) || (code == SW_HASH_DATA && swtpm)) {
         if (c->len < 8)
             return true;
         uint32_t n = tc_load_u32(c->buf + 4);
-        if (n > TTPM_MAX_COMMAND)
+        if (n > 4096)
             return false;
         if (c->len < 8 + (size_t)n)
             return true;
+        bool ok = ttpm_hash_data(t, c->buf + 8, n);
         consume(c, 8 + n);
         *progress = true;
-        return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
+        return queue_u32s(c, (const uint32_t[]){ ok ? 0 : SW_TPM_FAIL }, 1);
     }
     if (!swtpm) {
         consume(c, 4);
@@ -291,6 +330,12 @@ static bool control_step(server *s, conn *c, bool *progress)
             break;
         case MS_SIGNAL_POWER_OFF:
             ttpm_power_off(t);
+            break;
+        case MS_SIGNAL_HASH_START:
+            (void)ttpm_hash_start(t);
+            break;
+        case MS_SIGNAL_HASH_END:
+            (void)ttpm_hash_end(t);
             break;
         case MS_SIGNAL_RESET:
         case MS_SIGNAL_RESTART:
@@ -309,9 +354,11 @@ static bool control_step(server *s, conn *c, bool *progress)
     case SW_GET_CAPABILITY: {
         consume(c, 4);
         *progress = true;
-        /* INIT|SHUTDOWN|GET_TPMESTABLISHED|SET_LOCALITY|CANCEL|STORE_VOLATILE|
-         * RESET_TPMESTABLISHED|STOP|SET_BUFFERSIZE */
-        uint32_t caps = 0x1 | 0x2 | 0x4 | 0x8 | 0x80 | 0x100 | 0x200 | 0x1000 | 0x10000;
+        /* ptm_cap, a 64-bit value. No state blobs (migration). */
+        uint32_t caps = CAP_INIT | CAP_SHUTDOWN | CAP_GET_TPMESTABLISHED | CAP_SET_LOCALITY |
+                        CAP_HASHING |
+                        CAP_CANCEL_TPM_CMD | CAP_STORE_VOLATILE | CAP_RESET_TPMESTABLISHED |
+                        CAP_STOP | CAP_SET_BUFFERSIZE | (c->unix_ctrl ? CAP_SET_DATAFD : 0);
         const uint32_t r[2] = { 0, caps };
         return queue_u32s(c, r, 2);
     }
@@ -335,20 +382,54 @@ static bool control_step(server *s, conn *c, bool *progress)
         return queue(c, r, sizeof(r));
     }
     case SW_SET_LOCALITY:
-    case SW_RESET_TPMESTABLISHED:
-        if (c->len < 5)
+    case SW_RESET_TPMESTABLISHED: {
+        /* The locality is one byte; QEMU sends the whole request union
+         * (ptm_loc, ptm_reset_est: 4 bytes), the tpm2-tss TCTI the byte. */
+        size_t n = c->unix_ctrl ? 8 : 5;
+        if (c->len < n)
             return true;
         if (code == SW_SET_LOCALITY)
             t->locality = c->buf[4] <= 4 ? c->buf[4] : t->locality;
-        consume(c, 5);
+        consume(c, n);
         *progress = true;
+        return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
+    }
+    case SW_STOP:
+        /* halted until CMD_INIT, the process stays */
+        consume(c, 4);
+        *progress = true;
+        ttpm_power_off(t);
         return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
     case SW_CANCEL_TPM_CMD:
     case SW_STORE_VOLATILE:
-    case SW_STOP:
         consume(c, 4);
         *progress = true;
         return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
+    case SW_HASH_START:
+    case SW_HASH_END: {
+        consume(c, 4);
+        *progress = true;
+        bool ok = code == SW_HASH_START ? ttpm_hash_start(t) : ttpm_hash_end(t);
+        return queue_u32s(c, (const uint32_t[]){ ok ? 0 : SW_TPM_FAIL }, 1);
+    }
+    case SW_SET_DATAFD: {
+        /* The TPM command channel arrives as a socket passed with the
+         * message (QEMU's tpm-emulator backend); it speaks raw TPM
+         * commands like the swtpm data port. */
+        consume(c, 4);
+        *progress = true;
+        int fd = c->passed_fd;
+        c->passed_fd = -1;
+        conn *d = fd >= 0 ? add_conn(s, fd, false) : NULL;
+        if (d == NULL) {
+            if (fd >= 0)
+                close(fd);
+            return queue_u32s(c, (const uint32_t[]){ SW_TPM_FAIL }, 1);
+        }
+        d->local = true;
+        d->proto = PROTO_RAW;
+        return queue_u32s(c, (const uint32_t[]){ 0 }, 1);
+    }
     case SW_SET_BUFFERSIZE: {
         if (c->len < 8)
             return true;
@@ -387,6 +468,8 @@ static int listen_on(const char *addr, uint16_t port)
 static void close_conn(conn **slot)
 {
     conn *c = *slot;
+    if (c->passed_fd >= 0)
+        close(c->passed_fd);
     close(c->fd);
     tc_wipe(c, sizeof(*c));
     free(c);
@@ -431,7 +514,31 @@ static bool serve(server *s, conn *c)
 static bool receive(conn *c)
 {
     for (;;) {
-        ssize_t got = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+        struct iovec iov = { c->buf + c->len, sizeof(c->buf) - c->len };
+        union {
+            struct cmsghdr h;
+            uint8_t b[CMSG_SPACE(4 * sizeof(int))];
+        } cm;
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (c->unix_ctrl) {
+            mh.msg_control = cm.b;
+            mh.msg_controllen = sizeof(cm.b);
+        }
+        ssize_t got = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        /* keep the newest descriptor passed, close any other */
+        for (struct cmsghdr *h = c->unix_ctrl ? CMSG_FIRSTHDR(&mh) : NULL; h != NULL;
+             h = CMSG_NXTHDR(&mh, h)) {
+            if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < nfd; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+                if (c->passed_fd >= 0)
+                    close(c->passed_fd);
+                c->passed_fd = fd;
+            }
+        }
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -464,43 +571,96 @@ static const char *expired(const server *s, const conn *c, uint64_t now)
         return "incomplete message";
     if (c->out_len > 0 && l->write_timeout_ms && now - c->out_since > l->write_timeout_ms)
         return "responses not read";
-    if (l->idle_timeout_ms && now - c->last_io > l->idle_timeout_ms)
+    if (l->idle_timeout_ms && !c->local && now - c->last_io > l->idle_timeout_ms)
         return "idle";
     return NULL;
 }
 
-static void accept_one(server *s, int lfd, bool control, conn **conns, unsigned max)
+/* A new connection in the table; when it is full the idlest connection
+ * that is not local makes room. NULL (fd left open) if none can. */
+static conn *add_conn(server *s, int fd, bool control)
 {
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0)
-        return;
+    conn **conns = s->conns;
     int slot = -1, idlest = -1;
-    for (unsigned i = 0; i < max; i++) {
+    for (unsigned i = 0; i < s->max; i++) {
         if (conns[i] == NULL) {
             slot = (int)i;
             break;
         }
-        if (idlest < 0 || conns[i]->last_io < conns[idlest]->last_io)
+        if (!conns[i]->local && (idlest < 0 || conns[i]->last_io < conns[idlest]->last_io))
             idlest = (int)i;
     }
     if (slot < 0 && idlest >= 0) {
         /* Full: the connection that has been quiet longest makes room, so
          * idle clients cannot lock everybody out. */
-        TC_INFO("tpm", "connection limit (%u) reached: closing the idlest connection", max);
+        TC_INFO("tpm", "connection limit (%u) reached: closing the idlest connection", s->max);
         close_conn(&conns[idlest]);
         slot = idlest;
     }
     conn *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
+    if (c == NULL)
+        return NULL;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+        free(c);
+        return NULL;
+    }
+    set_sockopts(fd);
+    c->fd = fd;
+    c->passed_fd = -1;
+    c->control = control;
+    c->last_io = c->msg_start = c->out_since = now_ms();
+    conns[slot] = c;
+    return c;
+}
+
+static void accept_one(server *s, int lfd, bool control, bool unix_ctrl)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    conn *c = add_conn(s, fd, control);
     if (c == NULL) {
         close(fd);
         return;
     }
-    (void)s;
-    set_sockopts(fd);
-    c->fd = fd;
-    c->control = control;
-    c->last_io = c->msg_start = c->out_since = now_ms();
-    conns[slot] = c;
+    if (unix_ctrl) {
+        c->unix_ctrl = c->local = true;
+        c->proto = PROTO_RAW; /* only the swtpm control protocol */
+    }
+}
+
+/* A Unix socket at path for the swtpm control channel; a stale socket
+ * left there is replaced, any other file is not. */
+static int listen_unix(const char *path)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            errno = EEXIST;
+            return -1;
+        }
+        (void)unlink(path);
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    mode_t old = umask(0177); /* the socket file: owner only */
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (rc != 0 || listen(fd, 4) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, const ttpm_server_limits *lim,
@@ -510,28 +670,47 @@ int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, const ttpm_server_
         lim = &ttpm_server_defaults;
     server s = { .t = t, .lim = lim, .last_proto = PROTO_UNKNOWN };
     unsigned max = lim->max_conns ? lim->max_conns : 1;
-    int lfd[2];
-    lfd[0] = listen_on(addr, port);
-    lfd[1] = listen_on(addr, (uint16_t)(port + 1));
-    conn **conns = calloc(max, sizeof(*conns));
-    struct pollfd *pfd = calloc(2 + (size_t)max, sizeof(*pfd));
-    int *map = calloc(2 + (size_t)max, sizeof(*map));
-    if (lfd[0] < 0 || lfd[1] < 0 || conns == NULL || pfd == NULL || map == NULL) {
-        TC_ERROR("tpm", "cannot listen on %s:%u/%u: %s", addr, port, port + 1, strerror(errno));
-        if (lfd[0] >= 0)
-            close(lfd[0]);
-        if (lfd[1] >= 0)
-            close(lfd[1]);
+    /* listeners: TPM port, platform/control port, Unix control socket */
+    int lfd[3] = { -1, -1, -1 };
+    bool listening = true;
+    if (port != 0) {
+        lfd[0] = listen_on(addr, port);
+        lfd[1] = listen_on(addr, (uint16_t)(port + 1));
+        listening = lfd[0] >= 0 && lfd[1] >= 0;
+        if (!listening)
+            TC_ERROR("tpm", "cannot listen on %s:%u/%u: %s", addr, port, port + 1,
+                     strerror(errno));
+    }
+    if (listening && lim->ctrl_unix != NULL) {
+        lfd[2] = listen_unix(lim->ctrl_unix);
+        listening = lfd[2] >= 0;
+        if (!listening)
+            TC_ERROR("tpm", "cannot listen on %s: %s", lim->ctrl_unix, strerror(errno));
+    }
+    s.max = max;
+    s.conns = calloc(max, sizeof(*s.conns));
+    conn **conns = s.conns;
+    struct pollfd *pfd = calloc(3 + (size_t)max, sizeof(*pfd));
+    int *map = calloc(3 + (size_t)max, sizeof(*map));
+    if (!listening || conns == NULL || pfd == NULL || map == NULL) {
+        for (int i = 0; i < 3; i++)
+            if (lfd[i] >= 0)
+                close(lfd[i]);
         free(conns);
         free(pfd);
         free(map);
         return -1;
     }
-    TC_INFO("tpm", "listening on %s port %u (TPM) and %u (platform/control)", addr, port,
-            port + 1);
+    if (port != 0)
+        TC_INFO("tpm", "listening on %s port %u (TPM) and %u (platform/control)", addr, port,
+                port + 1);
+    if (lim->ctrl_unix != NULL)
+        TC_INFO("tpm", "swtpm control channel on %s", lim->ctrl_unix);
     while (!*stop && !s.stop) {
         nfds_t n = 0;
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
+            if (lfd[i] < 0)
+                continue;
             pfd[n] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
             map[n++] = -1 - i;
         }
@@ -556,7 +735,7 @@ int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, const ttpm_server_
             if (!pfd[k].revents)
                 continue;
             if (map[k] < 0) {
-                accept_one(&s, pfd[k].fd, map[k] == -2, conns, max);
+                accept_one(&s, pfd[k].fd, map[k] != -1, map[k] == -3);
                 continue;
             }
             conn **slot = &conns[map[k]];
@@ -595,7 +774,10 @@ int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, const ttpm_server_
     free(conns);
     free(pfd);
     free(map);
-    close(lfd[0]);
-    close(lfd[1]);
+    for (int i = 0; i < 3; i++)
+        if (lfd[i] >= 0)
+            close(lfd[i]);
+    if (lim->ctrl_unix != NULL)
+        (void)unlink(lim->ctrl_unix);
     return 0;
 }

@@ -86,9 +86,68 @@ void ttpm_free(ttpm *t)
         if (t->pobj[i].used)
             ttpm_obj_free(&t->pobj[i]);
     ttpm_pcache_free(t);
+    for (unsigned i = 0; i < TTPM_NUM_BANKS; i++)
+        tcrypto_tpm_md_free(t->drtm[i]);
     free(t->state_path);
     tc_wipe(t, sizeof(*t));
     free(t);
+}
+
+static void drtm_free(ttpm *t)
+{
+    for (unsigned i = 0; i < TTPM_NUM_BANKS; i++) {
+        tcrypto_tpm_md_free(t->drtm[i]);
+        t->drtm[i] = NULL;
+    }
+}
+
+bool ttpm_hash_start(ttpm *t)
+{
+    drtm_free(t);
+    bool ok = true;
+    for (int b = 0; b < TTPM_NUM_BANKS; b++) {
+        if (!(t->perm.pcr_banks & (1u << b)))
+            continue;
+        for (int i = 17; i <= 22; i++)
+            memset(t->pcr[b][i], 0, TTPM_MAX_DIGEST);
+        ok &= tcrypto_tpm_md_new(ttpm_bank_alg(b), NULL, 0, &t->drtm[b]) == TCRYPTO_OK;
+    }
+    t->pcr_counter++;
+    if (!ok)
+        drtm_free(t);
+    return ok;
+}
+
+bool ttpm_hash_data(ttpm *t, const void *p, size_t n)
+{
+    bool any = false, ok = true;
+    for (int b = 0; b < TTPM_NUM_BANKS; b++) {
+        if (t->drtm[b] == NULL)
+            continue;
+        any = true;
+        ok &= tcrypto_tpm_md_update(t->drtm[b], p, n) == TCRYPTO_OK;
+    }
+    return any && ok;
+}
+
+bool ttpm_hash_end(ttpm *t)
+{
+    bool any = false, ok = true;
+    for (int b = 0; b < TTPM_NUM_BANKS; b++) {
+        if (t->drtm[b] == NULL)
+            continue;
+        any = true;
+        uint16_t alg = ttpm_bank_alg(b);
+        size_t hs = tcrypto_tpm_hash_size(alg);
+        uint8_t d[TTPM_MAX_DIGEST];
+        tcrypto_tpm_iov v[2] = { { t->pcr[b][17], hs }, { d, hs } };
+        ok &= tcrypto_tpm_md_final(t->drtm[b], d) == TCRYPTO_OK &&
+              tcrypto_tpm_hash(alg, v, 2, t->pcr[b][17]) == TCRYPTO_OK;
+    }
+    drtm_free(t);
+    if (any)
+        t->pcr_counter++;
+    return any && ok;
 }
 
 bool ttpm_set_profile(ttpm *t, const char *name)

@@ -548,6 +548,7 @@ typedef struct ttpm {
     unsigned max_objects, max_loaded_sessions;
     bool strict_capacity;
     struct ttpm_pcache *pcache; /* recently derived RSA primaries (object.c) */
+    tcrypto_tpm_md *drtm[TTPM_NUM_BANKS]; /* _TPM_Hash_Start..End in progress */
 } ttpm;
 
 /* Create a TPM whose state lives in dir (created if missing; seeds made on
@@ -558,6 +559,13 @@ void ttpm_free(ttpm *t);
  * full; "small": 3 objects and 3 loaded sessions like a small chip, full
  * tables answer the chip's error codes. false for an unknown name. */
 bool ttpm_set_profile(ttpm *t, const char *name);
+/* The platform's DRTM hash interface (Part 1 §34, _TPM_Hash_Start, _Data,
+ * _End; swtpm CMD_HASH_*, mssim signals 5-7): Start resets PCR 17-22 to
+ * zero and begins a digest in every allocated bank, Data adds to it, End
+ * extends PCR 17 with it. false when out of order or on a crypto failure. */
+bool ttpm_hash_start(ttpm *t);
+bool ttpm_hash_data(ttpm *t, const void *p, size_t n);
+bool ttpm_hash_end(ttpm *t);
 /* Room for one more loaded session (new_slot: also a new session slot):
  * TPM_RC_SUCCESS, or under the strict profile TPM_RC_SESSION_MEMORY /
  * TPM_RC_SESSION_HANDLES. */
@@ -606,11 +614,16 @@ void ttpm_persist_sync(ttpm *t);
 typedef struct {
     unsigned max_conns;
     uint32_t idle_timeout_ms, read_timeout_ms, write_timeout_ms;
+    /* also the swtpm control channel on this Unix socket (QEMU's
+     * tpm-emulator backend hands the data channel over with
+     * CMD_SET_DATAFD), or NULL */
+    const char *ctrl_unix;
 } ttpm_server_limits;
 extern const ttpm_server_limits ttpm_server_defaults;
 
 /* Serve the mssim and swtpm protocols on addr:port (TPM) and port+1
- * (platform/control) until *stop becomes non-zero; lim NULL = defaults.
+ * (platform/control; port 0: no TCP), and the control channel on
+ * lim->ctrl_unix, until *stop becomes non-zero; lim NULL = defaults.
  * -1 if it cannot listen. */
 int ttpm_server_run(ttpm *t, const char *addr, uint16_t port, const ttpm_server_limits *lim,
                     volatile int *stop);
