@@ -740,8 +740,13 @@ struct tcore {
  * shared by the application's sessions on the token). Under app->state. */
 typedef struct tcore_tlogin {
     tcore_token *t;
-    CK_USER_TYPE who;      /* CKU_SO, CKU_USER, TCORE_NOBODY */
-    uint64_t serial;       /* changes at every login and logout */
+    /* CKU_SO, CKU_USER, TCORE_NOBODY: written under app->state, read
+     * without it on the hot path */
+    _Atomic CK_USER_TYPE who;
+    /* changes at every login and logout; read without the lock by the
+     * operations started under a login (a record lives as long as its
+     * application) */
+    atomic_uint_fast64_t serial;
     CK_ULONG all, rw;      /* the application's sessions on the token */
     struct tcore_tlogin *next;
 } tcore_tlogin;
@@ -790,6 +795,7 @@ typedef struct {
     uint8_t mode;          /* TCORE_MODE_*: how it has been used so far */
     bool need_auth;        /* CKA_ALWAYS_AUTHENTICATE: a context login is due */
     bool needs_login;      /* the key needs the application's login */
+    tcore_tlogin *login;   /* the application's login record on the token */
     uint64_t login_serial; /* the login it started under */
 } tcore_opslot;
 
@@ -806,6 +812,7 @@ struct tcore_session {
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE handle;
     bool rw;
+    tcore_tlogin *login;   /* the application's login on the token */
     tcore_opslot ops[TCORE_OP_KINDS];
     /* the search (C_FindObjectsInit) */
     CK_OBJECT_HANDLE *found;

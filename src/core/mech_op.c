@@ -65,11 +65,9 @@ static bool scratch_alloc(scratch *b, size_t n)
 {
     b->n = n ? n : 1;
     b->secure = b->n <= SCRATCH_SECURE_MAX;
-    b->p = b->secure ? tcrypto_secure_alloc(b->n) : NULL;
-    if (b->p == NULL) {
-        b->secure = false;
-        b->p = malloc(b->n);
-    }
+    /* a small temporary that may hold plaintext never falls back to the
+     * ordinary heap: a full secure heap is CKR_HOST_MEMORY for the caller */
+    b->p = b->secure ? tcrypto_secure_alloc(b->n) : malloc(b->n);
     return b->p != NULL;
 }
 

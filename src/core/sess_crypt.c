@@ -50,15 +50,6 @@ void tcore_crypt_cancel(tcore_session *s, unsigned kinds, bool find)
     }
 }
 
-/* The login serial of the session's application on its token. */
-static uint64_t login_serial(tcore_session *s)
-{
-    pthread_mutex_lock(&s->app->state);
-    tcore_tlogin *l = tcore_app_login(s->app, s->token, false);
-    uint64_t v = l != NULL ? l->serial : 0;
-    pthread_mutex_unlock(&s->app->state);
-    return v;
-}
 
 /* A key handle: the object, CKR_KEY_HANDLE_INVALID if there is none. */
 static CK_RV key_get(tcore_session *s, CK_OBJECT_HANDLE h, CK_RV invalid, tcore_obj **out)
@@ -131,7 +122,8 @@ CK_RV tcore_crypt_init(tcore_session *s, tcore_op_kind kind, const CK_MECHANISM 
     slot->mode = TCORE_MODE_FRESH;
     slot->need_auth = tcore_op_always_auth(slot->op);
     slot->needs_login = key_needs_login(key);
-    slot->login_serial = login_serial(s);
+    slot->login = s->login;
+    slot->login_serial = atomic_load(&s->login->serial);
     /* A context login made before this Init does not count. */
     s->context_auth = false;
 out:
@@ -156,7 +148,8 @@ static CK_RV op_get(tcore_session *s, tcore_op_kind kind, uint8_t mode, tcore_op
         tcore_crypt_end(s, kind);
         return CKR_OPERATION_ACTIVE;
     }
-    if (o->needs_login && login_serial(s) != o->login_serial) {
+    if (o->needs_login &&
+        (o->login == NULL || atomic_load(&o->login->serial) != o->login_serial)) {
         /* the application logged out (and perhaps in again) since Init */
         tcore_crypt_end(s, kind);
         return CKR_USER_NOT_LOGGED_IN;

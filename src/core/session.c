@@ -144,7 +144,7 @@ static void logout_locked(tcore_tlogin *l)
         return;
     }
     l->who = TCORE_NOBODY;
-    l->serial++;
+    atomic_fetch_add(&l->serial, 1);
     tcore_token_release(l->t);
 }
 
@@ -315,6 +315,7 @@ CK_RV tcore_session_open(tcore_app *a, CK_SLOT_ID slot, bool rw, CK_SESSION_HAND
         /* PKCS#11 3.0 §5.6: no R/O session while the SO is logged in */
         rv = CKR_SESSION_READ_WRITE_SO_EXISTS;
     } else {
+        s->login = l;
         rv = table_insert(a, s);
         if (rv == CKR_OK) {
             l->all++;
@@ -510,11 +511,7 @@ void tcore_app_free(tcore_app *a)
 
 CK_USER_TYPE tcore_session_who(tcore_session *s)
 {
-    pthread_mutex_lock(&s->app->state);
-    tcore_tlogin *l = tcore_app_login(s->app, s->token, false);
-    CK_USER_TYPE who = l != NULL ? l->who : TCORE_NOBODY;
-    pthread_mutex_unlock(&s->app->state);
-    return who;
+    return atomic_load(&s->login->who);
 }
 
 tcore_caller tcore_session_caller(tcore_session *s, tcore_arg tmpl_arg)
@@ -625,7 +622,7 @@ CK_RV tcore_login(tcore_session *s, CK_USER_TYPE who, const uint8_t *name, size_
     rv = tcore_token_unlock(s->token, who, pin, pin_len);
     if (rv == CKR_OK) {
         l->who = who;
-        l->serial++;
+        atomic_fetch_add(&l->serial, 1);
     }
 out:
     pthread_mutex_unlock(&a->state);
