@@ -116,7 +116,10 @@ static conn *add_conn(server *s, int fd, bool control);
 
 const ttpm_server_limits ttpm_server_defaults = {
     .max_conns = 32,
-    .idle_timeout_ms = 3600 * 1000,
+    /* Off by default: a resource manager (tpm2-abrmd) opens one connection
+     * at boot and may stay silent for days; eviction of the idlest
+     * connection already keeps idle clients from filling the table. */
+    .idle_timeout_ms = 0,
     .read_timeout_ms = 10 * 1000,
     .write_timeout_ms = 10 * 1000,
     .ctrl_unix = NULL,
