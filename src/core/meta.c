@@ -425,6 +425,14 @@ static CK_RV meta_fetch_once(tcore_token *t, tcore_meta *m, bool *v1)
             goto out;
         }
     }
+    if (r.slot != t->slot) {
+        /* the slot registry (unauthenticated) names this token under a
+         * slot its metadata does not claim: rows moved between slots */
+        TC_ERROR(TCORE_LOG, "token %s: found under slot %lu, its metadata names slot %lu",
+                 t->id, (unsigned long)t->slot, (unsigned long)r.slot);
+        rv = CKR_DEVICE_ERROR;
+        goto out;
+    }
     r.mod_rev = kv.mod_rev;
     tcore_meta_note_gen(t, r.gen);
     *m = r;

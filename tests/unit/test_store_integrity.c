@@ -899,6 +899,28 @@ static void test_write_lock_ceiling(void **state)
     assert_int_equal(f->C_GenerateKey(h, &m, t, 2, &k), CKR_OK);
 }
 
+/* The slot registry rows of two tokens swapped: each token's metadata names
+ * its own slot, so neither is served under the other's. */
+static void test_slot_rows_swapped(void **state)
+{
+    (void)state;
+    CK_SLOT_ID s1 = t_ready_token("one");
+    CK_SLOT_ID s2 = t_ready_token("two");
+    offline();
+    char k1[32], k2[32], v1[64], v2[64];
+    snprintf(k1, sizeof(k1), "slot/%08lx", (unsigned long)s1);
+    snprintf(k2, sizeof(k2), "slot/%08lx", (unsigned long)s2);
+    save_row(k1, v1, sizeof(v1));
+    save_row(k2, v2, sizeof(v2));
+    put_row(k1, v2);
+    put_row(k2, v1);
+    online();
+    CK_TOKEN_INFO ti;
+    assert_int_equal(f->C_GetTokenInfo(s1, &ti), CKR_DEVICE_ERROR);
+    assert_int_equal(f->C_GetTokenInfo(s2, &ti), CKR_DEVICE_ERROR);
+    assert_true(log_has("its metadata names slot"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -915,6 +937,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search_value_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_no_false_alarm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slot_rows_swapped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_lock_ceiling, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
