@@ -386,6 +386,9 @@ CK_RV tcore_migrate_sealed(tcore_token *t, const uint8_t *token_key)
         if (done > 0) {
             TC_INFO(TCORE_LOG, "token %s: %zu sealed records migrated to format v2", t->id, done);
         }
+    } else if (rv == CKR_FUNCTION_REJECTED) {
+        /* another process migrated or changed them meanwhile */
+        TC_INFO(TCORE_LOG, "token %s: sealed records migrated elsewhere meanwhile", t->id);
     } else {
         TC_WARN(TCORE_LOG, "token %s: sealed records not migrated this time", t->id);
     }
