@@ -8,7 +8,8 @@ build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
   libtss2-dev libcmocka-dev libp11-kit-dev openssl)
 peer_pkgs=(opensc libengine-pkcs11-openssl gnutls-bin p11-kit openssh-client
   default-jdk-headless python3 python3-pykcs11 softhsm2 sqlite3
-  tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 libtss2-tcti-mssim0 libtss2-tcti-swtpm0 swtpm swtpm-tools dbus)
+  tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 libtss2-tcti-mssim0 libtss2-tcti-swtpm0 swtpm swtpm-tools dbus
+  qemu-system-x86 ovmf)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${peer_pkgs[@]}")
 
