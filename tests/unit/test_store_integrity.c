@@ -921,6 +921,110 @@ static void test_slot_rows_swapped(void **state)
     assert_true(log_has("its metadata names slot"));
 }
 
+/* kill -9 while another process re-initialises the token again and again
+ * (with objects created in between): the token is the one acknowledged or
+ * the one in flight, whole, with nothing of an older token left. */
+static void test_kill_during_reinit(void **state)
+{
+    (void)state;
+    CK_SLOT_ID slot = t_ready_token("r0");
+    char tid[17];
+    tok_id(slot, tid);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    offline();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        if (f->C_Initialize(NULL) != CKR_OK) {
+            _exit(1);
+        }
+        for (unsigned i = 1;; i++) {
+            CK_UTF8CHAR label[32];
+            char name[16];
+            snprintf(name, sizeof(name), "r%u", i);
+            t_label(label, name);
+            CK_SESSION_HANDLE h;
+            if (f->C_InitToken(slot, PIN_ARGS(SO_PIN), label) != CKR_OK) {
+                _exit(2);
+            }
+            uint32_t n = i;
+            (void)!write(p[1], &n, sizeof(n));
+            if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h) !=
+                    CKR_OK ||
+                f->C_Login(h, CKU_SO, PIN_ARGS(SO_PIN)) != CKR_OK ||
+                f->C_InitPIN(h, PIN_ARGS(USER_PIN)) != CKR_OK || f->C_Logout(h) != CKR_OK ||
+                f->C_Login(h, CKU_USER, PIN_ARGS(USER_PIN)) != CKR_OK) {
+                _exit(3);
+            }
+            CK_ULONG len = 32;
+            CK_MECHANISM m = {CKM_AES_KEY_GEN, NULL, 0};
+            CK_ATTRIBUTE t[] = {{CKA_TOKEN, &yes, 1}, {CKA_VALUE_LEN, &len, sizeof(len)},
+                                {CKA_LABEL, name, strlen(name)}};
+            CK_OBJECT_HANDLE k;
+            for (int j = 0; j < 3; j++) {
+                (void)f->C_GenerateKey(h, &m, t, 3, &k);
+            }
+            (void)f->C_CloseSession(h);
+        }
+    }
+    close(p[1]);
+    usleep(1200 * 1000);
+    kill(pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_false(WIFEXITED(st));
+    uint32_t n, last = 0;
+    while (read(p[0], &n, sizeof(n)) == (ssize_t)sizeof(n)) {
+        last = n;
+    }
+    close(p[0]);
+    assert_true(last >= 1);
+    online();
+    CK_TOKEN_INFO ti;
+    assert_int_equal(f->C_GetTokenInfo(slot, &ti), CKR_OK);
+    char want1[16], want2[16];
+    snprintf(want1, sizeof(want1), "r%u ", last);
+    snprintf(want2, sizeof(want2), "r%u ", last + 1);
+    assert_true(memcmp(ti.label, want1, strlen(want1)) == 0 ||
+                memcmp(ti.label, want2, strlen(want2)) == 0);
+    char label[16];
+    memcpy(label, ti.label, sizeof(label) - 1);
+    label[strcspn(label, " ")] = '\0';
+    CK_SESSION_HANDLE h = t_open(slot, true);
+    assert_int_equal(f->C_Login(h, CKU_SO, PIN_ARGS(SO_PIN)), CKR_OK);
+    assert_int_equal(f->C_Logout(h), CKR_OK);
+    /* every key left is this token's: found by class, and its label is the
+     * token's label */
+    if (ti.flags & CKF_USER_PIN_INITIALIZED) {
+        assert_int_equal(f->C_Login(h, CKU_USER, PIN_ARGS(USER_PIN)), CKR_OK);
+        CK_OBJECT_CLASS sk = CKO_SECRET_KEY;
+        CK_ATTRIBUTE qc[] = {{CKA_CLASS, &sk, sizeof(sk)}};
+        CK_OBJECT_HANDLE hs[16];
+        CK_ULONG cnt = 0;
+        assert_int_equal(f->C_FindObjectsInit(h, qc, 1), CKR_OK);
+        assert_int_equal(f->C_FindObjects(h, hs, 16, &cnt), CKR_OK);
+        assert_int_equal(f->C_FindObjectsFinal(h), CKR_OK);
+        assert_true(cnt <= 3);
+        for (CK_ULONG i = 0; i < cnt; i++) {
+            char l[16];
+            CK_ATTRIBUTE gl = {CKA_LABEL, l, sizeof(l)};
+            assert_int_equal(f->C_GetAttributeValue(h, hs[i], &gl, 1), CKR_OK);
+            assert_int_equal(gl.ulValueLen, strlen(label));
+            assert_memory_equal(l, label, gl.ulValueLen);
+        }
+    }
+    offline();
+    char q[300];
+    snprintf(q, sizeof(q), "select count(*) from kv where cast(key as text) like 't/%s/o/%%'", tid);
+    assert_true(atoi(sql_out(q)) <= 3);
+    online();
+    assert_false(log_has("index rows where the metadata counts"));
+    assert_false(log_has("integrity check"));
+    assert_false(log_has("rolled back"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,6 +1041,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search_value_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_no_false_alarm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_during_reinit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slot_rows_swapped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_lock_ceiling, setup, teardown),
     };
