@@ -635,3 +635,26 @@ fail:
     *r = save;
     return false;
 }
+
+/* ---- reporting a bad template entry (core_int.h tcore_caller) ---- */
+
+CK_RV tcore_caller_bad(const tcore_caller *cx, CK_RV rv, CK_ULONG index, CK_ATTRIBUTE_TYPE type)
+{
+    if (cx != NULL && cx->err != NULL) {
+        cx->err->rv = rv;
+        cx->err->arg = cx->tmpl_arg;
+        cx->err->index = (long)index;
+        cx->err->attr = type;
+    }
+    return rv;
+}
+
+void tcore_caller_missing(const tcore_caller *cx, CK_ATTRIBUTE_TYPE type)
+{
+    if (cx != NULL && cx->err != NULL) {
+        cx->err->rv = CKR_TEMPLATE_INCOMPLETE;
+        cx->err->arg = cx->tmpl_arg;
+        cx->err->index = -1;
+        cx->err->attr = type;
+    }
+}

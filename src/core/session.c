@@ -46,27 +46,6 @@ const char *tcore_arg_name(tcore_arg arg)
     return names[arg];
 }
 
-CK_RV tcore_caller_bad(const tcore_caller *cx, CK_RV rv, CK_ULONG index, CK_ATTRIBUTE_TYPE type)
-{
-    if (cx != NULL && cx->err != NULL) {
-        cx->err->rv = rv;
-        cx->err->arg = cx->tmpl_arg;
-        cx->err->index = (long)index;
-        cx->err->attr = type;
-    }
-    return rv;
-}
-
-void tcore_caller_missing(const tcore_caller *cx, CK_ATTRIBUTE_TYPE type)
-{
-    if (cx != NULL && cx->err != NULL) {
-        cx->err->rv = CKR_TEMPLATE_INCOMPLETE;
-        cx->err->arg = cx->tmpl_arg;
-        cx->err->index = -1;
-        cx->err->attr = type;
-    }
-}
-
 CK_RV tcore_session_fail(tcore_session *s, CK_RV rv, tcore_arg arg)
 {
     /* a template entry already named by the object code stays */
