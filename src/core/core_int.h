@@ -836,6 +836,11 @@ CK_RV tcore_session_fail(tcore_session *s, CK_RV rv, tcore_arg arg);
  * session objects of its application; private ones only for the logged-in
  * user): a new reference, or CKR_OBJECT_HANDLE_INVALID. */
 CK_RV tcore_session_object(tcore_session *s, CK_OBJECT_HANDLE h, tcore_obj **out);
+/* A key named by a handle for use (or export): as tcore_session_object, with
+ * `invalid` for an unknown handle (CKR_KEY_HANDLE_INVALID, ...), and private
+ * keys only for the logged-in normal user whatever their CKA_PRIVATE says —
+ * the SO manages keys, it does not use them (CKR_USER_NOT_LOGGED_IN). */
+CK_RV tcore_session_key(tcore_session *s, CK_OBJECT_HANDLE h, CK_RV invalid, tcore_obj **out);
 /* Make new objects live, as one request: token objects stored in one
  * transaction, session objects registered; the R/W and login checks first.
  * Takes over the references in objs either way. */

@@ -51,23 +51,6 @@ void tcore_crypt_cancel(tcore_session *s, unsigned kinds, bool find)
 }
 
 
-/* A key handle: the object, CKR_KEY_HANDLE_INVALID if there is none. */
-static CK_RV key_get(tcore_session *s, CK_OBJECT_HANDLE h, CK_RV invalid, tcore_obj **out)
-{
-    CK_RV rv = tcore_session_object(s, h, out);
-    return rv == CKR_OBJECT_HANDLE_INVALID ? invalid : rv;
-}
-
-/* Private keys are used (and exported) only by a logged-in normal user,
- * whatever their CKA_PRIVATE says: the SO manages keys, it does not use
- * them. */
-static CK_RV check_user(tcore_session *s, const tcore_obj *key)
-{
-    if (key == NULL || tcore_obj_class(key) != CKO_PRIVATE_KEY) {
-        return CKR_OK;
-    }
-    return tcore_session_who(s) == CKU_USER ? CKR_OK : CKR_USER_NOT_LOGGED_IN;
-}
 
 /* Does using this key depend on the application's login? */
 static bool key_needs_login(const tcore_obj *key)
@@ -101,11 +84,7 @@ CK_RV tcore_crypt_init(tcore_session *s, tcore_op_kind kind, const CK_MECHANISM 
     }
     if (kind != TCORE_OP_DIGEST) {
         arg = TCORE_ARG_KEY;
-        rv = key_get(s, hkey, CKR_KEY_HANDLE_INVALID, &key);
-        if (rv != CKR_OK) {
-            goto out;
-        }
-        rv = check_user(s, key);
+        rv = tcore_session_key(s, hkey, CKR_KEY_HANDLE_INVALID, &key);
         if (rv != CKR_OK) {
             goto out;
         }
@@ -278,7 +257,7 @@ CK_RV tcore_digest_key(tcore_session *s, CK_OBJECT_HANDLE h)
     if (rv != CKR_OK) {
         return tcore_session_fail(s, rv, arg_of(rv));
     }
-    rv = key_get(s, h, CKR_KEY_HANDLE_INVALID, &key);
+    rv = tcore_session_key(s, h, CKR_KEY_HANDLE_INVALID, &key);
     if (rv == CKR_OK) {
         rv = tcore_op_digest_key(o->op, key);
         tcore_obj_unref(key);

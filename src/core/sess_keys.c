@@ -9,21 +9,6 @@
 
 #include "core/core_int.h"
 
-static CK_RV handle_get(tcore_session *s, CK_OBJECT_HANDLE h, CK_RV invalid, tcore_obj **out)
-{
-    CK_RV rv = tcore_session_object(s, h, out);
-    return rv == CKR_OBJECT_HANDLE_INVALID ? invalid : rv;
-}
-
-/* Private keys are used (unwrap, derive) and exported (wrap) only by a
- * logged-in normal user, whatever their CKA_PRIVATE says. */
-static CK_RV check_user(tcore_session *s, const tcore_obj *key)
-{
-    if (key == NULL || tcore_obj_class(key) != CKO_PRIVATE_KEY) {
-        return CKR_OK;
-    }
-    return tcore_session_who(s) == CKU_USER ? CKR_OK : CKR_USER_NOT_LOGGED_IN;
-}
 
 /* Which argument a failure of a mechanism function is about. */
 static tcore_arg mech_arg(CK_RV rv, tcore_arg dflt)
@@ -152,15 +137,12 @@ CK_RV tcore_wrap_key(tcore_session *s, const CK_MECHANISM *mech, CK_OBJECT_HANDL
         return tcore_session_fail(s, CKR_ARGUMENTS_BAD, mech == NULL ? TCORE_ARG_MECHANISM
                                                                      : TCORE_ARG_OUTPUT);
     }
-    rv = handle_get(s, hwrapping, CKR_WRAPPING_KEY_HANDLE_INVALID, &wrapping);
+    rv = tcore_session_key(s, hwrapping, CKR_WRAPPING_KEY_HANDLE_INVALID, &wrapping);
     if (rv != CKR_OK) {
         goto done;
     }
     arg = TCORE_ARG_KEY;
-    rv = handle_get(s, hkey, CKR_KEY_HANDLE_INVALID, &key);
-    if (rv == CKR_OK) {
-        rv = check_user(s, key);
-    }
+    rv = tcore_session_key(s, hkey, CKR_KEY_HANDLE_INVALID, &key);
     if (rv != CKR_OK) {
         goto done;
     }
@@ -187,10 +169,7 @@ CK_RV tcore_unwrap_key(tcore_session *s, const CK_MECHANISM *mech, CK_OBJECT_HAN
     if (mech == NULL || out == NULL || in == NULL || (tmpl == NULL && n != 0)) {
         return tcore_session_fail(s, CKR_ARGUMENTS_BAD, TCORE_ARG_NONE);
     }
-    rv = handle_get(s, hunwrapping, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &unwrapping);
-    if (rv == CKR_OK) {
-        rv = check_user(s, unwrapping);
-    }
+    rv = tcore_session_key(s, hunwrapping, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &unwrapping);
     if (rv != CKR_OK) {
         goto done;
     }
@@ -234,10 +213,7 @@ CK_RV tcore_derive_key(tcore_session *s, const CK_MECHANISM *mech, CK_OBJECT_HAN
     if (mech == NULL || out == NULL || (tmpl == NULL && n != 0)) {
         return tcore_session_fail(s, CKR_ARGUMENTS_BAD, TCORE_ARG_NONE);
     }
-    rv = handle_get(s, hbase, CKR_KEY_HANDLE_INVALID, &base);
-    if (rv == CKR_OK) {
-        rv = check_user(s, base);
-    }
+    rv = tcore_session_key(s, hbase, CKR_KEY_HANDLE_INVALID, &base);
     if (rv != CKR_OK) {
         goto done;
     }
@@ -249,10 +225,7 @@ CK_RV tcore_derive_key(tcore_session *s, const CK_MECHANISM *mech, CK_OBJECT_HAN
         memcpy(&p, mech->pParameter, sizeof(p));
         if (p.bExtract && p.ulSaltType == CKF_HKDF_SALT_KEY) {
             arg = TCORE_ARG_KEY2;
-            rv = handle_get(s, p.hSaltKey, CKR_KEY_HANDLE_INVALID, &salt_key);
-            if (rv == CKR_OK) {
-                rv = check_user(s, salt_key);
-            }
+            rv = tcore_session_key(s, p.hSaltKey, CKR_KEY_HANDLE_INVALID, &salt_key);
             if (rv != CKR_OK) {
                 goto done;
             }

@@ -158,6 +158,21 @@ CK_RV tcore_session_object(tcore_session *s, CK_OBJECT_HANDLE h, tcore_obj **out
     return CKR_OK;
 }
 
+CK_RV tcore_session_key(tcore_session *s, CK_OBJECT_HANDLE h, CK_RV invalid, tcore_obj **out)
+{
+    CK_RV rv = tcore_session_object(s, h, out);
+    if (rv == CKR_OBJECT_HANDLE_INVALID) {
+        return invalid;
+    }
+    if (rv == CKR_OK && tcore_obj_class(*out) == CKO_PRIVATE_KEY &&
+        tcore_session_who(s) != CKU_USER) {
+        tcore_obj_unref(*out);
+        *out = NULL;
+        return CKR_USER_NOT_LOGGED_IN;
+    }
+    return rv;
+}
+
 CK_RV tcore_session_add_objects(tcore_session *s, tcore_obj **objs, CK_ULONG n,
                                 CK_OBJECT_HANDLE *handles)
 {
