@@ -1020,6 +1020,9 @@ typedef struct tcore_anchor {
 } tcore_anchor;
 /* The set takes ownership of anchor->ctx. */
 void tcore_tokens_set_anchor(tcore_tokens *ts, const tcore_anchor *anchor);
+/* An anchor kept in a file outside the store (anchor.c): worth having only
+ * where the store's writers cannot write that file. */
+CK_RV tcore_anchor_file(const char *path, tcore_anchor *out);
 
 /* ---- migration from format v1 (migrate.c) ----------------------------------
  * On first use of a v1 token: metadata, manifest, index keys and unsealed

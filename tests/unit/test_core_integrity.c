@@ -223,6 +223,68 @@ static void test_key_file_missing_or_swapped(void **state)
     tcore_tokens_close(ts);
 }
 
+/* The file anchor: whole-store rollback refused across processes (two
+ * token sets), the file never lowered, a damaged file refused. */
+static void test_file_anchor(void **state)
+{
+    (void)state;
+    char apath[400], cmd[1400];
+    uint8_t label[32];
+    tcore_token *t = NULL;
+    CK_TOKEN_INFO ti;
+    tcore_anchor an;
+    snprintf(apath, sizeof(apath), "%s/anchor", dir);
+
+    tcore_tokens *ts = open_set(NULL);
+    assert_int_equal(tcore_anchor_file(apath, &an), CKR_OK);
+    tcore_tokens_set_anchor(ts, &an);
+    assert_int_equal(tcore_tokens_get(ts, 0, &t), CKR_OK);
+    label32(label, "a1");
+    assert_int_equal(tcore_token_init(t, (const uint8_t *)SO, strlen(SO), label), CKR_OK);
+    char tokid[17];
+    snprintf(tokid, sizeof(tokid), "%s", tcore_token_id(t));
+    tcore_tokens_close(ts);
+    snprintf(cmd, sizeof(cmd), "cp '%s/t.db' '%s/old.db'", dir, dir);
+    sh(cmd);
+
+    ts = open_set(NULL);
+    assert_int_equal(tcore_anchor_file(apath, &an), CKR_OK);
+    tcore_tokens_set_anchor(ts, &an);
+    assert_int_equal(tcore_tokens_get(ts, 0, &t), CKR_OK);
+    label32(label, "a2");
+    assert_int_equal(tcore_token_init(t, (const uint8_t *)SO, strlen(SO), label), CKR_OK);
+    tcore_tokens_close(ts);
+
+    /* the anchor holds generation 2 and is never lowered */
+    assert_int_equal(tcore_anchor_file(apath, &an), CKR_OK);
+    uint64_t g = 0;
+    assert_int_equal(an.read(an.ctx, tokid, &g), CKR_OK);
+    assert_int_equal(g, 2);
+    assert_int_equal(an.advance(an.ctx, tokid, 1), CKR_OK);
+    assert_int_equal(an.read(an.ctx, tokid, &g), CKR_OK);
+    assert_int_equal(g, 2);
+    assert_int_equal(an.read(an.ctx, "00000000000000aa", &g), CKR_OK);
+    assert_int_equal(g, 0);
+    an.destroy(an.ctx);
+
+    snprintf(cmd, sizeof(cmd), "cp '%s/old.db' '%s/t.db' && rm -f '%s/t.db-wal' '%s/t.db-shm'",
+             dir, dir, dir, dir);
+    sh(cmd);
+    ts = open_set(NULL);
+    assert_int_equal(tcore_anchor_file(apath, &an), CKR_OK);
+    tcore_tokens_set_anchor(ts, &an);
+    assert_int_equal(tcore_tokens_get(ts, 0, &t), CKR_OK);
+    assert_int_equal(tcore_token_get_info(t, &ti), CKR_DEVICE_ERROR);
+    tcore_tokens_close(ts);
+
+    /* a damaged anchor file is refused, not taken as empty */
+    snprintf(cmd, sizeof(cmd), "echo garbage >> '%s'", apath);
+    sh(cmd);
+    assert_int_equal(tcore_anchor_file(apath, &an), CKR_OK);
+    assert_int_equal(an.read(an.ctx, tokid, &g), CKR_DEVICE_ERROR);
+    an.destroy(an.ctx);
+}
+
 static void test_kdf_cost_cap(void **state)
 {
     (void)state;
@@ -267,6 +329,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_whole_store_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_process_refuses_older, setup, teardown),
         cmocka_unit_test(test_kdf_cost_cap),
+        cmocka_unit_test_setup_teardown(test_file_anchor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_file_missing_or_swapped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
