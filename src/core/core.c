@@ -132,6 +132,16 @@ CK_RV tcore_open(const tc_conf *conf, tcore **out)
         rv = rv == CKR_HOST_MEMORY ? rv : CKR_FUNCTION_FAILED;
         goto out;
     }
+    /* optional whole-store rollback check (docs/decisions.md, anchor) */
+    const char *anchor = tc_conf_get(conf, "anchor_file", NULL);
+    if (anchor != NULL) {
+        tcore_anchor an;
+        rv = tcore_anchor_file(anchor, &an);
+        if (rv != CKR_OK) {
+            goto out;
+        }
+        tcore_tokens_set_anchor(c->tokens, &an);
+    }
     *out = c;
     c = NULL;
 out:

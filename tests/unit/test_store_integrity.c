@@ -22,7 +22,7 @@ static char db[400], logpath[400];
 static void save_row(const char *key, char *hex, size_t cap);
 static void put_row(const char *key, const char *hex);
 
-static void env_up(bool fixture)
+static void env_up_conf(bool fixture, const char *extra)
 {
     snprintf(t_dir, sizeof(t_dir), "/tmp/tessera-integ-XXXXXX");
     assert_non_null(mkdtemp(t_dir));
@@ -34,8 +34,8 @@ static void env_up(bool fixture)
     assert_non_null(fp);
     snprintf(line, sizeof(line),
              "store = %s\nlog_level = info\nlog_file = %s\npin_kdf_t_cost = 1\n"
-             "pin_kdf_m_cost = 64\npin_kdf_lanes = 1\n",
-             db, logpath);
+             "pin_kdf_m_cost = 64\npin_kdf_lanes = 1\n%s",
+             db, logpath, extra);
     fputs(line, fp);
     fclose(fp);
     setenv("TESSERA_CONF", conf, 1);
@@ -51,6 +51,11 @@ static void env_up(bool fixture)
     assert_int_equal(C_GetInterface((CK_UTF8CHAR_PTR) "PKCS 11", &v, &iface, 0), CKR_OK);
     f = (CK_FUNCTION_LIST_3_0 *)iface->pFunctionList;
     assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+}
+
+static void env_up(bool fixture)
+{
+    env_up_conf(fixture, "");
 }
 
 static int setup(void **state)
@@ -1025,6 +1030,37 @@ static void test_kill_during_reinit(void **state)
     assert_false(log_has("rolled back"));
 }
 
+/* With `anchor_file` configured, a rollback of the whole store file (an
+ * older copy put back, PIN change undone) is refused. */
+static void test_whole_file_rollback_with_anchor(void **state)
+{
+    (void)state;
+    (void)f->C_Finalize(NULL);
+    t_env_teardown();
+    char extra[600], anchor_dir[300];
+    snprintf(anchor_dir, sizeof(anchor_dir), "/tmp/tessera-anchor-XXXXXX");
+    assert_non_null(mkdtemp(anchor_dir));
+    snprintf(extra, sizeof(extra), "anchor_file = %s/anchor\n", anchor_dir);
+    env_up_conf(false, extra);
+    CK_SLOT_ID slot = t_ready_token("anch");
+    char cmd[2000];
+    offline();
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.old'", db, db);
+    assert_int_equal(system(cmd), 0);
+    online();
+    CK_SESSION_HANDLE h = user_session(slot, USER_PIN);
+    assert_int_equal(f->C_SetPIN(h, PIN_ARGS(USER_PIN), PIN_ARGS("changed-2")), CKR_OK);
+    offline();
+    snprintf(cmd, sizeof(cmd), "cp '%s.old' '%s' && rm -f '%s-wal' '%s-shm'", db, db, db, db);
+    assert_int_equal(system(cmd), 0);
+    online();
+    h = t_open(slot, true);
+    assert_int_equal(f->C_Login(h, CKU_USER, PIN_ARGS(USER_PIN)), CKR_DEVICE_ERROR);
+    assert_true(log_has("store rolled back"));
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", anchor_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1043,6 +1079,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_readers_no_false_alarm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_reinit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slot_rows_swapped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_whole_file_rollback_with_anchor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_lock_ceiling, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
