@@ -890,7 +890,12 @@ void tcore_crypt_end_all(tcore_session *s);
  *                             TSTORE_WRITE_WAIT_MS (logged as such);
  *   CKR_DEVICE_ERROR          store failure, or metadata that fails its
  *                             integrity check (logged, naming the check).
- * Contention on the metadata with other writers is retried inside. */
+ * Contention on the metadata with other writers is retried inside.
+ * Object records are written only by objstore.c (tcore_token_store_objects,
+ * tcore_objstore_rewrite, tcore_objstore_delete), which keep each record's
+ * manifest entry, index rows and the counts in the same commit; a request
+ * that writes more (the audit record next) adds its keys to that commit
+ * rather than making a second one. */
 typedef struct tcore_txn tcore_txn;
 typedef struct tcore_meta tcore_meta;
 
