@@ -85,6 +85,66 @@ kill9_tpm() {
 use_mssim() { export TPM2TOOLS_TCTI="mssim:host=127.0.0.1,port=$PORT"; }
 use_swtpm() { export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$PORT"; }
 
+# power_cycle: on the mssim platform port, power off (2) then on (1), each
+# acknowledged by 0, then end the platform session (20): a reboot, as the
+# next Startup sees it.
+power_cycle() {
+    /usr/bin/python3 - "$PORT" <<'PY' || fail "power cycle"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]) + 1))
+for cmd in (2, 1):
+    s.sendall(struct.pack(">I", cmd))
+    assert s.recv(4) == b"\0\0\0\0"
+s.sendall(struct.pack(">I", 20))
+s.close()
+PY
+}
+
+# start_tpm_primary: start the server, Startup(CLEAR), and an owner primary
+# storage key in p.ctx.
+start_tpm_primary() {
+    start_tpm
+    tpm2_startup -c || fail startup
+    tpm2_createprimary -C o -c p.ctx -Q || fail createprimary
+}
+
+# import_hmac_key: 32 random bytes in key.bin, imported under p.ctx as an
+# HMAC key and loaded as k.ctx, so that MACs can be checked outside the TPM.
+import_hmac_key() {
+    head -c 32 /dev/urandom > key.bin
+    tpm2_import -C p.ctx -G hmac -i key.bin -u k.pub -r k.priv -Q || fail "import hmac key"
+    tpm2_load -C p.ctx -u k.pub -r k.priv -c k.ctx -Q || fail "load hmac key"
+}
+
+# start_abrmd: tpm2-abrmd on a private D-Bus session bus in front of the
+# running server, and the tools pointed at it; both are stopped on exit.
+# Skips (77) where tpm2-abrmd, dbus-daemon or the tabrmd TCTI is missing.
+ABRMD_PID=""
+DBUS_PID=""
+start_abrmd() {
+    local out
+    command -v tpm2-abrmd >/dev/null || { echo "no tpm2-abrmd" >&2; exit 77; }
+    command -v dbus-daemon >/dev/null || { echo "no dbus-daemon" >&2; exit 77; }
+    ls /usr/lib/*/libtss2-tcti-tabrmd.so* >/dev/null 2>&1 || { echo "no tabrmd TCTI" >&2; exit 77; }
+    out=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || fail "dbus-daemon"
+    export DBUS_SESSION_BUS_ADDRESS=$(echo "$out" | sed -n 1p)
+    DBUS_PID=$(echo "$out" | sed -n 2p)
+    tpm2-abrmd --session --allow-root --tcti="mssim:host=127.0.0.1,port=$PORT" >"$WORK/abrmd.log" 2>&1 &
+    ABRMD_PID=$!
+    trap stop_abrmd EXIT
+    for _ in $(seq 50); do
+        TPM2TOOLS_TCTI="tabrmd:bus_type=session" tpm2_getrandom 4 -o /dev/null 2>/dev/null && break
+        sleep 0.1
+    done
+    export TPM2TOOLS_TCTI="tabrmd:bus_type=session"
+}
+
+stop_abrmd() {
+    kill "$ABRMD_PID" 2>/dev/null; wait "$ABRMD_PID" 2>/dev/null
+    kill "$DBUS_PID" 2>/dev/null
+    cleanup
+}
+
 fail() {
     echo "FAIL: $*" >&2
     echo "--- server log" >&2

@@ -5,35 +5,14 @@
 # attestations, derived keys, ECDAA after Commit, ZGen_2Phase after
 # EC_Ephemeral, PIN indices and NV counters.
 source "$(dirname "$0")/common.bash"
-command -v tpm2-abrmd >/dev/null || { echo "no tpm2-abrmd" >&2; exit 77; }
-command -v dbus-daemon >/dev/null || { echo "no dbus-daemon" >&2; exit 77; }
-ls /usr/lib/*/libtss2-tcti-tabrmd.so* >/dev/null 2>&1 || { echo "no tabrmd TCTI" >&2; exit 77; }
 start_tpm
 tpm2_startup -c || fail startup
-
-DBUS_OUT=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || fail "dbus-daemon"
-export DBUS_SESSION_BUS_ADDRESS=$(echo "$DBUS_OUT" | sed -n 1p)
-DBUS_PID=$(echo "$DBUS_OUT" | sed -n 2p)
-tpm2-abrmd --session --allow-root --tcti="mssim:host=127.0.0.1,port=$PORT" >"$WORK/abrmd.log" 2>&1 &
-ABRMD_PID=$!
-stop_abrmd() {
-    kill "$ABRMD_PID" 2>/dev/null; wait "$ABRMD_PID" 2>/dev/null
-    kill "$DBUS_PID" 2>/dev/null
-    cleanup
-}
-trap stop_abrmd EXIT
-for _ in $(seq 50); do
-    TPM2TOOLS_TCTI="tabrmd:bus_type=session" tpm2_getrandom 4 -o /dev/null 2>/dev/null && break
-    sleep 0.1
-done
-export TPM2TOOLS_TCTI="tabrmd:bus_type=session"
+start_abrmd
 
 tpm2_createprimary -C o -c p.ctx -Q || fail "createprimary via abrmd"
 
 # sequences with an HMAC session (empty Name in cpHash)
-head -c 32 /dev/urandom > key.bin
-tpm2_import -C p.ctx -G hmac -i key.bin -u k.pub -r k.priv -Q || fail "import hmac key"
-tpm2_load -C p.ctx -u k.pub -r k.priv -c k.ctx -Q || fail "load hmac key"
+import_hmac_key
 head -c 3000 /dev/urandom > big
 want=$(openssl dgst -sha256 -mac HMAC -macopt hexkey:"$(xxd -p -c 64 key.bin)" big | awk '{print $NF}')
 cat big | tpm2_hmac -c k.ctx -g sha256 -o m.bin || fail "tpm2_hmac from stdin via abrmd"

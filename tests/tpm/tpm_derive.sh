@@ -9,12 +9,6 @@
 # a parent whose secret is known (LoadExternal).
 source "$(dirname "$0")/common.bash"
 pkg-config --exists tss2-esys tss2-tctildr tss2-mu 2>/dev/null || { echo "no libtss2-dev" >&2; exit 77; }
-# expect_rc RC CMD...: the command fails and reports TPM_RC RC (hex, 0x…)
-expect_rc() {
-    local rc=$1; shift
-    if "$@" >"$WORK/rc.out" 2>&1; then fail "expected $rc: $*"; fi
-    grep -qi "($rc)" "$WORK/rc.out" || { cat "$WORK/rc.out" >&2; fail "expected $rc: $*"; }
-}
 start_tpm
 tpm2_startup -c || fail startup
 

@@ -7,15 +7,7 @@
 # Commit's K = [d]B, L = [r]B; ZGen_2Phase's Z1 = [dsA]QsB and Z2 = [r]QeB
 # match ECDH computed by the other party. A counter is spent by its use.
 source "$(dirname "$0")/common.bash"
-# expect_rc RC CMD...: the command fails and reports TPM_RC RC (hex, 0x…)
-expect_rc() {
-    local rc=$1; shift
-    if "$@" >"$WORK/rc.out" 2>&1; then fail "expected $rc: $*"; fi
-    grep -qi "($rc)" "$WORK/rc.out" || { cat "$WORK/rc.out" >&2; fail "expected $rc: $*"; }
-}
-start_tpm
-tpm2_startup -c || fail startup
-tpm2_createprimary -C o -c p.ctx -Q || fail createprimary
+start_tpm_primary
 
 cat > ec.py <<'PY'
 # P-256 arithmetic for the checks (affine, small and slow, test only)
@@ -238,15 +230,7 @@ PY
 # a TPM Reset ends every outstanding counter
 tpm2_ecephemeral -u Q3.bin -t ce3.bin ecc256 || fail "EC_Ephemeral 3"
 ce3=$((16#$(xxd -p ce3.bin)))
-/usr/bin/python3 - "$PORT" <<'PY' || fail "power cycle"
-import socket, struct, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1]) + 1))
-for cmd in (2, 1):
-    s.sendall(struct.pack(">I", cmd))
-    assert s.recv(4) == b"\0\0\0\0"
-s.sendall(struct.pack(">I", 20))
-s.close()
-PY
+power_cycle
 tpm2_startup -c || fail "startup after reset"
 tpm2_load -C p.ctx -u a.pub -r a.priv -c a.ctx -Q 2>/dev/null || {
     tpm2_createprimary -C o -c p.ctx -Q && tpm2_load -C p.ctx -u a.pub -r a.priv -c a.ctx -Q; } || fail "reload A"

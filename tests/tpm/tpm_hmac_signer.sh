@@ -4,18 +4,8 @@
 # HMAC form, an HMAC with the key over the digest of the TPMS_ATTEST (as
 # TPM2_Sign computes it). The key is imported so the HMAC is checked here.
 source "$(dirname "$0")/common.bash"
-# expect_rc RC CMD...: the command fails and reports TPM_RC RC (hex, 0x…)
-expect_rc() {
-    local rc=$1; shift
-    if "$@" >"$WORK/rc.out" 2>&1; then fail "expected $rc: $*"; fi
-    grep -qi "($rc)" "$WORK/rc.out" || { cat "$WORK/rc.out" >&2; fail "expected $rc: $*"; }
-}
-start_tpm
-tpm2_startup -c || fail startup
-tpm2_createprimary -C o -c p.ctx -Q || fail createprimary
-head -c 32 /dev/urandom > key.bin
-tpm2_import -C p.ctx -G hmac -i key.bin -u k.pub -r k.priv -Q || fail "import hmac key"
-tpm2_load -C p.ctx -u k.pub -r k.priv -c k.ctx -Q || fail "load hmac key"
+start_tpm_primary
+import_hmac_key
 # a keyed-hash key with no scheme of its own signs too (scheme chosen by the caller)
 tpm2_create -C p.ctx -G keyedhash -u kn.pub -r kn.priv -Q || fail "create NULL-scheme keyed-hash key"
 tpm2_load -C p.ctx -u kn.pub -r kn.priv -c kn.ctx -Q || fail "load NULL-scheme key"

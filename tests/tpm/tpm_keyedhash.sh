@@ -4,15 +4,7 @@
 # the key is used (Part 2, TPMS_KEYEDHASH_PARMS). The attribute/scheme
 # combinations the spec forbids are still refused with their codes.
 source "$(dirname "$0")/common.bash"
-# expect_rc RC CMD...: the command fails and reports TPM_RC RC (hex, 0x…)
-expect_rc() {
-    local rc=$1; shift
-    if "$@" >"$WORK/rc.out" 2>&1; then fail "expected $rc: $*"; fi
-    grep -qi "($rc)" "$WORK/rc.out" || { cat "$WORK/rc.out" >&2; fail "expected $rc: $*"; }
-}
-start_tpm
-tpm2_startup -c || fail startup
-tpm2_createprimary -C o -c p.ctx -Q || fail createprimary
+start_tpm_primary
 
 tpm2_create -C p.ctx -G keyedhash -u k.pub -r k.priv -Q || fail "create keyedhash with default attributes"
 tpm2_print -t TPM2B_PUBLIC k.pub > k.txt || fail "print public"

@@ -2,9 +2,7 @@
 # ECDH, CertifyCreation, HierarchyControl, SetPrimaryPolicy, ClockSet,
 # CreateLoaded, PCR_Allocate, ECC_Parameters; the key flow over swtpm.
 source "$(dirname "$0")/common.bash"
-start_tpm
-tpm2_startup -c || fail startup
-tpm2_createprimary -C o -c p.ctx -Q || fail createprimary
+start_tpm_primary
 
 # ECDH: KeyGen's Z equals ZGen's Z computed with the private key
 tpm2_create -C p.ctx -G ecc256:ecdh -a "decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth" \

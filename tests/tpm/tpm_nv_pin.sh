@@ -6,12 +6,6 @@
 # one clears the count; a PIN Pass index counts uses. PolicyNV works over
 # them, with the PIN or with owner authorisation.
 source "$(dirname "$0")/common.bash"
-# expect_rc RC CMD...: the command fails and reports TPM_RC RC (hex, 0x…)
-expect_rc() {
-    local rc=$1; shift
-    if "$@" >"$WORK/rc.out" 2>&1; then fail "expected $rc: $*"; fi
-    grep -qi "($rc)" "$WORK/rc.out" || { cat "$WORK/rc.out" >&2; fail "expected $rc: $*"; }
-}
 counts() { tpm2_nvread "$1" -C o -s 8 | xxd -p; }
 pinread() { tpm2_nvread "$1" -C "$1" -P "$2" -s 8 >/dev/null; }
 start_tpm

@@ -9,19 +9,6 @@
 source "$(dirname "$0")/common.bash"
 pkg-config --exists tss2-esys tss2-tctildr 2>/dev/null || { echo "no libtss2-dev" >&2; exit 77; }
 
-# mssim platform port: power off (2) then on (1), each acknowledged by 0.
-power_cycle() {
-    /usr/bin/python3 - "$PORT" <<'PY' || fail "power cycle"
-import socket, struct, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1]) + 1))
-for cmd in (2, 1):
-    s.sendall(struct.pack(">I", cmd))
-    assert s.recv(4) == b"\0\0\0\0"
-s.sendall(struct.pack(">I", 20))
-s.close()
-PY
-}
-
 cat > pcrauth.c <<'C'
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,9 +2,7 @@
 # PolicySigned, PolicyNV, PolicySecret, PolicyCommandCode, PolicyPassword /
 # PolicyAuthValue, NV_Certify, ChangeEPS.
 source "$(dirname "$0")/common.bash"
-start_tpm
-tpm2_startup -c || fail startup
-tpm2_createprimary -C o -c p.ctx -Q || fail createprimary
+start_tpm_primary
 echo -n secret > secret
 
 # PolicySigned with an external RSA key held by OpenSSL

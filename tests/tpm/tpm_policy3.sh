@@ -2,9 +2,7 @@
 # PolicyAuthorizeNV, PolicyNvWritten, PolicyTemplate, PolicyCounterTimer,
 # NV_GlobalWriteLock, ClockRateAdjust.
 source "$(dirname "$0")/common.bash"
-start_tpm
-tpm2_startup -c || fail startup
-tpm2_createprimary -C o -c p.ctx -Q || fail createprimary
+start_tpm_primary
 echo -n secret > secret
 
 # PolicyAuthorizeNV: the approved policy lives in an NV index as a TPMT_HA

@@ -4,14 +4,10 @@
 # EventSequenceComplete) is computed over a cpHash with an empty Name, as
 # the ESAPI does.
 source "$(dirname "$0")/common.bash"
-start_tpm
-tpm2_startup -c || fail startup
-tpm2_createprimary -C o -c p.ctx -Q || fail createprimary
+start_tpm_primary
 
 # an imported HMAC key, so the MAC can be checked with OpenSSL
-head -c 32 /dev/urandom > key.bin
-tpm2_import -C p.ctx -G hmac -i key.bin -u k.pub -r k.priv -Q || fail "import hmac key"
-tpm2_load -C p.ctx -u k.pub -r k.priv -c k.ctx -Q || fail "load hmac key"
+import_hmac_key
 head -c 3000 /dev/urandom > big
 want=$(openssl dgst -sha256 -mac HMAC -macopt hexkey:"$(xxd -p -c 64 key.bin)" big | awk '{print $NF}')
 

@@ -6,12 +6,6 @@
 # other way round (-1 < -2); docs/tpm.md records the choice. Unsigned
 # comparisons and the bit tests are checked alongside.
 source "$(dirname "$0")/common.bash"
-# expect_rc RC CMD...: the command fails and reports TPM_RC RC (hex, 0x…)
-expect_rc() {
-    local rc=$1; shift
-    if "$@" >"$WORK/rc.out" 2>&1; then fail "expected $rc: $*"; fi
-    grep -qi "($rc)" "$WORK/rc.out" || { cat "$WORK/rc.out" >&2; fail "expected $rc: $*"; }
-}
 start_tpm
 tpm2_startup -c || fail startup
 hex() { printf "$(echo "$1" | sed 's/../\\x&/g')"; }

@@ -4,19 +4,6 @@
 # resumes PCRs and saved sessions.
 source "$(dirname "$0")/common.bash"
 
-# mssim platform port: power off (2) then on (1), each acknowledged by 0.
-power_cycle() {
-    /usr/bin/python3 - "$PORT" <<'PY' || fail "power cycle"
-import socket, struct, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1]) + 1))
-for cmd in (2, 1):
-    s.sendall(struct.pack(">I", cmd))
-    assert s.recv(4) == b"\0\0\0\0"
-s.sendall(struct.pack(">I", 20))
-s.close()
-PY
-}
-
 start_tpm
 tpm2_startup -c || fail startup
 tpm2_createprimary -C o -c p.ctx -f pem -o p1.pem -Q || fail createprimary
