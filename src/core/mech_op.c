@@ -184,8 +184,9 @@ CK_RV tcore_mech_oaep_params(const CK_MECHANISM *m, tcrypto_rsa_enc_params *ep)
     memcpy(&p, m->pParameter, sizeof(p));
     tcrypto_md md = tcore_mech_md(p.hashAlg);
     tcrypto_md mgf = tcore_mech_mgf(p.mgf);
-    /* PKCS#1 OAEP is defined with SHA-1/SHA-2 (Current Mechanisms §2.1.8). */
-    if (md == TCRYPTO_MD_NONE || md >= TCRYPTO_MD_SHA3_224 || mgf == TCRYPTO_MD_NONE)
+    /* Current Mechanisms 3.0 §2.1.8: any hash of the token's digests, SHA-3
+     * included, and any CKG_MGF1_* (the two may differ). */
+    if (md == TCRYPTO_MD_NONE || mgf == TCRYPTO_MD_NONE)
         return CKR_MECHANISM_PARAM_INVALID;
     if (p.source != 0 && p.source != CKZ_DATA_SPECIFIED)
         return CKR_MECHANISM_PARAM_INVALID;
@@ -238,7 +239,7 @@ static CK_RV parse_sig_params(tcore_op *op, const CK_MECHANISM *m)
         memcpy(&p, m->pParameter, sizeof(p));
         tcrypto_md md = tcore_mech_md(p.hashAlg);
         tcrypto_md mgf = tcore_mech_mgf(p.mgf);
-        if (md == TCRYPTO_MD_NONE || md >= TCRYPTO_MD_SHA3_224 || mgf == TCRYPTO_MD_NONE)
+        if (md == TCRYPTO_MD_NONE || mgf == TCRYPTO_MD_NONE)
             return CKR_MECHANISM_PARAM_INVALID;
         /* The combined mechanisms hash with their own digest; a different
          * hashAlg would make the signature claim another hash. */

@@ -198,7 +198,7 @@ static void test_mech_list_info(void **state)
     CK_ULONG n = 0;
     OK(f->C_GetMechanismList(slots[0], NULL, &n));
     assert_true(n >= 60);
-    CK_MECHANISM_TYPE list[128];
+    CK_MECHANISM_TYPE list[256];
     CK_ULONG small = 2;
     RV(f->C_GetMechanismList(slots[0], list, &small), CKR_BUFFER_TOO_SMALL);
     assert_int_equal(small, n);
@@ -460,6 +460,274 @@ static void test_rsa_encrypt(void **state)
     pl = sizeof(pt);
     OK(p11crypt(false, &m, rsa_priv, ct, cl, pt, &pl));
     assert_memory_equal(pt, msg, sizeof(msg));
+}
+
+/* ---- SHA-3 with RSA and ECDSA ------------------------------------------------------------ */
+
+/* Made with the OpenSSL 3.0 command line: an RSA-2048 key (openssl genpkey);
+ * "abc" signed with `openssl dgst -sha3-256 -sign` (PKCS#1 v1.5) and with
+ * -sha3-384 PSS (salt 48, MGF1 SHA3-384); "oaep sha3 plaintext" encrypted
+ * with `openssl pkeyutl` OAEP SHA3-256, MGF1 SHA3-256, label "label"; a P-256
+ * key and "abc" signed with -sha3-256 (DER turned into r || s). */
+static const char RSA3_N[] =
+    "bed536f5ca8d08cffbfbe0c3319bfc4c9527c2eee81cee89d2ab956ee7436902c0554cc7456b3f70c952cd70"
+    "d9c9408b565ee67404e145a643bdd42047a697d48cae87c80da57aec17272f0b274d949ef367f73c420f4ff4"
+    "e4b01c7249f35dda82fa6bbe77771212cff84500dc054d414485975c601ac9fe184c864b88118b3e71528a13"
+    "b403df131f75672bcc0ea40743a8cd137b091d9a90af0fe790e8fff1e551ba6c0909037e72763c6486c45d77"
+    "cde5aec320c054509baeb33a165e4c96bfc51c329875dc97d6c7a1db2c836e7308619819b45fca5556637760"
+    "39730f7e4a77b6302d77bcaf4d559b3c03e972617ad0cbd8a36d7507ca6a2c0448825de7";
+
+static const char RSA3_E[] =
+    "010001";
+
+static const char RSA3_D[] =
+    "17f584b323029baecd32c850897678473f2f764c70ccf7c54b08c0380e860aa04df887ad647c521892d6380a"
+    "93f558b55b1b3570d9e4a9f8cad181aea9d59dd8bc444a07911b0bcdff718123b3d96185a6b16610e53459f4"
+    "0e65995f5f59d4433e7ae55dccf9a09b1c61a326e2a38719b62f80464349ff13f80607930d1add71e4f08637"
+    "6ff60ad8182da887d755d739d4b5bf4886a671ac48597ca09a8d0bf1e38a0341b6046fcb2f3a81cf4d8724a1"
+    "d05999a0226842f69482c9885f353cc76b8c124d177571b7b6f84c4a5275ffc49156f515a196a276830bb284"
+    "0df2c51069d524a8bb232e455cbbf7cc178a4430abaf123f2cedfe1e26fae0ac8fb22165";
+
+static const char RSA3_P[] =
+    "f3db283ec2ee6cc0ff564de89fe64b678850463a7817216aa6ebbf58a1bae823c957bd552ea13efefd3c6211"
+    "bff61293d20549e3d8dddb5fc3a59e9680a7c03c163fa64a15843f54285e8d6665284992145c131c30d116e9"
+    "80e2b44ee807ee024db104fa15944e4d560211db38a5d71a01536e1b88f59bf7e997ec14926cc343";
+
+static const char RSA3_Q[] =
+    "c85614e2e13e2dd7c23dd8d6a7e06573dc1c3469545e334bd0b6cd8cf156738eecd95f95be228996671d99f2"
+    "63b5646b798db52ff71946b438c2287297295eafaed234629837f306d05e98e37991d2956dda4a744becc8ad"
+    "4e1ac87fd4cd6102b95279f58bcd21a70295813c2f465fa4b673dd0897bcebf2b50231d97447c68d";
+
+static const char RSA3_DP[] =
+    "8f8b686b596fe410cfbd4beb2d84f0ca2711a9e56d1fa08a196c189ce1c716334aa81d49714375c3bfe9b588"
+    "e148c6b2c1245fd481aa47225e16b5fdbe0a013cdd93e61d2201510e071d717adefd1221ad5e6dd9605b1473"
+    "ab6cc7dad2f72801af1e0ee1efa5f759cad13915a488eacfe20bec7ac4ea5f3f560019f61a236fe5";
+
+static const char RSA3_DQ[] =
+    "bb2ba1cbef4196b714659027cd24dbe4896b5894681cb2b44cc5ddf9a6a96cc1c60bb940402a287dfacd2f3d"
+    "c5667df1e3d93fc51689e9030c5c6a49d56cf368145f944de185b46b53566e6568f992d3c594c32730a08345"
+    "57c9b235ac6e4e0aab76a137866c1adadc912df33afff6effefef52dc806dc332066728886196129";
+
+static const char RSA3_QI[] =
+    "eeb3933bbb3dadf4f8e1129ebc60c2913187f3392ba5d7cb817410b90c9d125f74da3e097f60963ac5d70a3d"
+    "bb880a8092ffe0e3776a33c8de86e6c7e56c9dafda3a508e171a3614dcf66c76ed5d7775d493a1e985be9f01"
+    "9d2cb2f866cf16f8b9918a2126c8d101c0f86cd74c0508a9a7b0f6518392cef4a4c58ca6cee62179";
+
+static const char RSA3_SIG_PKCS1_SHA3_256[] =
+    "67e88af59ae25bae94d2344d897d8ae990f18320716a3baa0e0c8ab0ed8f26955c06440aa630353890c60212"
+    "6cbf7f4a19c844058c6f6fd6a041c06b76ea9cd410122189beba018c8ab4430e579e5d1f16e9af6ccf2e04c1"
+    "94843dd1c918cc6c36f5945b422b59373a9b41cab29daa6721c8e2c4a2884e2955665bf3df4570c7c015dfcd"
+    "b0dd11cfc51c6259dc3f54cb8f05ea0f6ad61abe8fc5dcf3b2cb9eed194e93d257a14b43f11dad4559c20c77"
+    "a513b46f979119a64a165e5a5bddb579c985e502984eb8f7b5e93bd63fa19c2588467d0503da4c844b10f7d9"
+    "2d786af2be56e84692a0969987e765772b27ad3f32ddac071caa98e38ac8902fb8d57c1b";
+
+static const char RSA3_SIG_PSS_SHA3_384[] =
+    "769f24d57a6107ce2d2570d2eb642d1d9669db63baa6b17b7bf8ba9b8a37e1099ba7e0033b9eeae832d3a9e6"
+    "74f1b6b157ad09d4a6f3212a4a2935172e0230d0e03a6a50e1c0ef593781158014f020de7c4062493b8cdbab"
+    "0b6d9c1de931812e49494199d668d4a8e9b3850a072f635a8e7289d54b8d72ea7c24316e4fba7849fef0a79c"
+    "39aa8e195f2089e34922a78ca0323c7098028fb83952ae6e852d5dc07f22dfaebe6d5a1b77cf58424bbc8756"
+    "19fb7269b8eeef2f74ad405ce9c96b778f01f7921dc722904be64481e43edcefd8e9cdf8f6f77311de8569b2"
+    "6a527b13d7ae01ee89583f931b52a899d75c997b612552842b49be8b40f46b6728eae646";
+
+static const char RSA3_OAEP_SHA3_256_CT[] =
+    "8a282842b2f537aab4ea95307df9917afa4f4b634c3f0cafb30e4335ecd9e42b95a9f40396001bff8426a4ab"
+    "d6ab397472dcd42919fb4a86d48baf5729276253ca24fe7411375c50333656a7b36ad29cdb79d20049719b87"
+    "bfc1afcf0da009098adbfb20f5f47e4fff393167d0e16028fa7671ce822ff57dd025e6306b0904ebca8a804a"
+    "f64b9a0e42f6056286dd7fbeaf603241bdb5ee22692da48f1822cc40d8724771bb08139b69eeeb569757531d"
+    "888437d7b1d29bbcd77529e6b7c36c0be3b5746a01d80375d2bf7ee3fa95ae1729a0df741b526ba2c4fc2eda"
+    "6d24470b2d7e60f64c8748e5d89f139e979b6eb62c28247490047e7f1079c5d73d5ba489";
+
+static const char EC3_POINT[] =
+    "04b618d0a19421a29864ea676322edda8933d36f55fa56a5419267b6c6927945d3ad4efed19f019dec4fd12f"
+    "ba4d8c55a45b585f42281edbf323ce0e57c45167ec";
+
+static const char EC3_SIG_SHA3_256[] =
+    "ccf026f59e645d0efe0efdf93d8df69da83a2138cb83ee72836c65208cc2c92217b41e97b735a04cb562710e"
+    "6ab954227f53f7cdfc181c833ecac47e0f3b0eeb";
+
+
+static void rsa3_import(CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+{
+    static uint8_t n[256], e[8], d[256], p[128], q[128], dp[128], dq[128], qi[128];
+    size_t nl, el, dl, pl, ql, dpl, dql, qil;
+    unhex(RSA3_N, n, &nl);
+    unhex(RSA3_E, e, &el);
+    unhex(RSA3_D, d, &dl);
+    unhex(RSA3_P, p, &pl);
+    unhex(RSA3_Q, q, &ql);
+    unhex(RSA3_DP, dp, &dpl);
+    unhex(RSA3_DQ, dq, &dql);
+    unhex(RSA3_QI, qi, &qil);
+    CK_OBJECT_CLASS cpub = CKO_PUBLIC_KEY, cpriv = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_ATTRIBUTE pt[] = {
+        {CKA_CLASS, &cpub, sizeof(cpub)}, {CKA_KEY_TYPE, &kt, sizeof(kt)}, {CKA_TOKEN, &F, 1},
+        {CKA_MODULUS, n, nl},             {CKA_PUBLIC_EXPONENT, e, el},    {CKA_VERIFY, &T, 1},
+        {CKA_ENCRYPT, &T, 1},
+    };
+    CK_ATTRIBUTE kt2[] = {
+        {CKA_CLASS, &cpriv, sizeof(cpriv)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_TOKEN, &F, 1},                 {CKA_MODULUS, n, nl},
+        {CKA_PUBLIC_EXPONENT, e, el},       {CKA_PRIVATE_EXPONENT, d, dl},
+        {CKA_PRIME_1, p, pl},               {CKA_PRIME_2, q, ql},
+        {CKA_EXPONENT_1, dp, dpl},          {CKA_EXPONENT_2, dq, dql},
+        {CKA_COEFFICIENT, qi, qil},         {CKA_SIGN, &T, 1},
+        {CKA_DECRYPT, &T, 1},
+    };
+    OK(f->C_CreateObject(S, pt, ARRAY_LEN(pt), pub));
+    OK(f->C_CreateObject(S, kt2, ARRAY_LEN(kt2), priv));
+}
+
+static void test_sha3_rsa(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE pub, priv;
+    uint8_t exp[512], sig[512], ct[512], pt[512];
+    size_t el, cl;
+    CK_ULONG pl;
+    rsa3_import(&pub, &priv);
+    /* PKCS#1 v1.5 is deterministic: the same signature as OpenSSL's */
+    CK_MECHANISM m1 = {CKM_SHA3_256_RSA_PKCS, NULL, 0};
+    unhex(RSA3_SIG_PKCS1_SHA3_256, exp, &el);
+    assert_int_equal(sign(&m1, priv, (const uint8_t *)"abc", 3, sig), 256);
+    assert_memory_equal(sig, exp, 256);
+    OK(verify(&m1, pub, (const uint8_t *)"abc", 3, exp, el));
+    /* the same signature does not pass as SHA-256 or SHA3-384 */
+    CK_MECHANISM m256 = {CKM_SHA256_RSA_PKCS, NULL, 0};
+    RV(verify(&m256, pub, (const uint8_t *)"abc", 3, exp, el), CKR_SIGNATURE_INVALID);
+    CK_MECHANISM m384 = {CKM_SHA3_384_RSA_PKCS, NULL, 0};
+    RV(verify(&m384, pub, (const uint8_t *)"abc", 3, exp, el), CKR_SIGNATURE_INVALID);
+    /* OpenSSL's PSS signature verifies, combined and over the digest */
+    CK_RSA_PKCS_PSS_PARAMS pp = {CKM_SHA3_384, CKG_MGF1_SHA3_384, 48};
+    CK_MECHANISM mp = {CKM_SHA3_384_RSA_PKCS_PSS, &pp, sizeof(pp)};
+    unhex(RSA3_SIG_PSS_SHA3_384, exp, &el);
+    OK(verify(&mp, pub, (const uint8_t *)"abc", 3, exp, el));
+    uint8_t h[48];
+    CK_ULONG hl = sizeof(h);
+    CK_MECHANISM d384 = {CKM_SHA3_384, NULL, 0};
+    OK(f->C_DigestInit(S, &d384));
+    OK(f->C_Digest(S, (CK_BYTE_PTR) "abc", 3, h, &hl));
+    CK_MECHANISM raw = {CKM_RSA_PKCS_PSS, &pp, sizeof(pp)};
+    OK(verify(&raw, pub, h, hl, exp, el));
+    exp[100] ^= 0x10;
+    RV(verify(&mp, pub, (const uint8_t *)"abc", 3, exp, el), CKR_SIGNATURE_INVALID);
+    exp[100] ^= 0x10;
+    /* MGF1 with another hash than the one OpenSSL used */
+    pp.mgf = CKG_MGF1_SHA384;
+    RV(verify(&mp, pub, (const uint8_t *)"abc", 3, exp, el), CKR_SIGNATURE_INVALID);
+    pp.mgf = CKG_MGF1_SHA3_384;
+    /* OAEP: OpenSSL's ciphertext decrypts; wrong label or MGF fails */
+    char label[] = "label";
+    CK_RSA_PKCS_OAEP_PARAMS op = {CKM_SHA3_256, CKG_MGF1_SHA3_256, CKZ_DATA_SPECIFIED, label, 5};
+    CK_MECHANISM mo = {CKM_RSA_PKCS_OAEP, &op, sizeof(op)};
+    unhex(RSA3_OAEP_SHA3_256_CT, ct, &cl);
+    pl = sizeof(pt);
+    OK(p11crypt(false, &mo, priv, ct, cl, pt, &pl));
+    assert_int_equal(pl, 19);
+    assert_memory_equal(pt, "oaep sha3 plaintext", 19);
+    op.ulSourceDataLen = 4;
+    pl = sizeof(pt);
+    RV(p11crypt(false, &mo, priv, ct, cl, pt, &pl), CKR_ENCRYPTED_DATA_INVALID);
+    op.ulSourceDataLen = 5;
+    op.mgf = CKG_MGF1_SHA256;
+    pl = sizeof(pt);
+    RV(p11crypt(false, &mo, priv, ct, cl, pt, &pl), CKR_ENCRYPTED_DATA_INVALID);
+    /* OAEP SHA3-512 round trip; its limit is k - 2 * 64 - 2 = 126 bytes */
+    CK_RSA_PKCS_OAEP_PARAMS o5 = {CKM_SHA3_512, CKG_MGF1_SHA3_512, CKZ_DATA_SPECIFIED, NULL, 0};
+    CK_MECHANISM m5 = {CKM_RSA_PKCS_OAEP, &o5, sizeof(o5)};
+    uint8_t msg[127];
+    memset(msg, 0x3c, sizeof(msg));
+    CK_ULONG cl2 = sizeof(ct);
+    OK(p11crypt(true, &m5, pub, msg, 126, ct, &cl2));
+    pl = sizeof(pt);
+    OK(p11crypt(false, &m5, priv, ct, cl2, pt, &pl));
+    assert_int_equal(pl, 126);
+    assert_memory_equal(pt, msg, 126);
+    cl2 = sizeof(ct);
+    RV(p11crypt(true, &m5, pub, msg, 127, ct, &cl2), CKR_DATA_LEN_RANGE);
+    /* every SHA-3 RSA mechanism, round trip with the generated key */
+    static const struct {
+        CK_MECHANISM_TYPE pkcs, pss, hash;
+        CK_RSA_PKCS_MGF_TYPE mgf;
+        CK_ULONG hlen;
+    } all[] = {
+        {CKM_SHA3_224_RSA_PKCS, CKM_SHA3_224_RSA_PKCS_PSS, CKM_SHA3_224, CKG_MGF1_SHA3_224, 28},
+        {CKM_SHA3_256_RSA_PKCS, CKM_SHA3_256_RSA_PKCS_PSS, CKM_SHA3_256, CKG_MGF1_SHA3_256, 32},
+        {CKM_SHA3_384_RSA_PKCS, CKM_SHA3_384_RSA_PKCS_PSS, CKM_SHA3_384, CKG_MGF1_SHA3_384, 48},
+        {CKM_SHA3_512_RSA_PKCS, CKM_SHA3_512_RSA_PKCS_PSS, CKM_SHA3_512, CKG_MGF1_SHA3_512, 64},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+        CK_MECHANISM a = {all[i].pkcs, NULL, 0};
+        sig_roundtrip(&a, rsa_pub, rsa_priv, 60, true);
+        CK_RSA_PKCS_PSS_PARAMS q = {all[i].hash, all[i].mgf, all[i].hlen};
+        CK_MECHANISM b = {all[i].pss, &q, sizeof(q)};
+        sig_roundtrip(&b, rsa_pub, rsa_priv, 60, true);
+        /* a SHA-3 hash with a SHA-2 MGF1 is a valid combination */
+        q.mgf = CKG_MGF1_SHA256;
+        sig_roundtrip(&b, rsa_pub, rsa_priv, 20, false);
+        /* hashAlg must be the mechanism's own hash */
+        q.hashAlg = CKM_SHA256;
+        RV(f->C_SignInit(S, &b, rsa_priv), CKR_MECHANISM_PARAM_INVALID);
+        CK_RSA_PKCS_OAEP_PARAMS o = {all[i].hash, all[i].mgf, 0, NULL, 0};
+        CK_MECHANISM c = {CKM_RSA_PKCS_OAEP, &o, sizeof(o)};
+        cl2 = sizeof(ct);
+        OK(p11crypt(true, &c, rsa_pub, msg, 50, ct, &cl2));
+        pl = sizeof(pt);
+        OK(p11crypt(false, &c, rsa_priv, ct, cl2, pt, &pl));
+        assert_int_equal(pl, 50);
+    }
+    /* an MGF1 code past the SHA-3 ones */
+    CK_RSA_PKCS_PSS_PARAMS bad = {CKM_SHA3_256, 0x0a, 32};
+    CK_MECHANISM mb = {CKM_SHA3_256_RSA_PKCS_PSS, &bad, sizeof(bad)};
+    RV(f->C_SignInit(S, &mb, rsa_priv), CKR_MECHANISM_PARAM_INVALID);
+    CK_RSA_PKCS_OAEP_PARAMS ob = {CKM_SHA3_256, 0x0a, 0, NULL, 0};
+    CK_MECHANISM mob = {CKM_RSA_PKCS_OAEP, &ob, sizeof(ob)};
+    RV(f->C_EncryptInit(S, &mob, rsa_pub), CKR_MECHANISM_PARAM_INVALID);
+}
+
+static void test_sha3_ecdsa(void **state)
+{
+    (void)state;
+    uint8_t point[65], der[67], sig[64];
+    size_t ptl, sgl;
+    unhex(EC3_POINT, point, &ptl);
+    unhex(EC3_SIG_SHA3_256, sig, &sgl);
+    der[0] = 0x04;
+    der[1] = (uint8_t)ptl;
+    memcpy(der + 2, point, ptl);
+    CK_OBJECT_CLASS c = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE kt = CKK_EC;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &c, sizeof(c)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_TOKEN, &F, 1},         {CKA_EC_PARAMS, (void *)OID_P256, sizeof(OID_P256)},
+        {CKA_EC_POINT, der, ptl + 2}, {CKA_VERIFY, &T, 1},
+    };
+    CK_OBJECT_HANDLE pub;
+    OK(f->C_CreateObject(S, t, ARRAY_LEN(t), &pub));
+    CK_MECHANISM m = {CKM_ECDSA_SHA3_256, NULL, 0};
+    OK(verify(&m, pub, (const uint8_t *)"abc", 3, sig, sgl));
+    CK_MECHANISM m2 = {CKM_ECDSA_SHA256, NULL, 0};
+    RV(verify(&m2, pub, (const uint8_t *)"abc", 3, sig, sgl), CKR_SIGNATURE_INVALID);
+    CK_MECHANISM m3 = {CKM_ECDSA_SHA3_384, NULL, 0};
+    RV(verify(&m3, pub, (const uint8_t *)"abc", 3, sig, sgl), CKR_SIGNATURE_INVALID);
+    sig[40] ^= 1;
+    RV(verify(&m, pub, (const uint8_t *)"abc", 3, sig, sgl), CKR_SIGNATURE_INVALID);
+    sig[40] ^= 1;
+    /* multi-part over the same message */
+    OK(f->C_VerifyInit(S, &m, pub));
+    OK(f->C_VerifyUpdate(S, (CK_BYTE_PTR) "a", 1));
+    OK(f->C_VerifyUpdate(S, (CK_BYTE_PTR) "bc", 2));
+    OK(f->C_VerifyFinal(S, sig, sgl));
+    static const CK_MECHANISM_TYPE all[] = {CKM_ECDSA_SHA3_224, CKM_ECDSA_SHA3_256,
+                                            CKM_ECDSA_SHA3_384, CKM_ECDSA_SHA3_512};
+    CK_OBJECT_HANDLE p384, k384;
+    OK(pair_gen(CKM_EC_KEY_PAIR_GEN, OID_P384, sizeof(OID_P384), 0, &p384, &k384));
+    for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+        CK_MECHANISM a = {all[i], NULL, 0};
+        sig_roundtrip(&a, p384, k384, 90, true);
+    }
+    /* an ECDSA mechanism with an RSA key */
+    RV(f->C_SignInit(S, &m, rsa_priv), CKR_KEY_TYPE_INCONSISTENT);
 }
 
 /* ---- EC ---------------------------------------------------------------------------------- */
@@ -1334,8 +1602,8 @@ static void test_error_paths(void **state)
     (void)mi;
     RV(f->C_SeedRandom(S, NULL, 3), CKR_ARGUMENTS_BAD);
 
-    /* OAEP with a SHA-3 hash, PSS/OAEP with an unknown MGF */
-    CK_RSA_PKCS_OAEP_PARAMS o3 = {CKM_SHA3_256, CKG_MGF1_SHA256, 0, NULL, 0};
+    /* OAEP with a hash the token does not offer, PSS/OAEP with an unknown MGF */
+    CK_RSA_PKCS_OAEP_PARAMS o3 = {CKM_MD5, CKG_MGF1_SHA256, 0, NULL, 0};
     CK_MECHANISM m3 = {CKM_RSA_PKCS_OAEP, &o3, sizeof(o3)};
     RV(f->C_EncryptInit(S, &m3, rsa_pub), CKR_MECHANISM_PARAM_INVALID);
     o3.hashAlg = CKM_SHA256;
@@ -1541,6 +1809,8 @@ int main(void)
         cmocka_unit_test(test_rsa_pkcs1_sign),
         cmocka_unit_test(test_rsa_pss),
         cmocka_unit_test(test_rsa_encrypt),
+        cmocka_unit_test(test_sha3_rsa),
+        cmocka_unit_test(test_sha3_ecdsa),
         cmocka_unit_test(test_ecdsa),
         cmocka_unit_test(test_eddsa),
         cmocka_unit_test(test_ecdh),
