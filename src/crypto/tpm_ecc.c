@@ -75,6 +75,30 @@ static EC_POINT *point_of(ecc_ctx *e, const uint8_t *x, size_t xlen, const uint8
     return p;
 }
 
+/* The affine coordinates of p, e->fs bytes each, into ox and oy; nothing is
+ * written on failure. TCRYPTO_ERR_INPUT: p is the point at infinity. The
+ * point may be a shared secret (ZGen_2Phase), so the copies are wiped. */
+static tcrypto_rc point_out(ecc_ctx *e, const EC_POINT *p, uint8_t *ox, uint8_t *oy)
+{
+    if (EC_POINT_is_at_infinity(e->g, p))
+        return TCRYPTO_ERR_INPUT;
+    tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
+    BIGNUM *x = BN_new(), *y = BN_new();
+    uint8_t tx[66], ty[66];
+    if (x == NULL || y == NULL || EC_POINT_get_affine_coordinates(e->g, p, x, y, e->bn) != 1 ||
+        BN_bn2binpad(x, tx, (int)e->fs) < 0 || BN_bn2binpad(y, ty, (int)e->fs) < 0)
+        goto out;
+    memcpy(ox, tx, e->fs);
+    memcpy(oy, ty, e->fs);
+    rc = TCRYPTO_OK;
+out:
+    OPENSSL_cleanse(tx, sizeof(tx));
+    OPENSSL_cleanse(ty, sizeof(ty));
+    BN_clear_free(x);
+    BN_clear_free(y);
+    return rc;
+}
+
 tcrypto_rc tcrypto_tpm_ecc_scalar(uint16_t curve, const uint8_t *in, size_t inlen, uint8_t *out)
 {
     ecc_ctx e;
@@ -140,12 +164,11 @@ tcrypto_rc tcrypto_tpm_ecc_mul(uint16_t curve, const uint8_t *k, size_t klen, co
     if (rc != TCRYPTO_OK)
         return rc;
     EC_POINT *p = NULL, *r = EC_POINT_new(e.g);
-    BIGNUM *bk = BN_secure_new(), *bx = BN_new(), *by = BN_new();
-    uint8_t tx[66], ty[66];
+    BIGNUM *bk = BN_secure_new();
     if (px != NULL && (p = point_of(&e, px, pxlen, py, pylen, &rc)) == NULL)
         goto out;
     rc = TCRYPTO_ERR_INTERNAL;
-    if (r == NULL || bk == NULL || bx == NULL || by == NULL)
+    if (r == NULL || bk == NULL)
         goto out;
     rc = TCRYPTO_ERR_INPUT;
     if (klen > e.fs || BN_bin2bn(k, (int)klen, bk) == NULL || BN_is_zero(bk) ||
@@ -154,25 +177,12 @@ tcrypto_rc tcrypto_tpm_ecc_mul(uint16_t curve, const uint8_t *k, size_t klen, co
     rc = TCRYPTO_ERR_INTERNAL;
     if ((p ? EC_POINT_mul(e.g, r, NULL, p, bk, e.bn) : EC_POINT_mul(e.g, r, bk, NULL, NULL, e.bn)) != 1)
         goto out;
-    if (EC_POINT_is_at_infinity(e.g, r)) {
-        rc = TCRYPTO_ERR_INPUT;
-        goto out;
-    }
-    if (EC_POINT_get_affine_coordinates(e.g, r, bx, by, e.bn) != 1 ||
-        BN_bn2binpad(bx, tx, (int)e.fs) < 0 || BN_bn2binpad(by, ty, (int)e.fs) < 0)
-        goto out;
-    memcpy(ox, tx, e.fs);
-    memcpy(oy, ty, e.fs);
-    rc = TCRYPTO_OK;
+    rc = point_out(&e, r, ox, oy);
 out:
-    /* [k]P is a shared secret for ZGen_2Phase */
-    OPENSSL_cleanse(tx, sizeof(tx));
-    OPENSSL_cleanse(ty, sizeof(ty));
+    /* r = [k]P is a shared secret for ZGen_2Phase */
     EC_POINT_free(p);
     EC_POINT_clear_free(r);
     BN_clear_free(bk);
-    BN_clear_free(bx);
-    BN_clear_free(by);
     ecc_close(&e);
     return rc;
 }
@@ -227,7 +237,6 @@ tcrypto_rc tcrypto_tpm_ecc_mqv(uint16_t curve, const uint8_t *ds, size_t dslen, 
     EC_POINT *qs = NULL, *qe = NULL, *qea = EC_POINT_new(e.g), *p = EC_POINT_new(e.g);
     BIGNUM *bds = BN_secure_new(), *bde = BN_secure_new(), *sig = BN_secure_new();
     BIGNUM *x = BN_new(), *y = BN_new(), *a = BN_new();
-    uint8_t tx[66], ty[66];
     if ((qs = point_of(&e, qsx, qsxlen, qsy, qsylen, &rc)) == NULL ||
         (qe = point_of(&e, qex, qexlen, qey, qeylen, &rc)) == NULL)
         goto out;
@@ -251,19 +260,8 @@ tcrypto_rc tcrypto_tpm_ecc_mqv(uint16_t curve, const uint8_t *ds, size_t dslen, 
         EC_POINT_mul(e.g, p, NULL, qs, a, e.bn) != 1 || EC_POINT_add(e.g, p, p, qe, e.bn) != 1 ||
         EC_POINT_mul(e.g, p, NULL, p, sig, e.bn) != 1)
         goto out;
-    if (EC_POINT_is_at_infinity(e.g, p)) {
-        rc = TCRYPTO_ERR_INPUT;
-        goto out;
-    }
-    if (EC_POINT_get_affine_coordinates(e.g, p, x, y, e.bn) != 1 ||
-        BN_bn2binpad(x, tx, (int)e.fs) < 0 || BN_bn2binpad(y, ty, (int)e.fs) < 0)
-        goto out;
-    memcpy(ox, tx, e.fs);
-    memcpy(oy, ty, e.fs);
-    rc = TCRYPTO_OK;
+    rc = point_out(&e, p, ox, oy);
 out:
-    OPENSSL_cleanse(tx, sizeof(tx));
-    OPENSSL_cleanse(ty, sizeof(ty));
     EC_POINT_free(qs);
     EC_POINT_free(qe);
     EC_POINT_clear_free(qea);
