@@ -165,6 +165,15 @@ static const tcore_attr_rule sym_rules[] = {
     {CKA_VALUE_LEN, U, C_NO | G_REQ},
 };
 
+/* DES, DES2, DES3 keys (Current Mechanisms 3.0, the DES/DES2/DES3 secret key
+ * objects): a fixed-length CKA_VALUE and no CKA_VALUE_LEN of their own; a
+ * template may still name the fixed length (some applications always send
+ * CKA_VALUE_LEN), and any other length is refused. */
+static const tcore_attr_rule des_rules[] = {
+    {CKA_VALUE, Y, C_REQ | G_NO | UW_NO | SENS},
+    {CKA_VALUE_LEN, U, C_NO},
+};
+
 static const tcore_attr_rule *search(const tcore_attr_rule *t, size_t n, CK_ATTRIBUTE_TYPE type)
 {
     for (size_t i = 0; i < n; i++) {
@@ -184,10 +193,44 @@ bool tcore_key_type_valid(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)
     case CKO_PRIVATE_KEY:
         return kt == CKK_RSA || kt == CKK_EC || kt == CKK_EC_EDWARDS || kt == CKK_EC_MONTGOMERY;
     case CKO_SECRET_KEY:
-        return kt == CKK_AES || kt == CKK_GENERIC_SECRET || kt == CKK_HKDF;
+        return kt == CKK_AES || kt == CKK_GENERIC_SECRET || kt == CKK_HKDF ||
+               kt == CKK_DES2 || kt == CKK_DES3 || (kt == CKK_DES && tcore_legacy_on());
     default:
         return false;
     }
+}
+
+size_t tcore_des_key_len(CK_KEY_TYPE kt)
+{
+    switch (kt) {
+    case CKK_DES: return 8;
+    case CKK_DES2: return 16;
+    case CKK_DES3: return 24;
+    default: return 0;
+    }
+}
+
+static bool odd_parity(uint8_t b)
+{
+    b ^= b >> 4;
+    b ^= b >> 2;
+    b ^= b >> 1;
+    return (b & 1) != 0;
+}
+
+bool tcore_des_parity_ok(const uint8_t *v, size_t n)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++)
+        ok &= odd_parity(v[i]);
+    return ok;
+}
+
+void tcore_des_set_parity(uint8_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!odd_parity(v[i]))
+            v[i] ^= 0x01;
 }
 
 const tcore_attr_rule *tcore_attr_rule_for(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt,
@@ -242,6 +285,9 @@ const tcore_attr_rule *tcore_attr_rule_for(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt,
     if (kt == CKK_AES || kt == CKK_GENERIC_SECRET || kt == CKK_HKDF) {
         return SEARCH(sym_rules, type);
     }
+    if (tcore_des_key_len(kt) != 0) {
+        return SEARCH(des_rules, type);
+    }
     return NULL;
 }
 
@@ -293,6 +339,10 @@ static unsigned usage_defaults(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)
             return UF_SIGN | UF_VERIFY | UF_DERIVE;
         case CKK_HKDF: /* §6.44 */
             return UF_DERIVE;
+        case CKK_DES:
+        case CKK_DES2:
+        case CKK_DES3: /* ECB/CBC, key wrap, CMAC (DES3) */
+            return UF_ENCRYPT | UF_DECRYPT | UF_WRAP | UF_UNWRAP | UF_SIGN | UF_VERIFY;
         default:
             return 0;
         }

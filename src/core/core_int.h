@@ -535,6 +535,19 @@ const tcore_attr_rule *tcore_attr_rule_for(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt,
 /* Is the value well-formed for the kind? */
 bool tcore_attr_value_ok(uint8_t kind, const void *value, CK_ULONG len);
 bool tcore_key_type_valid(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt);
+/* The fixed value length of a DES-family key type (CKK_DES 8, CKK_DES2 16,
+ * CKK_DES3 24), 0 for any other type. */
+size_t tcore_des_key_len(CK_KEY_TYPE kt);
+/* Every byte has odd parity (FIPS 46-3 §3: the low bit of each byte). */
+bool tcore_des_parity_ok(const uint8_t *v, size_t n);
+/* Sets the low bit of each byte so that it has odd parity. */
+void tcore_des_set_parity(uint8_t *v, size_t n);
+/* Legacy algorithms (single DES, RSA keys below 2048 bits) are on: set
+ * once by tcore_open from legacy_algorithms, for the process (the crypto
+ * layer's legacy provider is loaded into its process-wide private library
+ * context). */
+bool tcore_legacy_on(void);
+void tcore_legacy_set(void);
 /* Default of a usage flag (CKA_ENCRYPT, _DECRYPT, _SIGN, _VERIFY, _WRAP,
  * _UNWRAP, _DERIVE, _SIGN_RECOVER, _VERIFY_RECOVER) that a template leaves
  * out: true only for what the class and key type can be used for here. */

@@ -7,6 +7,7 @@
  * secrets (HMAC, HKDF), as the mechanisms specification states per mechanism.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/mech_int.h"
 
@@ -69,9 +70,9 @@ static const tcore_mech_def mech_table[] = {
     {CKM_EC_MONTGOMERY_KEY_PAIR_GEN, 255, 448, CKF_GENERATE_KEY_PAIR, MF_X_GEN, TCRYPTO_MD_NONE},
     /* AES */
     {CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE, MF_AES_GEN, TCRYPTO_MD_NONE},
-    {CKM_AES_ECB, 16, 32, ED, MF_AES_ECB, TCRYPTO_MD_NONE},
-    {CKM_AES_CBC, 16, 32, ED, MF_AES_CBC, TCRYPTO_MD_NONE},
-    {CKM_AES_CBC_PAD, 16, 32, ED, MF_AES_CBC_PAD, TCRYPTO_MD_NONE},
+    {CKM_AES_ECB, 16, 32, ED, MF_ECB, TCRYPTO_MD_NONE},
+    {CKM_AES_CBC, 16, 32, ED, MF_CBC, TCRYPTO_MD_NONE},
+    {CKM_AES_CBC_PAD, 16, 32, ED, MF_CBC_PAD, TCRYPTO_MD_NONE},
     {CKM_AES_CTR, 16, 32, ED, MF_AES_CTR, TCRYPTO_MD_NONE},
     {CKM_AES_GCM, 16, 32, ED, MF_AES_GCM, TCRYPTO_MD_NONE},
     {CKM_AES_CMAC, 16, 32, SV, MF_CMAC, TCRYPTO_MD_NONE},
@@ -81,6 +82,17 @@ static const tcore_mech_def mech_table[] = {
      * SoftHSM call it, 0x210b (KWP) is the 3.0 specification's name. */
     {CKM_AES_KEY_WRAP_PAD, 16, 32, ED | WU, MF_AES_KWP, TCRYPTO_MD_NONE},
     {CKM_AES_KEY_WRAP_KWP, 16, 32, ED | WU, MF_AES_KWP, TCRYPTO_MD_NONE},
+    /* Triple DES (SP 800-67), key sizes in bytes: two-key 16, three-key 24.
+     * DES2 keys work with every DES3 mechanism (Current Mechanisms 3.0,
+     * "Triple-DES"). The unpadded modes wrap secret keys whose length is a
+     * multiple of 8. */
+    {CKM_DES2_KEY_GEN, 16, 16, CKF_GENERATE, MF_DES_GEN, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
+    {CKM_DES3_KEY_GEN, 24, 24, CKF_GENERATE, MF_DES_GEN, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
+    {CKM_DES3_ECB, 16, 24, ED | WU, MF_ECB, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
+    {CKM_DES3_CBC, 16, 24, ED | WU, MF_CBC, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
+    {CKM_DES3_CBC_PAD, 16, 24, ED | WU, MF_CBC_PAD, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
+    {CKM_DES3_CMAC, 16, 24, SV, MF_CMAC, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
+    {CKM_DES3_CMAC_GENERAL, 16, 24, SV, MF_CMAC_GENERAL, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
     /* generic secrets, HMAC, HKDF */
     {CKM_GENERIC_SECRET_KEY_GEN, 1, 512, CKF_GENERATE, MF_SECRET_GEN, TCRYPTO_MD_NONE},
     {CKM_SHA_1_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA1},
@@ -104,6 +116,18 @@ static const tcore_mech_def mech_table[] = {
     {CKM_HKDF_DERIVE, 1, 512, CKF_DERIVE, MF_HKDF, TCRYPTO_MD_NONE},
     {CKM_HKDF_KEY_GEN, 1, 512, CKF_GENERATE, MF_SECRET_GEN, TCRYPTO_MD_NONE},
 };
+
+static atomic_bool legacy_on = false;
+
+bool tcore_legacy_on(void)
+{
+    return atomic_load_explicit(&legacy_on, memory_order_relaxed);
+}
+
+void tcore_legacy_set(void)
+{
+    atomic_store(&legacy_on, true);
+}
 
 /* Lookups (one per operation) go through an index sorted by type, built
  * once; the table itself keeps its reading order for C_GetMechanismList. */
@@ -174,6 +198,11 @@ CK_RV tcore_mech_info(CK_MECHANISM_TYPE mech, CK_MECHANISM_INFO *info)
      * caller (pkcs11-tool --test only exercises signatures so flagged). */
     info->flags = d->flags | CKF_HW;
     return CKR_OK;
+}
+
+size_t tcore_mech_block(const tcore_mech_def *d)
+{
+    return d->blk == TCORE_BLK_AES ? 16 : 8;
 }
 
 tcrypto_md tcore_mech_md(CK_MECHANISM_TYPE hash)

@@ -25,9 +25,10 @@ typedef enum {
     MF_EDDSA,
     MF_X_GEN,
     MF_AES_GEN,
-    MF_AES_ECB,
-    MF_AES_CBC,
-    MF_AES_CBC_PAD,
+    MF_DES_GEN,   /* DES, DES2, DES3 by mechanism: fixed length, odd parity */
+    MF_ECB,       /* the block modes and CMAC take the entry's cipher (blk) */
+    MF_CBC,
+    MF_CBC_PAD,
     MF_AES_CTR,
     MF_AES_GCM,
     MF_CMAC,
@@ -40,13 +41,25 @@ typedef enum {
     MF_HKDF,
 } tcore_mech_family;
 
+/* The block cipher of the ECB/CBC/CBC_PAD/CMAC families. */
+typedef enum {
+    TCORE_BLK_AES = 0,
+    TCORE_BLK_DES3, /* CKK_DES2 and CKK_DES3 keys */
+    TCORE_BLK_DES,  /* CKK_DES keys (legacy) */
+} tcore_blk;
+
 typedef struct {
     CK_MECHANISM_TYPE type;
     CK_ULONG min, max;
     CK_FLAGS flags;
     tcore_mech_family fam;
     tcrypto_md md; /* the hash a combined mechanism applies, or HMAC's */
+    tcore_blk blk;
+    bool legacy;   /* offered only with legacy_algorithms on */
 } tcore_mech_def;
+
+/* Block size in bytes of an entry's cipher (8 for DES and Triple DES). */
+size_t tcore_mech_block(const tcore_mech_def *d);
 
 const tcore_mech_def *tcore_mech_find(CK_MECHANISM_TYPE type);
 /* CKM_SHA* digest mechanism -> md (NONE if not a supported hash). */

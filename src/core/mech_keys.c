@@ -7,6 +7,46 @@
 
 /* ---- generation ----------------------------------------------------------- */
 
+/* CKM_DES_KEY_GEN, CKM_DES2_KEY_GEN, CKM_DES3_KEY_GEN (Current Mechanisms
+ * 3.0): fixed-length keys with odd parity in every byte. A template may name
+ * the fixed length only. The key parts of a DES2/DES3 key are all different
+ * (equal parts would make it single DES). */
+static CK_RV generate_des(const tcore_mech_def *d, bool len_given, CK_ULONG vlen,
+                          CK_KEY_TYPE *key_type, uint8_t **secret, size_t *len)
+{
+    CK_KEY_TYPE kt = d->type == CKM_DES_KEY_GEN    ? CKK_DES
+                     : d->type == CKM_DES2_KEY_GEN ? CKK_DES2
+                                                   : CKK_DES3;
+    size_t n = tcore_des_key_len(kt);
+    CK_RV rv = CKR_OK;
+    if (len_given && vlen != n)
+        return CKR_TEMPLATE_INCONSISTENT;
+    uint8_t *v = tcrypto_secure_alloc(n);
+    if (v == NULL)
+        return CKR_HOST_MEMORY;
+    for (;;) {
+        rv = tcore_rv_from_crypto(tcrypto_random(v, n));
+        if (rv != CKR_OK)
+            break;
+        tcore_des_set_parity(v, n);
+        bool distinct = true;
+        for (size_t i = 0; i + 8 < n; i += 8)
+            distinct &= !tcrypto_memeq(v + i, v + i + 8, 8);
+        if (n == 24)
+            distinct &= !tcrypto_memeq(v, v + 16, 8);
+        if (distinct)
+            break;
+    }
+    if (rv != CKR_OK) {
+        tcrypto_secure_free(v, n);
+        return rv;
+    }
+    *key_type = kt;
+    *secret = v;
+    *len = n;
+    return CKR_OK;
+}
+
 CK_RV tcore_mech_generate_secret(const CK_MECHANISM *mech, const CK_ATTRIBUTE *tmpl,
                                  CK_ULONG n, CK_KEY_TYPE *key_type, uint8_t **secret,
                                  size_t *len)
@@ -24,6 +64,8 @@ CK_RV tcore_mech_generate_secret(const CK_MECHANISM *mech, const CK_ATTRIBUTE *t
     CK_RV rv = tcore_tmpl_ulong(tmpl, n, CKA_VALUE_LEN, &vlen, &found);
     if (rv != CKR_OK)
         return rv;
+    if (d->fam == MF_DES_GEN)
+        return generate_des(d, found, vlen, key_type, secret, len);
     /* §6.7.3 / §6.6.3: CKA_VALUE_LEN is required in the template. */
     if (!found)
         return CKR_TEMPLATE_INCOMPLETE;
@@ -290,6 +332,14 @@ CK_RV tcore_mech_unwrap(const CK_MECHANISM *mech, tcore_obj *unwrapping, const u
         goto done;
     }
     if (kt == CKK_AES && plain_len != 16 && plain_len != 24 && plain_len != 32) {
+        rv = CKR_WRAPPED_KEY_INVALID;
+        goto done;
+    }
+    /* A DES-family key of another length, or with a byte of even parity, is
+     * not a DES key (Current Mechanisms 3.0: unwrapping such a key is an
+     * error). */
+    if (tcore_des_key_len(kt) != 0 &&
+        (plain_len != tcore_des_key_len(kt) || !tcore_des_parity_ok(plain, plain_len))) {
         rv = CKR_WRAPPED_KEY_INVALID;
         goto done;
     }

@@ -84,9 +84,9 @@ static void scratch_free(scratch *b)
 
 /* ---- key checks ----------------------------------------------------------- */
 
-static bool key_type_fits(tcore_mech_family fam, CK_KEY_TYPE kt)
+static bool key_type_fits(const tcore_mech_def *d, CK_KEY_TYPE kt)
 {
-    switch (fam) {
+    switch (d->fam) {
     case MF_RSA_PKCS: case MF_RSA_PSS: case MF_RSA_OAEP: case MF_RSA_X509:
         return kt == CKK_RSA;
     case MF_ECDSA:
@@ -95,8 +95,13 @@ static bool key_type_fits(tcore_mech_family fam, CK_KEY_TYPE kt)
         return kt == CKK_EC_EDWARDS;
     case MF_ECDH:
         return kt == CKK_EC || kt == CKK_EC_MONTGOMERY;
-    case MF_AES_ECB: case MF_AES_CBC: case MF_AES_CBC_PAD: case MF_AES_CTR:
-    case MF_AES_GCM: case MF_CMAC: case MF_CMAC_GENERAL: case MF_AES_KW: case MF_AES_KWP:
+    case MF_ECB: case MF_CBC: case MF_CBC_PAD: case MF_CMAC: case MF_CMAC_GENERAL:
+        if (d->blk == TCORE_BLK_DES3)
+            return kt == CKK_DES2 || kt == CKK_DES3;
+        if (d->blk == TCORE_BLK_DES)
+            return kt == CKK_DES;
+        return kt == CKK_AES;
+    case MF_AES_CTR: case MF_AES_GCM: case MF_AES_KW: case MF_AES_KWP:
         return kt == CKK_AES;
     case MF_HMAC: case MF_HMAC_GENERAL:
         return kt == CKK_GENERIC_SECRET;
@@ -110,9 +115,21 @@ static bool key_type_fits(tcore_mech_family fam, CK_KEY_TYPE kt)
 CK_RV tcore_mech_check_key(const tcore_mech_def *d, tcore_obj *key, CK_OBJECT_CLASS want_cls,
                            CK_ATTRIBUTE_TYPE usage)
 {
-    if (tcore_obj_class(key) != want_cls || !key_type_fits(d->fam, tcore_obj_key_type(key)))
+    if (tcore_obj_class(key) != want_cls || !key_type_fits(d, tcore_obj_key_type(key)))
         return CKR_KEY_TYPE_INCONSISTENT;
     return tcore_obj_check_use(key, d->type, usage);
+}
+
+/* A secret key's length fits the mechanism's range and its own type: AES
+ * 16/24/32, DES 8, DES2 16, DES3 24. */
+static bool secret_len_fits(const tcore_mech_def *d, CK_KEY_TYPE kt, size_t n)
+{
+    if (n < d->min || n > d->max)
+        return false;
+    if (kt == CKK_AES)
+        return n == 16 || n == 24 || n == 32;
+    size_t des = tcore_des_key_len(kt);
+    return des == 0 || n == des;
 }
 
 CK_RV tcore_mech_secret(const tcore_mech_def *d, tcore_obj *key, uint8_t **val, size_t *len)
@@ -122,7 +139,7 @@ CK_RV tcore_mech_secret(const tcore_mech_def *d, tcore_obj *key, uint8_t **val, 
     CK_RV rv = tcore_obj_secret(key, &v, &n);
     if (rv != CKR_OK)
         return rv;
-    if (n < d->min || n > d->max || (tcore_obj_key_type(key) == CKK_AES && n != 16 && n != 24 && n != 32)) {
+    if (!secret_len_fits(d, tcore_obj_key_type(key), n)) {
         tcrypto_secure_free(v, n);
         return CKR_KEY_SIZE_RANGE;
     }
@@ -222,6 +239,13 @@ static CK_RV parse_sig_params(tcore_op *op, const CK_MECHANISM *m)
     const tcore_mech_def *d = op->def;
     memset(&op->sp, 0, sizeof(op->sp));
     op->sp.md = d->md;
+    /* Mechanisms without a parameter refuse one (PKCS#11 3.0 §5.11: a
+     * parameter the mechanism does not take is CKR_MECHANISM_PARAM_INVALID). */
+    bool none = d->fam == MF_RSA_PKCS || d->fam == MF_RSA_X509 || d->fam == MF_ECDSA ||
+                d->fam == MF_HMAC || d->fam == MF_CMAC;
+    if (none && m->ulParameterLen != 0) {
+        return CKR_MECHANISM_PARAM_INVALID;
+    }
     switch (d->fam) {
     case MF_RSA_PKCS:
         op->sp.scheme = TCRYPTO_SIG_RSA_PKCS1;
@@ -279,7 +303,7 @@ static CK_RV parse_sig_params(tcore_op *op, const CK_MECHANISM *m)
         if (!param_is(m, sizeof(l)))
             return CKR_MECHANISM_PARAM_INVALID;
         memcpy(&l, m->pParameter, sizeof(l));
-        size_t full = d->fam == MF_CMAC_GENERAL ? 16 : tcrypto_md_size(d->md);
+        size_t full = d->fam == MF_CMAC_GENERAL ? tcore_mech_block(d) : tcrypto_md_size(d->md);
         if (l < 1 || l > full)
             return CKR_MECHANISM_PARAM_INVALID;
         op->mac_len = l;
@@ -301,22 +325,25 @@ typedef struct {
 static CK_RV parse_enc_params(tcore_op *op, const CK_MECHANISM *m)
 {
     switch (op->def->fam) {
-    case MF_AES_ECB:
+    case MF_ECB:
     case MF_AES_KW:
     case MF_AES_KWP:
         /* The optional alternative initial value of RFC 3394/5649 is not
          * supported: only the default IV. */
         if (m->pParameter != NULL || m->ulParameterLen != 0) {
-            if (op->def->fam != MF_AES_ECB)
+            if (op->def->fam != MF_ECB)
                 return CKR_MECHANISM_PARAM_INVALID;
         }
         return CKR_OK;
-    case MF_AES_CBC:
-    case MF_AES_CBC_PAD:
-        if (!param_is(m, 16))
+    case MF_CBC:
+    case MF_CBC_PAD: {
+        /* The IV is one block: 16 bytes for AES, 8 for DES and Triple DES. */
+        size_t bl = tcore_mech_block(op->def);
+        if (!param_is(m, bl))
             return CKR_MECHANISM_PARAM_INVALID;
-        memcpy(op->iv, m->pParameter, 16);
+        memcpy(op->iv, m->pParameter, bl);
         return CKR_OK;
+    }
     case MF_AES_CTR: {
         CK_AES_CTR_PARAMS p;
         if (!param_is(m, sizeof(p)))
@@ -446,7 +473,7 @@ static bool family_allows(tcore_op_kind kind, const tcore_mech_def *d)
 
 static bool family_is_secret(tcore_mech_family f)
 {
-    return f == MF_AES_ECB || f == MF_AES_CBC || f == MF_AES_CBC_PAD || f == MF_AES_CTR ||
+    return f == MF_ECB || f == MF_CBC || f == MF_CBC_PAD || f == MF_AES_CTR ||
            f == MF_AES_GCM || f == MF_CMAC || f == MF_CMAC_GENERAL || f == MF_AES_KW ||
            f == MF_AES_KWP || f == MF_HMAC || f == MF_HMAC_GENERAL;
 }
@@ -459,7 +486,10 @@ static bool family_is_mac(tcore_mech_family f)
 static CK_RV new_mac(tcore_op *op, tcrypto_mac **out)
 {
     tcrypto_rc rc;
-    if (op->def->fam == MF_CMAC || op->def->fam == MF_CMAC_GENERAL)
+    if ((op->def->fam == MF_CMAC || op->def->fam == MF_CMAC_GENERAL) &&
+        op->def->blk == TCORE_BLK_DES3)
+        rc = tcrypto_cmac_des3_new(op->key, op->keylen, out);
+    else if (op->def->fam == MF_CMAC || op->def->fam == MF_CMAC_GENERAL)
         rc = tcrypto_cmac_new(op->key, op->keylen, out);
     else
         rc = tcrypto_hmac_new(op->def->md, op->key, op->keylen, out);
@@ -475,7 +505,7 @@ static CK_RV op_secret(tcore_op *op, tcore_obj *key)
     op->key = tcore_secret_value(op->sec, &n);
     if (op->key == NULL)
         return CKR_USER_NOT_LOGGED_IN;
-    if (n < d->min || n > d->max || (tcore_obj_key_type(key) == CKK_AES && n != 16 && n != 24 && n != 32))
+    if (!secret_len_fits(d, tcore_obj_key_type(key), n))
         return CKR_KEY_SIZE_RANGE;
     op->keylen = n;
     return CKR_OK;
@@ -536,7 +566,7 @@ CK_RV tcore_op_init_usage(tcore_op_kind kind, const CK_MECHANISM *mech, tcore_ob
     if (secret) {
         /* The usage checks and the reference to the opened value under one
          * lock of the key object (shared by every session using the key). */
-        if (tcore_obj_class(key) != cls || !key_type_fits(d->fam, tcore_obj_key_type(key)))
+        if (tcore_obj_class(key) != cls || !key_type_fits(d, tcore_obj_key_type(key)))
             rv = CKR_KEY_TYPE_INCONSISTENT;
         else
             rv = tcore_obj_secret_ref_use(key, d->type, usage, &op->sec);
@@ -555,7 +585,7 @@ CK_RV tcore_op_init_usage(tcore_op_kind kind, const CK_MECHANISM *mech, tcore_ob
             goto done;
         if (family_is_mac(d->fam)) {
             if (op->mac_len == 0)
-                op->mac_len = d->fam == MF_CMAC ? 16 : tcrypto_md_size(d->md);
+                op->mac_len = d->fam == MF_CMAC ? tcore_mech_block(d) : tcrypto_md_size(d->md);
         }
     } else {
         rv = tcore_mech_pkey(d, key, &op->pkey);
@@ -820,22 +850,27 @@ static CK_RV len_err(const tcore_op *op)
     return enc(op) ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
 }
 
-static tcrypto_cipher_mode cipher_mode(tcore_mech_family f)
+static tcrypto_cipher_mode cipher_mode(const tcore_mech_def *d)
 {
-    switch (f) {
-    case MF_AES_ECB: return TCRYPTO_AES_ECB;
-    case MF_AES_CBC: return TCRYPTO_AES_CBC;
-    case MF_AES_CBC_PAD: return TCRYPTO_AES_CBC_PAD;
+    static const tcrypto_cipher_mode modes[3][3] = {
+        [TCORE_BLK_AES] = {TCRYPTO_AES_ECB, TCRYPTO_AES_CBC, TCRYPTO_AES_CBC_PAD},
+        [TCORE_BLK_DES3] = {TCRYPTO_DES3_ECB, TCRYPTO_DES3_CBC, TCRYPTO_DES3_CBC_PAD},
+        [TCORE_BLK_DES] = {TCRYPTO_DES_ECB, TCRYPTO_DES_CBC, TCRYPTO_DES_CBC_PAD},
+    };
+    switch (d->fam) {
+    case MF_ECB: return modes[d->blk][0];
+    case MF_CBC: return modes[d->blk][1];
+    case MF_CBC_PAD: return modes[d->blk][2];
     default: return TCRYPTO_AES_CTR;
     }
 }
 
 static CK_RV new_cipher(tcore_op *op, tcrypto_cipher **c)
 {
-    bool ecb = op->def->fam == MF_AES_ECB;
-    return tcore_rv_from_crypto(tcrypto_cipher_new(cipher_mode(op->def->fam), enc(op), op->key,
+    bool ecb = op->def->fam == MF_ECB;
+    return tcore_rv_from_crypto(tcrypto_cipher_new(cipher_mode(op->def), enc(op), op->key,
                                                    op->keylen, ecb ? NULL : op->iv,
-                                                   ecb ? 0 : 16, c));
+                                                   ecb ? 0 : tcore_mech_block(op->def), c));
 }
 
 /* CTR: refuse input that would make the counter wrap (Current Mechanisms
@@ -857,32 +892,33 @@ static CK_RV cipher_oneshot(tcore_op *op, const uint8_t *in, size_t inlen, uint8
                             CK_ULONG *outlen)
 {
     tcore_mech_family f = op->def->fam;
+    size_t bl = tcore_mech_block(op->def);
     size_t need;
     scratch tmp = {NULL, 0, false};
     tcrypto_cipher *c = NULL;
     bool go;
     CK_RV rv;
 
-    if ((f == MF_AES_ECB || f == MF_AES_CBC) && inlen % 16 != 0)
+    if ((f == MF_ECB || f == MF_CBC) && inlen % bl != 0)
         return len_err(op);
-    if (f == MF_AES_CBC_PAD && !enc(op) && (inlen == 0 || inlen % 16 != 0))
+    if (f == MF_CBC_PAD && !enc(op) && (inlen == 0 || inlen % bl != 0))
         return CKR_ENCRYPTED_DATA_LEN_RANGE;
     if (f == MF_AES_CTR && !op->ctr_unbounded && (((unsigned __int128)inlen + 15) / 16) > op->ctr_left)
         return len_err(op);
-    need = (f == MF_AES_CBC_PAD && enc(op)) ? (inlen / 16 + 1) * 16 : inlen;
+    need = (f == MF_CBC_PAD && enc(op)) ? (inlen / bl + 1) * bl : inlen;
     CK_ULONG cap = *outlen;
     rv = out_check(out, outlen, need, &go);
     if (rv != CKR_OK || !go) {
         /* CBC_PAD decryption: `need` is an upper bound; a smaller buffer may
          * still hold the plaintext, so decrypt to find out. */
-        if (!(rv == CKR_BUFFER_TOO_SMALL && f == MF_AES_CBC_PAD && !enc(op)))
+        if (!(rv == CKR_BUFFER_TOO_SMALL && f == MF_CBC_PAD && !enc(op)))
             return rv;
     }
     uint8_t *dst = out;
     /* CBC_PAD decryption goes through a temporary so that nothing reaches
      * the caller's buffer when the padding turns out wrong. */
-    if (rv == CKR_BUFFER_TOO_SMALL || (f == MF_AES_CBC_PAD && !enc(op))) {
-        if (!scratch_alloc(&tmp, need + 16)) {
+    if (rv == CKR_BUFFER_TOO_SMALL || (f == MF_CBC_PAD && !enc(op))) {
+        if (!scratch_alloc(&tmp, need + bl)) {
             rv = CKR_HOST_MEMORY;
             goto done;
         }
@@ -1114,7 +1150,7 @@ static bool streams(const tcore_op *op)
         return true;
     if (op->kind == TCORE_OP_SIGN || op->kind == TCORE_OP_VERIFY)
         return family_is_mac(f) || (op->def->md != TCRYPTO_MD_NONE);
-    return f == MF_AES_ECB || f == MF_AES_CBC || f == MF_AES_CBC_PAD || f == MF_AES_CTR;
+    return f == MF_ECB || f == MF_CBC || f == MF_CBC_PAD || f == MF_AES_CTR;
 }
 
 /* The accumulated input; never NULL, so the crypto layer sees a valid
@@ -1141,10 +1177,11 @@ static size_t cipher_update_len(const tcore_op *op, size_t inlen, size_t *new_pe
         *new_pending = 0;
         return inlen;
     }
+    size_t bl = tcore_mech_block(op->def);
     size_t total = op->pending + inlen;
-    size_t outn = total / 16 * 16;
-    if (op->def->fam == MF_AES_CBC_PAD && !enc(op) && total % 16 == 0 && outn > 0)
-        outn -= 16;
+    size_t outn = total / bl * bl;
+    if (op->def->fam == MF_CBC_PAD && !enc(op) && total % bl == 0 && outn > 0)
+        outn -= bl;
     *new_pending = total - outn;
     return outn;
 }
@@ -1324,7 +1361,7 @@ CK_RV tcore_op_final(tcore_op *op, uint8_t *out, CK_ULONG *outlen)
     if (!streams(op))
         return crypt_oneshot(op, acc_data(op), op->acc.len, out, outlen);
     tcore_mech_family f = op->def->fam;
-    if (f == MF_AES_ECB || f == MF_AES_CBC || f == MF_AES_CTR) {
+    if (f == MF_ECB || f == MF_CBC || f == MF_AES_CTR) {
         if (op->pending != 0)
             return len_err(op);
         rv = out_check(out, outlen, 0, &go);
@@ -1333,8 +1370,9 @@ CK_RV tcore_op_final(tcore_op *op, uint8_t *out, CK_ULONG *outlen)
         return rv;
     }
     /* CBC_PAD */
+    size_t bl = tcore_mech_block(op->def);
     if (enc(op)) {
-        rv = out_check(out, outlen, 16, &go);
+        rv = out_check(out, outlen, bl, &go);
         if (rv != CKR_OK || !go)
             return rv;
         if (op->cipher == NULL && (rv = new_cipher(op, &op->cipher)) != CKR_OK)
@@ -1346,10 +1384,10 @@ CK_RV tcore_op_final(tcore_op *op, uint8_t *out, CK_ULONG *outlen)
         return rv;
     }
     if (!op->final_done) {
-        if (op->pending != 16)
+        if (op->pending != bl)
             return CKR_ENCRYPTED_DATA_LEN_RANGE;
         if (out == NULL) {
-            *outlen = 16;
+            *outlen = bl;
             return CKR_OK;
         }
         size_t n = sizeof(op->tail);

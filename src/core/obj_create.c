@@ -403,22 +403,27 @@ static CK_RV set_pkcs8(tcore_obj *o, const tcrypto_pkey *k)
     return CKR_OK;
 }
 
-/* CKA_CHECK_VALUE of a secret key: AES (PKCS#11 3.0 §6.7.2) the first three
- * bytes of the ECB encryption of a zero block; generic secret (§6.6.2) the
- * first three bytes of the SHA-1 of the value. Other types have none. */
+/* CKA_CHECK_VALUE of a secret key: AES (PKCS#11 3.0 §6.7.2) and the DES
+ * family (§4.10: the key type's default cipher) the first three bytes of the
+ * ECB encryption of a zero block; generic secret (§6.6.2) the first three
+ * bytes of the SHA-1 of the value. Other types have none. */
 static CK_RV check_value(CK_KEY_TYPE kt, const uint8_t *v, size_t len, uint8_t out[3], bool *have)
 {
     uint8_t buf[TCRYPTO_MAX_MD_SIZE];
     size_t n = sizeof(buf);
     *have = false;
-    if (kt == CKK_AES) {
+    if (kt == CKK_AES || tcore_des_key_len(kt) != 0) {
         static const uint8_t zero[16];
+        tcrypto_cipher_mode mode = kt == CKK_AES   ? TCRYPTO_AES_ECB
+                                   : kt == CKK_DES ? TCRYPTO_DES_ECB
+                                                   : TCRYPTO_DES3_ECB;
+        size_t bl = tcrypto_cipher_block(mode);
         tcrypto_cipher *c = NULL;
-        if (tcrypto_cipher_new(TCRYPTO_AES_ECB, true, v, len, NULL, 0, &c) != TCRYPTO_OK) {
+        if (tcrypto_cipher_new(mode, true, v, len, NULL, 0, &c) != TCRYPTO_OK) {
             return CKR_FUNCTION_FAILED;
         }
         n = sizeof(buf);
-        bool ok = tcrypto_cipher_update(c, zero, sizeof(zero), buf, &n) == TCRYPTO_OK && n == 16;
+        bool ok = tcrypto_cipher_update(c, zero, bl, buf, &n) == TCRYPTO_OK && n == bl;
         tcrypto_cipher_free(c);
         if (!ok) {
             tc_wipe(buf, sizeof(buf));
@@ -439,8 +444,15 @@ static CK_RV check_value(CK_KEY_TYPE kt, const uint8_t *v, size_t len, uint8_t o
 
 static CK_RV set_secret_value(tcore_obj *o, const uint8_t *v, size_t len, CK_RV bad_len)
 {
-    if (len == 0 || (o->kt == CKK_AES && len != 16 && len != 24 && len != 32)) {
+    size_t des = tcore_des_key_len(o->kt);
+    if (len == 0 || (o->kt == CKK_AES && len != 16 && len != 24 && len != 32) ||
+        (des != 0 && len != des)) {
         return blame(bad_len == CKR_TEMPLATE_INCONSISTENT ? CKA_VALUE_LEN : CKA_VALUE, bad_len);
+    }
+    /* Current Mechanisms 3.0, DES/DES2/DES3 secret key objects: a key with
+     * the wrong parity is refused on creation and unwrap. */
+    if (des != 0 && !tcore_des_parity_ok(v, len)) {
+        return blame(CKA_VALUE, CKR_ATTRIBUTE_VALUE_INVALID);
     }
     CK_ULONG vl = (CK_ULONG)len;
     const tcore_attr *given = tcore_attrs_cfind(o->attrs, o->nattrs, CKA_VALUE_LEN);

@@ -1,6 +1,7 @@
 /*
  * AES: block and stream modes (NIST SP 800-38A), GCM (SP 800-38D) and key
- * wrap (RFC 3394 / RFC 5649).
+ * wrap (RFC 3394 / RFC 5649). Triple DES (SP 800-67) and, behind the legacy
+ * switch, single DES in ECB and CBC with the same block bookkeeping.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 struct tcrypto_cipher {
     EVP_CIPHER_CTX *ctx;
     tcrypto_cipher_mode mode;
+    size_t block;
     bool enc;
     bool done;
     /* Bytes OpenSSL holds back between updates (block modes), tracked so
@@ -24,7 +26,29 @@ struct tcrypto_cipher {
 
 static bool mode_is_block(tcrypto_cipher_mode m)
 {
-    return m == TCRYPTO_AES_ECB || m == TCRYPTO_AES_CBC || m == TCRYPTO_AES_CBC_PAD;
+    return m == TCRYPTO_AES_ECB || m == TCRYPTO_AES_CBC || m == TCRYPTO_AES_CBC_PAD ||
+           m == TCRYPTO_DES3_ECB || m == TCRYPTO_DES3_CBC || m == TCRYPTO_DES3_CBC_PAD ||
+           m == TCRYPTO_DES_ECB || m == TCRYPTO_DES_CBC || m == TCRYPTO_DES_CBC_PAD;
+}
+
+static bool mode_is_ecb(tcrypto_cipher_mode m)
+{
+    return m == TCRYPTO_AES_ECB || m == TCRYPTO_DES3_ECB || m == TCRYPTO_DES_ECB;
+}
+
+static bool mode_pads(tcrypto_cipher_mode m)
+{
+    return m == TCRYPTO_AES_CBC_PAD || m == TCRYPTO_DES3_CBC_PAD || m == TCRYPTO_DES_CBC_PAD;
+}
+
+static bool mode_is_des(tcrypto_cipher_mode m)
+{
+    return m >= TCRYPTO_DES3_ECB && m <= TCRYPTO_DES_CBC_PAD;
+}
+
+size_t tcrypto_cipher_block(tcrypto_cipher_mode mode)
+{
+    return mode_is_des(mode) ? 8 : AES_BLOCK;
 }
 
 /* EVP_CipherUpdate takes an int length: feed large inputs in pieces. */
@@ -57,37 +81,51 @@ tcrypto_rc tcrypto_cipher_new(tcrypto_cipher_mode mode, bool encrypt, const void
         return rc;
     if (out == NULL || key == NULL)
         return TCRYPTO_ERR_ARG;
-    tcx_aes_kind kind;
+    tcx_aes_kind kind = TCX_AES_ECB;
     switch (mode) {
     case TCRYPTO_AES_ECB: kind = TCX_AES_ECB; break;
     case TCRYPTO_AES_CBC: case TCRYPTO_AES_CBC_PAD: kind = TCX_AES_CBC; break;
     case TCRYPTO_AES_CTR: kind = TCX_AES_CTR; break;
     case TCRYPTO_AES_CFB: kind = TCX_AES_CFB; break;
     case TCRYPTO_AES_OFB: kind = TCX_AES_OFB; break;
+    case TCRYPTO_DES3_ECB: case TCRYPTO_DES3_CBC: case TCRYPTO_DES3_CBC_PAD:
+    case TCRYPTO_DES_ECB: case TCRYPTO_DES_CBC: case TCRYPTO_DES_CBC_PAD: break;
     default: return TCRYPTO_ERR_UNSUPPORTED;
     }
-    if (mode == TCRYPTO_AES_ECB) {
+    size_t block = tcrypto_cipher_block(mode);
+    if (mode_is_ecb(mode)) {
         if (ivlen != 0)
             return TCRYPTO_ERR_ARG;
-    } else if (iv == NULL || ivlen != AES_BLOCK) {
+    } else if (iv == NULL || ivlen != block) {
         return TCRYPTO_ERR_ARG;
     }
-    const EVP_CIPHER *alg = tcx_aes(kind, keylen);
+    const EVP_CIPHER *alg;
+    if (mode_is_des(mode)) {
+        bool single = mode >= TCRYPTO_DES_ECB;
+        if (single ? keylen != 8 : (keylen != 16 && keylen != 24))
+            return TCRYPTO_ERR_KEY;
+        alg = tcx_des(!mode_is_ecb(mode), keylen);
+        if (alg == NULL) /* single DES without the legacy provider */
+            return TCRYPTO_ERR_UNSUPPORTED;
+    } else {
+        alg = tcx_aes(kind, keylen);
+    }
     if (alg == NULL)
         return TCRYPTO_ERR_KEY;
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return TCRYPTO_ERR_NOMEM;
     c->mode = mode;
+    c->block = block;
     c->enc = encrypt;
     c->ctx = EVP_CIPHER_CTX_new();
     if (c->ctx == NULL) {
         rc = TCRYPTO_ERR_NOMEM;
         goto done;
     }
-    if (EVP_CipherInit_ex2(c->ctx, alg, key, mode == TCRYPTO_AES_ECB ? NULL : iv,
+    if (EVP_CipherInit_ex2(c->ctx, alg, key, mode_is_ecb(mode) ? NULL : iv,
                            encrypt ? 1 : 0, NULL) != 1 ||
-        EVP_CIPHER_CTX_set_padding(c->ctx, mode == TCRYPTO_AES_CBC_PAD) != 1) {
+        EVP_CIPHER_CTX_set_padding(c->ctx, mode_pads(mode)) != 1) {
         rc = TCRYPTO_ERR_INTERNAL;
         goto done;
     }
@@ -108,10 +146,10 @@ static size_t update_out_len(const tcrypto_cipher *c, size_t inlen, size_t *held
         return inlen;
     }
     size_t n = c->held + inlen;
-    size_t rem = n % AES_BLOCK;
-    if (!c->enc && c->mode == TCRYPTO_AES_CBC_PAD && rem == 0 && n > 0) {
-        *held_after = AES_BLOCK;
-        return n - AES_BLOCK;
+    size_t rem = n % c->block;
+    if (!c->enc && mode_pads(c->mode) && rem == 0 && n > 0) {
+        *held_after = c->block;
+        return n - c->block;
     }
     *held_after = rem;
     return n - rem;
@@ -157,14 +195,15 @@ tcrypto_rc tcrypto_cipher_final(tcrypto_cipher *c, uint8_t *out, size_t *outlen)
         *outlen = 0;
         return TCRYPTO_OK;
     }
-    if (c->mode != TCRYPTO_AES_CBC_PAD || !c->enc) {
+    bool pads = mode_pads(c->mode);
+    if (!pads || !c->enc) {
         /* Unpadded modes need whole blocks; padded decryption needs at least
          * one whole block and nothing more (PKCS#7, RFC 5652 §6.3). */
-        size_t want = (c->mode == TCRYPTO_AES_CBC_PAD) ? AES_BLOCK : 0;
+        size_t want = pads ? c->block : 0;
         if (c->held != want)
             return TCRYPTO_ERR_INPUT;
     }
-    if (c->mode != TCRYPTO_AES_CBC_PAD) {
+    if (!pads) {
         if (tcx_out_precheck(out, outlen, 0, &rc))
             return rc;
         if (EVP_CipherFinal_ex(c->ctx, tmp, &n) != 1 || n != 0)
@@ -174,9 +213,9 @@ tcrypto_rc tcrypto_cipher_final(tcrypto_cipher *c, uint8_t *out, size_t *outlen)
         return TCRYPTO_OK;
     }
     if (c->enc) {
-        if (tcx_out_precheck(out, outlen, AES_BLOCK, &rc))
+        if (tcx_out_precheck(out, outlen, c->block, &rc))
             return rc;
-        if (EVP_CipherFinal_ex(c->ctx, out, &n) != 1 || n != AES_BLOCK)
+        if (EVP_CipherFinal_ex(c->ctx, out, &n) != 1 || (size_t)n != c->block)
             return TCRYPTO_ERR_INTERNAL;
         c->done = true;
         *outlen = (size_t)n;
@@ -192,7 +231,7 @@ tcrypto_rc tcrypto_cipher_final(tcrypto_cipher *c, uint8_t *out, size_t *outlen)
         rc = TCRYPTO_ERR_INTERNAL;
         goto done;
     }
-    if (EVP_CipherFinal_ex(copy, tmp, &n) != 1 || n < 0 || n >= AES_BLOCK) {
+    if (EVP_CipherFinal_ex(copy, tmp, &n) != 1 || n < 0 || (size_t)n >= c->block) {
         rc = TCRYPTO_ERR_DECRYPT;
         goto done;
     }
@@ -212,7 +251,7 @@ tcrypto_rc tcrypto_cipher_get_iv(const tcrypto_cipher *c, uint8_t *iv, size_t iv
     tcrypto_rc rc = tcx_ready();
     if (rc != TCRYPTO_OK)
         return rc;
-    if (c == NULL || iv == NULL || ivlen != AES_BLOCK || c->mode == TCRYPTO_AES_ECB)
+    if (c == NULL || iv == NULL || ivlen != c->block || mode_is_ecb(c->mode))
         return TCRYPTO_ERR_ARG;
     if (EVP_CIPHER_CTX_get_updated_iv(c->ctx, iv, ivlen) != 1)
         return TCRYPTO_ERR_INTERNAL;

@@ -73,6 +73,10 @@ typedef enum {
 } tcx_aes_kind;
 /* keylen 16/24/32, else NULL. */
 const EVP_CIPHER *tcx_aes(tcx_aes_kind kind, size_t keylen);
+/* Triple DES: keylen 24 (DES-EDE3) or 16 (DES-EDE, two keys); single DES:
+ * keylen 8, NULL until the legacy provider is loaded. cbc selects CBC over
+ * ECB. */
+const EVP_CIPHER *tcx_des(bool cbc, size_t keylen);
 EVP_MAC *tcx_mac_hmac(void);
 EVP_MAC *tcx_mac_cmac(void);
 EVP_KDF *tcx_kdf_hkdf(void);

@@ -1,5 +1,6 @@
 /*
- * HMAC (RFC 2104) with any supported digest and AES-CMAC (NIST SP 800-38B),
+ * HMAC (RFC 2104) with any supported digest, AES-CMAC and TDES-CMAC (NIST
+ * SP 800-38B),
  * through EVP_MAC objects fetched once at start-up.
  */
 #include <stdlib.h>
@@ -66,6 +67,26 @@ tcrypto_rc tcrypto_cmac_new(const void *key, size_t keylen, tcrypto_mac **out)
     if (out == NULL || key == NULL)
         return TCRYPTO_ERR_ARG;
     const EVP_CIPHER *c = tcx_aes(TCX_AES_CBC, keylen);
+    if (c == NULL)
+        return TCRYPTO_ERR_KEY;
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
+                                         (char *)EVP_CIPHER_get0_name(c), 0),
+        OSSL_PARAM_construct_end(),
+    };
+    return mac_new(tcx_mac_cmac(), params, key, keylen, out);
+}
+
+tcrypto_rc tcrypto_cmac_des3_new(const void *key, size_t keylen, tcrypto_mac **out)
+{
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    if (out == NULL || key == NULL)
+        return TCRYPTO_ERR_ARG;
+    if (keylen != 16 && keylen != 24)
+        return TCRYPTO_ERR_KEY;
+    const EVP_CIPHER *c = tcx_des(true, keylen);
     if (c == NULL)
         return TCRYPTO_ERR_KEY;
     OSSL_PARAM params[2] = {

@@ -47,6 +47,13 @@ static OSSL_LIB_CTX *g_libctx;
 static OSSL_PROVIDER *g_default_prov;
 static EVP_MD *g_md[TCRYPTO_MD_SHA3_512 + 1];
 static EVP_CIPHER *g_aes[TCX_AES_KIND_COUNT][3];
+/* [cbc][two-key] Triple DES; single DES ([cbc]) only once the legacy
+ * provider is loaded. */
+static EVP_CIPHER *g_des3[2][2];
+static EVP_CIPHER *g_des1[2];
+static OSSL_PROVIDER *g_legacy_prov;
+static pthread_mutex_t g_legacy_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool g_legacy_on = false;
 static EVP_MAC *g_hmac;
 static EVP_MAC *g_cmac;
 static EVP_KDF *g_hkdf;
@@ -321,6 +328,17 @@ static void libctx_cleanup(void)
             g_aes[k][b] = NULL;
         }
     }
+    for (size_t m = 0; m < 2; m++) {
+        for (size_t k = 0; k < 2; k++) {
+            EVP_CIPHER_free(g_des3[m][k]);
+            g_des3[m][k] = NULL;
+        }
+        EVP_CIPHER_free(g_des1[m]);
+        g_des1[m] = NULL;
+    }
+    atomic_store(&g_legacy_on, false);
+    OSSL_PROVIDER_unload(g_legacy_prov);
+    g_legacy_prov = NULL;
     EVP_MAC_free(g_hmac);
     EVP_MAC_free(g_cmac);
     EVP_KDF_free(g_hkdf);
@@ -396,6 +414,17 @@ static bool fetch_all(void)
             snprintf(name, sizeof(name), "AES-%d-%s", bits[b], g_aes_modes[k]);
             g_aes[k][b] = EVP_CIPHER_fetch(lc, name, NULL);
             if (g_aes[k][b] == NULL)
+                return false;
+        }
+    }
+    /* Triple DES is in the default provider (SP 800-67); two-key TDES is
+     * DES-EDE. */
+    static const char *const des3_names[2][2] = {{"DES-EDE3-ECB", "DES-EDE-ECB"},
+                                                 {"DES-EDE3-CBC", "DES-EDE-CBC"}};
+    for (int m = 0; m < 2; m++) {
+        for (int k = 0; k < 2; k++) {
+            g_des3[m][k] = EVP_CIPHER_fetch(lc, des3_names[m][k], NULL);
+            if (g_des3[m][k] == NULL)
                 return false;
         }
     }
@@ -506,6 +535,55 @@ tcrypto_rc tcx_load_failure(tcrypto_rc rc)
         return TCRYPTO_ERR_NOMEM;
     }
     return rc;
+}
+
+const EVP_CIPHER *tcx_des(bool cbc, size_t keylen)
+{
+    switch (keylen) {
+    case 24: return g_des3[cbc][0];
+    case 16: return g_des3[cbc][1];
+    case 8: return atomic_load(&g_legacy_on) ? g_des1[cbc] : NULL;
+    default: return NULL;
+    }
+}
+
+tcrypto_rc tcrypto_legacy_enable(void)
+{
+    tcrypto_rc rc = tcx_ready();
+    if (rc != TCRYPTO_OK)
+        return rc;
+    pthread_mutex_lock(&g_legacy_lock);
+    if (atomic_load(&g_legacy_on))
+        goto done;
+    /* Into our own library context only: the host's default context, and
+     * so its own DES, stay as the host configured them. */
+    ERR_set_mark();
+    g_legacy_prov = OSSL_PROVIDER_load(tcx_libctx(), "legacy");
+    if (g_legacy_prov != NULL) {
+        g_des1[0] = EVP_CIPHER_fetch(tcx_libctx(), "DES-ECB", "provider=legacy");
+        g_des1[1] = EVP_CIPHER_fetch(tcx_libctx(), "DES-CBC", "provider=legacy");
+    }
+    ERR_pop_to_mark();
+    if (g_des1[0] == NULL || g_des1[1] == NULL) {
+        EVP_CIPHER_free(g_des1[0]);
+        EVP_CIPHER_free(g_des1[1]);
+        g_des1[0] = g_des1[1] = NULL;
+        OSSL_PROVIDER_unload(g_legacy_prov);
+        g_legacy_prov = NULL;
+        TC_ERROR("crypto", "OpenSSL's legacy provider could not be loaded: no single DES");
+        rc = TCRYPTO_ERR_UNSUPPORTED;
+        goto done;
+    }
+    atomic_store(&g_legacy_on, true);
+    TC_INFO("crypto", "legacy algorithms enabled (OpenSSL legacy provider loaded)");
+done:
+    pthread_mutex_unlock(&g_legacy_lock);
+    return rc;
+}
+
+bool tcrypto_legacy_enabled(void)
+{
+    return atomic_load(&g_legacy_on);
 }
 
 EVP_MAC *tcx_mac_hmac(void) { return g_hmac; }

@@ -99,12 +99,15 @@ void tcrypto_digest_free(tcrypto_digest *d);
 tcrypto_rc tcrypto_digest_oneshot(tcrypto_md md, const void *in, size_t n, uint8_t *out,
                                   size_t *outlen);
 
-/* ---- MACs (HMAC with any digest above, AES-CMAC) ------------------------ */
+/* ---- MACs (HMAC with any digest above, AES-CMAC, TDES-CMAC) ------------- */
 
 typedef struct tcrypto_mac tcrypto_mac;
 tcrypto_rc tcrypto_hmac_new(tcrypto_md md, const void *key, size_t keylen, tcrypto_mac **out);
 /* keylen 16, 24 or 32 */
 tcrypto_rc tcrypto_cmac_new(const void *key, size_t keylen, tcrypto_mac **out);
+/* CMAC over Triple DES (SP 800-38B, 64-bit block): keylen 16 (two-key) or
+ * 24 (three-key); the MAC is 8 bytes. */
+tcrypto_rc tcrypto_cmac_des3_new(const void *key, size_t keylen, tcrypto_mac **out);
 tcrypto_rc tcrypto_mac_update(tcrypto_mac *m, const void *in, size_t n);
 /* out holds at least tcrypto_mac_size(m) bytes. */
 tcrypto_rc tcrypto_mac_final(tcrypto_mac *m, uint8_t *out, size_t *outlen);
@@ -113,7 +116,7 @@ void tcrypto_mac_free(tcrypto_mac *m);
 tcrypto_rc tcrypto_hmac_oneshot(tcrypto_md md, const void *key, size_t keylen, const void *in,
                                 size_t n, uint8_t *out, size_t *outlen);
 
-/* ---- symmetric ciphers (AES) -------------------------------------------- */
+/* ---- symmetric ciphers (AES, Triple DES, DES) ---------------------------- */
 
 typedef enum {
     TCRYPTO_AES_ECB,     /* no padding: input multiple of 16 */
@@ -122,18 +125,39 @@ typedef enum {
     TCRYPTO_AES_CTR,     /* 128-bit big-endian counter block in iv */
     TCRYPTO_AES_CFB,     /* CFB-128 (the TPM's parameter encryption and EncryptDecrypt) */
     TCRYPTO_AES_OFB,
+    /* Triple DES (SP 800-67), 64-bit blocks, 8-byte IV: keylen 24 (three
+     * keys) or 16 (two keys, K3 = K1); the same padding rules as AES. */
+    TCRYPTO_DES3_ECB,
+    TCRYPTO_DES3_CBC,
+    TCRYPTO_DES3_CBC_PAD,
+    /* Single DES, keylen 8: only after tcrypto_legacy_enable() succeeded
+     * (TCRYPTO_ERR_UNSUPPORTED otherwise). */
+    TCRYPTO_DES_ECB,
+    TCRYPTO_DES_CBC,
+    TCRYPTO_DES_CBC_PAD,
 } tcrypto_cipher_mode;
 
+/* Block size of a mode's cipher in bytes (16 for AES, 8 for DES/TDES). */
+size_t tcrypto_cipher_block(tcrypto_cipher_mode mode);
+
+/* Loads OpenSSL's legacy provider into the layer's private library context
+ * (never the process's default context), for single DES. Idempotent;
+ * TCRYPTO_ERR_UNSUPPORTED when the provider cannot be loaded. Until it is
+ * called nothing legacy is reachable. */
+tcrypto_rc tcrypto_legacy_enable(void) TC_MUST_CHECK;
+bool tcrypto_legacy_enabled(void);
+
 typedef struct tcrypto_cipher tcrypto_cipher;
-/* keylen 16/24/32; iv 16 bytes (NULL for ECB). */
+/* AES: keylen 16/24/32, iv 16 bytes; DES3: keylen 16/24, DES: 8, iv 8
+ * bytes; iv NULL for ECB. */
 tcrypto_rc tcrypto_cipher_new(tcrypto_cipher_mode mode, bool encrypt, const void *key,
                               size_t keylen, const void *iv, size_t ivlen,
                               tcrypto_cipher **out);
-/* Output may be up to inlen + 15 bytes (block buffering). */
+/* Output may be up to inlen + block - 1 bytes (block buffering). */
 tcrypto_rc tcrypto_cipher_update(tcrypto_cipher *c, const void *in, size_t inlen, uint8_t *out,
                                  size_t *outlen);
 /* Wrong padding on CBC_PAD decrypt or a partial block: TCRYPTO_ERR_DECRYPT /
- * TCRYPTO_ERR_INPUT. Output up to 16 bytes. */
+ * TCRYPTO_ERR_INPUT. Output up to one block. */
 tcrypto_rc tcrypto_cipher_final(tcrypto_cipher *c, uint8_t *out, size_t *outlen);
 /* Copy the current IV / counter state out (TPM EncryptDecrypt returns ivOut). */
 tcrypto_rc tcrypto_cipher_get_iv(const tcrypto_cipher *c, uint8_t *iv, size_t ivlen);

@@ -136,6 +136,7 @@ static void test_usage_default_table(void **state)
 {
     (void)state;
     assert_true(tcore_attr_usage_default(CKO_PRIVATE_KEY, CKK_RSA, CKA_SIGN));
+    assert_true(tcore_attr_usage_default(CKO_SECRET_KEY, CKK_DES3, CKA_ENCRYPT));
     assert_false(tcore_attr_usage_default(CKO_PRIVATE_KEY, CKK_RSA, CKA_SIGN_RECOVER));
     assert_false(tcore_attr_usage_default(CKO_PUBLIC_KEY, CKK_RSA, CKA_VERIFY_RECOVER));
     assert_false(tcore_attr_usage_default(CKO_PRIVATE_KEY, CKK_EC, CKA_DECRYPT));
@@ -148,7 +149,7 @@ static void test_usage_default_table(void **state)
     assert_false(tcore_attr_usage_default(CKO_SECRET_KEY, CKK_AES, CKA_SENSITIVE));
     assert_false(tcore_attr_usage_default(CKO_DATA, CK_UNAVAILABLE_INFORMATION, CKA_SIGN));
     assert_false(tcore_attr_usage_default(CKO_CERTIFICATE, CKK_RSA, CKA_VERIFY));
-    assert_false(tcore_attr_usage_default(CKO_SECRET_KEY, CKK_DES3, CKA_ENCRYPT));
+    assert_false(tcore_attr_usage_default(CKO_SECRET_KEY, CKK_BLOWFISH, CKA_ENCRYPT));
     assert_false(tcore_attr_usage_default(CKO_PRIVATE_KEY, CKK_DSA, CKA_SIGN));
     assert_false(tcore_attr_usage_default(CKO_PUBLIC_KEY, CKK_EC_MONTGOMERY, CKA_VERIFY));
 }

@@ -225,7 +225,13 @@ static void test_mech_list_info(void **state)
     OK(f->C_GetMechanismInfo(slots[0], CKM_ECDSA, &mi));
     assert_int_equal(mi.ulMinKeySize, 256);
     assert_int_equal(mi.ulMaxKeySize, 521);
-    RV(f->C_GetMechanismInfo(slots[0], CKM_DES3_CBC, &mi), CKR_MECHANISM_INVALID);
+    OK(f->C_GetMechanismInfo(slots[0], CKM_DES3_CBC, &mi));
+    assert_int_equal(mi.ulMinKeySize, 16);
+    assert_int_equal(mi.ulMaxKeySize, 24);
+    assert_int_equal(mi.flags & ~CKF_HW, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP);
+    /* single DES only behind legacy_algorithms (off here) */
+    RV(f->C_GetMechanismInfo(slots[0], CKM_DES_CBC, &mi), CKR_MECHANISM_INVALID);
+    RV(f->C_GetMechanismInfo(slots[0], CKM_DES_KEY_GEN, &mi), CKR_MECHANISM_INVALID);
     RV(f->C_GetMechanismInfo(9999, CKM_AES_GCM, &mi), CKR_SLOT_ID_INVALID);
     RV(f->C_GetMechanismList(9999, NULL, &n), CKR_SLOT_ID_INVALID);
 }
@@ -1231,6 +1237,320 @@ static void test_hmac(void **state)
     RV(f->C_SignInit(S, &m, ak), CKR_KEY_TYPE_INCONSISTENT);
 }
 
+/* ---- Triple DES ------------------------------------------------------------------------------- */
+
+/* Keys with odd parity in every byte; the vectors are `openssl enc
+ * -des-ede3[-cbc]` / `-des-ede[-cbc]` and `openssl mac -cipher DES-EDE3-CBC
+ * CMAC` (OpenSSL 3.0) over the messages below. */
+#define DES3_K3 "0123456789abcdef23456789abcdef01456789abcdef0123"
+#define DES3_K2 "0123456789abcdeffedcba9876543210"
+#define DES3_IV "1234567890abcdef"
+#define MSG24 "The quick brown fox jump"
+#define MSG32 "Now is the time for all good men"
+#define MSG20 "twenty byte message!"
+
+static CK_OBJECT_HANDLE des_import(CK_KEY_TYPE kt, const char *hex)
+{
+    uint8_t v[32];
+    size_t n;
+    unhex(hex, v, &n);
+    return secret_import(kt, v, n);
+}
+
+static CK_RV des_create(CK_KEY_TYPE kt, const uint8_t *v, CK_ULONG n, const uint8_t *kcv,
+                        CK_OBJECT_HANDLE *h)
+{
+    CK_OBJECT_CLASS c = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &c, sizeof(c)},   {CKA_KEY_TYPE, &kt, sizeof(kt)}, {CKA_TOKEN, &F, 1},
+        {CKA_VALUE, (void *)v, n},    {CKA_CHECK_VALUE, (void *)kcv, 3},
+    };
+    return f->C_CreateObject(S, t, kcv != NULL ? ARRAY_LEN(t) : ARRAY_LEN(t) - 1, h);
+}
+
+static bool odd_parity_all(const uint8_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (__builtin_popcount(v[i]) % 2 == 0)
+            return false;
+    return true;
+}
+
+static void test_des3_keys(void **state)
+{
+    (void)state;
+    CK_MECHANISM g3 = {CKM_DES3_KEY_GEN, NULL, 0}, g2 = {CKM_DES2_KEY_GEN, NULL, 0};
+    CK_ATTRIBUTE t[] = {{CKA_TOKEN, &F, 1}, {CKA_EXTRACTABLE, &T, 1}, {CKA_SENSITIVE, &F, 1}};
+    for (int round = 0; round < 8; round++) {
+        CK_OBJECT_HANDLE k;
+        OK(f->C_GenerateKey(S, round % 2 ? &g2 : &g3, t, ARRAY_LEN(t), &k));
+        uint8_t v[32], kcv[3], zero[8] = {0}, ct[8];
+        CK_KEY_TYPE kt = 0;
+        CK_ATTRIBUTE a[] = {{CKA_VALUE, v, sizeof(v)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                            {CKA_CHECK_VALUE, kcv, sizeof(kcv)}};
+        OK(f->C_GetAttributeValue(S, k, a, ARRAY_LEN(a)));
+        size_t want = round % 2 ? 16 : 24;
+        assert_int_equal(kt, round % 2 ? CKK_DES2 : CKK_DES3);
+        assert_int_equal(a[0].ulValueLen, want);
+        /* generated keys have odd parity and distinct parts */
+        assert_true(odd_parity_all(v, want));
+        assert_memory_not_equal(v, v + 8, 8);
+        /* §4.10: the check value is the start of the ECB encryption of a zero block */
+        CK_MECHANISM ecb = {CKM_DES3_ECB, NULL, 0};
+        CK_ULONG cl = sizeof(ct);
+        OK(p11crypt(true, &ecb, k, zero, 8, ct, &cl));
+        assert_int_equal(a[2].ulValueLen, 3);
+        assert_memory_equal(kcv, ct, 3);
+    }
+    /* a template may name the fixed length, not another */
+    CK_ULONG len = 24;
+    CK_ATTRIBUTE tl[] = {{CKA_TOKEN, &F, 1}, {CKA_VALUE_LEN, &len, sizeof(len)}};
+    CK_OBJECT_HANDLE k;
+    OK(f->C_GenerateKey(S, &g3, tl, ARRAY_LEN(tl), &k));
+    len = 16;
+    RV(f->C_GenerateKey(S, &g3, tl, ARRAY_LEN(tl), &k), CKR_TEMPLATE_INCONSISTENT);
+    OK(f->C_GenerateKey(S, &g2, tl, ARRAY_LEN(tl), &k));
+    CK_MECHANISM gp = {CKM_DES3_KEY_GEN, &len, sizeof(len)};
+    RV(f->C_GenerateKey(S, &gp, t, ARRAY_LEN(t), &k), CKR_MECHANISM_PARAM_INVALID);
+    /* imported keys: the check values OpenSSL computes (first three bytes
+     * of `openssl enc -des-ede3 -nopad` over eight zero bytes) */
+    uint8_t v3[24], v2[16], kcv[3];
+    size_t n3, n2, kl;
+    unhex(DES3_K3, v3, &n3);
+    unhex(DES3_K2, v2, &n2);
+    unhex("4eba73", kcv, &kl);
+    OK(des_create(CKK_DES3, v3, n3, kcv, &k));
+    unhex("08d7b4", kcv, &kl);
+    OK(des_create(CKK_DES2, v2, n2, kcv, &k));
+    uint8_t got[3];
+    CK_ATTRIBUTE ga = {CKA_CHECK_VALUE, got, sizeof(got)};
+    OK(f->C_GetAttributeValue(S, k, &ga, 1));
+    assert_memory_equal(got, kcv, 3);
+    /* a check value that does not match the key */
+    kcv[0] ^= 1;
+    RV(des_create(CKK_DES2, v2, n2, kcv, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    /* wrong parity in one byte is refused (Current Mechanisms 3.0, DES3
+     * secret key objects) */
+    v3[5] ^= 0x01;
+    RV(des_create(CKK_DES3, v3, n3, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    v3[5] ^= 0x01;
+    v2[15] ^= 0x01;
+    RV(des_create(CKK_DES2, v2, n2, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    v2[15] ^= 0x01;
+    /* wrong lengths for the type */
+    RV(des_create(CKK_DES3, v3, 16, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    RV(des_create(CKK_DES3, v3, 23, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    RV(des_create(CKK_DES2, v3, 24, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    OK(des_create(CKK_DES3, v3, 24, NULL, &k));
+}
+
+static void des_kat(CK_MECHANISM_TYPE mt, CK_OBJECT_HANDLE k, const char *msg, const char *hex)
+{
+    uint8_t iv[8], exp[64], out[64], back[64];
+    size_t il, el, ml = strlen(msg);
+    unhex(DES3_IV, iv, &il);
+    unhex(hex, exp, &el);
+    CK_MECHANISM m = {mt, mt == CKM_DES3_ECB ? NULL : iv, mt == CKM_DES3_ECB ? 0 : 8};
+    CK_ULONG ol = 0;
+    OK(f->C_EncryptInit(S, &m, k));
+    OK(f->C_Encrypt(S, (CK_BYTE_PTR)msg, ml, NULL, &ol));
+    assert_int_equal(ol, el);
+    OK(f->C_Encrypt(S, (CK_BYTE_PTR)msg, ml, out, &ol));
+    assert_int_equal(ol, el);
+    assert_memory_equal(out, exp, el);
+    CK_ULONG bl = sizeof(back);
+    OK(p11crypt(false, &m, k, exp, el, back, &bl));
+    assert_int_equal(bl, ml);
+    assert_memory_equal(back, msg, ml);
+    /* multi-part, split off the block boundary */
+    OK(f->C_EncryptInit(S, &m, k));
+    CK_ULONG a = sizeof(out);
+    OK(f->C_EncryptUpdate(S, (CK_BYTE_PTR)msg, 5, out, &a));
+    assert_int_equal(a, 0);
+    CK_ULONG b = sizeof(out) - a;
+    OK(f->C_EncryptUpdate(S, (CK_BYTE_PTR)msg + 5, ml - 5, out + a, &b));
+    CK_ULONG c = sizeof(out) - a - b;
+    OK(f->C_EncryptFinal(S, out + a + b, &c));
+    assert_int_equal(a + b + c, el);
+    assert_memory_equal(out, exp, el);
+    OK(f->C_DecryptInit(S, &m, k));
+    a = sizeof(back);
+    OK(f->C_DecryptUpdate(S, exp, 11, back, &a));
+    b = sizeof(back) - a;
+    OK(f->C_DecryptUpdate(S, exp + 11, el - 11, back + a, &b));
+    c = sizeof(back) - a - b;
+    OK(f->C_DecryptFinal(S, back + a + b, &c));
+    assert_int_equal(a + b + c, ml);
+    assert_memory_equal(back, msg, ml);
+}
+
+static void test_des3_kat(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE k3 = des_import(CKK_DES3, DES3_K3), k2 = des_import(CKK_DES2, DES3_K2);
+    des_kat(CKM_DES3_ECB, k3, MSG24, "1ccf23869d09333ecce21c8112256fe668d5c05dd9b6b900");
+    des_kat(CKM_DES3_CBC, k3, MSG32,
+            "f3c0ff026c023089656fbb169def7edb30ba36075d6f017615c82ad93fca176c");
+    des_kat(CKM_DES3_CBC_PAD, k3, MSG20, "cfc816bd78ad6733f1162b72c1123e422d48d3294ef8d9ea");
+    des_kat(CKM_DES3_ECB, k2, MSG24, "ae904afd69fe1c514be1efd932e34fac4bbc5fdd3ab5e1b2");
+    des_kat(CKM_DES3_CBC, k2, MSG32,
+            "f85d4ab92066789e1d0430671f28ae7ab9627d35385d2e24df8601c589c28436");
+    /* IV: one 8-byte block, nothing else */
+    uint8_t iv[16] = {0}, buf[64];
+    CK_MECHANISM cbc16 = {CKM_DES3_CBC, iv, 16}, cbc7 = {CKM_DES3_CBC, iv, 7},
+                 cbcn = {CKM_DES3_CBC, NULL, 0}, pad16 = {CKM_DES3_CBC_PAD, iv, 16};
+    RV(f->C_EncryptInit(S, &cbc16, k3), CKR_MECHANISM_PARAM_INVALID);
+    RV(f->C_EncryptInit(S, &cbc7, k3), CKR_MECHANISM_PARAM_INVALID);
+    RV(f->C_DecryptInit(S, &cbcn, k3), CKR_MECHANISM_PARAM_INVALID);
+    RV(f->C_DecryptInit(S, &pad16, k3), CKR_MECHANISM_PARAM_INVALID);
+    /* input lengths: whole 8-byte blocks without padding */
+    CK_MECHANISM ecb = {CKM_DES3_ECB, NULL, 0}, cbc = {CKM_DES3_CBC, iv, 8},
+                 pad = {CKM_DES3_CBC_PAD, iv, 8};
+    CK_ULONG ol = sizeof(buf);
+    RV(p11crypt(true, &ecb, k3, (const uint8_t *)MSG24, 23, buf, &ol), CKR_DATA_LEN_RANGE);
+    ol = sizeof(buf);
+    RV(p11crypt(false, &cbc, k3, (const uint8_t *)MSG24, 12, buf, &ol),
+       CKR_ENCRYPTED_DATA_LEN_RANGE);
+    ol = sizeof(buf);
+    RV(p11crypt(false, &pad, k3, (const uint8_t *)MSG24, 20, buf, &ol),
+       CKR_ENCRYPTED_DATA_LEN_RANGE);
+    /* bad padding: the last block decrypted under the wrong key part */
+    uint8_t ct[24];
+    size_t cl;
+    unhex("cfc816bd78ad6733f1162b72c1123e422d48d3294ef8d9ea", ct, &cl);
+    ct[cl - 9] ^= 0x01;
+    ol = sizeof(buf);
+    RV(p11crypt(false, &pad, k3, ct, cl, buf, &ol), CKR_ENCRYPTED_DATA_INVALID);
+    /* key types: AES mechanisms refuse DES3 keys and the reverse */
+    CK_OBJECT_HANDLE aes = aes_gen(24, CK_TRUE, CK_TRUE);
+    RV(f->C_EncryptInit(S, &ecb, aes), CKR_KEY_TYPE_INCONSISTENT);
+    CK_MECHANISM aecb = {CKM_AES_ECB, NULL, 0};
+    RV(f->C_EncryptInit(S, &aecb, k3), CKR_KEY_TYPE_INCONSISTENT);
+    CK_MECHANISM acmac = {CKM_AES_CMAC, NULL, 0};
+    RV(f->C_SignInit(S, &acmac, k3), CKR_KEY_TYPE_INCONSISTENT);
+    RV(f->C_EncryptInit(S, &ecb, rsa_pub), CKR_KEY_TYPE_INCONSISTENT);
+}
+
+/* SP 800-38B with the 64-bit block; vectors from `openssl mac -cipher
+ * DES-EDE3-CBC` / `DES-EDE-CBC` ... CMAC. */
+static void test_des3_cmac(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE k3 = des_import(CKK_DES3, DES3_K3), k2 = des_import(CKK_DES2, DES3_K2);
+    uint8_t exp[8], mac[16];
+    size_t el;
+    CK_MECHANISM m = {CKM_DES3_CMAC, NULL, 0};
+    unhex("b1e1d8b5efbd0761", exp, &el);
+    assert_int_equal(sign(&m, k3, (const uint8_t *)MSG32, 32, mac), 8);
+    assert_memory_equal(mac, exp, 8);
+    OK(verify(&m, k3, (const uint8_t *)MSG32, 32, exp, 8));
+    unhex("7db0d37df936c550", exp, &el);
+    assert_int_equal(sign(&m, k3, (const uint8_t *)"", 0, mac), 8);
+    assert_memory_equal(mac, exp, 8);
+    unhex("4a8d865628dcc29a", exp, &el);
+    assert_int_equal(sign(&m, k2, (const uint8_t *)MSG20, 20, mac), 8);
+    assert_memory_equal(mac, exp, 8);
+    sig_roundtrip(&m, k3, k3, 100, true);
+    /* _GENERAL: a prefix of 1..8 bytes */
+    CK_ULONG l4 = 4;
+    CK_MECHANISM g = {CKM_DES3_CMAC_GENERAL, &l4, sizeof(l4)};
+    assert_int_equal(sign(&g, k2, (const uint8_t *)MSG20, 20, mac), 4);
+    assert_memory_equal(mac, exp, 4);
+    OK(verify(&g, k2, (const uint8_t *)MSG20, 20, exp, 4));
+    RV(verify(&g, k2, (const uint8_t *)MSG20, 20, exp, 8), CKR_SIGNATURE_LEN_RANGE);
+    exp[0] ^= 1;
+    RV(verify(&g, k2, (const uint8_t *)MSG20, 20, exp, 4), CKR_SIGNATURE_INVALID);
+    l4 = 9;
+    RV(f->C_SignInit(S, &g, k3), CKR_MECHANISM_PARAM_INVALID);
+    l4 = 0;
+    RV(f->C_SignInit(S, &g, k3), CKR_MECHANISM_PARAM_INVALID);
+    CK_MECHANISM gn = {CKM_DES3_CMAC_GENERAL, NULL, 0};
+    RV(f->C_SignInit(S, &gn, k3), CKR_MECHANISM_PARAM_INVALID);
+}
+
+/* Keys wrapped under Triple DES, and Triple DES keys wrapped under AES. */
+static void test_des3_wrap(void **state)
+{
+    (void)state;
+    CK_OBJECT_HANDLE kek = des_import(CKK_DES3, DES3_K3);
+    CK_OBJECT_HANDLE key = aes_gen(16, CK_TRUE, CK_TRUE);
+    uint8_t iv[8] = {9, 8, 7, 6, 5, 4, 3, 2}, w[128];
+    CK_MECHANISM mechs[] = {{CKM_DES3_ECB, NULL, 0}, {CKM_DES3_CBC, iv, 8},
+                            {CKM_DES3_CBC_PAD, iv, 8}};
+    CK_OBJECT_CLASS c = CKO_SECRET_KEY;
+    CK_KEY_TYPE kta = CKK_AES, kt3 = CKK_DES3, kt2 = CKK_DES2;
+    CK_ATTRIBUTE ta[] = {{CKA_CLASS, &c, sizeof(c)}, {CKA_KEY_TYPE, &kta, sizeof(kta)},
+                         {CKA_TOKEN, &F, 1},         {CKA_ENCRYPT, &T, 1},
+                         {CKA_DECRYPT, &T, 1}};
+    for (size_t i = 0; i < ARRAY_LEN(mechs); i++) {
+        CK_ULONG wl = 0;
+        OK(f->C_WrapKey(S, &mechs[i], kek, key, NULL, &wl));
+        assert_int_equal(wl, i == 2 ? 24 : 16);
+        wl = sizeof(w);
+        OK(f->C_WrapKey(S, &mechs[i], kek, key, w, &wl));
+        CK_OBJECT_HANDLE u;
+        OK(f->C_UnwrapKey(S, &mechs[i], kek, w, wl, ta, ARRAY_LEN(ta), &u));
+        same_aes_key(key, u, true);
+        RV(f->C_UnwrapKey(S, &mechs[i], kek, w, wl - 3, ta, ARRAY_LEN(ta), &u),
+           CKR_WRAPPED_KEY_LEN_RANGE);
+    }
+    /* CBC_PAD: a damaged padding block */
+    CK_ULONG wl = sizeof(w);
+    OK(f->C_WrapKey(S, &mechs[2], kek, key, w, &wl));
+    w[wl - 9] ^= 0x01;
+    CK_OBJECT_HANDLE u;
+    RV(f->C_UnwrapKey(S, &mechs[2], kek, w, wl, ta, ARRAY_LEN(ta), &u), CKR_WRAPPED_KEY_INVALID);
+    /* unpadded modes wrap only whole blocks */
+    uint8_t g20[20];
+    memset(g20, 0x42, sizeof(g20));
+    CK_OBJECT_HANDLE gs = secret_import(CKK_GENERIC_SECRET, g20, sizeof(g20));
+    wl = sizeof(w);
+    RV(f->C_WrapKey(S, &mechs[1], kek, gs, w, &wl), CKR_KEY_SIZE_RANGE);
+    wl = sizeof(w);
+    OK(f->C_WrapKey(S, &mechs[2], kek, gs, w, &wl));
+    assert_int_equal(wl, 24);
+    /* DES3 and DES2 keys under AES key wrap and under DES3 */
+    CK_OBJECT_HANDLE akek = aes_gen(32, CK_TRUE, CK_TRUE);
+    CK_OBJECT_HANDLE d3 = des_import(CKK_DES3, DES3_K3), d2 = des_import(CKK_DES2, DES3_K2);
+    CK_MECHANISM kw = {CKM_AES_KEY_WRAP, NULL, 0};
+    CK_ATTRIBUTE t3[] = {{CKA_CLASS, &c, sizeof(c)}, {CKA_KEY_TYPE, &kt3, sizeof(kt3)},
+                         {CKA_TOKEN, &F, 1},         {CKA_ENCRYPT, &T, 1},
+                         {CKA_DECRYPT, &T, 1}};
+    CK_ATTRIBUTE t2[] = {{CKA_CLASS, &c, sizeof(c)}, {CKA_KEY_TYPE, &kt2, sizeof(kt2)},
+                         {CKA_TOKEN, &F, 1},         {CKA_ENCRYPT, &T, 1},
+                         {CKA_DECRYPT, &T, 1}};
+    uint8_t exp[24], out[24];
+    size_t el;
+    CK_ULONG ol;
+    wl = sizeof(w);
+    OK(f->C_WrapKey(S, &kw, akek, d3, w, &wl));
+    assert_int_equal(wl, 32);
+    OK(f->C_UnwrapKey(S, &kw, akek, w, wl, t3, ARRAY_LEN(t3), &u));
+    unhex("1ccf23869d09333ecce21c8112256fe668d5c05dd9b6b900", exp, &el);
+    ol = sizeof(out);
+    OK(p11crypt(true, &mechs[0], u, (const uint8_t *)MSG24, 24, out, &ol));
+    assert_memory_equal(out, exp, 24);
+    /* the same bytes are not a DES2 key */
+    RV(f->C_UnwrapKey(S, &kw, akek, w, wl, t2, ARRAY_LEN(t2), &u), CKR_WRAPPED_KEY_INVALID);
+    wl = sizeof(w);
+    OK(f->C_WrapKey(S, &mechs[1], kek, d2, w, &wl));
+    assert_int_equal(wl, 16);
+    OK(f->C_UnwrapKey(S, &mechs[1], kek, w, wl, t2, ARRAY_LEN(t2), &u));
+    unhex("ae904afd69fe1c514be1efd932e34fac4bbc5fdd3ab5e1b2", exp, &el);
+    ol = sizeof(out);
+    OK(p11crypt(true, &mechs[0], u, (const uint8_t *)MSG24, 24, out, &ol));
+    assert_memory_equal(out, exp, 24);
+    /* 24 bytes of even parity unwrapped as a DES3 key are refused */
+    uint8_t z24[24] = {0};
+    CK_OBJECT_HANDLE zk = secret_import(CKK_GENERIC_SECRET, z24, sizeof(z24));
+    wl = sizeof(w);
+    OK(f->C_WrapKey(S, &kw, akek, zk, w, &wl));
+    RV(f->C_UnwrapKey(S, &kw, akek, w, wl, t3, ARRAY_LEN(t3), &u), CKR_WRAPPED_KEY_INVALID);
+    /* a DES3 key cannot wrap with an AES mechanism */
+    wl = sizeof(w);
+    RV(f->C_WrapKey(S, &kw, kek, key, w, &wl), CKR_WRAPPING_KEY_TYPE_INCONSISTENT);
+}
+
 /* ---- wrap / unwrap --------------------------------------------------------------------------- */
 
 static void test_wrap_aes(void **state)
@@ -1820,6 +2140,10 @@ int main(void)
         cmocka_unit_test(test_aes_gcm),
         cmocka_unit_test(test_aes_cmac),
         cmocka_unit_test(test_hmac),
+        cmocka_unit_test(test_des3_keys),
+        cmocka_unit_test(test_des3_kat),
+        cmocka_unit_test(test_des3_cmac),
+        cmocka_unit_test(test_des3_wrap),
         cmocka_unit_test(test_wrap_aes),
         cmocka_unit_test(test_wrap_pkcs8),
         cmocka_unit_test(test_wrap_rsa),
