@@ -743,6 +743,8 @@ CK_RV tcore_objstore_delete(tcore_obj *o);
 
 struct tcore {
     tc_conf *conf;          /* a copy of the configuration it was opened with */
+    /* the keys live in another process than the caller's (CKF_HW) */
+    bool keys_outside_caller;
     tstore *store;
     tcore_tokens *tokens;
     pthread_mutex_t lock;   /* the list of applications */

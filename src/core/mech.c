@@ -149,6 +149,11 @@ static void mech_index_build(void)
     qsort(mech_index, MECH_COUNT, sizeof(mech_index[0]), mech_cmp);
 }
 
+bool tcore_mech_offered(const tcore_mech_def *d)
+{
+    return !d->legacy || tcore_legacy_on();
+}
+
 const tcore_mech_def *tcore_mech_find(CK_MECHANISM_TYPE type)
 {
     pthread_once(&mech_index_once, mech_index_build);
@@ -157,7 +162,7 @@ const tcore_mech_def *tcore_mech_find(CK_MECHANISM_TYPE type)
         size_t mid = lo + (hi - lo) / 2;
         CK_MECHANISM_TYPE t = mech_index[mid]->type;
         if (t == type)
-            return mech_index[mid];
+            return tcore_mech_offered(mech_index[mid]) ? mech_index[mid] : NULL;
         if (t < type)
             lo = mid + 1;
         else
@@ -166,11 +171,14 @@ const tcore_mech_def *tcore_mech_find(CK_MECHANISM_TYPE type)
     return NULL;
 }
 
-CK_RV tcore_mech_list(CK_MECHANISM_TYPE *out, CK_ULONG *count_io)
+CK_RV tcore_mech_list(const tcore *c, CK_MECHANISM_TYPE *out, CK_ULONG *count_io)
 {
-    CK_ULONG n = (CK_ULONG)TC_ARRAY_LEN(mech_table);
+    (void)c;
+    CK_ULONG n = 0;
     if (count_io == NULL)
         return CKR_ARGUMENTS_BAD;
+    for (size_t i = 0; i < MECH_COUNT; i++)
+        n += tcore_mech_offered(&mech_table[i]);
     if (out == NULL) {
         *count_io = n;
         return CKR_OK;
@@ -179,13 +187,15 @@ CK_RV tcore_mech_list(CK_MECHANISM_TYPE *out, CK_ULONG *count_io)
         *count_io = n;
         return CKR_BUFFER_TOO_SMALL;
     }
-    for (CK_ULONG i = 0; i < n; i++)
-        out[i] = mech_table[i].type;
+    CK_ULONG k = 0;
+    for (size_t i = 0; i < MECH_COUNT; i++)
+        if (tcore_mech_offered(&mech_table[i]))
+            out[k++] = mech_table[i].type;
     *count_io = n;
     return CKR_OK;
 }
 
-CK_RV tcore_mech_info(CK_MECHANISM_TYPE mech, CK_MECHANISM_INFO *info)
+CK_RV tcore_mech_info(const tcore *c, CK_MECHANISM_TYPE mech, CK_MECHANISM_INFO *info)
 {
     const tcore_mech_def *d = tcore_mech_find(mech);
     if (info == NULL)
@@ -194,10 +204,17 @@ CK_RV tcore_mech_info(CK_MECHANISM_TYPE mech, CK_MECHANISM_INFO *info)
         return CKR_MECHANISM_INVALID;
     info->ulMinKeySize = d->min;
     info->ulMaxKeySize = d->max;
-    /* CKF_HW: the operation runs inside the security module, never in the
-     * caller (pkcs11-tool --test only exercises signatures so flagged). */
-    info->flags = d->flags | CKF_HW;
+    /* PKCS#11 3.0 §5.5: CKF_HW means the device performs the operation.
+     * Embedded, the core and its keys are inside the caller's process:
+     * software, and said so. */
+    info->flags = d->flags | (c != NULL && c->keys_outside_caller ? CKF_HW : 0);
     return CKR_OK;
+}
+
+void tcore_set_keys_outside_caller(tcore *c, bool outside)
+{
+    if (c != NULL)
+        c->keys_outside_caller = outside;
 }
 
 size_t tcore_mech_block(const tcore_mech_def *d)

@@ -61,7 +61,10 @@ typedef struct {
 /* Block size in bytes of an entry's cipher (8 for DES and Triple DES). */
 size_t tcore_mech_block(const tcore_mech_def *d);
 
+/* The entry of an offered mechanism (a legacy one only with the switch on),
+ * or NULL. */
 const tcore_mech_def *tcore_mech_find(CK_MECHANISM_TYPE type);
+bool tcore_mech_offered(const tcore_mech_def *d);
 /* CKM_SHA* digest mechanism -> md (NONE if not a supported hash). */
 tcrypto_md tcore_mech_md(CK_MECHANISM_TYPE hash);
 /* CKG_MGF1_* -> md (NONE if unknown). */

@@ -105,9 +105,15 @@ CK_RV tcore_init_token(tcore *c, CK_SLOT_ID slot, const uint8_t *so_pin, size_t 
                        const uint8_t label[32], tcore_err *err);
 
 /* The mechanisms this module implements, for C_GetMechanismList/Info. Every
- * listed mechanism works. */
-CK_RV tcore_mech_list(CK_MECHANISM_TYPE *out, CK_ULONG *count);
-CK_RV tcore_mech_info(CK_MECHANISM_TYPE mech, CK_MECHANISM_INFO *info);
+ * listed mechanism works. CKF_HW is reported only when the core says the
+ * keys live outside the caller's process. */
+CK_RV tcore_mech_list(const tcore *c, CK_MECHANISM_TYPE *out, CK_ULONG *count);
+CK_RV tcore_mech_info(const tcore *c, CK_MECHANISM_TYPE mech, CK_MECHANISM_INFO *info);
+/* Whether the keys this core uses live in another process than its callers
+ * (PKCS#11 3.0 §5.5 CKF_HW: "performed by the device"). False by default:
+ * the embedded module runs the core inside the application, in software.
+ * The daemon, serving clients in other processes, sets it to true. */
+void tcore_set_keys_outside_caller(tcore *c, bool outside);
 
 /* ---- applications ------------------------------------------------------------------
  * principal: who the caller is, for logs and (later) the audit trail: "pid

@@ -120,7 +120,8 @@ P11_EXPORT CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMe
         return rv;
     rv = tcore_slot_check(p11_core(), slotID);
     if (rv == CKR_OK)
-        rv = pulCount == NULL ? CKR_ARGUMENTS_BAD : tcore_mech_list(pMechanismList, pulCount);
+        rv = pulCount == NULL ? CKR_ARGUMENTS_BAD
+                              : tcore_mech_list(p11_core(), pMechanismList, pulCount);
     p11_lib_leave();
     return rv;
 }
@@ -133,7 +134,7 @@ P11_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
         return rv;
     rv = tcore_slot_check(p11_core(), slotID);
     if (rv == CKR_OK)
-        rv = pInfo == NULL ? CKR_ARGUMENTS_BAD : tcore_mech_info(type, pInfo);
+        rv = pInfo == NULL ? CKR_ARGUMENTS_BAD : tcore_mech_info(p11_core(), type, pInfo);
     p11_lib_leave();
     return rv;
 }

@@ -558,6 +558,24 @@ static void test_hkdf_salt_handle(void **state)
     put_s(e, sb);
 }
 
+/* CKF_HW is the core's to report: off for a core in the caller's process,
+ * on once the core says its keys live in another one (PKCS#11 3.0 §5.5). */
+static void test_mech_hw_flag(void **state)
+{
+    env *e = *state;
+    CK_MECHANISM_INFO mi;
+    assert_int_equal(tcore_mech_info(e->core, CKM_SHA256_RSA_PKCS, &mi), CKR_OK);
+    assert_false(mi.flags & CKF_HW);
+    assert_true(mi.flags & CKF_SIGN);
+    tcore_set_keys_outside_caller(e->core, true);
+    assert_int_equal(tcore_mech_info(e->core, CKM_SHA256_RSA_PKCS, &mi), CKR_OK);
+    assert_true(mi.flags & CKF_HW);
+    assert_true(mi.flags & CKF_SIGN);
+    tcore_set_keys_outside_caller(e->core, false);
+    assert_int_equal(tcore_mech_info(e->core, CKM_AES_GCM, &mi), CKR_OK);
+    assert_false(mi.flags & CKF_HW);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -569,6 +587,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compound_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hkdf_salt_handle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mech_hw_flag, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
