@@ -96,6 +96,22 @@ CK_RV tcore_open(const tc_conf *conf, tcore **out)
         rv = CKR_FUNCTION_FAILED;
         goto out;
     }
+    /* legacy_algorithms (off by default): single DES and RSA key generation
+     * from 1024 bits; single DES comes from OpenSSL's legacy provider,
+     * loaded into the crypto layer's private context only now. */
+    const char *legacy = tc_conf_get(conf, "legacy_algorithms", "false");
+    if (strcmp(legacy, "true") == 0) {
+        if (tcrypto_legacy_enable() != TCRYPTO_OK) {
+            TC_ERROR(TCORE_LOG, "legacy_algorithms: OpenSSL's legacy provider is not available");
+            rv = CKR_FUNCTION_FAILED;
+            goto out;
+        }
+        tcore_legacy_set();
+    } else if (strcmp(legacy, "false") != 0) {
+        TC_ERROR(TCORE_LOG, "configuration: legacy_algorithms must be true or false");
+        rv = CKR_FUNCTION_FAILED;
+        goto out;
+    }
     char uri[PATH_MAX + 16];
     if (!store_uri(conf, uri, sizeof(uri))) {
         TC_ERROR(TCORE_LOG, "store location too long or undeterminable");

@@ -93,6 +93,12 @@ static const tcore_mech_def mech_table[] = {
     {CKM_DES3_CBC_PAD, 16, 24, ED | WU, MF_CBC_PAD, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
     {CKM_DES3_CMAC, 16, 24, SV, MF_CMAC, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
     {CKM_DES3_CMAC_GENERAL, 16, 24, SV, MF_CMAC_GENERAL, TCRYPTO_MD_NONE, TCORE_BLK_DES3, false},
+    /* single DES (FIPS 46-3, withdrawn): only with legacy_algorithms on,
+     * through OpenSSL's legacy provider */
+    {CKM_DES_KEY_GEN, 8, 8, CKF_GENERATE, MF_DES_GEN, TCRYPTO_MD_NONE, TCORE_BLK_DES, true},
+    {CKM_DES_ECB, 8, 8, ED | WU, MF_ECB, TCRYPTO_MD_NONE, TCORE_BLK_DES, true},
+    {CKM_DES_CBC, 8, 8, ED | WU, MF_CBC, TCRYPTO_MD_NONE, TCORE_BLK_DES, true},
+    {CKM_DES_CBC_PAD, 8, 8, ED | WU, MF_CBC_PAD, TCRYPTO_MD_NONE, TCORE_BLK_DES, true},
     /* generic secrets, HMAC, HKDF */
     {CKM_GENERIC_SECRET_KEY_GEN, 1, 512, CKF_GENERATE, MF_SECRET_GEN, TCRYPTO_MD_NONE},
     {CKM_SHA_1_HMAC, 1, 512, SV, MF_HMAC, TCRYPTO_MD_SHA1},
@@ -202,7 +208,7 @@ CK_RV tcore_mech_info(const tcore *c, CK_MECHANISM_TYPE mech, CK_MECHANISM_INFO 
         return CKR_ARGUMENTS_BAD;
     if (d == NULL)
         return CKR_MECHANISM_INVALID;
-    info->ulMinKeySize = d->min;
+    info->ulMinKeySize = tcore_mech_min(d);
     info->ulMaxKeySize = d->max;
     /* PKCS#11 3.0 §5.5: CKF_HW means the device performs the operation.
      * Embedded, the core and its keys are inside the caller's process:
@@ -215,6 +221,18 @@ void tcore_set_keys_outside_caller(tcore *c, bool outside)
 {
     if (c != NULL)
         c->keys_outside_caller = outside;
+}
+
+/* RSA mechanisms reach down to 1024-bit keys with the legacy switch on
+ * (SP 800-131A disallows them for new signatures; old systems still need
+ * them). */
+#define RSA_LEGACY_MIN_BITS 1024
+
+CK_ULONG tcore_mech_min(const tcore_mech_def *d)
+{
+    bool rsa = d->fam == MF_RSA_GEN || d->fam == MF_RSA_PKCS || d->fam == MF_RSA_PSS ||
+               d->fam == MF_RSA_OAEP || d->fam == MF_RSA_X509;
+    return rsa && tcore_legacy_on() ? RSA_LEGACY_MIN_BITS : d->min;
 }
 
 size_t tcore_mech_block(const tcore_mech_def *d)

@@ -58,6 +58,9 @@ typedef struct {
     bool legacy;   /* offered only with legacy_algorithms on */
 } tcore_mech_def;
 
+/* The smallest key an entry takes: min, or 1024 bits for the RSA entries
+ * with legacy_algorithms on. */
+CK_ULONG tcore_mech_min(const tcore_mech_def *d);
 /* Block size in bytes of an entry's cipher (8 for DES and Triple DES). */
 size_t tcore_mech_block(const tcore_mech_def *d);
 

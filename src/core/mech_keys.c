@@ -130,7 +130,7 @@ CK_RV tcore_mech_generate_pair(const CK_MECHANISM *mech, const CK_ATTRIBUTE *pub
             return rv;
         if (!found)
             return CKR_TEMPLATE_INCOMPLETE;
-        if (bits < d->min || bits > d->max)
+        if (bits < tcore_mech_min(d) || bits > d->max)
             return CKR_KEY_SIZE_RANGE;
         const CK_ATTRIBUTE *e = tcore_tmpl_find(pub_tmpl, pub_count, CKA_PUBLIC_EXPONENT);
         if (e != NULL && (e->pValue == NULL || e->ulValueLen == 0 || e->ulValueLen > 8))

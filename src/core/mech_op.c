@@ -177,7 +177,7 @@ CK_RV tcore_mech_pkey(const tcore_mech_def *d, tcore_obj *key, tcrypto_pkey **ou
     }
     if (t == TCRYPTO_KEY_RSA || t == TCRYPTO_KEY_EC) {
         size_t bits = tcrypto_pkey_bits(k);
-        if (bits < d->min || bits > d->max) {
+        if (bits < tcore_mech_min(d) || bits > d->max) {
             tcrypto_pkey_free(k);
             return CKR_KEY_SIZE_RANGE;
         }

@@ -210,6 +210,8 @@ static void test_mech_list_info(void **state)
                                      CKF_MESSAGE_DECRYPT | CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY),
                          0);
         assert_true(mi.ulMinKeySize <= mi.ulMaxKeySize);
+        /* single DES only with legacy_algorithms = true (off here) */
+        assert_true(list[i] < CKM_DES_KEY_GEN || list[i] > CKM_DES_CBC_PAD);
         /* the embedded module runs in the caller's process: software, and
          * it says so (PKCS#11 3.0 §5.5 CKF_HW) */
         assert_false(mi.flags & CKF_HW);
@@ -230,9 +232,11 @@ static void test_mech_list_info(void **state)
     assert_int_equal(mi.ulMinKeySize, 16);
     assert_int_equal(mi.ulMaxKeySize, 24);
     assert_int_equal(mi.flags, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP);
-    /* single DES only behind legacy_algorithms (off here) */
+    /* single DES and RSA-1024 only behind legacy_algorithms (off here) */
     RV(f->C_GetMechanismInfo(slots[0], CKM_DES_CBC, &mi), CKR_MECHANISM_INVALID);
     RV(f->C_GetMechanismInfo(slots[0], CKM_DES_KEY_GEN, &mi), CKR_MECHANISM_INVALID);
+    OK(f->C_GetMechanismInfo(slots[0], CKM_SHA256_RSA_PKCS, &mi));
+    assert_int_equal(mi.ulMinKeySize, 2048);
     RV(f->C_GetMechanismInfo(9999, CKM_AES_GCM, &mi), CKR_SLOT_ID_INVALID);
     RV(f->C_GetMechanismList(9999, NULL, &n), CKR_SLOT_ID_INVALID);
 }
@@ -1343,6 +1347,14 @@ static void test_des3_keys(void **state)
     RV(des_create(CKK_DES3, v3, 23, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
     RV(des_create(CKK_DES2, v3, 24, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
     OK(des_create(CKK_DES3, v3, 24, NULL, &k));
+    /* single DES is not there with legacy_algorithms off: neither its key
+     * type nor its mechanisms */
+    RV(des_create(CKK_DES, v3, 8, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_MECHANISM g1 = {CKM_DES_KEY_GEN, NULL, 0};
+    RV(f->C_GenerateKey(S, &g1, t, ARRAY_LEN(t), &k), CKR_MECHANISM_INVALID);
+    CK_MECHANISM e1 = {CKM_DES_ECB, NULL, 0};
+    CK_OBJECT_HANDLE k3 = des_import(CKK_DES3, DES3_K3);
+    RV(f->C_EncryptInit(S, &e1, k3), CKR_MECHANISM_INVALID);
 }
 
 static void des_kat(CK_MECHANISM_TYPE mt, CK_OBJECT_HANDLE k, const char *msg, const char *hex)
