@@ -216,6 +216,29 @@ static void test_slot_id_invalid(void **state)
     assert_int_equal(f->C_GetSlotInfo((CK_SLOT_ID)-1, &si), I);
 }
 
+/* A parameter given to a mechanism that takes none is refused, not ignored. */
+static void test_mechanism_param_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+    CK_SLOT_ID slot = t_ready_token("param");
+    CK_SESSION_HANDLE h = t_open(slot, true);
+    assert_int_equal(f->C_Login(h, CKU_USER, PIN_ARGS(USER_PIN)), CKR_OK);
+    static const uint8_t p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    CK_ATTRIBUTE pt[] = {{CKA_EC_PARAMS, (void *)p256, sizeof(p256)}};
+    CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_OBJECT_HANDLE pub, priv;
+    assert_int_equal(f->C_GenerateKeyPair(h, &gen, pt, 1, NULL, 0, &pub, &priv), CKR_OK);
+    CK_ULONG junk = 1;
+    CK_MECHANISM ecdsa = {CKM_ECDSA, &junk, sizeof(junk)};
+    assert_int_equal(f->C_SignInit(h, &ecdsa, priv), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(f->C_VerifyInit(h, &ecdsa, pub), CKR_MECHANISM_PARAM_INVALID);
+    ecdsa.pParameter = NULL;
+    ecdsa.ulParameterLen = 0;
+    assert_int_equal(f->C_SignInit(h, &ecdsa, priv), CKR_OK);
+    assert_int_equal(f->C_CloseSession(h), CKR_OK);
+}
+
 /* A template the core refuses: the module logs (debug level) which entry
  * and attribute was wrong, as the core reported it. */
 static void test_template_error_logged(void **state)
@@ -264,6 +287,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_object_handle_invalid, setup_env, teardown_env),
         cmocka_unit_test_setup_teardown(test_null_arguments, setup_env, teardown_env),
         cmocka_unit_test_setup_teardown(test_slot_id_invalid, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_mechanism_param_refused, setup_env, teardown_env),
         cmocka_unit_test_setup_teardown(test_template_error_logged, setup_env, teardown_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
