@@ -266,17 +266,27 @@ static void test_template_error_logged(void **state)
                         {CKA_MODULUS_BITS, &bits, sizeof(bits)}};
     CK_OBJECT_HANDLE o;
     assert_int_equal(f->C_CreateObject(h, t, 3, &o), CKR_ATTRIBUTE_TYPE_INVALID);
+    /* a failed login is logged (token and role), the PIN tried never */
+    assert_int_equal(f->C_Login(h, CKU_SO, PIN_ARGS("Wrong-PIN-4321")), CKR_PIN_INCORRECT);
     assert_int_equal(f->C_Finalize(NULL), CKR_OK);
     fp = fopen(log, "r");
     assert_non_null(fp);
-    bool found = false;
+    bool found = false, login_logged = false, pin_leaked = false;
     while (fgets(line, sizeof(line), fp) != NULL) {
         if (strstr(line, "C_CreateObject: 0x12: template entry 2 (attribute 0x121)") != NULL) {
             found = true;
         }
+        if (strstr(line, "failed SO login (wrong PIN)") != NULL) {
+            login_logged = true;
+        }
+        if (strstr(line, "Wrong-PIN-4321") != NULL || strstr(line, SO_PIN) != NULL) {
+            pin_leaked = true;
+        }
     }
     fclose(fp);
     assert_true(found);
+    assert_true(login_logged);
+    assert_false(pin_leaked);
 }
 
 int main(void)
