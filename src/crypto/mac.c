@@ -59,14 +59,17 @@ tcrypto_rc tcrypto_hmac_new(tcrypto_md md, const void *key, size_t keylen, tcryp
     return mac_new(tcx_mac_hmac(), params, key, keylen, out);
 }
 
-tcrypto_rc tcrypto_cmac_new(const void *key, size_t keylen, tcrypto_mac **out)
+/* CMAC over a CBC cipher (AES or Triple DES) chosen for the key length. */
+static tcrypto_rc cmac_new(bool des3, const void *key, size_t keylen, tcrypto_mac **out)
 {
     tcrypto_rc rc = tcx_ready();
     if (rc != TCRYPTO_OK)
         return rc;
     if (out == NULL || key == NULL)
         return TCRYPTO_ERR_ARG;
-    const EVP_CIPHER *c = tcx_aes(TCX_AES_CBC, keylen);
+    if (des3 && keylen != 16 && keylen != 24)
+        return TCRYPTO_ERR_KEY;
+    const EVP_CIPHER *c = des3 ? tcx_des(true, keylen) : tcx_aes(TCX_AES_CBC, keylen);
     if (c == NULL)
         return TCRYPTO_ERR_KEY;
     OSSL_PARAM params[2] = {
@@ -77,24 +80,14 @@ tcrypto_rc tcrypto_cmac_new(const void *key, size_t keylen, tcrypto_mac **out)
     return mac_new(tcx_mac_cmac(), params, key, keylen, out);
 }
 
+tcrypto_rc tcrypto_cmac_new(const void *key, size_t keylen, tcrypto_mac **out)
+{
+    return cmac_new(false, key, keylen, out);
+}
+
 tcrypto_rc tcrypto_cmac_des3_new(const void *key, size_t keylen, tcrypto_mac **out)
 {
-    tcrypto_rc rc = tcx_ready();
-    if (rc != TCRYPTO_OK)
-        return rc;
-    if (out == NULL || key == NULL)
-        return TCRYPTO_ERR_ARG;
-    if (keylen != 16 && keylen != 24)
-        return TCRYPTO_ERR_KEY;
-    const EVP_CIPHER *c = tcx_des(true, keylen);
-    if (c == NULL)
-        return TCRYPTO_ERR_KEY;
-    OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
-                                         (char *)EVP_CIPHER_get0_name(c), 0),
-        OSSL_PARAM_construct_end(),
-    };
-    return mac_new(tcx_mac_cmac(), params, key, keylen, out);
+    return cmac_new(true, key, keylen, out);
 }
 
 tcrypto_rc tcrypto_mac_update(tcrypto_mac *m, const void *in, size_t n)
