@@ -810,8 +810,7 @@ typedef struct {
     uint8_t mode;          /* TCORE_MODE_*: how it has been used so far */
     bool need_auth;        /* CKA_ALWAYS_AUTHENTICATE: a context login is due */
     bool needs_login;      /* the key needs the application's login */
-    tcore_tlogin *login;   /* the application's login record on the token */
-    uint64_t login_serial; /* the login it started under */
+    uint64_t login_serial; /* the session's login serial at Init */
 } tcore_opslot;
 
 enum { TCORE_MODE_FRESH = 0, TCORE_MODE_SINGLE, TCORE_MODE_MULTI };
@@ -836,9 +835,6 @@ struct tcore_session {
     tcore_err err;
 };
 
-/* The application's login record for the session's token (created on
- * demand when create is true; NULL on allocation failure). app->state held. */
-tcore_tlogin *tcore_app_login(tcore_app *a, tcore_token *t, bool create);
 /* The role the session's application is logged in as (TCORE_NOBODY). */
 CK_USER_TYPE tcore_session_who(tcore_session *s);
 /* The session's caller context for object functions. */

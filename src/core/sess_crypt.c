@@ -101,7 +101,6 @@ CK_RV tcore_crypt_init(tcore_session *s, tcore_op_kind kind, const CK_MECHANISM 
     slot->mode = TCORE_MODE_FRESH;
     slot->need_auth = tcore_op_always_auth(slot->op);
     slot->needs_login = key_needs_login(key);
-    slot->login = s->login;
     slot->login_serial = atomic_load(&s->login->serial);
     /* A context login made before this Init does not count. */
     s->context_auth = false;
@@ -127,8 +126,7 @@ static CK_RV op_get(tcore_session *s, tcore_op_kind kind, uint8_t mode, tcore_op
         tcore_crypt_end(s, kind);
         return CKR_OPERATION_ACTIVE;
     }
-    if (o->needs_login &&
-        (o->login == NULL || atomic_load(&o->login->serial) != o->login_serial)) {
+    if (o->needs_login && atomic_load(&s->login->serial) != o->login_serial) {
         /* the application logged out (and perhaps in again) since Init */
         tcore_crypt_end(s, kind);
         return CKR_USER_NOT_LOGGED_IN;

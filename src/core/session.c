@@ -94,7 +94,9 @@ CK_RV tcore_app_new(tcore *c, const char *principal, tcore_app **out)
     return CKR_OK;
 }
 
-tcore_tlogin *tcore_app_login(tcore_app *a, tcore_token *t, bool create)
+/* The application's login record for a token (created on demand when create
+ * is true; NULL on allocation failure). app->state held. */
+static tcore_tlogin *app_login(tcore_app *a, tcore_token *t, bool create)
 {
     for (tcore_tlogin *l = a->logins; l != NULL; l = l->next) {
         if (l->t == t) {
@@ -287,7 +289,7 @@ CK_RV tcore_session_open(tcore_app *a, CK_SLOT_ID slot, bool rw, CK_SESSION_HAND
     s->err.index = -1;
 
     pthread_mutex_lock(&a->state);
-    tcore_tlogin *l = tcore_app_login(a, t, true);
+    tcore_tlogin *l = app_login(a, t, true);
     if (l == NULL) {
         rv = CKR_HOST_MEMORY;
     } else if (!rw && l->who == CKU_SO) {
@@ -327,8 +329,8 @@ static void close_locked(tcore_session *s)
 
     pthread_mutex_lock(&a->state);
     bool removed = table_remove(a, s);
-    tcore_tlogin *l = tcore_app_login(a, s->token, false);
-    if (removed && l != NULL) {
+    tcore_tlogin *l = s->login;
+    if (removed) {
         l->all--;
         atomic_fetch_sub(&s->token->nsessions, 1);
         if (s->rw) {
@@ -426,7 +428,7 @@ CK_RV tcore_session_close_all(tcore_app *a, CK_SLOT_ID slot)
     free(list);
     /* The last close logged out; make sure of it even without sessions. */
     pthread_mutex_lock(&a->state);
-    tcore_tlogin *l = tcore_app_login(a, t, false);
+    tcore_tlogin *l = app_login(a, t, false);
     if (l != NULL && l->all == 0) {
         logout_locked(l);
     }
@@ -555,11 +557,7 @@ CK_RV tcore_login(tcore_session *s, CK_USER_TYPE who, const uint8_t *name, size_
         return tcore_session_fail(s, CKR_USER_TYPE_INVALID, TCORE_ARG_USER_TYPE);
     }
     pthread_mutex_lock(&a->state);
-    tcore_tlogin *l = tcore_app_login(a, s->token, true);
-    if (l == NULL) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
-    }
+    tcore_tlogin *l = s->login;
     if (who == CKU_CONTEXT_SPECIFIC) {
         /* PKCS#11 3.0 §5.6: the PIN of the role logged in, again, for the
          * active operation whose key has CKA_ALWAYS_AUTHENTICATE. */
@@ -616,8 +614,8 @@ CK_RV tcore_logout(tcore_session *s)
     tcore_app *a = s->app;
     CK_RV rv = CKR_OK;
     pthread_mutex_lock(&a->state);
-    tcore_tlogin *l = tcore_app_login(a, s->token, false);
-    if (l == NULL || l->who == TCORE_NOBODY) {
+    tcore_tlogin *l = s->login;
+    if (l->who == TCORE_NOBODY) {
         rv = CKR_USER_NOT_LOGGED_IN;
     } else {
         logout_locked(l);
