@@ -51,8 +51,6 @@ void cli_error(const char *what, CK_RV rv, const tcore_err *err);
 /* Blank-padded 32-byte label <-> C string. */
 void cli_unpad(char *out, size_t outlen, const CK_UTF8CHAR *in, size_t inlen);
 
-/* Every slot id, ascending, free slot included; *out is malloc'ed. */
-CK_RV cli_slots(tcore *c, CK_SLOT_ID **out, CK_ULONG *count);
 
 /* A session of the CLI's application, locked for the command's duration. */
 typedef struct cli_session {

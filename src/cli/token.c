@@ -4,27 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* First slot with an uninitialised token. CKR_TOKEN_NOT_PRESENT when none. */
-static CK_RV find_free_slot(tcore *c, CK_SLOT_ID *slot)
-{
-    CK_SLOT_ID *ids = NULL;
-    CK_ULONG n = 0;
-    CK_RV rv = cli_slots(c, &ids, &n);
-    if (rv != CKR_OK)
-        return rv;
-    rv = CKR_TOKEN_NOT_PRESENT;
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_TOKEN_INFO ti;
-        if (tcore_token_info(c, ids[i], &ti) == CKR_OK && !(ti.flags & CKF_TOKEN_INITIALIZED)) {
-            *slot = ids[i];
-            rv = CKR_OK;
-            break;
-        }
-    }
-    free(ids);
-    return rv;
-}
-
 /* `tessera token init --label L --so-pin P --pin P`: initialises the token in
  * the free slot (PKCS#11 3.0 §5.6 C_InitToken), then sets the user PIN as the
  * SO (C_InitPIN). */
@@ -46,7 +25,7 @@ int cli_token_init(tcore *c, tcore_app *app, const cli_args *a)
         fprintf(stderr, "tessera: a token labelled \"%s\" exists already\n", a->label);
         return 1;
     }
-    rv = find_free_slot(c, &slot);
+    rv = tcore_slot_free(c, &slot);
     if (rv != CKR_OK) {
         fprintf(stderr, "tessera: no free slot for a new token\n");
         return 1;
@@ -99,7 +78,7 @@ int cli_token_list(tcore *c, tcore_app *app, const cli_args *a)
     int status = 1;
     (void)app;
     (void)a;
-    CK_RV rv = cli_slots(c, &slots, &n);
+    CK_RV rv = tcore_slot_list_alloc(c, &slots, &n);
     if (rv != CKR_OK) {
         cli_error("list slots", rv, NULL);
         goto out;

@@ -84,33 +84,6 @@ void cli_unpad(char *out, size_t outlen, const CK_UTF8CHAR *in, size_t inlen)
     out[n] = '\0';
 }
 
-CK_RV cli_slots(tcore *c, CK_SLOT_ID **out, CK_ULONG *count)
-{
-    CK_SLOT_ID *ids = NULL;
-    CK_ULONG n = 0;
-    CK_RV rv;
-    /* Another process may add a token between the two calls: ask again. */
-    do {
-        free(ids);
-        ids = NULL;
-        rv = tcore_slot_list(c, NULL, &n);
-        if (rv != CKR_OK)
-            break;
-        if ((ids = calloc(n + 1, sizeof(*ids))) == NULL) {
-            rv = CKR_HOST_MEMORY;
-            break;
-        }
-        rv = tcore_slot_list(c, ids, &n);
-    } while (rv == CKR_BUFFER_TOO_SMALL);
-    if (rv != CKR_OK) {
-        free(ids);
-        return rv;
-    }
-    *out = ids;
-    *count = n;
-    return CKR_OK;
-}
-
 bool cli_session_open(tcore *c, tcore_app *app, const char *label, const char *pin, cli_session *out)
 {
     cli_session cs = {app, CK_INVALID_HANDLE, NULL};

@@ -244,36 +244,65 @@ CK_RV tcore_token_info(tcore *c, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     return CKR_OK;
 }
 
-CK_RV tcore_slot_by_label(tcore *c, const char *label, CK_SLOT_ID *slot)
+CK_RV tcore_slot_list_alloc(tcore *c, CK_SLOT_ID **out, CK_ULONG *count)
+{
+    CK_SLOT_ID *ids = NULL;
+    CK_ULONG n = 0;
+    CK_RV rv;
+    if (out == NULL || count == NULL) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    /* another process may add a token between the two calls: ask again */
+    do {
+        free(ids);
+        ids = NULL;
+        rv = tcore_tokens_slots(c->tokens, NULL, &n);
+        if (rv != CKR_OK) {
+            break;
+        }
+        ids = calloc(n + 1, sizeof(*ids));
+        if (ids == NULL) {
+            rv = CKR_HOST_MEMORY;
+            break;
+        }
+        rv = tcore_tokens_slots(c->tokens, ids, &n);
+    } while (rv == CKR_BUFFER_TOO_SMALL);
+    if (rv != CKR_OK) {
+        free(ids);
+        return rv;
+    }
+    *out = ids;
+    *count = n;
+    return CKR_OK;
+}
+
+/* The first slot holding the initialised token `label`, or with label NULL
+ * the uninitialised one (the free slot). CKR_TOKEN_NOT_PRESENT if none. */
+static CK_RV slot_find(tcore *c, const char *label, CK_SLOT_ID *slot)
 {
     CK_ULONG n = 0;
     CK_SLOT_ID *ids = NULL;
-    CK_RV rv;
-    if (label == NULL || slot == NULL) {
-        return CKR_ARGUMENTS_BAD;
+    CK_RV rv = tcore_slot_list_alloc(c, &ids, &n);
+    if (rv != CKR_OK) {
+        return rv;
     }
-    size_t len = strnlen(label, 32);
-    for (;;) {
-        rv = tcore_tokens_slots(c->tokens, NULL, &n);
-        if (rv != CKR_OK) {
-            return rv;
-        }
-        free(ids);
-        ids = calloc(n + 1, sizeof(*ids));
-        if (ids == NULL) {
-            return CKR_HOST_MEMORY;
-        }
-        rv = tcore_tokens_slots(c->tokens, ids, &n);
-        if (rv != CKR_BUFFER_TOO_SMALL) {
-            break;
-        }
-    }
-    CK_RV found = CKR_TOKEN_NOT_PRESENT;
-    for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+    size_t len = label != NULL ? strnlen(label, 32) : 0;
+    rv = CKR_TOKEN_NOT_PRESENT;
+    for (CK_ULONG i = 0; i < n; i++) {
         tcore_token *t;
         CK_TOKEN_INFO ti;
-        if (tcore_tokens_get(c->tokens, ids[i], &t) != CKR_OK || !tcore_token_initialized(t) ||
-            tcore_token_get_info(t, &ti) != CKR_OK) {
+        if (tcore_tokens_get(c->tokens, ids[i], &t) != CKR_OK) {
+            continue;
+        }
+        if (label == NULL) {
+            if (!tcore_token_initialized(t)) {
+                *slot = ids[i];
+                rv = CKR_OK;
+                break;
+            }
+            continue;
+        }
+        if (!tcore_token_initialized(t) || tcore_token_get_info(t, &ti) != CKR_OK) {
             continue;
         }
         /* blank padded: the label matches if the rest is blanks */
@@ -283,12 +312,28 @@ CK_RV tcore_slot_by_label(tcore *c, const char *label, CK_SLOT_ID *slot)
         }
         if (eq) {
             *slot = ids[i];
-            found = CKR_OK;
+            rv = CKR_OK;
             break;
         }
     }
     free(ids);
-    return rv != CKR_OK ? rv : found;
+    return rv;
+}
+
+CK_RV tcore_slot_by_label(tcore *c, const char *label, CK_SLOT_ID *slot)
+{
+    if (label == NULL || slot == NULL) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    return slot_find(c, label, slot);
+}
+
+CK_RV tcore_slot_free(tcore *c, CK_SLOT_ID *slot)
+{
+    if (slot == NULL) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    return slot_find(c, NULL, slot);
 }
 
 CK_RV tcore_init_token(tcore *c, CK_SLOT_ID slot, const uint8_t *so_pin, size_t so_pin_len,
