@@ -64,11 +64,9 @@ void cli_error(const char *what, CK_RV rv, const tcore_err *err)
     fprintf(stderr, "tessera: %s: %s (0x%lx)", what, cli_rv_name(rv), (unsigned long)rv);
     /* Only a report of this very failure says which argument was wrong. */
     if (err != NULL && err->rv == rv && err->arg != TCORE_ARG_NONE) {
-        fprintf(stderr, "; bad argument: %s", tcore_arg_name(err->arg));
-        if (err->index >= 0)
-            fprintf(stderr, " entry %ld (attribute 0x%lx)", err->index, (unsigned long)err->attr);
-        else if (err->attr != 0)
-            fprintf(stderr, " (attribute 0x%lx)", (unsigned long)err->attr);
+        char what[96];
+        tcore_err_describe(err, what, sizeof(what));
+        fprintf(stderr, "; bad argument: %s", what);
     }
     fputc('\n', stderr);
 }

@@ -46,6 +46,19 @@ const char *tcore_arg_name(tcore_arg arg)
     return names[arg];
 }
 
+void tcore_err_describe(const tcore_err *e, char *buf, size_t len)
+{
+    if (e->index >= 0) {
+        snprintf(buf, len, "%s entry %ld (attribute 0x%lx)", tcore_arg_name(e->arg), e->index,
+                 (unsigned long)e->attr);
+    } else if (e->attr != 0) {
+        snprintf(buf, len, "%s lacks attribute 0x%lx", tcore_arg_name(e->arg),
+                 (unsigned long)e->attr);
+    } else {
+        snprintf(buf, len, "%s", tcore_arg_name(e->arg));
+    }
+}
+
 CK_RV tcore_session_fail(tcore_session *s, CK_RV rv, tcore_arg arg)
 {
     /* a template entry already named by the object code stays */

@@ -67,6 +67,9 @@ typedef struct {
 
 /* Name of an argument kind, for logs ("template", "mechanism", ...). */
 const char *tcore_arg_name(tcore_arg arg);
+/* What was wrong, in words, into buf (always NUL-terminated): "template
+ * entry 2 (attribute 0x121)", "template lacks attribute 0x0", "PIN". */
+void tcore_err_describe(const tcore_err *e, char *buf, size_t len);
 
 /* ---- the core ------------------------------------------------------------------
  * tcore_open does every front end's start-up: the known-answer self-tests,

@@ -103,14 +103,9 @@ void p11_log_error(const char *fn, const tcore_err *e)
 {
     if (e->rv == CKR_OK || tc_log_get_level() < TC_LOG_DEBUG)
         return;
-    if (e->index >= 0)
-        TC_DEBUG("p11", "%s: 0x%lx: %s entry %ld (attribute 0x%lx)", fn, (unsigned long)e->rv,
-                 tcore_arg_name(e->arg), e->index, (unsigned long)e->attr);
-    else if (e->attr != 0)
-        TC_DEBUG("p11", "%s: 0x%lx: %s lacks attribute 0x%lx", fn, (unsigned long)e->rv,
-                 tcore_arg_name(e->arg), (unsigned long)e->attr);
-    else
-        TC_DEBUG("p11", "%s: 0x%lx: %s", fn, (unsigned long)e->rv, tcore_arg_name(e->arg));
+    char what[96];
+    tcore_err_describe(e, what, sizeof(what));
+    TC_DEBUG("p11", "%s: 0x%lx: %s", fn, (unsigned long)e->rv, what);
 }
 
 CK_RV p11_end(tcore_session *s, CK_RV rv, const char *fn)
