@@ -64,9 +64,9 @@ void cli_error(const char *what, CK_RV rv, const tcore_err *err)
     fprintf(stderr, "tessera: %s: %s (0x%lx)", what, cli_rv_name(rv), (unsigned long)rv);
     /* Only a report of this very failure says which argument was wrong. */
     if (err != NULL && err->rv == rv && err->arg != TCORE_ARG_NONE) {
-        char what[96];
-        tcore_err_describe(err, what, sizeof(what));
-        fprintf(stderr, "; bad argument: %s", what);
+        char bad[96];
+        tcore_err_describe(err, bad, sizeof(bad));
+        fprintf(stderr, "; bad argument: %s", bad);
     }
     fputc('\n', stderr);
 }
