@@ -786,145 +786,189 @@ static ttpm_rc context_mac(const uint8_t *mac, uint64_t seq, uint32_t handle, ui
                                                                              : TPM_RC_FAILURE;
 }
 
+/* The tag of a session context: an HMAC over (sequence, handle) with keys
+ * from the per-boot key, wiped here. */
+static ttpm_rc session_context_tag(ttpm *t, uint64_t seq, uint32_t h, uint8_t tag[32])
+{
+    uint8_t keys[64];
+    ttpm_rc rc = context_keys(t, 0, seq, keys, keys + 32);
+    if (rc == TPM_RC_SUCCESS)
+        rc = context_mac(keys + 32, seq, h, TPM_RH_NULL, NULL, 0, tag);
+    tc_wipe(keys, sizeof(keys));
+    return rc;
+}
+
+/* Object and sequence contexts: ser, the serialised state, is encrypted in
+ * place and written out as a TPMS_CONTEXT with its integrity tag. The keys
+ * derived for it are wiped here on every path. */
+static ttpm_rc context_seal(ttpm_cmd *c, uint64_t seq, uint32_t saved, uint32_t hier, tc_buf *ser)
+{
+    uint8_t keys[64], tag[32], iv[16] = { 0 };
+    ttpm_rc rc = context_keys(c->t, hier, seq, keys, keys + 32);
+    if (rc != TPM_RC_SUCCESS)
+        goto out;
+    rc = TPM_RC_FAILURE;
+    if (tcrypto_tpm_aes_cfb(true, keys, 32, iv, ser->p, ser->len, ser->p) != TCRYPTO_OK)
+        goto out;
+    if ((rc = context_mac(keys + 32, seq, saved, hier, ser->p, ser->len, tag)) != 0)
+        goto out;
+    tc_buf_put_u64(c->out, seq);
+    tc_buf_put_u32(c->out, saved);
+    tc_buf_put_u32(c->out, hier);
+    tc_buf_put_u16(c->out, (uint16_t)(32 + ser->len));
+    tc_buf_put(c->out, tag, 32);
+    tc_buf_put(c->out, ser->p, ser->len);
+    rc = TPM_RC_SUCCESS;
+out:
+    tc_wipe(keys, sizeof(keys));
+    return rc;
+}
+
+/* The plaintext of an object or sequence context blob (tag || ciphertext)
+ * once its tag is verified, in a heap copy of *n bytes that the caller
+ * frees with tc_freezero(*plain, *n ? *n : 1); the derived keys are wiped
+ * here on every path. */
+static ttpm_rc context_open(ttpm *t, uint64_t seq, uint32_t saved, uint32_t hier,
+                            const ttpm_ref *blob, uint8_t **plain, size_t *n)
+{
+    uint8_t keys[64], tag[32], iv[16] = { 0 };
+    uint8_t *p = NULL;
+    if (blob->size < 32)
+        return TPM_RC_SIZE | TTPM_RC_P(1);
+    size_t len = blob->size - 32u;
+    ttpm_rc rc = context_keys(t, hier, seq, keys, keys + 32);
+    if (rc != TPM_RC_SUCCESS)
+        goto out;
+    if ((rc = context_mac(keys + 32, seq, saved, hier, blob->b + 32, len, tag)) != 0)
+        goto out;
+    rc = TPM_RC_INTEGRITY | TTPM_RC_P(1);
+    if (!tcrypto_memeq(tag, blob->b, 32))
+        goto out;
+    rc = TPM_RC_MEMORY;
+    if ((p = malloc(len ? len : 1)) == NULL)
+        goto out;
+    rc = TPM_RC_FAILURE;
+    if (tcrypto_tpm_aes_cfb(false, keys, 32, iv, blob->b + 32, len, p) != TCRYPTO_OK)
+        goto out;
+    *plain = p;
+    *n = len;
+    p = NULL;
+    rc = TPM_RC_SUCCESS;
+out:
+    tc_wipe(keys, sizeof(keys));
+    if (p)
+        tc_freezero(p, len ? len : 1);
+    return rc;
+}
+
 /* A hash, HMAC or event sequence (savedHandle 0x80000001, NULL hierarchy)
  * carries its state like an object context carries its sensitive area, so
  * it stays loadable for as long as the NULL hierarchy's proof lasts (until
  * TPM Reset), however many contexts are saved meanwhile. Plaintext: kind,
  * hash, TPM2B auth, a bank mask and one TPM2B running state per bank
  * (tcrypto_tpm_md_export; the HMAC key's pad is part of it). */
-static ttpm_rc seq_context_save(ttpm_cmd *c, const ttpm_object *o, uint64_t seq, uint8_t ek[32],
-                                uint8_t mk[32])
+static ttpm_rc seq_serialise(const ttpm_object *o, tc_buf *ser)
 {
-    ttpm *t = c->t;
-    tc_buf ser;
-    uint8_t st[TCRYPTO_TPM_MD_STATE_MAX], tag[32], iv[16] = { 0 }, mask = 0;
-    ttpm_rc rc = TPM_RC_MEMORY;
-    tc_buf_init(&ser);
-    tc_buf_put_u8(&ser, o->kind);
-    tc_buf_put_u16(&ser, o->seq_hash);
-    ttpm_put_2b(&ser, o->sens.auth, o->sens.auth_len);
+    uint8_t st[TCRYPTO_TPM_MD_STATE_MAX], mask = 0;
+    ttpm_rc rc = TPM_RC_SUCCESS;
+    tc_buf_put_u8(ser, o->kind);
+    tc_buf_put_u16(ser, o->seq_hash);
+    ttpm_put_2b(ser, o->sens.auth, o->sens.auth_len);
     for (unsigned i = 0; i < TTPM_NUM_BANKS; i++)
         mask |= o->md[i] ? (uint8_t)(1u << i) : 0;
-    tc_buf_put_u8(&ser, mask);
-    for (unsigned i = 0; i < TTPM_NUM_BANKS; i++) {
+    tc_buf_put_u8(ser, mask);
+    for (unsigned i = 0; i < TTPM_NUM_BANKS && rc == TPM_RC_SUCCESS; i++) {
         if (!o->md[i])
             continue;
         size_t n = tcrypto_tpm_md_export(o->md[i], st, sizeof(st));
-        if (n == 0) {
+        if (n == 0)
             rc = TPM_RC_FAILURE;
-            goto out;
-        }
-        ttpm_put_2b(&ser, st, (uint16_t)n);
+        else
+            ttpm_put_2b(ser, st, (uint16_t)n);
     }
-    if (ser.failed)
-        goto out;
-    if ((rc = context_keys(t, TPM_RH_NULL, seq, ek, mk)) != 0)
-        goto out;
-    rc = TPM_RC_FAILURE;
-    if (tcrypto_tpm_aes_cfb(true, ek, 32, iv, ser.p, ser.len, ser.p) != TCRYPTO_OK)
-        goto out;
-    if ((rc = context_mac(mk, seq, 0x80000001u, TPM_RH_NULL, ser.p, ser.len, tag)) != 0)
-        goto out;
-    tc_buf_put_u64(c->out, seq);
-    tc_buf_put_u32(c->out, 0x80000001u);
-    tc_buf_put_u32(c->out, TPM_RH_NULL);
-    tc_buf_put_u16(c->out, (uint16_t)(32 + ser.len));
-    tc_buf_put(c->out, tag, 32);
-    tc_buf_put(c->out, ser.p, ser.len);
-    rc = TPM_RC_SUCCESS;
-out:
     tc_wipe(st, sizeof(st));
-    tc_buf_free(&ser);
     return rc;
 }
 
-static ttpm_rc seq_context_load(ttpm_cmd *c, uint64_t seq, const ttpm_ref *blob, uint8_t ek[32],
-                                uint8_t mk[32])
+/* Authenticated, so only a bug could make these fail: still checked. */
+static ttpm_rc seq_deserialise(tc_reader *r, ttpm_object *o)
 {
-    ttpm *t = c->t;
-    uint8_t tag[32], iv[16] = { 0 };
-    if (blob->size < 32)
-        return TPM_RC_SIZE | TTPM_RC_P(1);
-    size_t n = blob->size - 32u;
-    ttpm_rc rc = context_keys(t, TPM_RH_NULL, seq, ek, mk);
-    if (rc)
-        return rc;
-    if ((rc = context_mac(mk, seq, 0x80000001u, TPM_RH_NULL, blob->b + 32, n, tag)) != 0)
-        return rc;
-    if (!tcrypto_memeq(tag, blob->b, 32))
-        return TPM_RC_INTEGRITY | TTPM_RC_P(1);
-    uint8_t *plain = malloc(n ? n : 1);
-    ttpm_object *o = NULL;
-    rc = TPM_RC_MEMORY;
-    if (plain == NULL)
-        goto out;
-    rc = TPM_RC_FAILURE;
-    if (tcrypto_tpm_aes_cfb(false, ek, 32, iv, blob->b + 32, n, plain) != TCRYPTO_OK)
-        goto out;
-    o = ttpm_obj_alloc(t);
-    rc = TPM_RC_OBJECT_MEMORY;
-    if (o == NULL)
-        goto out;
-    /* Authenticated, so only a bug could make these fail: still checked. */
-    tc_reader r;
-    tc_reader_init(&r, plain, n);
     uint8_t kind, mask;
     uint16_t hash;
-    rc = TPM_RC_INTEGRITY | TTPM_RC_P(1);
-    if (!tc_read_u8(&r, &kind) || ttpm_get_u16(&r, &hash) != 0 ||
-        ttpm_get_2b_copy(&r, o->sens.auth, sizeof(o->sens.auth), &o->sens.auth_len) != 0 ||
-        !tc_read_u8(&r, &mask) ||
+    if (!tc_read_u8(r, &kind) || ttpm_get_u16(r, &hash) != 0 ||
+        ttpm_get_2b_copy(r, o->sens.auth, sizeof(o->sens.auth), &o->sens.auth_len) != 0 ||
+        !tc_read_u8(r, &mask) ||
         (kind != TTPM_OBJ_HASH_SEQ && kind != TTPM_OBJ_HMAC_SEQ && kind != TTPM_OBJ_EVENT_SEQ))
-        goto out;
+        return TPM_RC_INTEGRITY | TTPM_RC_P(1);
     for (unsigned i = 0; i < TTPM_NUM_BANKS; i++) {
         ttpm_ref st;
         if (!(mask & (1u << i)))
             continue;
-        if (ttpm_get_2b(&r, TCRYPTO_TPM_MD_STATE_MAX, &st) != 0 ||
+        if (ttpm_get_2b(r, TCRYPTO_TPM_MD_STATE_MAX, &st) != 0 ||
             tcrypto_tpm_md_import(st.b, st.size, &o->md[i]) != TCRYPTO_OK)
-            goto out;
+            return TPM_RC_INTEGRITY | TTPM_RC_P(1);
     }
-    if (tc_reader_left(&r) != 0 || mask == 0 || mask >= (1u << TTPM_NUM_BANKS))
-        goto out;
+    if (tc_reader_left(r) != 0 || mask == 0 || mask >= (1u << TTPM_NUM_BANKS))
+        return TPM_RC_INTEGRITY | TTPM_RC_P(1);
     o->kind = kind;
     o->has_sens = true;
     o->seq_hash = hash;
     o->pub.name_alg = TPM_ALG_NULL;
     o->pub.attrs = TPMA_OBJECT_USERWITHAUTH;
     o->hierarchy = TPM_RH_NULL;
-    if ((rc = ttpm_obj_set_name(o)) != 0)
-        goto out;
-    c->has_out_handle = true;
-    c->out_handle = o->handle;
-    o = NULL;
-    rc = TPM_RC_SUCCESS;
-out:
-    if (o)
-        ttpm_obj_free(o);
-    if (plain)
-        tc_freezero(plain, n ? n : 1);
-    return rc;
+    return TPM_RC_SUCCESS;
 }
 
-/* ContextSave and ContextLoad run in these with the derived keys in ek/mk,
- * which the handlers wipe on every path. */
-static ttpm_rc context_save(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
+/* An object: kind, flags (1 has a sensitive area, 2 primary), TPM2B public,
+ * TPM2B sensitive, TPM2B qualified name. */
+static void obj_serialise(const ttpm_object *o, tc_buf *ser)
+{
+    tc_buf_put_u8(ser, o->kind);
+    tc_buf_put_u8(ser, (uint8_t)((o->has_sens ? 1 : 0) | (o->primary ? 2 : 0)));
+    ttpm_put_public_2b(ser, &o->pub);
+    size_t at = ser->len;
+    tc_buf_put_u16(ser, 0);
+    ttpm_put_sensitive(ser, &o->sens);
+    if (!ser->failed)
+        tc_store_u16(ser->p + at, (uint16_t)(ser->len - at - 2));
+    ttpm_put_2b(ser, o->qname, o->qname_len);
+}
+
+static ttpm_rc obj_deserialise(tc_reader *r, ttpm_object *o, uint32_t hier)
+{
+    uint8_t kind, flags;
+    ttpm_ref s2b;
+    if (!tc_read_u8(r, &kind) || !tc_read_u8(r, &flags) || kind != TTPM_OBJ_KEY ||
+        ttpm_get_public_2b(r, &o->pub) != 0 || ttpm_get_2b(r, 0xFFFF, &s2b) != 0 ||
+        ttpm_get_2b_copy(r, o->qname, sizeof(o->qname), &o->qname_len) != 0 ||
+        tc_reader_left(r) != 0)
+        return TPM_RC_INTEGRITY | TTPM_RC_P(1);
+    tc_reader sr;
+    tc_reader_init(&sr, s2b.b, s2b.size);
+    if ((flags & 1) && ttpm_get_sensitive(&sr, &o->sens) != 0)
+        return TPM_RC_INTEGRITY | TTPM_RC_P(1);
+    o->kind = kind;
+    o->has_sens = flags & 1;
+    o->primary = (flags & 2) != 0;
+    o->hierarchy = hier;
+    return TPM_RC_SUCCESS;
+}
+
+TTPM_HANDLER(ContextSave)
 {
     ttpm *t = c->t;
     uint32_t h = c->h[0];
     uint8_t ht = ttpm_handle_type(h);
-    uint8_t tag[32];
     uint64_t seq = ++t->context_seq;
     ttpm_rc rc;
     if (!ttpm_params_end(c))
         return TPM_RC_SIZE;
     if (ht == TPM_HT_HMAC_SESSION || ht == TPM_HT_POLICY_SESSION) {
         ttpm_session *s = ttpm_sess_get(t, h);
+        uint8_t tag[32];
         if (s == NULL || !s->loaded)
             return TPM_RC_HANDLE | TTPM_RC_H(1);
-        if ((rc = context_keys(t, 0, seq, ek, mk)) != 0)
-            return rc;
-        if ((rc = context_mac(mk, seq, h, TPM_RH_NULL, NULL, 0, tag)) != 0)
+        if ((rc = session_context_tag(t, seq, h, tag)) != 0)
             return rc;
         s->loaded = false;
         s->context_seq = seq;
@@ -939,58 +983,31 @@ static ttpm_rc context_save(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
     ttpm_object *o = ttpm_obj_get(t, h);
     if (o == NULL)
         return TPM_RC_HANDLE | TTPM_RC_H(1);
-    if (o->kind != TTPM_OBJ_KEY)
-        return seq_context_save(c, o, seq, ek, mk);
     tc_buf ser;
     tc_buf_init(&ser);
-    tc_buf_put_u8(&ser, o->kind);
-    tc_buf_put_u8(&ser, (uint8_t)((o->has_sens ? 1 : 0) | (o->primary ? 2 : 0)));
-    ttpm_put_public_2b(&ser, &o->pub);
-    size_t at = ser.len;
-    tc_buf_put_u16(&ser, 0);
-    ttpm_put_sensitive(&ser, &o->sens);
-    if (!ser.failed)
-        tc_store_u16(ser.p + at, (uint16_t)(ser.len - at - 2));
-    ttpm_put_2b(&ser, o->qname, o->qname_len);
-    rc = TPM_RC_MEMORY;
-    uint8_t iv[16] = { 0 };
-    uint32_t saved = (o->pub.attrs & TPMA_OBJECT_STCLEAR) ? 0x80000002u : 0x80000000u;
-    if (ser.failed)
-        goto out;
-    if ((rc = context_keys(t, o->hierarchy, seq, ek, mk)) != 0)
-        goto out;
-    rc = TPM_RC_FAILURE;
-    if (tcrypto_tpm_aes_cfb(true, ek, 32, iv, ser.p, ser.len, ser.p) != TCRYPTO_OK)
-        goto out;
-    if ((rc = context_mac(mk, seq, saved, o->hierarchy, ser.p, ser.len, tag)) != 0)
-        goto out;
-    tc_buf_put_u64(c->out, seq);
-    tc_buf_put_u32(c->out, saved);
-    tc_buf_put_u32(c->out, o->hierarchy);
-    tc_buf_put_u16(c->out, (uint16_t)(32 + ser.len));
-    tc_buf_put(c->out, tag, 32);
-    tc_buf_put(c->out, ser.p, ser.len);
+    uint32_t saved, hier;
     rc = TPM_RC_SUCCESS;
-out:
+    if (o->kind != TTPM_OBJ_KEY) {
+        saved = 0x80000001u;
+        hier = TPM_RH_NULL;
+        rc = seq_serialise(o, &ser);
+    } else {
+        saved = (o->pub.attrs & TPMA_OBJECT_STCLEAR) ? 0x80000002u : 0x80000000u;
+        hier = o->hierarchy;
+        obj_serialise(o, &ser);
+    }
+    if (rc == TPM_RC_SUCCESS)
+        rc = ser.failed ? TPM_RC_MEMORY : context_seal(c, seq, saved, hier, &ser);
     tc_buf_free(&ser);
     return rc;
 }
 
-TTPM_HANDLER(ContextSave)
-{
-    uint8_t keys[64];
-    ttpm_rc rc = context_save(c, keys, keys + 32);
-    tc_wipe(keys, sizeof(keys));
-    return rc;
-}
-
-static ttpm_rc context_load(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
+TTPM_HANDLER(ContextLoad)
 {
     ttpm *t = c->t;
     uint64_t seq;
     uint32_t saved, hier;
     ttpm_ref blob;
-    uint8_t tag[32];
     ttpm_rc rc;
     if (ttpm_get_u64(&c->in, &seq) || ttpm_get_u32(&c->in, &saved) ||
         ttpm_get_u32(&c->in, &hier))
@@ -1002,13 +1019,12 @@ static ttpm_rc context_load(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
     uint8_t ht = ttpm_handle_type(saved);
     if (ht == TPM_HT_HMAC_SESSION || ht == TPM_HT_POLICY_SESSION) {
         ttpm_session *s = ttpm_sess_get(t, saved);
+        uint8_t tag[32];
         if (s == NULL || s->loaded || s->context_seq != seq || blob.size != 32)
             return TPM_RC_HANDLE | TTPM_RC_P(1);
         if ((rc = ttpm_sess_room(t, false)) != 0)
             return rc;
-        if ((rc = context_keys(t, 0, seq, ek, mk)) != 0)
-            return rc;
-        if ((rc = context_mac(mk, seq, saved, TPM_RH_NULL, NULL, 0, tag)) != 0)
+        if ((rc = session_context_tag(t, seq, saved, tag)) != 0)
             return rc;
         if (!tcrypto_memeq(tag, blob.b, 32))
             return TPM_RC_INTEGRITY | TTPM_RC_P(1);
@@ -1020,56 +1036,25 @@ static ttpm_rc context_load(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
     if (saved == 0x80000001u) {
         if (hier != TPM_RH_NULL)
             return TPM_RC_HIERARCHY | TTPM_RC_P(1);
-        return seq_context_load(c, seq, &blob, ek, mk);
+    } else {
+        if (saved != 0x80000000u && saved != 0x80000002u)
+            return TPM_RC_HANDLE | TTPM_RC_P(1);
+        if (hier != TPM_RH_OWNER && hier != TPM_RH_ENDORSEMENT && hier != TPM_RH_PLATFORM &&
+            hier != TPM_RH_NULL)
+            return TPM_RC_HIERARCHY | TTPM_RC_P(1);
     }
-    if (saved != 0x80000000u && saved != 0x80000002u)
-        return TPM_RC_HANDLE | TTPM_RC_P(1);
-    if (hier != TPM_RH_OWNER && hier != TPM_RH_ENDORSEMENT && hier != TPM_RH_PLATFORM &&
-        hier != TPM_RH_NULL)
-        return TPM_RC_HIERARCHY | TTPM_RC_P(1);
-    if (blob.size < 32)
-        return TPM_RC_SIZE | TTPM_RC_P(1);
-    if ((rc = context_keys(t, hier, seq, ek, mk)) != 0)
-        return rc;
-    size_t n = blob.size - 32u;
     uint8_t *plain = NULL;
-    ttpm_object *o = NULL;
-    if ((rc = context_mac(mk, seq, saved, hier, blob.b + 32, n, tag)) != 0)
-        goto out;
-    rc = TPM_RC_INTEGRITY | TTPM_RC_P(1);
-    if (!tcrypto_memeq(tag, blob.b, 32))
-        goto out;
-    plain = malloc(n ? n : 1);
-    rc = TPM_RC_MEMORY;
-    if (plain == NULL)
-        goto out;
-    uint8_t iv[16] = { 0 };
-    rc = TPM_RC_FAILURE;
-    if (tcrypto_tpm_aes_cfb(false, ek, 32, iv, blob.b + 32, n, plain) != TCRYPTO_OK)
-        goto out;
-    o = ttpm_obj_alloc(t);
+    size_t n = 0;
+    if ((rc = context_open(t, seq, saved, hier, &blob, &plain, &n)) != 0)
+        return rc;
+    ttpm_object *o = ttpm_obj_alloc(t);
     rc = TPM_RC_OBJECT_MEMORY;
     if (o == NULL)
         goto out;
     tc_reader r;
     tc_reader_init(&r, plain, n);
-    uint8_t kind, flags;
-    ttpm_ref s2b;
-    rc = TPM_RC_INTEGRITY | TTPM_RC_P(1);
-    if (!tc_read_u8(&r, &kind) || !tc_read_u8(&r, &flags) || kind != TTPM_OBJ_KEY ||
-        ttpm_get_public_2b(&r, &o->pub) != 0 || ttpm_get_2b(&r, 0xFFFF, &s2b) != 0 ||
-        ttpm_get_2b_copy(&r, o->qname, sizeof(o->qname), &o->qname_len) != 0 ||
-        tc_reader_left(&r) != 0)
-        goto out;
-    tc_reader sr;
-    tc_reader_init(&sr, s2b.b, s2b.size);
-    if ((flags & 1) && ttpm_get_sensitive(&sr, &o->sens) != 0)
-        goto out;
-    o->kind = kind;
-    o->has_sens = flags & 1;
-    o->primary = (flags & 2) != 0;
-    o->hierarchy = hier;
-    if ((rc = ttpm_obj_set_name(o)) != 0)
+    rc = saved == 0x80000001u ? seq_deserialise(&r, o) : obj_deserialise(&r, o, hier);
+    if (rc != TPM_RC_SUCCESS || (rc = ttpm_obj_set_name(o)) != 0)
         goto out;
     c->has_out_handle = true;
     c->out_handle = o->handle;
@@ -1078,16 +1063,7 @@ static ttpm_rc context_load(ttpm_cmd *c, uint8_t ek[32], uint8_t mk[32])
 out:
     if (o)
         ttpm_obj_free(o);
-    if (plain)
-        tc_freezero(plain, n ? n : 1);
-    return rc;
-}
-
-TTPM_HANDLER(ContextLoad)
-{
-    uint8_t keys[64];
-    ttpm_rc rc = context_load(c, keys, keys + 32);
-    tc_wipe(keys, sizeof(keys));
+    tc_freezero(plain, n ? n : 1);
     return rc;
 }
 
