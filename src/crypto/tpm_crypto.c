@@ -274,6 +274,17 @@ static void seq_shape(uint16_t alg, size_t *nh, size_t *w)
     *w = alg == 0x000C || alg == 0x000D ? 8 : 4;
 }
 
+/* Word i of the chaining value. */
+static uint64_t seq_word(const tpm_seq *s, size_t i)
+{
+    if (s->alg == 0x0004)
+        return i == 0 ? s->c.s1.h0 : i == 1 ? s->c.s1.h1 : i == 2 ? s->c.s1.h2
+             : i == 3 ? s->c.s1.h3 : s->c.s1.h4;
+    if (s->alg == 0x000B)
+        return s->c.s256.h[i];
+    return s->c.s512.h[i];
+}
+
 size_t tcrypto_tpm_md_export(const tcrypto_tpm_md *m, uint8_t *out, size_t cap)
 {
     if (m == NULL || m->seq == NULL)
@@ -283,16 +294,7 @@ size_t tcrypto_tpm_md_export(const tcrypto_tpm_md *m, uint8_t *out, size_t cap)
     seq_shape(s->alg, &nh, &w);
     unsigned num;
     const uint8_t *buf;
-    uint64_t h[8], nl, nhi;
-    for (size_t i = 0; i < nh; i++) {
-        if (s->alg == 0x0004)
-            h[i] = i == 0 ? s->c.s1.h0 : i == 1 ? s->c.s1.h1 : i == 2 ? s->c.s1.h2
-                 : i == 3 ? s->c.s1.h3 : s->c.s1.h4;
-        else if (w == 4)
-            h[i] = s->c.s256.h[i];
-        else
-            h[i] = s->c.s512.h[i];
-    }
+    uint64_t nl, nhi;
     if (s->alg == 0x0004) {
         nl = s->c.s1.Nl, nhi = s->c.s1.Nh, num = s->c.s1.num;
         buf = (const uint8_t *)s->c.s1.data;
@@ -306,12 +308,14 @@ size_t tcrypto_tpm_md_export(const tcrypto_tpm_md *m, uint8_t *out, size_t cap)
     size_t need = 4 + (nh + 2) * w + 1 + num + (s->hmac ? bs : 0);
     if (num >= bs || need > cap)
         return 0;
+    /* Straight from the secure-heap state into out: for HMAC the chaining
+     * value stands in for the key, so no copy of it is left on the stack. */
     uint8_t *p = out;
     *p++ = 1;
     put_word(&p, s->alg, 2);
     *p++ = s->hmac ? 1 : 0;
     for (size_t i = 0; i < nh; i++)
-        put_word(&p, h[i], w);
+        put_word(&p, seq_word(s, i), w);
     put_word(&p, nl, w);
     put_word(&p, nhi, w);
     *p++ = (uint8_t)num;
@@ -343,13 +347,11 @@ tcrypto_rc tcrypto_tpm_md_import(const uint8_t *in, size_t len, tcrypto_tpm_md *
     size_t num = in[fixed - 1];
     if (num >= bs || len != fixed + num + (hmac ? bs : 0))
         return TCRYPTO_ERR_INPUT;
-    const uint8_t *p = in + 4;
-    uint64_t h[8];
-    for (size_t i = 0; i < nh; i++)
-        h[i] = get_word(&p, w);
+    /* The bit count (after the chaining value) must agree with the
+     * buffered bytes. */
+    const uint8_t *p = in + 4 + nh * w;
     uint64_t nl = get_word(&p, w), nhi = get_word(&p, w);
     p++;
-    /* the bit count must agree with the buffered bytes */
     if ((nl / 8) % bs != num)
         return TCRYPTO_ERR_INPUT;
     tcrypto_tpm_md *m = calloc(1, sizeof(*m));
@@ -367,22 +369,25 @@ tcrypto_rc tcrypto_tpm_md_import(const uint8_t *in, size_t len, tcrypto_tpm_md *
         seq_free(s);
         return TCRYPTO_ERR_INTERNAL;
     }
+    /* The chaining value goes straight into the secure-heap state. */
+    const uint8_t *h = in + 4;
     if (alg == 0x0004) {
         SHA_CTX *c = &s->c.s1;
-        c->h0 = (SHA_LONG)h[0], c->h1 = (SHA_LONG)h[1], c->h2 = (SHA_LONG)h[2];
-        c->h3 = (SHA_LONG)h[3], c->h4 = (SHA_LONG)h[4];
+        c->h0 = (SHA_LONG)get_word(&h, w), c->h1 = (SHA_LONG)get_word(&h, w);
+        c->h2 = (SHA_LONG)get_word(&h, w), c->h3 = (SHA_LONG)get_word(&h, w);
+        c->h4 = (SHA_LONG)get_word(&h, w);
         c->Nl = (SHA_LONG)nl, c->Nh = (SHA_LONG)nhi, c->num = (unsigned)num;
         memcpy(c->data, p, num);
     } else if (w == 4) {
         SHA256_CTX *c = &s->c.s256;
         for (size_t i = 0; i < 8; i++)
-            c->h[i] = (SHA_LONG)h[i];
+            c->h[i] = (SHA_LONG)get_word(&h, w);
         c->Nl = (SHA_LONG)nl, c->Nh = (SHA_LONG)nhi, c->num = (unsigned)num;
         memcpy(c->data, p, num);
     } else {
         SHA512_CTX *c = &s->c.s512;
         for (size_t i = 0; i < 8; i++)
-            c->h[i] = h[i];
+            c->h[i] = get_word(&h, w);
         c->Nl = nl, c->Nh = nhi, c->num = (unsigned)num;
         memcpy(c->u.p, p, num);
     }
@@ -602,7 +607,8 @@ static tcrypto_rc find_prime(unsigned bits, uint32_t e, tcrypto_tpm_stream strea
                              BIGNUM *p, BN_CTX *bnctx)
 {
     tcrypto_rc rc;
-    BIGNUM *pm1 = BN_new(), *g = BN_new(), *be = BN_new();
+    /* p - 1 gives p away: secure heap, cleared when freed. */
+    BIGNUM *pm1 = BN_secure_new(), *g = BN_new(), *be = BN_new();
     if (pm1 == NULL || g == NULL || be == NULL || BN_set_word(be, e) != 1) {
         rc = TCRYPTO_ERR_NOMEM;
         goto out;
@@ -641,7 +647,7 @@ static tcrypto_rc find_prime(unsigned bits, uint32_t e, tcrypto_tpm_stream strea
         }
     }
 out:
-    BN_free(pm1);
+    BN_clear_free(pm1);
     BN_free(g);
     BN_free(be);
     return rc;
