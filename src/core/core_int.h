@@ -1010,8 +1010,10 @@ typedef struct {
     uint8_t hash[32];
 } tcore_mf;
 void tcore_key_mf(char *out, size_t outlen, const char *tokid, uint64_t id);
-CK_RV tcore_mf_encode(const char *tokid, const uint8_t *ik, uint64_t id, const tcore_mf *e,
-                      const uint8_t *rec, size_t rec_len, uint8_t out[TCORE_MF_LEN]);
+/* Add to x the entry e vouching for the record rec of object id (its hash
+ * is computed here; e->hash is ignored). */
+CK_RV tcore_mf_put(tcore_txn *x, tcore_token *t, uint64_t id, const tcore_mf *e,
+                   const uint8_t *rec, size_t rec_len);
 /* Check an entry and the record it vouches for: CKR_DEVICE_ERROR (logged
  * with the object id and what failed) or CKR_OK with *e filled. */
 CK_RV tcore_mf_check(tcore_token *t, uint64_t id, const uint8_t *ent, size_t ent_len,

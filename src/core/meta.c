@@ -486,8 +486,8 @@ CK_RV tcore_meta_load(tcore_token *t, tcore_meta *m)
 
 /* ---- manifest ------------------------------------------------------------------ */
 
-CK_RV tcore_mf_encode(const char *tokid, const uint8_t *ik, uint64_t id, const tcore_mf *e,
-                      const uint8_t *rec, size_t rec_len, uint8_t out[TCORE_MF_LEN])
+static CK_RV mf_encode(const char *tokid, const uint8_t *ik, uint64_t id, const tcore_mf *e,
+                       const uint8_t *rec, size_t rec_len, uint8_t out[TCORE_MF_LEN])
 {
     uint8_t *p = out;
     CK_RV rv;
@@ -503,6 +503,20 @@ CK_RV tcore_mf_encode(const char *tokid, const uint8_t *ik, uint64_t id, const t
     }
     return mac_of(ik, "tessera manifest v2", tokid, id, out, TCORE_MF_LEN - MAC_LEN,
                   out + TCORE_MF_LEN - MAC_LEN);
+}
+
+CK_RV tcore_mf_put(tcore_txn *x, tcore_token *t, uint64_t id, const tcore_mf *e,
+                   const uint8_t *rec, size_t rec_len)
+{
+    char key[64];
+    uint8_t ent[TCORE_MF_LEN];
+    CK_RV rv = mf_encode(t->id, t->set->ik, id, e, rec, rec_len, ent);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    tcore_key_mf(key, sizeof(key), t->id, id);
+    tcore_txn_put(x, key, ent, sizeof(ent));
+    return CKR_OK;
 }
 
 static CK_RV mf_check(tcore_token *t, uint64_t id, const uint8_t *ent, size_t ent_len,

@@ -108,16 +108,8 @@ static CK_RV put_entry(tcore_txn *x, tcore_token *t, uint64_t id, uint8_t versio
                        uint64_t serial, uint64_t gen, uint32_t nix, const uint8_t *rec,
                        size_t rec_len)
 {
-    char mkey[64];
-    uint8_t ent[TCORE_MF_LEN];
     tcore_mf e = {version, serial, gen, nix, {0}};
-    CK_RV rv = tcore_mf_encode(t->id, t->set->ik, id, &e, rec, rec_len, ent);
-    if (rv != CKR_OK) {
-        return rv;
-    }
-    tcore_key_mf(mkey, sizeof(mkey), t->id, id);
-    tcore_txn_put(x, mkey, ent, sizeof(ent));
-    return CKR_OK;
+    return tcore_mf_put(x, t, id, &e, rec, rec_len);
 }
 
 CK_RV tcore_migrate_open(tcore_token *t)

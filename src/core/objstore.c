@@ -824,18 +824,10 @@ static uint64_t new_obj_id(void)
 static CK_RV put_manifest(tcore_txn *x, tcore_token *t, uint64_t id, uint64_t serial,
                           size_t nix, const tc_buf *rec)
 {
-    char mkey[64];
-    uint8_t ent[TCORE_MF_LEN];
     /* a lower bound of the commit's generation: the commit adds one to the
      * newest this process has seen or a newer one */
     tcore_mf e = {2, serial, atomic_load(&t->meta_gen) + 1, (uint32_t)nix, {0}};
-    CK_RV rv = tcore_mf_encode(tcore_token_id(t), t->set->ik, id, &e, rec->p, rec->len, ent);
-    if (rv != CKR_OK) {
-        return rv;
-    }
-    tcore_key_mf(mkey, sizeof(mkey), tcore_token_id(t), id);
-    tcore_txn_put(x, mkey, ent, sizeof(ent));
-    return CKR_OK;
+    return tcore_mf_put(x, t, id, &e, rec->p, rec->len);
 }
 
 typedef struct {
