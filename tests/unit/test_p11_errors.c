@@ -13,14 +13,6 @@ static int setup_env(void **state)
     return 0;
 }
 
-static int teardown_env(void **state)
-{
-    (void)state;
-    f->C_Finalize(NULL);
-    t_env_teardown();
-    return 0;
-}
-
 #define NI CKR_CRYPTOKI_NOT_INITIALIZED
 
 static void expect_not_initialized(void)
@@ -292,13 +284,13 @@ static void test_template_error_logged(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_not_initialized, setup_env, teardown_env),
-        cmocka_unit_test_setup_teardown(test_session_handle_invalid, setup_env, teardown_env),
-        cmocka_unit_test_setup_teardown(test_object_handle_invalid, setup_env, teardown_env),
-        cmocka_unit_test_setup_teardown(test_null_arguments, setup_env, teardown_env),
-        cmocka_unit_test_setup_teardown(test_slot_id_invalid, setup_env, teardown_env),
-        cmocka_unit_test_setup_teardown(test_mechanism_param_refused, setup_env, teardown_env),
-        cmocka_unit_test_setup_teardown(test_template_error_logged, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_not_initialized, setup_env, t_teardown),
+        cmocka_unit_test_setup_teardown(test_session_handle_invalid, setup_env, t_teardown),
+        cmocka_unit_test_setup_teardown(test_object_handle_invalid, setup_env, t_teardown),
+        cmocka_unit_test_setup_teardown(test_null_arguments, setup_env, t_teardown),
+        cmocka_unit_test_setup_teardown(test_slot_id_invalid, setup_env, t_teardown),
+        cmocka_unit_test_setup_teardown(test_mechanism_param_refused, setup_env, t_teardown),
+        cmocka_unit_test_setup_teardown(test_template_error_logged, setup_env, t_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,35 +18,11 @@ static int group_setup(void **state)
 {
     (void)state;
     t_env_setup();
-    if (f->C_Initialize(NULL) != CKR_OK)
-        return -1;
-    CK_SLOT_ID slot = t_ready_token("mech");
-    S = t_open(slot, true);
-    if (f->C_Login(S, CKU_USER, PIN_ARGS(USER_PIN)) != CKR_OK)
-        return -1;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    f->C_Finalize(NULL);
-    t_env_teardown();
-    return 0;
+    CK_SLOT_ID slot;
+    return t_user_session("mech", &slot, &S);
 }
 
 /* ---- helpers -------------------------------------------------------------------- */
-
-static void unhex(const char *h, uint8_t *out, size_t *len)
-{
-    size_t n = strlen(h) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    *len = n;
-}
 
 /* A session secret key with every usage and extractable (test material). */
 static CK_OBJECT_HANDLE secret_import(CK_KEY_TYPE kt, const uint8_t *v, CK_ULONG n)
@@ -263,7 +239,7 @@ static void test_digest(void **state)
     CK_ULONG ol;
     CK_MECHANISM m = {CKM_SHA256, NULL, 0};
     /* FIPS 180-4 example "abc". */
-    unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", exp, &el);
+    t_unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", exp, &el);
     OK(f->C_DigestInit(S, &m));
     RV(f->C_DigestInit(S, &m), CKR_OPERATION_ACTIVE);
     ol = 0;
@@ -292,7 +268,7 @@ static void test_digest(void **state)
     RV(f->C_DigestFinal(S, out, &ol), CKR_OPERATION_NOT_INITIALIZED);
     /* SHA3-256("abc"), FIPS 202 example */
     CK_MECHANISM m3 = {CKM_SHA3_256, NULL, 0};
-    unhex("3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532", exp, &el);
+    t_unhex("3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532", exp, &el);
     OK(f->C_DigestInit(S, &m3));
     ol = sizeof(out);
     OK(f->C_Digest(S, (CK_BYTE_PTR) "abc", 3, out, &ol));
@@ -318,7 +294,7 @@ static void test_digest_key(void **state)
     OK(f->C_DigestInit(S, &m));
     OK(f->C_DigestKey(S, k));
     OK(f->C_DigestFinal(S, out, &ol));
-    unhex("0c0beacef8877bbf2416eb00f2b5dc96354e26dd1df5517320459b1236860f8c", exp, &el);
+    t_unhex("0c0beacef8877bbf2416eb00f2b5dc96354e26dd1df5517320459b1236860f8c", exp, &el);
     assert_memory_equal(out, exp, 32);
     /* an unextractable key is not digested; a bogus handle is refused */
     CK_OBJECT_HANDLE ku = aes_gen(16, CK_FALSE, CK_TRUE);
@@ -561,14 +537,14 @@ static void rsa3_import(CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
     static uint8_t n[256], e[8], d[256], p[128], q[128], dp[128], dq[128], qi[128];
     size_t nl, el, dl, pl, ql, dpl, dql, qil;
-    unhex(RSA3_N, n, &nl);
-    unhex(RSA3_E, e, &el);
-    unhex(RSA3_D, d, &dl);
-    unhex(RSA3_P, p, &pl);
-    unhex(RSA3_Q, q, &ql);
-    unhex(RSA3_DP, dp, &dpl);
-    unhex(RSA3_DQ, dq, &dql);
-    unhex(RSA3_QI, qi, &qil);
+    t_unhex(RSA3_N, n, &nl);
+    t_unhex(RSA3_E, e, &el);
+    t_unhex(RSA3_D, d, &dl);
+    t_unhex(RSA3_P, p, &pl);
+    t_unhex(RSA3_Q, q, &ql);
+    t_unhex(RSA3_DP, dp, &dpl);
+    t_unhex(RSA3_DQ, dq, &dql);
+    t_unhex(RSA3_QI, qi, &qil);
     CK_OBJECT_CLASS cpub = CKO_PUBLIC_KEY, cpriv = CKO_PRIVATE_KEY;
     CK_KEY_TYPE kt = CKK_RSA;
     CK_ATTRIBUTE pt[] = {
@@ -599,7 +575,7 @@ static void test_sha3_rsa(void **state)
     rsa3_import(&pub, &priv);
     /* PKCS#1 v1.5 is deterministic: the same signature as OpenSSL's */
     CK_MECHANISM m1 = {CKM_SHA3_256_RSA_PKCS, NULL, 0};
-    unhex(RSA3_SIG_PKCS1_SHA3_256, exp, &el);
+    t_unhex(RSA3_SIG_PKCS1_SHA3_256, exp, &el);
     assert_int_equal(sign(&m1, priv, (const uint8_t *)"abc", 3, sig), 256);
     assert_memory_equal(sig, exp, 256);
     OK(verify(&m1, pub, (const uint8_t *)"abc", 3, exp, el));
@@ -611,7 +587,7 @@ static void test_sha3_rsa(void **state)
     /* OpenSSL's PSS signature verifies, combined and over the digest */
     CK_RSA_PKCS_PSS_PARAMS pp = {CKM_SHA3_384, CKG_MGF1_SHA3_384, 48};
     CK_MECHANISM mp = {CKM_SHA3_384_RSA_PKCS_PSS, &pp, sizeof(pp)};
-    unhex(RSA3_SIG_PSS_SHA3_384, exp, &el);
+    t_unhex(RSA3_SIG_PSS_SHA3_384, exp, &el);
     OK(verify(&mp, pub, (const uint8_t *)"abc", 3, exp, el));
     uint8_t h[48];
     CK_ULONG hl = sizeof(h);
@@ -631,7 +607,7 @@ static void test_sha3_rsa(void **state)
     char label[] = "label";
     CK_RSA_PKCS_OAEP_PARAMS op = {CKM_SHA3_256, CKG_MGF1_SHA3_256, CKZ_DATA_SPECIFIED, label, 5};
     CK_MECHANISM mo = {CKM_RSA_PKCS_OAEP, &op, sizeof(op)};
-    unhex(RSA3_OAEP_SHA3_256_CT, ct, &cl);
+    t_unhex(RSA3_OAEP_SHA3_256_CT, ct, &cl);
     pl = sizeof(pt);
     OK(p11crypt(false, &mo, priv, ct, cl, pt, &pl));
     assert_int_equal(pl, 19);
@@ -701,8 +677,8 @@ static void test_sha3_ecdsa(void **state)
     (void)state;
     uint8_t point[65], der[67], sig[64];
     size_t ptl, sgl;
-    unhex(EC3_POINT, point, &ptl);
-    unhex(EC3_SIG_SHA3_256, sig, &sgl);
+    t_unhex(EC3_POINT, point, &ptl);
+    t_unhex(EC3_SIG_SHA3_256, sig, &sgl);
     der[0] = 0x04;
     der[1] = (uint8_t)ptl;
     memcpy(der + 2, point, ptl);
@@ -923,10 +899,10 @@ static void test_aes_kat(void **state)
     (void)state;
     uint8_t key[16], iv[16], pt[64], exp[64], out[80];
     size_t kl, il, pl, el;
-    unhex("2b7e151628aed2a6abf7158809cf4f3c", key, &kl);
-    unhex("000102030405060708090a0b0c0d0e0f", iv, &il);
-    unhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51", pt, &pl);
-    unhex("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2", exp, &el);
+    t_unhex("2b7e151628aed2a6abf7158809cf4f3c", key, &kl);
+    t_unhex("000102030405060708090a0b0c0d0e0f", iv, &il);
+    t_unhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51", pt, &pl);
+    t_unhex("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2", exp, &el);
     CK_OBJECT_HANDLE k = secret_import(CKK_AES, key, kl);
     CK_MECHANISM cbc = {CKM_AES_CBC, iv, 16};
     CK_ULONG ol = sizeof(out);
@@ -965,16 +941,16 @@ static void test_aes_kat(void **state)
     RV(f->C_EncryptInit(S, &cbc15, k), CKR_MECHANISM_PARAM_INVALID);
     /* ECB, F.1.1 */
     CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
-    unhex("3ad77bb40d7a3660a89ecaf32466ef97", exp, &el);
+    t_unhex("3ad77bb40d7a3660a89ecaf32466ef97", exp, &el);
     ol = sizeof(out);
     OK(p11crypt(true, &ecb, k, pt, 16, out, &ol));
     assert_memory_equal(out, exp, 16);
     /* CTR, F.5.1 */
     CK_AES_CTR_PARAMS cp;
     cp.ulCounterBits = 128;
-    unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", cp.cb, &il);
+    t_unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", cp.cb, &il);
     CK_MECHANISM ctr = {CKM_AES_CTR, &cp, sizeof(cp)};
-    unhex("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff", exp, &el);
+    t_unhex("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff", exp, &el);
     ol = sizeof(out);
     OK(p11crypt(true, &ctr, k, pt, 32, out, &ol));
     assert_memory_equal(out, exp, 32);
@@ -1079,16 +1055,16 @@ static void test_aes_gcm(void **state)
     /* McGrew-Viega test case 4 (AES-128, 60-byte message, 20-byte AAD). */
     uint8_t key[16], iv[12], aad[20], pt[64], ct[64], tag[16], out[96];
     size_t kl, il, al, pl, cl, tl;
-    unhex("feffe9928665731c6d6a8f9467308308", key, &kl);
-    unhex("cafebabefacedbaddecaf888", iv, &il);
-    unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2", aad, &al);
-    unhex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e24"
-          "49a6b525b16aedf5aa0de657ba637b39",
-          pt, &pl);
-    unhex("42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5a"
-          "ac84aa051ba30b396a0aac973d58e091",
-          ct, &cl);
-    unhex("5bc94fbc3221a5db94fae95ae7121a47", tag, &tl);
+    t_unhex("feffe9928665731c6d6a8f9467308308", key, &kl);
+    t_unhex("cafebabefacedbaddecaf888", iv, &il);
+    t_unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2", aad, &al);
+    t_unhex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e24"
+            "49a6b525b16aedf5aa0de657ba637b39",
+            pt, &pl);
+    t_unhex("42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5a"
+            "ac84aa051ba30b396a0aac973d58e091",
+            ct, &cl);
+    t_unhex("5bc94fbc3221a5db94fae95ae7121a47", tag, &tl);
     CK_OBJECT_HANDLE k = secret_import(CKK_AES, key, kl);
     CK_GCM_PARAMS gp = {iv, il, il * 8, aad, al, 128};
     CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
@@ -1196,9 +1172,9 @@ static void test_aes_cmac(void **state)
     (void)state;
     uint8_t key[16], msg[64], exp[16], mac[16];
     size_t kl, ml, el;
-    unhex("2b7e151628aed2a6abf7158809cf4f3c", key, &kl);
-    unhex("6bc1bee22e409f96e93d7e117393172a", msg, &ml);
-    unhex("070a16b46b4d4144f79bdd9dd04a287c", exp, &el);
+    t_unhex("2b7e151628aed2a6abf7158809cf4f3c", key, &kl);
+    t_unhex("6bc1bee22e409f96e93d7e117393172a", msg, &ml);
+    t_unhex("070a16b46b4d4144f79bdd9dd04a287c", exp, &el);
     CK_OBJECT_HANDLE k = secret_import(CKK_AES, key, kl);
     CK_MECHANISM m = {CKM_AES_CMAC, NULL, 0};
     size_t n = sign(&m, k, msg, ml, mac);
@@ -1223,7 +1199,7 @@ static void test_hmac(void **state)
     uint8_t exp[32], mac[64];
     size_t el;
     const char *data = "what do ya want for nothing?";
-    unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", exp, &el);
+    t_unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", exp, &el);
     CK_OBJECT_HANDLE k = secret_import(CKK_GENERIC_SECRET, (const uint8_t *)"Jefe", 4);
     CK_MECHANISM m = {CKM_SHA256_HMAC, NULL, 0};
     size_t n = sign(&m, k, (const uint8_t *)data, strlen(data), mac);
@@ -1258,7 +1234,7 @@ static CK_OBJECT_HANDLE des_import(CK_KEY_TYPE kt, const char *hex)
 {
     uint8_t v[32];
     size_t n;
-    unhex(hex, v, &n);
+    t_unhex(hex, v, &n);
     return secret_import(kt, v, n);
 }
 
@@ -1321,11 +1297,11 @@ static void test_des3_keys(void **state)
      * of `openssl enc -des-ede3 -nopad` over eight zero bytes) */
     uint8_t v3[24], v2[16], kcv[3];
     size_t n3, n2, kl;
-    unhex(DES3_K3, v3, &n3);
-    unhex(DES3_K2, v2, &n2);
-    unhex("4eba73", kcv, &kl);
+    t_unhex(DES3_K3, v3, &n3);
+    t_unhex(DES3_K2, v2, &n2);
+    t_unhex("4eba73", kcv, &kl);
     OK(des_create(CKK_DES3, v3, n3, kcv, &k));
-    unhex("08d7b4", kcv, &kl);
+    t_unhex("08d7b4", kcv, &kl);
     OK(des_create(CKK_DES2, v2, n2, kcv, &k));
     uint8_t got[3];
     CK_ATTRIBUTE ga = {CKA_CHECK_VALUE, got, sizeof(got)};
@@ -1361,8 +1337,8 @@ static void des_kat(CK_MECHANISM_TYPE mt, CK_OBJECT_HANDLE k, const char *msg, c
 {
     uint8_t iv[8], exp[64], out[64], back[64];
     size_t il, el, ml = strlen(msg);
-    unhex(DES3_IV, iv, &il);
-    unhex(hex, exp, &el);
+    t_unhex(DES3_IV, iv, &il);
+    t_unhex(hex, exp, &el);
     CK_MECHANISM m = {mt, mt == CKM_DES3_ECB ? NULL : iv, mt == CKM_DES3_ECB ? 0 : 8};
     CK_ULONG ol = 0;
     OK(f->C_EncryptInit(S, &m, k));
@@ -1430,7 +1406,7 @@ static void test_des3_kat(void **state)
     /* bad padding: the last block decrypted under the wrong key part */
     uint8_t ct[24];
     size_t cl;
-    unhex("cfc816bd78ad6733f1162b72c1123e422d48d3294ef8d9ea", ct, &cl);
+    t_unhex("cfc816bd78ad6733f1162b72c1123e422d48d3294ef8d9ea", ct, &cl);
     ct[cl - 9] ^= 0x01;
     ol = sizeof(buf);
     RV(p11crypt(false, &pad, k3, ct, cl, buf, &ol), CKR_ENCRYPTED_DATA_INVALID);
@@ -1453,14 +1429,14 @@ static void test_des3_cmac(void **state)
     uint8_t exp[8], mac[16];
     size_t el;
     CK_MECHANISM m = {CKM_DES3_CMAC, NULL, 0};
-    unhex("b1e1d8b5efbd0761", exp, &el);
+    t_unhex("b1e1d8b5efbd0761", exp, &el);
     assert_int_equal(sign(&m, k3, (const uint8_t *)MSG32, 32, mac), 8);
     assert_memory_equal(mac, exp, 8);
     OK(verify(&m, k3, (const uint8_t *)MSG32, 32, exp, 8));
-    unhex("7db0d37df936c550", exp, &el);
+    t_unhex("7db0d37df936c550", exp, &el);
     assert_int_equal(sign(&m, k3, (const uint8_t *)"", 0, mac), 8);
     assert_memory_equal(mac, exp, 8);
-    unhex("4a8d865628dcc29a", exp, &el);
+    t_unhex("4a8d865628dcc29a", exp, &el);
     assert_int_equal(sign(&m, k2, (const uint8_t *)MSG20, 20, mac), 8);
     assert_memory_equal(mac, exp, 8);
     sig_roundtrip(&m, k3, k3, 100, true);
@@ -1539,7 +1515,7 @@ static void test_des3_wrap(void **state)
     OK(f->C_WrapKey(S, &kw, akek, d3, w, &wl));
     assert_int_equal(wl, 32);
     OK(f->C_UnwrapKey(S, &kw, akek, w, wl, t3, ARRAY_LEN(t3), &u));
-    unhex("1ccf23869d09333ecce21c8112256fe668d5c05dd9b6b900", exp, &el);
+    t_unhex("1ccf23869d09333ecce21c8112256fe668d5c05dd9b6b900", exp, &el);
     ol = sizeof(out);
     OK(p11crypt(true, &mechs[0], u, (const uint8_t *)MSG24, 24, out, &ol));
     assert_memory_equal(out, exp, 24);
@@ -1549,7 +1525,7 @@ static void test_des3_wrap(void **state)
     OK(f->C_WrapKey(S, &mechs[1], kek, d2, w, &wl));
     assert_int_equal(wl, 16);
     OK(f->C_UnwrapKey(S, &mechs[1], kek, w, wl, t2, ARRAY_LEN(t2), &u));
-    unhex("ae904afd69fe1c514be1efd932e34fac4bbc5fdd3ab5e1b2", exp, &el);
+    t_unhex("ae904afd69fe1c514be1efd932e34fac4bbc5fdd3ab5e1b2", exp, &el);
     ol = sizeof(out);
     OK(p11crypt(true, &mechs[0], u, (const uint8_t *)MSG24, 24, out, &ol));
     assert_memory_equal(out, exp, 24);
@@ -1699,11 +1675,11 @@ static void test_hkdf(void **state)
     (void)state;
     uint8_t ikm[22], salt[13], info[10], okm[42], out[64];
     size_t il, sl, nl, ol;
-    unhex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", ikm, &il);
-    unhex("000102030405060708090a0b0c", salt, &sl);
-    unhex("f0f1f2f3f4f5f6f7f8f9", info, &nl);
-    unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
-          okm, &ol);
+    t_unhex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", ikm, &il);
+    t_unhex("000102030405060708090a0b0c", salt, &sl);
+    t_unhex("f0f1f2f3f4f5f6f7f8f9", info, &nl);
+    t_unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+            okm, &ol);
     CK_OBJECT_HANDLE base = secret_import(CKK_GENERIC_SECRET, ikm, il);
     CK_HKDF_PARAMS p = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_DATA, salt, sl, 0, info, nl};
     CK_MECHANISM m = {CKM_HKDF_DERIVE, &p, sizeof(p)};
@@ -1736,7 +1712,7 @@ static void test_hkdf(void **state)
     OK(f->C_DeriveKey(S, &m, base, t, ARRAY_LEN(t), &d));
     a.ulValueLen = sizeof(out);
     OK(f->C_GetAttributeValue(S, d, &a, 1));
-    unhex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5", okm, &ol);
+    t_unhex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5", okm, &ol);
     assert_memory_equal(out, okm, 32);
     /* bad parameters */
     p.bExtract = CK_FALSE;
@@ -2168,5 +2144,5 @@ int main(void)
         cmocka_unit_test(test_login_required),
         cmocka_unit_test(test_token_keys),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, t_teardown);
 }

@@ -23,39 +23,8 @@ static int group_setup(void **state)
 {
     (void)state;
     t_env_setup();
-    char conf[320];
-    snprintf(conf, sizeof(conf), "%s/tessera.conf", t_dir);
-    FILE *fp = fopen(conf, "a");
-    if (fp == NULL)
-        return -1;
-    fputs("legacy_algorithms = true\n", fp);
-    fclose(fp);
-    if (f->C_Initialize(NULL) != CKR_OK)
-        return -1;
-    SLOT = t_ready_token("legacy");
-    S = t_open(SLOT, true);
-    if (f->C_Login(S, CKU_USER, PIN_ARGS(USER_PIN)) != CKR_OK)
-        return -1;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    f->C_Finalize(NULL);
-    t_env_teardown();
-    return 0;
-}
-
-static void unhex(const char *h, uint8_t *out, size_t *len)
-{
-    size_t n = strlen(h) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    *len = n;
+    t_env_conf_add("legacy_algorithms = true\n");
+    return t_user_session("legacy", &SLOT, &S);
 }
 
 static CK_RV des_create(const uint8_t *v, CK_ULONG n, CK_OBJECT_HANDLE *h)
@@ -75,7 +44,7 @@ static CK_OBJECT_HANDLE des_key(void)
     uint8_t v[8];
     size_t n;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    unhex(DES_KEY, v, &n);
+    t_unhex(DES_KEY, v, &n);
     OK(des_create(v, n, &h));
     return h;
 }
@@ -132,10 +101,10 @@ static void test_des_kat(void **state)
     uint8_t iv[8], exp[32], out[32], back[32];
     size_t il, el;
     CK_ULONG ol, bl;
-    unhex(DES_IV, iv, &il);
+    t_unhex(DES_IV, iv, &il);
     /* FIPS 81 Appendix B, ECB */
     CK_MECHANISM ecb = {CKM_DES_ECB, NULL, 0};
-    unhex("3fa40e8a984d48156a271787ab8883f9893d51ec4b563b53", exp, &el);
+    t_unhex("3fa40e8a984d48156a271787ab8883f9893d51ec4b563b53", exp, &el);
     ol = sizeof(out);
     OK(p11crypt(true, &ecb, k, (const uint8_t *)FIPS81_PT, 24, out, &ol));
     assert_int_equal(ol, 24);
@@ -145,7 +114,7 @@ static void test_des_kat(void **state)
     assert_memory_equal(back, FIPS81_PT, 24);
     /* FIPS 81 Appendix C, CBC, also in two parts */
     CK_MECHANISM cbc = {CKM_DES_CBC, iv, 8};
-    unhex("e5c7cdde872bf27c43e934008c389c0f683788499a7c05f6", exp, &el);
+    t_unhex("e5c7cdde872bf27c43e934008c389c0f683788499a7c05f6", exp, &el);
     ol = sizeof(out);
     OK(p11crypt(true, &cbc, k, (const uint8_t *)FIPS81_PT, 24, out, &ol));
     assert_memory_equal(out, exp, 24);
@@ -161,7 +130,7 @@ static void test_des_kat(void **state)
     assert_memory_equal(back, FIPS81_PT, 24);
     /* CBC_PAD: `openssl enc -des-cbc` of "seven!!" (one padding byte) */
     CK_MECHANISM pad = {CKM_DES_CBC_PAD, iv, 8};
-    unhex("eb416958703d79e3", exp, &el);
+    t_unhex("eb416958703d79e3", exp, &el);
     ol = sizeof(out);
     OK(p11crypt(true, &pad, k, (const uint8_t *)"seven!!", 7, out, &ol));
     assert_int_equal(ol, 8);
@@ -209,19 +178,19 @@ static void test_des_keys(void **state)
     k = des_key();
     uint8_t kcv[3], want[3];
     size_t wl;
-    unhex("d5d44f", want, &wl);
+    t_unhex("d5d44f", want, &wl);
     CK_ATTRIBUTE ca = {CKA_CHECK_VALUE, kcv, sizeof(kcv)};
     OK(f->C_GetAttributeValue(S, k, &ca, 1));
     assert_memory_equal(kcv, want, 3);
     /* wrong parity, wrong length */
     uint8_t v[16];
     size_t n;
-    unhex(DES_KEY, v, &n);
+    t_unhex(DES_KEY, v, &n);
     v[3] ^= 0x01;
     RV(des_create(v, 8, &k), CKR_ATTRIBUTE_VALUE_INVALID);
     v[3] ^= 0x01;
     RV(des_create(v, 7, &k), CKR_ATTRIBUTE_VALUE_INVALID);
-    unhex(DES_KEY DES_KEY, v, &n);
+    t_unhex(DES_KEY DES_KEY, v, &n);
     RV(des_create(v, 16, &k), CKR_ATTRIBUTE_VALUE_INVALID);
     /* an AES key wrapped under DES-CBC comes back */
     CK_MECHANISM ag = {CKM_AES_KEY_GEN, NULL, 0};
@@ -302,5 +271,5 @@ int main(void)
         cmocka_unit_test(test_des_keys),
         cmocka_unit_test(test_rsa_1024),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, t_teardown);
 }

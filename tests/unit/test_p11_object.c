@@ -19,14 +19,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    f->C_Finalize(NULL);
-    t_env_teardown();
-    return 0;
-}
-
 static CK_OBJECT_CLASS c_data = CKO_DATA;
 static CK_OBJECT_CLASS c_secret = CKO_SECRET_KEY;
 static CK_KEY_TYPE k_aes = CKK_AES;
@@ -425,17 +417,17 @@ static void test_threads_objects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_get_destroy_session_object, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_object_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_private_visibility, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_objects_shared_and_dropped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_objects_other_token, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_copy_object, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_attribute_mixed_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_attribute, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_find_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_object_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads_objects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_get_destroy_session_object, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_token_object_rules, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_private_visibility, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_session_objects_shared_and_dropped, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_session_objects_other_token, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_copy_object, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_get_attribute_mixed_errors, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_set_attribute, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_find_rules, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_create_object_errors, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_threads_objects, setup, t_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,14 +19,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    f->C_Finalize(NULL);
-    t_env_teardown();
-    return 0;
-}
-
 static int setup_env_only(void **state)
 {
     (void)state;
@@ -909,26 +901,26 @@ int main(void)
                                         teardown_env_only),
         cmocka_unit_test_setup_teardown(test_default_store_location, setup_env_only,
                                         teardown_env_only),
-        cmocka_unit_test_setup_teardown(test_get_info, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_cancel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_context_login_without_operation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_info, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_session_cancel, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_context_login_without_operation, setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_interfaces, setup_env_only, teardown_env_only),
-        cmocka_unit_test_setup_teardown(test_slot_list_free_slot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_info_flags, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_session_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_init_token_session_exists, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_login_logout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pin_lockout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_login_user_and_context, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_states, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_pin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy_and_state_functions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fork_child_not_initialized, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_selftest_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads_sessions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads_login_race, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads_close_same, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slot_list_free_slot, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_token_info_flags, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_open_session_rules, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_init_token_session_exists, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_login_logout, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_pin_lockout, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_login_user_and_context, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_session_states, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_set_pin, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_and_state_functions, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_fork_child_not_initialized, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_selftest_failure, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_threads_sessions, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_threads_login_race, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_threads_close_same, setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_many_sessions, setup, t_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
- * Helpers shared by the PKCS#11 module's unit tests (test_p11_session*.c,
- * test_p11_object*.c, test_p11_errors*.c): a temporary store configured
- * through TESSERA_CONF, the function list through C_GetInterface, and a
- * token made ready for use (SO PIN, user PIN).
+ * Helpers shared by the PKCS#11 module's unit tests (test_p11_*.c,
+ * test_wycheproof.c, test_store_integrity.c): a temporary store configured
+ * through TESSERA_CONF, the function list through C_GetInterface, a token
+ * made ready for use (SO PIN, user PIN) and a session logged in on it.
  */
 #ifndef TESSERA_TEST_P11_UTIL_H
 #define TESSERA_TEST_P11_UTIL_H
@@ -51,12 +51,45 @@ static __attribute__((unused)) void t_env_setup(void)
     f = (CK_FUNCTION_LIST_3_0 *)iface->pFunctionList;
 }
 
+/* More lines for the configuration t_env_setup wrote (before C_Initialize). */
+static __attribute__((unused)) void t_env_conf_add(const char *lines)
+{
+    char conf[320];
+    snprintf(conf, sizeof(conf), "%s/tessera.conf", t_dir);
+    FILE *fp = fopen(conf, "a");
+    assert_non_null(fp);
+    fputs(lines, fp);
+    fclose(fp);
+}
+
 static __attribute__((unused)) void t_env_teardown(void)
 {
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", t_dir);
+}
+
+/* A cmocka teardown: the module finalised (whether or not it was
+ * initialised) and the temporary store removed. */
+static __attribute__((unused)) int t_teardown(void **state)
+{
+    (void)state;
+    f->C_Finalize(NULL);
+    t_env_teardown();
+    return 0;
+}
+
+/* Hex digits into bytes; *len is the number of bytes. */
+static __attribute__((unused)) void t_unhex(const char *h, uint8_t *out, size_t *len)
+{
+    size_t n = strlen(h) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+    *len = n;
 }
 
 /* The slot list (at most 16 slots). */
@@ -123,6 +156,19 @@ static __attribute__((unused)) CK_SLOT_ID t_ready_token(const char *name)
     assert_int_equal(f->C_Logout(h), CKR_OK);
     assert_int_equal(f->C_CloseSession(h), CKR_OK);
     return slot;
+}
+
+/* The group set-up of the mechanism tests, after t_env_setup: the module
+ * initialised, a ready token `name` on *slot and a R/W session *s logged in
+ * as the user. 0, or -1 (a failed set-up) as cmocka wants it. */
+static __attribute__((unused)) int t_user_session(const char *name, CK_SLOT_ID *slot,
+                                                  CK_SESSION_HANDLE *s)
+{
+    if (f->C_Initialize(NULL) != CKR_OK)
+        return -1;
+    *slot = t_ready_token(name);
+    *s = t_open(*slot, true);
+    return f->C_Login(*s, CKU_USER, PIN_ARGS(USER_PIN)) == CKR_OK ? 0 : -1;
 }
 
 static __attribute__((unused)) CK_STATE t_state(CK_SESSION_HANDLE h)

@@ -28,19 +28,8 @@ static int group_setup(void **state)
 {
     (void)state;
     t_env_setup();
-    if (f->C_Initialize(NULL) != CKR_OK)
-        return -1;
-    CK_SLOT_ID slot = t_ready_token("wycheproof");
-    S = t_open(slot, true);
-    return f->C_Login(S, CKU_USER, PIN_ARGS(USER_PIN)) == CKR_OK ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    f->C_Finalize(NULL);
-    t_env_teardown();
-    return 0;
+    CK_SLOT_ID slot;
+    return t_user_session("wycheproof", &slot, &S);
 }
 
 /* ---- JSON / hex helpers ------------------------------------------------------------ */
@@ -967,5 +956,5 @@ int main(void)
         cmocka_unit_test(test_x448),
         cmocka_unit_test(test_ecdh_p256),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, t_teardown);
 }
