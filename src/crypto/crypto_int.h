@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 
 #include "crypto/tcrypto.h"
@@ -91,6 +92,12 @@ tcrypto_rc tcx_pairwise_test(const tcrypto_pkey *k);
 /* OpenSSL curve (group) names and field lengths. */
 const char *tcx_curve_group(tcrypto_curve curve);
 size_t tcx_curve_bytes(tcrypto_curve curve);
+/* A new EC_GROUP of the curve in our library context (the caller frees
+ * it); NULL for TCRYPTO_CURVE_NONE or when out of memory. */
+EC_GROUP *tcx_curve_ec_group(tcrypto_curve curve);
+/* The curve of a TPM_ECC_CURVE (TPM 2.0 Part 2 §6.4); TCRYPTO_CURVE_NONE
+ * when unsupported. */
+tcrypto_curve tcx_tpm_curve(uint16_t tpm_curve);
 /* OpenSSL algorithm name for Ed/X key types. */
 const char *tcx_raw_alg_name(tcrypto_key_type type);
 size_t tcx_raw_key_len(tcrypto_key_type type);

@@ -54,15 +54,16 @@ size_t tcrypto_curve_bits(tcrypto_curve curve)
     return 0;
 }
 
-static int curve_nid(tcrypto_curve curve)
+EC_GROUP *tcx_curve_ec_group(tcrypto_curve curve)
 {
+    int nid = NID_undef;
     switch (curve) {
-    case TCRYPTO_CURVE_P256: return NID_X9_62_prime256v1;
-    case TCRYPTO_CURVE_P384: return NID_secp384r1;
-    case TCRYPTO_CURVE_P521: return NID_secp521r1;
+    case TCRYPTO_CURVE_P256: nid = NID_X9_62_prime256v1; break;
+    case TCRYPTO_CURVE_P384: nid = NID_secp384r1; break;
+    case TCRYPTO_CURVE_P521: nid = NID_secp521r1; break;
     case TCRYPTO_CURVE_NONE: break;
     }
-    return NID_undef;
+    return nid == NID_undef ? NULL : EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL, nid);
 }
 
 const char *tcx_raw_alg_name(tcrypto_key_type type)
@@ -953,7 +954,7 @@ tcrypto_rc tcrypto_ec_from_parts(tcrypto_curve curve, const uint8_t *point, size
     size_t fl = tcx_curve_bytes(curve), ptlen = 1 + 2 * fl;
     if (point != NULL && (point_len != ptlen || point[0] != 0x04))
         return TCRYPTO_ERR_KEY;
-    g = EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL, curve_nid(curve));
+    g = tcx_curve_ec_group(curve);
     if (g == NULL)
         return TCRYPTO_ERR_NOMEM;
     if (point != NULL) {

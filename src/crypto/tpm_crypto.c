@@ -63,8 +63,7 @@ static tcrypto_md md_of(uint16_t alg)
     }
 }
 
-/* TPM_ECC_CURVE (Part 2 §6.4) to the layer's curve. */
-static tcrypto_curve curve_of(uint16_t curve)
+tcrypto_curve tcx_tpm_curve(uint16_t curve)
 {
     switch (curve) {
     case 0x0003: return TCRYPTO_CURVE_P256;
@@ -786,19 +785,7 @@ out:
 
 size_t tcrypto_tpm_ecc_size(uint16_t curve)
 {
-    switch (curve) {
-    case 0x0003: return 32;
-    case 0x0004: return 48;
-    case 0x0005: return 66;
-    default: return 0;
-    }
-}
-
-static EC_GROUP *group_of(uint16_t curve)
-{
-    int nid = curve == 0x0003 ? NID_X9_62_prime256v1 : curve == 0x0004 ? NID_secp384r1
-            : curve == 0x0005 ? NID_secp521r1 : NID_undef;
-    return nid == NID_undef ? NULL : EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL, nid);
+    return tcx_curve_bytes(tcx_tpm_curve(curve));
 }
 
 tcrypto_rc tcrypto_tpm_ecc_params(uint16_t curve, uint8_t *p, uint8_t *a, uint8_t *b, uint8_t *gx,
@@ -811,7 +798,7 @@ tcrypto_rc tcrypto_tpm_ecc_params(uint16_t curve, uint8_t *p, uint8_t *a, uint8_
     if (fs == 0)
         return TCRYPTO_ERR_UNSUPPORTED;
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    EC_GROUP *g = group_of(curve);
+    EC_GROUP *g = tcx_curve_ec_group(tcx_tpm_curve(curve));
     BIGNUM *bp = BN_new(), *ba = BN_new(), *bb = BN_new(), *x = BN_new(), *y = BN_new();
     if (g == NULL || bp == NULL || ba == NULL || bb == NULL || x == NULL || y == NULL)
         goto out;
@@ -844,7 +831,7 @@ tcrypto_rc tcrypto_tpm_ecc_generate(uint16_t curve, tcrypto_tpm_stream stream, v
     if (fs == 0)
         return TCRYPTO_ERR_UNSUPPORTED;
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
-    EC_GROUP *g = group_of(curve);
+    EC_GROUP *g = tcx_curve_ec_group(tcx_tpm_curve(curve));
     BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
     BIGNUM *d = BN_secure_new(), *x = BN_new(), *y = BN_new();
     EC_POINT *pt = g ? EC_POINT_new(g) : NULL;
@@ -904,7 +891,7 @@ tcrypto_rc tcrypto_tpm_ecc_key(uint16_t curve, const uint8_t *x, size_t xlen, co
     if (dlen > fs || !sec1_point(fs, x, xlen, y, ylen, pt))
         return TCRYPTO_ERR_KEY;
     /* A point off the curve is TCRYPTO_ERR_KEY (TPM_RC_ECC_POINT above). */
-    return tcrypto_ec_from_parts(curve_of(curve), pt, 1 + 2 * fs, d, d ? dlen : 0, out);
+    return tcrypto_ec_from_parts(tcx_tpm_curve(curve), pt, 1 + 2 * fs, d, d ? dlen : 0, out);
 }
 
 /* The whole point d*Q, for ECDH_ZGen and ECDH_KeyGen (Part 3 §14.4, §14.5),

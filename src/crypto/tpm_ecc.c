@@ -28,14 +28,11 @@ static tcrypto_rc ecc_open(uint16_t curve, ecc_ctx *e)
     tcrypto_rc rc = tcx_ready();
     if (rc != TCRYPTO_OK)
         return rc;
-    int nid = curve == 0x0003   ? NID_X9_62_prime256v1
-              : curve == 0x0004 ? NID_secp384r1
-              : curve == 0x0005 ? NID_secp521r1
-                                : NID_undef;
-    e->fs = tcrypto_tpm_ecc_size(curve);
-    if (nid == NID_undef || e->fs == 0)
+    tcrypto_curve c = tcx_tpm_curve(curve);
+    if (c == TCRYPTO_CURVE_NONE)
         return TCRYPTO_ERR_UNSUPPORTED;
-    e->g = EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL, nid);
+    e->fs = tcx_curve_bytes(c);
+    e->g = tcx_curve_ec_group(c);
     e->bn = BN_CTX_secure_new_ex(tcx_libctx());
     if (e->g == NULL || e->bn == NULL) {
         EC_GROUP_free(e->g);
