@@ -484,6 +484,19 @@ CK_RV tcore_meta_load(tcore_token *t, tcore_meta *m)
     return CKR_DEVICE_ERROR;
 }
 
+CK_RV tcore_meta_ensure_v2(tcore_token *t)
+{
+    if (atomic_load(&t->fmt) == 2) {
+        return CKR_OK;
+    }
+    tcore_meta m;
+    CK_RV rv = tcore_meta_load(t, &m);
+    if (rv == CKR_OK) {
+        tcore_meta_free(&m);
+    }
+    return rv;
+}
+
 /* ---- manifest ------------------------------------------------------------------ */
 
 static CK_RV mf_encode(const char *tokid, const uint8_t *ik, uint64_t id, const tcore_mf *e,

@@ -388,20 +388,6 @@ static void note_own_write(tcore_token *t, uint64_t rev)
 
 /* An object by id: cache, else the record `have` (already read), else the
  * store. New reference. */
-/* A v1 store is migrated before its objects are read (meta.c). */
-static CK_RV ensure_v2(tcore_token *t)
-{
-    if (atomic_load(&t->fmt) == 2) {
-        return CKR_OK;
-    }
-    tcore_meta m;
-    CK_RV rv = tcore_meta_load(t, &m);
-    if (rv == CKR_OK) {
-        tcore_meta_free(&m);
-    }
-    return rv;
-}
-
 /* The manifest entry of an object checked against its record bytes:
  * CKR_OBJECT_HANDLE_INVALID when there is none (the object does not exist
  * as far as the token knows), CKR_DEVICE_ERROR when it does not vouch for
@@ -447,7 +433,7 @@ static CK_RV object_by_id(tcore_token *t, uint64_t id, const tstore_kv *have, tc
         *out = o;
         return CKR_OK;
     }
-    rv = ensure_v2(t);
+    rv = tcore_meta_ensure_v2(t);
     if (rv != CKR_OK) {
         return rv == CKR_TOKEN_NOT_RECOGNIZED ? CKR_OBJECT_HANDLE_INVALID : rv;
     }
@@ -719,7 +705,7 @@ CK_RV tcore_token_find(tcore_token *t, bool user, const CK_ATTRIBUTE *tmpl, CK_U
         *nout = 0;
         return CKR_OK;
     }
-    rv = ensure_v2(t);
+    rv = tcore_meta_ensure_v2(t);
     if (rv != CKR_OK) {
         return rv;
     }
@@ -860,7 +846,7 @@ CK_RV tcore_token_store_objects(tcore_token *t, tcore_obj **objs, CK_ULONG n,
             return CKR_TEMPLATE_INCONSISTENT;
         }
     }
-    rv = ensure_v2(t);
+    rv = tcore_meta_ensure_v2(t);
     if (rv != CKR_OK) {
         return rv;
     }

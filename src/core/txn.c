@@ -378,14 +378,11 @@ CK_RV tcore_txn_commit(tcore_txn *x, uint64_t *rev)
     if (tokid[0] == '\0') {
         return CKR_TOKEN_NOT_RECOGNIZED;
     }
-    if (!x->replace && atomic_load(&t->fmt) != 2) {
-        /* a v1 token is migrated before anything is written to it */
-        tcore_meta m;
-        rv = tcore_meta_load(t, &m);
+    if (!x->replace) {
+        rv = tcore_meta_ensure_v2(t);
         if (rv != CKR_OK) {
             return rv;
         }
-        tcore_meta_free(&m);
     }
     pthread_mutex_lock(&ts->txn_lock);
     for (int i = 0; i < TXN_ATTEMPTS; i++) {
