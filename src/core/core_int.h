@@ -979,11 +979,11 @@ CK_RV tcore_head_encode(const char *tokid, const uint8_t *ik, uint64_t gen,
  * store is migrated first (migrate.c). CKR_TOKEN_NOT_RECOGNIZED if absent,
  * CKR_DEVICE_ERROR with a log line naming the failed check. */
 CK_RV tcore_meta_load(tcore_token *t, tcore_meta *m);
+/* The same without migrating: a v1 record is CKR_DEVICE_ERROR. */
+CK_RV tcore_meta_fetch(tcore_token *t, tcore_meta *m);
 /* A v1 token migrated (tcore_meta_load) before anything of it is read or
  * written; nothing to do once this process knows it is v2. */
 CK_RV tcore_meta_ensure_v2(tcore_token *t);
-/* The same without migrating: a v1 record is CKR_DEVICE_ERROR. */
-CK_RV tcore_meta_fetch(tcore_token *t, tcore_meta *m);
 /* This process has seen the token at generation gen (rollback check). */
 void tcore_meta_note_gen(tcore_token *t, uint64_t gen);
 /* The key id of a token key. */
