@@ -85,6 +85,11 @@ EVP_KDF *tcx_kdf_hkdf(void);
 /* Wrap an EVP_PKEY (ownership taken, also on failure). priv says whether
  * it carries private material. Rejects unsupported types and curves. */
 tcrypto_rc tcx_pkey_wrap(EVP_PKEY *pk, bool priv, tcrypto_pkey **out);
+/* A private integer of pk (an OSSL_PKEY_PARAM_* name) in a new
+ * secure-heap BIGNUM, for BN_clear_free(); NULL on failure.
+ * EVP_PKEY_get_bn_param() into a NULL BIGNUM would allocate it on the
+ * ordinary heap (the parameter buffer it uses is wiped by it). */
+BIGNUM *tcx_secure_bn_param(const EVP_PKEY *pk, const char *name);
 /* Pairwise-consistency test of a freshly generated key pair (FIPS 140-3
  * IG 10.3.A). On failure the module enters the error state. */
 tcrypto_rc tcx_pairwise_test(const tcrypto_pkey *k);

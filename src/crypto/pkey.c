@@ -1245,9 +1245,7 @@ static size_t encode_spki(const EVP_PKEY *pk, uint8_t **data)
     return dlen;
 }
 
-/* Fetch a private integer into a new secure-heap BIGNUM (the parameter
- * buffer EVP_PKEY_get_bn_param() uses is wiped by it). */
-static BIGNUM *secure_bn_param(const EVP_PKEY *pk, const char *name)
+BIGNUM *tcx_secure_bn_param(const EVP_PKEY *pk, const char *name)
 {
     BIGNUM *bn = BN_secure_new();
     if (bn != NULL && EVP_PKEY_get_bn_param(pk, name, &bn) != 1) {
@@ -1287,7 +1285,7 @@ tcrypto_rc tcrypto_pkey_to_pkcs8(const tcrypto_pkey *k, uint8_t *out, size_t *ou
             OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
             OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
         for (int i = 0; i < 8; i++) {
-            bns[i] = secure_bn_param(k->pk, names[i]);
+            bns[i] = tcx_secure_bn_param(k->pk, names[i]);
             if (bns[i] == NULL) {
                 rc = TCRYPTO_ERR_INTERNAL;
                 goto done;
@@ -1303,7 +1301,7 @@ tcrypto_rc tcrypto_pkey_to_pkcs8(const tcrypto_pkey *k, uint8_t *out, size_t *ou
         static const uint8_t id_ec[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
         size_t oid_len = 0, plen = sizeof(point);
         const uint8_t *oid = tcrypto_ec_params_der(TCRYPTO_KEY_EC, k->curve, &oid_len);
-        bns[0] = secure_bn_param(k->pk, OSSL_PKEY_PARAM_PRIV_KEY);
+        bns[0] = tcx_secure_bn_param(k->pk, OSSL_PKEY_PARAM_PRIV_KEY);
         if (oid == NULL || oid_len > sizeof(algid) - 2 - sizeof(id_ec) || bns[0] == NULL ||
             BN_num_bytes(bns[0]) > (int)k->bytes || ec_point_out(k, point, &plen) != TCRYPTO_OK) {
             rc = TCRYPTO_ERR_INTERNAL;

@@ -26,7 +26,6 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/objects.h>
 #include <openssl/sha.h>
 
 #include "crypto/crypto_int.h"
@@ -901,15 +900,13 @@ static tcrypto_rc ecdh_point(const tcrypto_tpm_key *priv, const uint8_t *pt, siz
 {
     tcrypto_rc rc = TCRYPTO_ERR_INTERNAL;
     size_t fs = priv->bytes;
-    int nid = priv->curve == TCRYPTO_CURVE_P256   ? NID_X9_62_prime256v1
-              : priv->curve == TCRYPTO_CURVE_P384 ? NID_secp384r1
-                                                  : NID_secp521r1;
-    EC_GROUP *g = EC_GROUP_new_by_curve_name_ex(tcx_libctx(), NULL, nid);
+    EC_GROUP *g = tcx_curve_ec_group(priv->curve);
     EC_POINT *q = g ? EC_POINT_new(g) : NULL, *r = g ? EC_POINT_new(g) : NULL;
-    BIGNUM *d = NULL, *bx = BN_secure_new(), *by = BN_secure_new();
+    BIGNUM *d = tcx_secure_bn_param(priv->pk, OSSL_PKEY_PARAM_PRIV_KEY);
+    BIGNUM *bx = BN_secure_new(), *by = BN_secure_new();
     BN_CTX *bnctx = BN_CTX_secure_new_ex(tcx_libctx());
-    if (g == NULL || q == NULL || r == NULL || bx == NULL || by == NULL || bnctx == NULL ||
-        EVP_PKEY_get_bn_param(priv->pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
+    if (g == NULL || q == NULL || r == NULL || d == NULL || bx == NULL || by == NULL ||
+        bnctx == NULL)
         goto out;
     if (EC_POINT_oct2point(g, q, pt, ptlen, bnctx) != 1 || EC_POINT_is_on_curve(g, q, bnctx) != 1) {
         rc = TCRYPTO_ERR_KEY;

@@ -9,7 +9,6 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
-#include <openssl/objects.h>
 
 #include "crypto/crypto_int.h"
 #include "crypto/tcrypto_tpm.h"
