@@ -19,26 +19,17 @@
 
 static char db[400], logpath[400];
 
-static void save_row(const char *key, char *hex, size_t cap);
-static void put_row(const char *key, const char *hex);
-
-static void env_up_conf(bool fixture, const char *extra)
+/* A fresh store (a copy of the v1 fixture if `fixture`) logged at info
+ * level to logpath, the module not yet initialised. */
+static void env_prepare(bool fixture)
 {
-    snprintf(t_dir, sizeof(t_dir), "/tmp/tessera-integ-XXXXXX");
-    assert_non_null(mkdtemp(t_dir));
+    char line[1000];
+    t_env_setup();
     snprintf(db, sizeof(db), "%s/tessera.db", t_dir);
     snprintf(logpath, sizeof(logpath), "%s/log", t_dir);
-    char conf[320], line[1400];
-    snprintf(conf, sizeof(conf), "%s/tessera.conf", t_dir);
-    FILE *fp = fopen(conf, "w");
-    assert_non_null(fp);
-    snprintf(line, sizeof(line),
-             "store = %s\nlog_level = info\nlog_file = %s\npin_kdf_t_cost = 1\n"
-             "pin_kdf_m_cost = 64\npin_kdf_lanes = 1\n%s",
-             db, logpath, extra);
-    fputs(line, fp);
-    fclose(fp);
-    setenv("TESSERA_CONF", conf, 1);
+    /* a key given again overrides t_env_setup's line */
+    snprintf(line, sizeof(line), "log_level = info\nlog_file = %s\n", logpath);
+    t_env_conf_add(line);
     if (fixture) {
         char cmd[1200];
         const char *src = getenv("TESSERA_SRC_DIR");
@@ -46,16 +37,12 @@ static void env_up_conf(bool fixture, const char *extra)
                  src != NULL ? src : "../..", db, db);
         assert_int_equal(system(cmd), 0);
     }
-    CK_INTERFACE_PTR iface = NULL;
-    CK_VERSION v = {3, 0};
-    assert_int_equal(C_GetInterface((CK_UTF8CHAR_PTR) "PKCS 11", &v, &iface, 0), CKR_OK);
-    f = (CK_FUNCTION_LIST_3_0 *)iface->pFunctionList;
-    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
 }
 
 static void env_up(bool fixture)
 {
-    env_up_conf(fixture, "");
+    env_prepare(fixture);
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
 }
 
 static int setup(void **state)
@@ -75,8 +62,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Stop the module, run SQL on the store file with the sqlite3 program,
- * start the module again. Returns the program's output (static). */
+/* Run SQL on the store file with the sqlite3 program (the module stopped:
+ * offline()). Returns the program's output (static). */
 static const char *sql_out(const char *sql)
 {
     static char out[65536];
@@ -103,6 +90,40 @@ static void online(void)
     assert_int_equal(f->C_Initialize(NULL), CKR_OK);
 }
 
+static void save_row(const char *key, char *hex, size_t cap)
+{
+    char q[300];
+    snprintf(q, sizeof(q), "select hex(value) from kv where key = cast('%s' as blob)", key);
+    snprintf(hex, cap, "%s", sql_out(q));
+    assert_true(strlen(hex) > 0);
+}
+
+static void put_row(const char *key, const char *hex)
+{
+    static char q[70000];
+    snprintf(q, sizeof(q),
+             "insert into kv(key, value, create_rev, mod_rev) values (cast('%s' as blob), X'%s', "
+             "(select rev from meta), (select rev from meta)) on conflict(key) do update set "
+             "value = excluded.value",
+             key, hex);
+    (void)sql_out(q);
+}
+
+/* save_row and put_row with the module stopped around them. */
+static void save_row_offline(const char *key, char *hex, size_t cap)
+{
+    offline();
+    save_row(key, hex, cap);
+    online();
+}
+
+static void put_row_offline(const char *key, const char *hex)
+{
+    offline();
+    put_row(key, hex);
+    online();
+}
+
 static bool log_has(const char *what)
 {
     char cmd[1200];
@@ -121,6 +142,12 @@ static void tok_id(CK_SLOT_ID slot, char out[17])
 static uint64_t obj_id(CK_OBJECT_HANDLE h)
 {
     return (uint64_t)h & ((1ull << 62) - 1);
+}
+
+/* The store key of the record of token object h. */
+static void obj_key(char out[64], const char *tid, CK_OBJECT_HANDLE h)
+{
+    snprintf(out, 64, "t/%s/o/%016llx", tid, (unsigned long long)obj_id(h));
 }
 
 static CK_SLOT_ID slot_by_label(const char *name)
@@ -291,8 +318,8 @@ static void test_fixture_migrates_and_signs(void **state)
     offline();
     static char hex[20000];
     char k1[64], k2[64];
-    snprintf(k1, sizeof(k1), "t/%s/o/%016llx", tid, (unsigned long long)obj_id(crt));
-    snprintf(k2, sizeof(k2), "t/%s/o/%016llx", tid, (unsigned long long)obj_id(pd));
+    obj_key(k1, tid, crt);
+    obj_key(k2, tid, pd);
     save_row(k2, hex, sizeof(hex));
     put_row(k1, hex);
     online();
@@ -304,25 +331,6 @@ static void test_fixture_migrates_and_signs(void **state)
 
 /* ---- rollback and replacement ------------------------------------------------------- */
 
-static void save_row(const char *key, char *hex, size_t cap)
-{
-    char q[300];
-    snprintf(q, sizeof(q), "select hex(value) from kv where key = cast('%s' as blob)", key);
-    snprintf(hex, cap, "%s", sql_out(q));
-    assert_true(strlen(hex) > 0);
-}
-
-static void put_row(const char *key, const char *hex)
-{
-    static char q[70000];
-    snprintf(q, sizeof(q),
-             "insert into kv(key, value, create_rev, mod_rev) values (cast('%s' as blob), X'%s', "
-             "(select rev from meta), (select rev from meta)) on conflict(key) do update set "
-             "value = excluded.value",
-             key, hex);
-    (void)sql_out(q);
-}
-
 static void test_record_rollback_refused(void **state)
 {
     (void)state;
@@ -332,16 +340,12 @@ static void test_record_rollback_refused(void **state)
     tok_id(slot, tid);
     CK_SESSION_HANDLE h = user_session(slot, USER_PIN);
     CK_OBJECT_HANDLE k = gen_aes(h, "ratchet", true);
-    snprintf(okey, sizeof(okey), "t/%s/o/%016llx", tid, (unsigned long long)obj_id(k));
-    offline();
-    save_row(okey, old, sizeof(old));
-    online();
+    obj_key(okey, tid, k);
+    save_row_offline(okey, old, sizeof(old));
     h = user_session(slot, USER_PIN);
     CK_ATTRIBUTE t[] = {{CKA_EXTRACTABLE, &no, 1}};
     assert_int_equal(f->C_SetAttributeValue(h, k, t, 1), CKR_OK);
-    offline();
-    put_row(okey, old); /* the record from before the change */
-    online();
+    put_row_offline(okey, old); /* the record from before the change */
     h = user_session(slot, USER_PIN);
     CK_BBOOL ex = CK_TRUE;
     CK_BYTE v[32];
@@ -363,15 +367,11 @@ static void test_destroyed_record_put_back_refused(void **state)
     tok_id(slot, tid);
     CK_SESSION_HANDLE h = user_session(slot, USER_PIN);
     CK_OBJECT_HANDLE k = gen_aes(h, "gone", false);
-    snprintf(okey, sizeof(okey), "t/%s/o/%016llx", tid, (unsigned long long)obj_id(k));
-    offline();
-    save_row(okey, old, sizeof(old));
-    online();
+    obj_key(okey, tid, k);
+    save_row_offline(okey, old, sizeof(old));
     h = user_session(slot, USER_PIN);
     assert_int_equal(f->C_DestroyObject(h, k), CKR_OK);
-    offline();
-    put_row(okey, old);
-    online();
+    put_row_offline(okey, old);
     h = user_session(slot, USER_PIN);
     CK_BYTE lbl[16];
     CK_ATTRIBUTE ga[] = {{CKA_LABEL, lbl, sizeof(lbl)}};
@@ -394,14 +394,10 @@ static void test_meta_rollback_old_pin_refused(void **state)
     static char old[4000];
     tok_id(slot, tid);
     snprintf(mkey, sizeof(mkey), "t/%s/meta", tid);
-    offline();
-    save_row(mkey, old, sizeof(old));
-    online();
+    save_row_offline(mkey, old, sizeof(old));
     CK_SESSION_HANDLE h = user_session(slot, USER_PIN);
     assert_int_equal(f->C_SetPIN(h, PIN_ARGS(USER_PIN), PIN_ARGS("changed-1")), CKR_OK);
-    offline();
-    put_row(mkey, old); /* the metadata from before the PIN change */
-    online();
+    put_row_offline(mkey, old); /* the metadata from before the PIN change */
     h = t_open(slot, true);
     assert_int_equal(f->C_Login(h, CKU_USER, PIN_ARGS(USER_PIN)), CKR_DEVICE_ERROR);
     assert_int_equal(f->C_Login(h, CKU_USER, PIN_ARGS("changed-1")), CKR_DEVICE_ERROR);
@@ -452,8 +448,8 @@ static void test_unsealed_rewrite_refused(void **state)
     CK_OBJECT_HANDLE pub1, priv1, pub2, priv2;
     gen_ec(h, "victim", &pub1, &priv1);
     gen_ec(h, "attacker", &pub2, &priv2);
-    snprintf(key1, sizeof(key1), "t/%s/o/%016llx", tid, (unsigned long long)obj_id(pub1));
-    snprintf(key2, sizeof(key2), "t/%s/o/%016llx", tid, (unsigned long long)obj_id(pub2));
+    obj_key(key1, tid, pub1);
+    obj_key(key2, tid, pub2);
     offline();
     save_row(key1, hex1, sizeof(hex1));
     save_row(key2, hex2, sizeof(hex2));
@@ -508,7 +504,6 @@ static void test_logged_out_certificate_edit_refused(void **state)
     tok_id(slot, tid);
     CK_SESSION_HANDLE h = t_open(slot, true);
     CK_OBJECT_CLASS c = CKO_DATA;
-    (void)q;
     CK_ATTRIBUTE t[] = {{CKA_CLASS, &c, sizeof(c)},
                         {CKA_TOKEN, &yes, 1},
                         {CKA_LABEL, "trust-anchor", 12},
@@ -517,7 +512,7 @@ static void test_logged_out_certificate_edit_refused(void **state)
     assert_int_equal(f->C_CreateObject(h, t, 4, &o), CKR_OK);
     offline();
     static char hex[20000];
-    snprintf(q, sizeof(q), "t/%s/o/%016llx", tid, (unsigned long long)obj_id(o));
+    obj_key(q, tid, o);
     save_row(q, hex, sizeof(hex));
     /* "GOOD" -> "EVIL" in the stored value */
     char *p = strstr(hex, "474F4F44");
@@ -582,9 +577,7 @@ static void test_kdf_header_tamper_not_counted(void **state)
     online();
     CK_SESSION_HANDLE h = t_open(slot, true);
     assert_int_equal(f->C_Login(h, CKU_USER, PIN_ARGS(USER_PIN)), CKR_DEVICE_ERROR);
-    offline();
-    put_row(mkey, orig);
-    online();
+    put_row_offline(mkey, orig);
     CK_TOKEN_INFO ti;
     assert_int_equal(f->C_GetTokenInfo(slot, &ti), CKR_OK);
     assert_false(ti.flags & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED));
@@ -1037,11 +1030,13 @@ static void test_whole_file_rollback_with_anchor(void **state)
     (void)state;
     (void)f->C_Finalize(NULL);
     t_env_teardown();
-    char extra[600], anchor_dir[300];
-    snprintf(anchor_dir, sizeof(anchor_dir), "/tmp/tessera-anchor-XXXXXX");
-    assert_non_null(mkdtemp(anchor_dir));
-    snprintf(extra, sizeof(extra), "anchor_file = %s/anchor\n", anchor_dir);
-    env_up_conf(false, extra);
+    env_prepare(false);
+    /* beside the store, so that the teardown removes it; a copy of the
+     * store file alone is put back */
+    char extra[600];
+    snprintf(extra, sizeof(extra), "anchor_file = %s/anchor\n", t_dir);
+    t_env_conf_add(extra);
+    online();
     CK_SLOT_ID slot = t_ready_token("anch");
     char cmd[2000];
     offline();
@@ -1057,8 +1052,6 @@ static void test_whole_file_rollback_with_anchor(void **state)
     h = t_open(slot, true);
     assert_int_equal(f->C_Login(h, CKU_USER, PIN_ARGS(USER_PIN)), CKR_DEVICE_ERROR);
     assert_true(log_has("store rolled back"));
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", anchor_dir);
-    assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
