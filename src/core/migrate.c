@@ -112,6 +112,30 @@ static CK_RV put_entry(tcore_txn *x, tcore_token *t, uint64_t id, uint8_t versio
     return tcore_mf_put(x, t, id, &e, rec, rec_len);
 }
 
+/* The loaded v1 object o rewritten as a v2 record (serial 1, sealed under
+ * key if given) in place of the one at kv, with its manifest entry. */
+static CK_RV put_rewritten(tcore_txn *x, tcore_obj *o, const uint8_t *key, const tstore_kv *kv,
+                           uint64_t gen, uint32_t nix)
+{
+    tc_buf b;
+    tc_buf_init(&b);
+    o->rec_serial = 1;
+    CK_RV rv = tcore_record_build(o, key, &b);
+    if (rv == CKR_OK) {
+        char *k = strndup((const char *)kv->key, kv->key_len);
+        if (k == NULL) {
+            rv = CKR_HOST_MEMORY;
+        } else {
+            tcore_txn_put(x, k, b.p, b.len);
+            tcore_txn_cmp(x, k, kv->mod_rev);
+            rv = put_entry(x, o->token, o->id, 2, 1, gen, nix, b.p, b.len);
+            free(k);
+        }
+    }
+    tc_buf_free(&b);
+    return rv;
+}
+
 CK_RV tcore_migrate_open(tcore_token *t)
 {
     char prefix[64], mkey[64];
@@ -215,8 +239,6 @@ CK_RV tcore_migrate_open(tcore_token *t)
         }
         /* an unsealed v1 record: rewritten as v2 now */
         tcore_obj *o = NULL;
-        tc_buf b;
-        tc_buf_init(&b);
         rv = tcore_record_load(t, kvs[i].value, kvs[i].value_len, kvs[i].mod_rev, id, &o);
         if (rv != CKR_OK || o->broken) {
             TC_ERROR(TCORE_LOG, "token %s: object %016llx: unreadable record not migrated",
@@ -228,21 +250,8 @@ CK_RV tcore_migrate_open(tcore_token *t)
             rv = CKR_OK;
             continue;
         }
-        o->rec_serial = 1;
-        rv = tcore_record_build(o, NULL, &b);
+        rv = put_rewritten(x, o, NULL, &kvs[i], 1, nrows);
         tcore_obj_unref(o);
-        if (rv == CKR_OK) {
-            char *k = strndup((const char *)kvs[i].key, kvs[i].key_len);
-            if (k == NULL) {
-                rv = CKR_HOST_MEMORY;
-            } else {
-                tcore_txn_put(x, k, b.p, b.len);
-                tcore_txn_cmp(x, k, kvs[i].mod_rev);
-                rv = put_entry(x, t, id, 2, 1, 1, nrows, b.p, b.len);
-                free(k);
-            }
-        }
-        tc_buf_free(&b);
         if (rv != CKR_OK) {
             goto out;
         }
@@ -320,7 +329,6 @@ CK_RV tcore_migrate_sealed(tcore_token *t, const uint8_t *token_key)
         tstore_kv mv;
         tcore_mf e;
         tcore_obj *o = NULL;
-        tc_buf b;
 
         if (!parse_hex_id(kvs[i].key, kvs[i].key_len, &id) || kvs[i].value_len < 4 ||
             memcmp(kvs[i].value, "TSO1", 4) != 0) {
@@ -349,26 +357,12 @@ CK_RV tcore_migrate_sealed(tcore_token *t, const uint8_t *token_key)
             tcore_obj_unref(o);
             continue;
         }
-        tc_buf_init(&b);
-        o->rec_serial = 1;
-        rv = tcore_record_build(o, token_key, &b);
+        rv = put_rewritten(x, o, token_key, &kvs[i], gen, e.nix);
         tcore_obj_unref(o);
-        if (rv == CKR_OK) {
-            char *k = strndup((const char *)kvs[i].key, kvs[i].key_len);
-            if (k == NULL) {
-                rv = CKR_HOST_MEMORY;
-            } else {
-                tcore_txn_put(x, k, b.p, b.len);
-                tcore_txn_cmp(x, k, kvs[i].mod_rev);
-                rv = put_entry(x, t, id, 2, 1, gen, e.nix, b.p, b.len);
-                free(k);
-                done++;
-            }
-        }
-        tc_buf_free(&b);
         if (rv != CKR_OK) {
             goto out;
         }
+        done++;
     }
     tcore_txn_key(x, token_key);
     tcore_txn_meta(x, sealed_fn, &q);
