@@ -5,6 +5,7 @@
  * arithmetic in the layer's private library context does the work; scalars
  * live in secure-heap BIGNUMs and are cleared when freed.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -95,7 +96,10 @@ out:
     return rc;
 }
 
-tcrypto_rc tcrypto_tpm_ecc_scalar(uint16_t curve, const uint8_t *in, size_t inlen, uint8_t *out)
+/* in mod (n - 1) + 1 for a scalar, in mod p otherwise, as e.fs bytes. The
+ * value may be a private scalar: it stays on the secure heap. */
+static tcrypto_rc ecc_reduce(uint16_t curve, bool scalar, const uint8_t *in, size_t inlen,
+                             uint8_t *out)
 {
     ecc_ctx e;
     tcrypto_rc rc = ecc_open(curve, &e);
@@ -103,11 +107,13 @@ tcrypto_rc tcrypto_tpm_ecc_scalar(uint16_t curve, const uint8_t *in, size_t inle
         return rc;
     rc = TCRYPTO_ERR_INTERNAL;
     BIGNUM *v = BN_secure_new(), *m = BN_new();
-    if (v == NULL || m == NULL || inlen > 1024 || BN_bin2bn(in, (int)inlen, v) == NULL ||
-        BN_copy(m, EC_GROUP_get0_order(e.g)) == NULL || BN_sub_word(m, 1) != 1 ||
-        BN_nnmod(v, v, m, e.bn) != 1 || BN_add_word(v, 1) != 1)
+    if (v == NULL || m == NULL || inlen > 1024 || BN_bin2bn(in, (int)inlen, v) == NULL)
         goto out;
-    if (BN_bn2binpad(v, out, (int)e.fs) < 0)
+    if (scalar ? (BN_copy(m, EC_GROUP_get0_order(e.g)) == NULL || BN_sub_word(m, 1) != 1)
+               : EC_GROUP_get_curve(e.g, m, NULL, NULL, e.bn) != 1)
+        goto out;
+    if (BN_nnmod(v, v, m, e.bn) != 1 || (scalar && BN_add_word(v, 1) != 1) ||
+        BN_bn2binpad(v, out, (int)e.fs) < 0)
         goto out;
     rc = TCRYPTO_OK;
 out:
@@ -117,25 +123,14 @@ out:
     return rc;
 }
 
+tcrypto_rc tcrypto_tpm_ecc_scalar(uint16_t curve, const uint8_t *in, size_t inlen, uint8_t *out)
+{
+    return ecc_reduce(curve, true, in, inlen, out);
+}
+
 tcrypto_rc tcrypto_tpm_ecc_mod_p(uint16_t curve, const uint8_t *in, size_t inlen, uint8_t *out)
 {
-    ecc_ctx e;
-    tcrypto_rc rc = ecc_open(curve, &e);
-    if (rc != TCRYPTO_OK)
-        return rc;
-    rc = TCRYPTO_ERR_INTERNAL;
-    BIGNUM *v = BN_new(), *p = BN_new();
-    if (v == NULL || p == NULL || inlen > 1024 || BN_bin2bn(in, (int)inlen, v) == NULL ||
-        EC_GROUP_get_curve(e.g, p, NULL, NULL, e.bn) != 1 || BN_nnmod(v, v, p, e.bn) != 1)
-        goto out;
-    if (BN_bn2binpad(v, out, (int)e.fs) < 0)
-        goto out;
-    rc = TCRYPTO_OK;
-out:
-    BN_free(v);
-    BN_free(p);
-    ecc_close(&e);
-    return rc;
+    return ecc_reduce(curve, false, in, inlen, out);
 }
 
 tcrypto_rc tcrypto_tpm_ecc_on_curve(uint16_t curve, const uint8_t *x, size_t xlen,
