@@ -35,7 +35,6 @@ static tcrypto_rc primary_next(void *p, uint8_t *out, size_t n)
  * object (Part 1, Derived Objects; Part 3, TPM2_CreateLoaded). The stream is one KDFa
  * output of TTPM_DERIVE_BITS bits read in order. */
 #define TTPM_DERIVE_BITS 8192u
-#define TTPM_LABEL_MAX 32
 typedef struct {
     uint16_t alg;
     const uint8_t *key;
@@ -82,45 +81,6 @@ static bool is_derivation_parent(const ttpm_object *o)
     return o->kind == TTPM_OBJ_KEY && o->has_sens && o->pub.type == TPM_ALG_KEYEDHASH &&
            (o->pub.attrs & TPMA_OBJECT_RESTRICTED) && (o->pub.attrs & TPMA_OBJECT_DECRYPT) &&
            o->pub.scheme == TPM_ALG_XOR;
-}
-
-/* TPM2B_TEMPLATE whose unique field is TPMS_DERIVE: label and context point
- * into the command buffer; pub's unique is left empty. */
-static ttpm_rc read_derive_template(tc_reader *r, ttpm_public *pub, ttpm_ref *label,
-                                    ttpm_ref *context)
-{
-    ttpm_ref t;
-    ttpm_rc rc = ttpm_get_2b(r, 0xFFFF, &t);
-    if (rc)
-        return rc;
-    if (t.size == 0)
-        return TPM_RC_SIZE;
-    tc_reader sub;
-    tc_reader_init(&sub, t.b, t.size);
-    /* the type-specific unique reads the label (and, for ECC, the context) */
-    size_t at = 0;
-    if ((rc = ttpm_get_public(&sub, pub)) != 0)
-        return rc;
-    if (pub->type == TPM_ALG_ECC) {
-        at = sub.off - pub->y_len - 2;
-        *context = (ttpm_ref){ sub.p + at + 2, pub->y_len };
-        at -= (size_t)pub->x_len + 2;
-    } else {
-        at = sub.off - pub->x_len - 2;
-        /* tpm2-tools marshals an RSA, keyed-hash or symmetric template with
-         * its own one-field unique; a template that ends after the label is
-         * taken as having an empty context */
-        *context = (ttpm_ref){ NULL, 0 };
-        if (tc_reader_left(&sub) != 0 && (rc = ttpm_get_2b(&sub, TTPM_LABEL_MAX, context)) != 0)
-            return rc;
-    }
-    *label = (ttpm_ref){ sub.p + at + 2, pub->x_len };
-    if (tc_reader_left(&sub) != 0)
-        return TPM_RC_SIZE;
-    if (label->size > TTPM_LABEL_MAX || context->size > TTPM_LABEL_MAX)
-        return TPM_RC_SIZE;
-    pub->x_len = pub->y_len = 0;
-    return TPM_RC_SUCCESS;
 }
 
 static const uint8_t *hierarchy_seed(ttpm *t, uint32_t h)
@@ -458,7 +418,7 @@ TTPM_HANDLER(CreateLoaded)
     if ((rc = get_sens_create(&c->in, &sc)) != 0)
         return ttpm_rc_param(rc, 1);
     if (dparent != NULL)
-        rc = read_derive_template(&c->in, &pub, &label, &context);
+        rc = ttpm_get_derive_template(&c->in, &pub, &label, &context);
     else
         rc = read_template(&c->in, &pub, &tmpl, &tlen);
     if (rc)

@@ -227,7 +227,8 @@ static ttpm_rc get_scheme(tc_reader *r, uint16_t type, uint16_t *scheme, uint16_
     return TPM_RC_SUCCESS;
 }
 
-ttpm_rc ttpm_get_public(tc_reader *r, ttpm_public *p)
+/* TPMT_PUBLIC up to its unique field. */
+static ttpm_rc get_public_head(tc_reader *r, ttpm_public *p)
 {
     ttpm_rc rc;
     memset(p, 0, sizeof(*p));
@@ -244,19 +245,29 @@ ttpm_rc ttpm_get_public(tc_reader *r, ttpm_public *p)
         return rc;
     if ((rc = ttpm_get_2b_copy(r, p->policy, TTPM_MAX_DIGEST, &p->policy_len)) != 0)
         return rc;
-    if ((rc = ttpm_get_public_parms(r, p)) != 0)
-        return rc;
-    switch (p->type) {
-    case TPM_ALG_KEYEDHASH:
-    case TPM_ALG_SYMCIPHER:
-        return ttpm_get_2b_copy(r, p->x, TTPM_MAX_DIGEST, &p->x_len);
-    case TPM_ALG_RSA:
-        return ttpm_get_2b_copy(r, p->x, TTPM_MAX_RSA_BYTES, &p->x_len);
-    default:
-        if ((rc = ttpm_get_2b_copy(r, p->x, TTPM_MAX_ECC_BYTES, &p->x_len)) != 0)
-            return rc;
-        return ttpm_get_2b_copy(r, p->y, TTPM_MAX_ECC_BYTES, &p->y_len);
+    return ttpm_get_public_parms(r, p);
+}
+
+/* The largest first field of a type's unique: RSA n, ECC x, or a digest. */
+static uint16_t unique_max(uint16_t type)
+{
+    switch (type) {
+    case TPM_ALG_RSA: return TTPM_MAX_RSA_BYTES;
+    case TPM_ALG_ECC: return TTPM_MAX_ECC_BYTES;
+    default: return TTPM_MAX_DIGEST;
     }
+}
+
+ttpm_rc ttpm_get_public(tc_reader *r, ttpm_public *p)
+{
+    ttpm_rc rc;
+    if ((rc = get_public_head(r, p)) != 0)
+        return rc;
+    if ((rc = ttpm_get_2b_copy(r, p->x, unique_max(p->type), &p->x_len)) != 0)
+        return rc;
+    if (p->type == TPM_ALG_ECC)
+        return ttpm_get_2b_copy(r, p->y, TTPM_MAX_ECC_BYTES, &p->y_len);
+    return TPM_RC_SUCCESS;
 }
 
 ttpm_rc ttpm_get_public_parms(tc_reader *r, ttpm_public *p)
@@ -304,7 +315,9 @@ ttpm_rc ttpm_get_public_parms(tc_reader *r, ttpm_public *p)
     }
 }
 
-ttpm_rc ttpm_get_public_2b(tc_reader *r, ttpm_public *p)
+/* A TPM2B that holds a structure: a reader over its bytes, which may not
+ * be empty. */
+static ttpm_rc get_2b_struct(tc_reader *r, tc_reader *sub)
 {
     ttpm_ref ref;
     ttpm_rc rc = ttpm_get_2b(r, 0xFFFF, &ref);
@@ -312,12 +325,46 @@ ttpm_rc ttpm_get_public_2b(tc_reader *r, ttpm_public *p)
         return rc;
     if (ref.size == 0)
         return TPM_RC_SIZE;
+    tc_reader_init(sub, ref.b, ref.size);
+    return TPM_RC_SUCCESS;
+}
+
+ttpm_rc ttpm_get_public_2b(tc_reader *r, ttpm_public *p)
+{
     tc_reader sub;
-    tc_reader_init(&sub, ref.b, ref.size);
-    if ((rc = ttpm_get_public(&sub, p)) != 0)
+    ttpm_rc rc;
+    if ((rc = get_2b_struct(r, &sub)) != 0 || (rc = ttpm_get_public(&sub, p)) != 0)
         return rc;
     /* The size must cover the structure exactly (Part 2 §12.2.5). */
     return tc_reader_left(&sub) == 0 ? TPM_RC_SUCCESS : TPM_RC_SIZE;
+}
+
+ttpm_rc ttpm_get_derive_template(tc_reader *r, ttpm_public *p, ttpm_ref *label,
+                                 ttpm_ref *context)
+{
+    tc_reader sub;
+    ttpm_rc rc;
+    if ((rc = get_2b_struct(r, &sub)) != 0 || (rc = get_public_head(&sub, p)) != 0)
+        return rc;
+    /* the label stands where the type's unique starts (for ECC, x and y
+     * are label and context) */
+    if ((rc = ttpm_get_2b(&sub, unique_max(p->type), label)) != 0)
+        return rc;
+    *context = (ttpm_ref){ NULL, 0 };
+    if (p->type == TPM_ALG_ECC)
+        rc = ttpm_get_2b(&sub, TTPM_MAX_ECC_BYTES, context);
+    else if (tc_reader_left(&sub) != 0)
+        /* tpm2-tools marshals an RSA, keyed-hash or symmetric template
+         * with its own one-field unique; a template that ends after the
+         * label is taken as having an empty context */
+        rc = ttpm_get_2b(&sub, TTPM_LABEL_MAX, context);
+    if (rc)
+        return rc;
+    if (tc_reader_left(&sub) != 0)
+        return TPM_RC_SIZE;
+    if (label->size > TTPM_LABEL_MAX || context->size > TTPM_LABEL_MAX)
+        return TPM_RC_SIZE;
+    return TPM_RC_SUCCESS;
 }
 
 static void put_scheme(tc_buf *b, uint16_t scheme, uint16_t hash, uint16_t kdf)

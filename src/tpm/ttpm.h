@@ -313,6 +313,12 @@ ttpm_rc ttpm_get_public(tc_reader *r, ttpm_public *p);
 ttpm_rc ttpm_get_public_parms(tc_reader *r, ttpm_public *p);
 /* TPM2B_PUBLIC: size + TPMT_PUBLIC, the size must match exactly. */
 ttpm_rc ttpm_get_public_2b(tc_reader *r, ttpm_public *p);
+/* TPM2B_TEMPLATE whose unique is TPMS_DERIVE (CreateLoaded under a
+ * derivation parent): label and context, each at most TTPM_LABEL_MAX
+ * bytes, point into r's buffer; p's unique is left empty. */
+#define TTPM_LABEL_MAX 32
+ttpm_rc ttpm_get_derive_template(tc_reader *r, ttpm_public *p, ttpm_ref *label,
+                                 ttpm_ref *context);
 void ttpm_put_public(tc_buf *b, const ttpm_public *p);
 void ttpm_put_public_2b(tc_buf *b, const ttpm_public *p);
 
