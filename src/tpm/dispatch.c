@@ -300,24 +300,9 @@ static ttpm_rc run(ttpm *t, const uint8_t *cmd, size_t len, tc_buf *params, ttpm
             enc = (int)i;
         }
     }
-    for (unsigned i = 0; i < c->na; i++) {
-        /* A PIN index's authValue is available only while pinCount <
-         * pinLimit, and each use is counted: a PIN Pass index counts
-         * successes, a PIN Fail index failures (a success clears it). */
-        ttpm_session *s = c->auth[i].s;
-        bool pin = i < ci->auths && ttpm_nv_pin_index(c->t, c->h[i]);
-        bool with_value = s == NULL || s->type == TPM_SE_HMAC;
-        if (pin && with_value && (rc = ttpm_nv_pin_available(c->t, c->h[i])) != 0)
+    for (unsigned i = 0; i < c->na; i++)
+        if ((rc = ttpm_sess_authorize(c, i, ci)) != 0)
             return rc;
-        rc = ttpm_sess_authorize(c, i, ci, c->cp, c->cp_len);
-        if (pin && (with_value || s->need_auth_value || s->need_password)) {
-            ttpm_rc base = rc & ~(ttpm_rc)0xF00;
-            if (rc == TPM_RC_SUCCESS || base == TPM_RC_BAD_AUTH || base == TPM_RC_AUTH_FAIL)
-                ttpm_nv_pin_record(c->t, c->h[i], rc == TPM_RC_SUCCESS);
-        }
-        if (rc != 0)
-            return rc;
-    }
     return TPM_RC_SUCCESS;
 }
 

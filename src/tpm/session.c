@@ -278,11 +278,8 @@ static ttpm_rc check_policy(ttpm_cmd *c, ttpm_session *s, uint32_t h, unsigned s
     return TPM_RC_SUCCESS;
 }
 
-ttpm_rc ttpm_sess_authorize(ttpm_cmd *c, unsigned i, const ttpm_cmd_info *ci,
-                            const uint8_t *cphash_src, size_t cpsrc_len)
+static ttpm_rc authorize(ttpm_cmd *c, unsigned i, const ttpm_cmd_info *ci)
 {
-    (void)cphash_src;
-    (void)cpsrc_len;
     ttpm_auth *au = &c->auth[i];
     unsigned sn = i + 1;
     bool is_auth = i < ci->auths;
@@ -368,6 +365,28 @@ ttpm_rc ttpm_sess_authorize(ttpm_cmd *c, unsigned i, const ttpm_cmd_info *ci,
         return auth_failed(c, au->entity, sn);
     }
     return TPM_RC_SUCCESS;
+}
+
+ttpm_rc ttpm_sess_authorize(ttpm_cmd *c, unsigned i, const ttpm_cmd_info *ci)
+{
+    if (i >= ci->auths || !ttpm_nv_pin_index(c->t, c->h[i]))
+        return authorize(c, i, ci);
+    /* A PIN index's authValue is available only while pinCount <
+     * pinLimit, and each use is counted: a PIN Pass index counts
+     * successes, a PIN Fail index failures (a success clears it). */
+    uint32_t h = c->h[i];
+    ttpm_session *s = c->auth[i].s;
+    bool with_value = s == NULL || s->type == TPM_SE_HMAC;
+    ttpm_rc rc;
+    if (with_value && (rc = ttpm_nv_pin_available(c->t, h)) != 0)
+        return rc;
+    rc = authorize(c, i, ci);
+    if (with_value || s->need_auth_value || s->need_password) {
+        ttpm_rc base = rc & ~(ttpm_rc)0xF00;
+        if (rc == TPM_RC_SUCCESS || base == TPM_RC_BAD_AUTH || base == TPM_RC_AUTH_FAIL)
+            ttpm_nv_pin_record(c->t, h, rc == TPM_RC_SUCCESS);
+    }
+    return rc;
 }
 
 ttpm_rc ttpm_sess_next_nonces(ttpm_cmd *c)

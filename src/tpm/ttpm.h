@@ -773,8 +773,10 @@ bool ttpm_hierarchy_enabled(ttpm *t, uint32_t h);
 
 /* sessions (session.c) */
 ttpm_session *ttpm_sess_get(ttpm *t, uint32_t handle);
-ttpm_rc ttpm_sess_authorize(ttpm_cmd *c, unsigned i, const ttpm_cmd_info *ci,
-                            const uint8_t *cphash_src, size_t cpsrc_len);
+/* Check authorisation i of a command: DA lockout, the session's role and
+ * policy, the HMAC or password; a PIN index's authValue only while its
+ * pinCount allows, each use counted. */
+ttpm_rc ttpm_sess_authorize(ttpm_cmd *c, unsigned i, const ttpm_cmd_info *ci);
 /* New nonceTPM for every session of a successful command (before encryption). */
 ttpm_rc ttpm_sess_next_nonces(ttpm_cmd *c);
 ttpm_rc ttpm_sess_param_crypt(ttpm_cmd *c, bool response, uint8_t *p, size_t n);
