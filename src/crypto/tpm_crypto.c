@@ -461,25 +461,25 @@ void tcrypto_tpm_random_stir(const void *in, size_t n)
         (void)tcrypto_random_seed(in, n);
 }
 
-tcrypto_rc tcrypto_tpm_kdfa(uint16_t alg, const void *key, size_t keylen, const char *label,
-                            const void *ctx_u, size_t ulen, const void *ctx_v, size_t vlen,
-                            uint32_t bits, uint8_t *out)
+/* The counter loop KDFa and KDFe share: block i is HMAC(key, v) (KDFa) or
+ * H(v) (KDFe), v[0] being the 32-bit big-endian counter i, filled in here;
+ * the blocks are concatenated and cut to bits, whose excess high-order
+ * bits in out[0] are cleared (Part 1 §11.4.10.1). */
+static tcrypto_rc kdf_counter(uint16_t alg, bool hmac, const void *key, size_t keylen,
+                              tcrypto_tpm_iov *v, size_t nv, uint32_t bits, uint8_t *out)
 {
     size_t hs = tcrypto_tpm_hash_size(alg);
     if (hs == 0)
         return TCRYPTO_ERR_UNSUPPORTED;
     size_t bytes = (bits + 7) / 8;
-    uint8_t blk[64], cnt[4], be_bits[4];
-    tc_store_u32(be_bits, bits);
-    size_t labellen = label ? strlen(label) + 1 : 0;
+    uint8_t blk[64], cnt[4];
+    v[0] = (tcrypto_tpm_iov){ cnt, sizeof(cnt) };
     tcrypto_rc rc = TCRYPTO_OK;
     size_t done = 0;
     for (uint32_t i = 1; done < bytes; i++) {
         tc_store_u32(cnt, i);
-        tcrypto_tpm_iov v[5] = {
-            { cnt, 4 }, { label, labellen }, { ctx_u, ulen }, { ctx_v, vlen }, { be_bits, 4 },
-        };
-        rc = tcrypto_tpm_hmac(alg, key, keylen, v, 5, blk);
+        rc = hmac ? tcrypto_tpm_hmac(alg, key, keylen, v, nv, blk)
+                  : tcrypto_tpm_hash(alg, v, nv, blk);
         if (rc != TCRYPTO_OK)
             break;
         size_t take = bytes - done < hs ? bytes - done : hs;
@@ -494,36 +494,28 @@ tcrypto_rc tcrypto_tpm_kdfa(uint16_t alg, const void *key, size_t keylen, const 
     return rc;
 }
 
+tcrypto_rc tcrypto_tpm_kdfa(uint16_t alg, const void *key, size_t keylen, const char *label,
+                            const void *ctx_u, size_t ulen, const void *ctx_v, size_t vlen,
+                            uint32_t bits, uint8_t *out)
+{
+    uint8_t be_bits[4];
+    tc_store_u32(be_bits, bits);
+    size_t labellen = label ? strlen(label) + 1 : 0;
+    tcrypto_tpm_iov v[5] = {
+        { NULL, 0 }, { label, labellen }, { ctx_u, ulen }, { ctx_v, vlen }, { be_bits, 4 },
+    };
+    return kdf_counter(alg, true, key, keylen, v, 5, bits, out);
+}
+
 tcrypto_rc tcrypto_tpm_kdfe(uint16_t alg, const void *z, size_t zlen, const char *label,
                             const void *party_u, size_t ulen, const void *party_v, size_t vlen,
                             uint32_t bits, uint8_t *out)
 {
-    size_t hs = tcrypto_tpm_hash_size(alg);
-    if (hs == 0)
-        return TCRYPTO_ERR_UNSUPPORTED;
-    size_t bytes = (bits + 7) / 8;
-    uint8_t blk[64], cnt[4];
     size_t labellen = label ? strlen(label) + 1 : 0;
-    tcrypto_rc rc = TCRYPTO_OK;
-    size_t done = 0;
-    for (uint32_t i = 1; done < bytes; i++) {
-        tc_store_u32(cnt, i);
-        tcrypto_tpm_iov v[5] = {
-            { cnt, 4 }, { z, zlen }, { label, labellen }, { party_u, ulen }, { party_v, vlen },
-        };
-        rc = tcrypto_tpm_hash(alg, v, 5, blk);
-        if (rc != TCRYPTO_OK)
-            break;
-        size_t take = bytes - done < hs ? bytes - done : hs;
-        memcpy(out + done, blk, take);
-        done += take;
-    }
-    if (rc == TCRYPTO_OK && bits % 8)
-        out[0] &= (uint8_t)((1u << (bits % 8)) - 1);
-    if (rc != TCRYPTO_OK)
-        OPENSSL_cleanse(out, bytes);
-    OPENSSL_cleanse(blk, sizeof(blk));
-    return rc;
+    tcrypto_tpm_iov v[5] = {
+        { NULL, 0 }, { z, zlen }, { label, labellen }, { party_u, ulen }, { party_v, vlen },
+    };
+    return kdf_counter(alg, false, NULL, 0, v, 5, bits, out);
 }
 
 /* The AES cipher fetched at start-up for a TPM mode (Part 2 §6.3). */
