@@ -70,16 +70,7 @@ static uint8_t *part(const tcrypto_pkey *k, tcrypto_part p, size_t *len)
     return b;
 }
 
-/* Objects are made for a caller logged in as the normal user. */
-static tcore_err err;
-
-static const tcore_caller *as_user(void)
-{
-    static tcore_caller cx;
-    cx = env_caller(CKU_USER, &err);
-    return &cx;
-}
-
+/* Objects are made for a caller logged in as the normal user (as_user). */
 static tcore_obj *create(tc_env *e, CK_ATTRIBUTE *t, CK_ULONG n)
 {
     tcore_obj *o = NULL;

@@ -13,13 +13,11 @@ static CK_OBJECT_HANDLE store_ec_key(tc_env *e)
     tcrypto_pkey *k = NULL;
     tcore_obj *o = NULL;
     CK_OBJECT_HANDLE h = 0;
-    tcore_err err;
-    tcore_caller cx = env_caller(CKU_USER, &err);
     assert_int_equal(tcrypto_ec_generate(TCRYPTO_CURVE_P256, &k), TCRYPTO_OK);
     tcore_keymat m = {.pkey = k};
     CK_ATTRIBUTE tmpl[] = {ATTR(CKA_TOKEN, &ck_true), ATTR(CKA_SIGN, &ck_true)};
-    assert_int_equal(tcore_obj_new(e->t, &cx, TCORE_ORIGIN_GENERATE, CKO_PRIVATE_KEY, CKK_EC, tmpl,
-                                   2, &m, CKM_EC_KEY_PAIR_GEN, NULL, &o),
+    assert_int_equal(tcore_obj_new(e->t, as_user(), TCORE_ORIGIN_GENERATE, CKO_PRIVATE_KEY, CKK_EC,
+                                   tmpl, 2, &m, CKM_EC_KEY_PAIR_GEN, NULL, &o),
                      CKR_OK);
     assert_int_equal(tcore_token_store_objects(e->t, &o, 1, &h), CKR_OK);
     tcore_obj_unref(o);

@@ -8,18 +8,7 @@
  * also re-MAC the metadata. The commit seam's builder reports allocation
  * failures at commit.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "core/core_int.h"
+#include "test_core_util.h"
 
 #define SO "so-pin-1234"
 
@@ -89,12 +78,6 @@ static int teardown(void **state)
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
-}
-
-static void label32(uint8_t l[32], const char *s)
-{
-    memset(l, ' ', 32);
-    memcpy(l, s, strlen(s));
 }
 
 static void test_whole_store_rollback(void **state)

@@ -15,24 +15,6 @@ static const uint8_t aes16[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 
 #define N(t) TC_ARRAY_LEN(t)
 
-/* What the core reported about the last call made through as_user() /
- * as_so(): the template entry it refused. */
-static tcore_err err;
-static tcore_caller caller_ctx;
-
-/* A caller logged in as the normal user, or as the SO. */
-static const tcore_caller *as_user(void)
-{
-    caller_ctx = env_caller(CKU_USER, &err);
-    return &caller_ctx;
-}
-
-static const tcore_caller *as_so(void)
-{
-    caller_ctx = env_caller(CKU_SO, &err);
-    return &caller_ctx;
-}
-
 static CK_RV create_as(tc_env *e, const tcore_caller *cx, CK_ATTRIBUTE *t, CK_ULONG n,
                        tcore_obj **o)
 {
@@ -124,7 +106,7 @@ static void test_create_cert_missing_subject(void **state)
                         ATTR_STR(CKA_VALUE, "\x30\x00")};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
     assert_null(o);
-    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_SUBJECT);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_SUBJECT);
 }
 
 static void test_create_cert_wrong_type(void **state)
@@ -134,7 +116,7 @@ static void test_create_cert_wrong_type(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_cert), ATTR(CKA_CERTIFICATE_TYPE, &wtls),
                         ATTR_STR(CKA_SUBJECT, "s"), ATTR_STR(CKA_VALUE, "v")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_CERTIFICATE_TYPE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_CERTIFICATE_TYPE);
 }
 
 static void test_create_trusted_needs_so(void **state)
@@ -146,7 +128,7 @@ static void test_create_trusted_needs_so(void **state)
                         ATTR(CKA_TRUSTED, &ck_true)};
     assert_int_equal(create_as(e, NULL, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 4, CKA_TRUSTED);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 4, CKA_TRUSTED);
     assert_int_equal(create_as(e, as_so(), t, N(t), &o), CKR_OK);
     assert_true(get_bool(o, CKA_TRUSTED));
     tcore_obj_unref(o);
@@ -158,7 +140,7 @@ static void test_create_missing_class(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "x")};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
-    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_CLASS);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_CLASS);
 }
 
 static void test_create_bad_class(void **state)
@@ -167,7 +149,7 @@ static void test_create_bad_class(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_bogus)};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 0, CKA_CLASS);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 0, CKA_CLASS);
 }
 
 static void test_create_missing_key_type(void **state)
@@ -176,7 +158,7 @@ static void test_create_missing_key_type(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), {CKA_VALUE, (void *)aes16, 16}};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
-    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_KEY_TYPE);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_KEY_TYPE);
 }
 
 static void test_create_key_type_wrong_for_class(void **state)
@@ -186,7 +168,7 @@ static void test_create_key_type_wrong_for_class(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_rsa),
                         {CKA_VALUE, (void *)aes16, 16}};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_KEY_TYPE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_KEY_TYPE);
 }
 
 static void test_create_attr_invalid_for_class(void **state)
@@ -195,7 +177,7 @@ static void test_create_attr_invalid_for_class(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), ATTR_STR(CKA_MODULUS, "\x01")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_TYPE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_TYPE_INVALID, 1, CKA_MODULUS);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_TYPE_INVALID, 1, CKA_MODULUS);
 }
 
 static void test_create_bad_bool_length(void **state)
@@ -205,7 +187,7 @@ static void test_create_bad_bool_length(void **state)
     CK_ULONG big = 1;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), {CKA_TOKEN, &big, sizeof(big)}};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_TOKEN);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_TOKEN);
 }
 
 static void test_create_bad_date(void **state)
@@ -215,7 +197,7 @@ static void test_create_bad_date(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                         {CKA_VALUE, (void *)aes16, 16}, ATTR_STR(CKA_END_DATE, "2024AB01")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_END_DATE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_END_DATE);
 }
 
 static void test_create_forbidden_local(void **state)
@@ -225,7 +207,7 @@ static void test_create_forbidden_local(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                         {CKA_VALUE, (void *)aes16, 16}, ATTR(CKA_LOCAL, &ck_true)};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 3, CKA_LOCAL);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 3, CKA_LOCAL);
 }
 
 static void test_create_forbidden_value_len(void **state)
@@ -236,7 +218,7 @@ static void test_create_forbidden_value_len(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                         {CKA_VALUE, (void *)aes16, 16}, ATTR(CKA_VALUE_LEN, &vl)};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 3, CKA_VALUE_LEN);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 3, CKA_VALUE_LEN);
 }
 
 static void test_create_forbidden_unique_id(void **state)
@@ -245,7 +227,7 @@ static void test_create_forbidden_unique_id(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), ATTR_STR(CKA_UNIQUE_ID, "mine")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 1, CKA_UNIQUE_ID);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 1, CKA_UNIQUE_ID);
 }
 
 static void test_create_inconsistent_duplicates(void **state)
@@ -254,7 +236,7 @@ static void test_create_inconsistent_duplicates(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_data), ATTR_STR(CKA_LABEL, "a"), ATTR_STR(CKA_LABEL, "b")};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCONSISTENT);
-    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 2, CKA_LABEL);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCONSISTENT, 2, CKA_LABEL);
 }
 
 static void test_create_aes_bad_length(void **state)
@@ -264,7 +246,7 @@ static void test_create_aes_bad_length(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                         {CKA_VALUE, (void *)aes16, 15}};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 2, CKA_VALUE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 2, CKA_VALUE);
 }
 
 static void test_create_secret_missing_value(void **state)
@@ -273,7 +255,7 @@ static void test_create_secret_missing_value(void **state)
     tcore_obj *o;
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_gen)};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
-    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_VALUE);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_VALUE);
 }
 
 static void test_create_secret_keys(void **state)
@@ -326,7 +308,7 @@ static void test_check_value(void **state)
     CK_ATTRIBUTE bad[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                           {CKA_VALUE, (void *)k, 16}, {CKA_CHECK_VALUE, (void *)wrong, 3}};
     assert_int_equal(create(e, bad, N(bad), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_CHECK_VALUE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_CHECK_VALUE);
 }
 
 /* ---- asymmetric keys -------------------------------------------------------- */
@@ -429,7 +411,7 @@ static void test_create_rsa_missing_modulus(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_pub), ATTR(CKA_KEY_TYPE, &k_rsa),
                         ATTR_STR(CKA_PUBLIC_EXPONENT, "\x01\x00\x01")};
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCOMPLETE);
-    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_MODULUS);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_MODULUS);
 }
 
 static void test_create_rsa_modulus_bits_forbidden(void **state)
@@ -441,7 +423,7 @@ static void test_create_rsa_modulus_bits_forbidden(void **state)
                         ATTR_STR(CKA_MODULUS, "\xc3\x01"), ATTR_STR(CKA_PUBLIC_EXPONENT, "\x03"),
                         ATTR(CKA_MODULUS_BITS, &bits)};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 4, CKA_MODULUS_BITS);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 4, CKA_MODULUS_BITS);
 }
 
 static void test_create_rsa_garbage_modulus(void **state)
@@ -451,7 +433,7 @@ static void test_create_rsa_garbage_modulus(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_pub), ATTR(CKA_KEY_TYPE, &k_rsa),
                         ATTR_STR(CKA_MODULUS, "\x00"), ATTR_STR(CKA_PUBLIC_EXPONENT, "\x00")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 2, CKA_MODULUS);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 2, CKA_MODULUS);
 }
 
 static void test_create_ec_keys(void **state)
@@ -499,12 +481,12 @@ static void test_create_ec_keys(void **state)
                          {CKA_EC_PARAMS, (void *)params, plen}, {CKA_EC_POINT, der, pl + 2}};
     tcore_obj *bad;
     assert_int_equal(create(e, t4, N(t4), &bad), CKR_TEMPLATE_INCONSISTENT);
-    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 2, CKA_EC_PARAMS);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCONSISTENT, 2, CKA_EC_PARAMS);
     /* a point of the wrong length */
     CK_ATTRIBUTE t5[] = {ATTR(CKA_CLASS, &c_pub), ATTR(CKA_KEY_TYPE, &k_ec),
                          {CKA_EC_PARAMS, (void *)params, plen}, {CKA_EC_POINT, pt, pl - 1}};
     assert_int_equal(create(e, t5, N(t5), &bad), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_EC_POINT);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_EC_POINT);
     tcrypto_pkey_free(k);
     free(pt), free(sc);
 }
@@ -523,7 +505,7 @@ static void test_create_spki_mismatch(void **state)
     tcore_obj *o = NULL;
     assert_int_equal(create(e, t, N(t), &o), CKR_TEMPLATE_INCONSISTENT);
     assert_null(o);
-    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 4, CKA_PUBLIC_KEY_INFO);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCONSISTENT, 4, CKA_PUBLIC_KEY_INFO);
     tcrypto_pkey_free(k);
     free(pt);
 }
@@ -535,7 +517,7 @@ static void test_create_ec_bad_params(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_pub), ATTR(CKA_KEY_TYPE, &k_ec),
                         ATTR_STR(CKA_EC_PARAMS, "\x06\x01\x00"), ATTR_STR(CKA_EC_POINT, "\x04")};
     assert_int_equal(create(e, t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 2, CKA_EC_PARAMS);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 2, CKA_EC_PARAMS);
 }
 
 static void test_create_edwards_montgomery(void **state)
@@ -619,7 +601,7 @@ static void test_generate_modulus_forbidden(void **state)
     assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
                              CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
                      CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_MODULUS);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_MODULUS);
 }
 
 static void test_generate_bits_missing(void **state)
@@ -631,7 +613,7 @@ static void test_generate_bits_missing(void **state)
     assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
                              CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
                      CKR_TEMPLATE_INCOMPLETE);
-    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_MODULUS_BITS);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_MODULUS_BITS);
 }
 
 static void test_generate_bits_mismatch(void **state)
@@ -644,7 +626,7 @@ static void test_generate_bits_mismatch(void **state)
     assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_PUBLIC_KEY, CKK_RSA, pt, N(pt), &m,
                              CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, &o),
                      CKR_TEMPLATE_INCONSISTENT);
-    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_MODULUS_BITS);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_MODULUS_BITS);
 }
 
 static void test_generate_class_mismatch(void **state)
@@ -657,7 +639,7 @@ static void test_generate_class_mismatch(void **state)
     assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, t, N(t), &m,
                              CKM_AES_KEY_GEN, NULL, &o),
                      CKR_TEMPLATE_INCONSISTENT);
-    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_CLASS);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_CLASS);
 }
 
 static void test_generate_secret(void **state)
@@ -672,11 +654,11 @@ static void test_generate_secret(void **state)
     assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, none, N(none), &m,
                              CKM_AES_KEY_GEN, NULL, &o),
                      CKR_TEMPLATE_INCOMPLETE);
-    assert_bad_entry(err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_VALUE_LEN);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCOMPLETE, -1, CKA_VALUE_LEN);
     assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, wrong, N(wrong), &m,
                              CKM_AES_KEY_GEN, NULL, &o),
                      CKR_TEMPLATE_INCONSISTENT);
-    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_VALUE_LEN);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_VALUE_LEN);
     assert_int_equal(new_obj(e, TCORE_ORIGIN_GENERATE, CKO_SECRET_KEY, CKK_AES, t, N(t), &m,
                              CKM_AES_KEY_GEN, NULL, &o),
                      CKR_OK);
@@ -705,7 +687,7 @@ static void test_unwrap_forbids_value(void **state)
     assert_int_equal(new_obj(e, TCORE_ORIGIN_UNWRAP, CKO_SECRET_KEY, CKK_AES, t, N(t), &m,
                              CKM_AES_KEY_WRAP, NULL, &o),
                      CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_VALUE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_VALUE);
 }
 
 static void test_new_origin_errors(void **state)
@@ -744,7 +726,7 @@ static void test_new_origin_errors(void **state)
                              CKM_EC_KEY_PAIR_GEN, NULL, &o),
                      CKR_TEMPLATE_INCONSISTENT);
     assert_null(o);
-    assert_bad_entry(err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_EC_PARAMS);
+    assert_bad_entry(env_err, CKR_TEMPLATE_INCONSISTENT, 0, CKA_EC_PARAMS);
     /* the right ones work, and the public half has a DER OCTET STRING point */
     size_t p256len;
     const uint8_t *p256 = tcrypto_ec_params_der(TCRYPTO_KEY_EC, TCRYPTO_CURVE_P256, &p256len);
@@ -781,12 +763,12 @@ static void test_create_misc_values(void **state)
     CK_ATTRIBUTE t1[] = {ATTR(CKA_CLASS, &c_sec), ATTR(CKA_KEY_TYPE, &k_aes),
                          {CKA_VALUE, (void *)aes16, 16}, {CKA_ALLOWED_MECHANISMS, three, 3}};
     assert_int_equal(create(e, t1, N(t1), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_ALLOWED_MECHANISMS);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 3, CKA_ALLOWED_MECHANISMS);
     /* a bool that is neither CK_TRUE nor CK_FALSE */
     CK_BBOOL two = 2;
     CK_ATTRIBUTE t2[] = {ATTR(CKA_CLASS, &c_data), {CKA_PRIVATE, &two, 1}};
     assert_int_equal(create(e, t2, N(t2), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_PRIVATE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_PRIVATE);
     /* a certificate by URL needs no CKA_VALUE (PKCS#11 3.0 §4.6.3) */
     CK_ATTRIBUTE t3[] = {ATTR(CKA_CLASS, &c_cert), ATTR(CKA_CERTIFICATE_TYPE, &x509),
                          ATTR_STR(CKA_SUBJECT, "s"), ATTR_STR(CKA_URL, "http://example.invalid/c")};
@@ -795,7 +777,7 @@ static void test_create_misc_values(void **state)
     /* a NULL value with a length */
     CK_ATTRIBUTE t4[] = {ATTR(CKA_CLASS, &c_data), {CKA_LABEL, NULL, 4}};
     assert_int_equal(create(e, t4, N(t4), &o), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_LABEL);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 1, CKA_LABEL);
 }
 
 /* ---- reading ---------------------------------------------------------------------- */
@@ -870,7 +852,7 @@ static void test_set_sensitive_down_refused(void **state)
     tcore_obj *o = aes_obj(e, true, true);
     CK_ATTRIBUTE t[] = {ATTR(CKA_SENSITIVE, &ck_false)};
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_SENSITIVE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_SENSITIVE);
     assert_true(get_bool(o, CKA_SENSITIVE));
     tcore_obj_unref(o);
 }
@@ -881,7 +863,7 @@ static void test_set_extractable_up_refused(void **state)
     tcore_obj *o = aes_obj(e, true, false);
     CK_ATTRIBUTE t[] = {ATTR(CKA_EXTRACTABLE, &ck_true)};
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_EXTRACTABLE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_EXTRACTABLE);
     assert_false(get_bool(o, CKA_EXTRACTABLE));
     tcore_obj_unref(o);
 }
@@ -894,7 +876,7 @@ static void test_set_wrap_with_trusted_down_refused(void **state)
     CK_ATTRIBUTE down[] = {ATTR(CKA_WRAP_WITH_TRUSTED, &ck_false)};
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), up, 1), CKR_OK);
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), down, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_WRAP_WITH_TRUSTED);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_WRAP_WITH_TRUSTED);
     assert_true(get_bool(o, CKA_WRAP_WITH_TRUSTED));
     tcore_obj_unref(o);
 }
@@ -906,7 +888,7 @@ static void test_set_trusted_needs_so(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_TRUSTED, &ck_true)};
     assert_int_equal(tcore_obj_set_attrs(o, NULL, t, 1), CKR_ATTRIBUTE_READ_ONLY);
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_TRUSTED);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_TRUSTED);
     assert_false(get_bool(o, CKA_TRUSTED));
     assert_int_equal(tcore_obj_set_attrs(o, as_so(), t, 1), CKR_OK);
     assert_true(get_bool(o, CKA_TRUSTED));
@@ -922,13 +904,13 @@ static void test_set_read_only_attr(void **state)
     CK_ATTRIBUTE t3[] = {ATTR(CKA_LOCAL, &ck_true)};
     CK_ATTRIBUTE t4[] = {{CKA_VALUE, (void *)aes16, 16}};
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t1, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_KEY_TYPE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_KEY_TYPE);
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t2, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_UNIQUE_ID);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_UNIQUE_ID);
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t3, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_LOCAL);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_LOCAL);
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t4, 1), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_VALUE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_VALUE);
     tcore_obj_unref(o);
 }
 
@@ -938,7 +920,7 @@ static void test_set_type_invalid(void **state)
     tcore_obj *o = aes_obj(e, true, false);
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_MODULUS, "\x01")};
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_TYPE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_TYPE_INVALID, 0, CKA_MODULUS);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_TYPE_INVALID, 0, CKA_MODULUS);
     tcore_obj_unref(o);
 }
 
@@ -949,7 +931,7 @@ static void test_set_value_invalid(void **state)
     CK_ULONG v = 1;
     CK_ATTRIBUTE t[] = {{CKA_SIGN, &v, sizeof(v)}};
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_ATTRIBUTE_VALUE_INVALID);
-    assert_bad_entry(err, CKR_ATTRIBUTE_VALUE_INVALID, 0, CKA_SIGN);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_VALUE_INVALID, 0, CKA_SIGN);
     tcore_obj_unref(o);
 }
 
@@ -959,7 +941,7 @@ static void test_set_all_or_nothing(void **state)
     tcore_obj *o = aes_obj(e, true, false);
     CK_ATTRIBUTE t[] = {ATTR(CKA_ENCRYPT, &ck_false), ATTR(CKA_KEY_TYPE, &k_gen)};
     assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, N(t)), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 1, CKA_KEY_TYPE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 1, CKA_KEY_TYPE);
     assert_true(get_bool(o, CKA_ENCRYPT));
     tcore_obj_unref(o);
 }
@@ -997,15 +979,15 @@ static void test_copy(void **state)
     tcore_obj *c2 = NULL;
     CK_ATTRIBUTE t2[] = {ATTR(CKA_MODIFIABLE, &ck_true)};
     assert_int_equal(tcore_obj_copy(c, as_user(), t2, 1, &c2), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_MODIFIABLE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_MODIFIABLE);
     /* nor SENSITIVE off */
     CK_ATTRIBUTE t3[] = {ATTR(CKA_SENSITIVE, &ck_false)};
     assert_int_equal(tcore_obj_copy(o, as_user(), t3, 1, &c2), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_SENSITIVE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_SENSITIVE);
     /* read-only attributes are read-only in copies too */
     CK_ATTRIBUTE t4[] = {ATTR(CKA_KEY_TYPE, &k_gen)};
     assert_int_equal(tcore_obj_copy(o, as_user(), t4, 1, &c2), CKR_ATTRIBUTE_READ_ONLY);
-    assert_bad_entry(err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_KEY_TYPE);
+    assert_bad_entry(env_err, CKR_ATTRIBUTE_READ_ONLY, 0, CKA_KEY_TYPE);
     tcore_obj_unref(c);
     tcore_obj_unref(o);
 }

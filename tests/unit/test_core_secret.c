@@ -22,10 +22,9 @@ static tcore_obj *store_aes_key(tc_env *e)
                            {CKA_VALUE, (void *)aes_key, sizeof(aes_key)}};
     tcore_obj *o = NULL;
     CK_OBJECT_HANDLE h;
-    tcore_err err;
-    tcore_caller cx = env_caller(CKU_USER, &err);
     assert_int_equal(
-        tcore_obj_new(e->t, &cx, TCORE_ORIGIN_CREATE, 0, 0, tmpl, 6, NULL, 0, NULL, &o), CKR_OK);
+        tcore_obj_new(e->t, as_user(), TCORE_ORIGIN_CREATE, 0, 0, tmpl, 6, NULL, 0, NULL, &o),
+        CKR_OK);
     assert_int_equal(tcore_token_store_objects(e->t, &o, 1, &h), CKR_OK);
     return o;
 }

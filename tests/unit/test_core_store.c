@@ -12,9 +12,6 @@
 #include "core/core_int.h"
 
 static CK_OBJECT_CLASS c_data = CKO_DATA, c_sec = CKO_SECRET_KEY;
-/* the caller of object changes: the normal user */
-static const tcore_caller user_cx = {CKU_USER, NULL, TCORE_ARG_TEMPLATE};
-static const tcore_caller so_cx = {CKU_SO, NULL, TCORE_ARG_TEMPLATE};
 static CK_KEY_TYPE k_aes = CKK_AES;
 static const uint8_t key16[16] = "0123456789abcdef";
 
@@ -247,7 +244,7 @@ static void test_set_attrs_persisted_and_reindexed(void **state)
     tcore_obj *o = NULL;
     assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "new-name"), ATTR(CKA_ENCRYPT, &ck_false)};
-    assert_int_equal(tcore_obj_set_attrs(o, &user_cx, t, N(t)), CKR_OK);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, N(t)), CKR_OK);
     tcore_obj_unref(o);
     tcore_tokens_close(e->ts);
     e->ts = env_open_set(e->dir);
@@ -271,7 +268,7 @@ static void test_set_attrs_sealed_needs_login(void **state)
     tcore_obj *o = NULL;
     assert_int_equal(tcore_token_object(e->t, h, tcore_token_key_available(e->t), &o), CKR_OK);
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "renamed")};
-    assert_int_equal(tcore_obj_set_attrs(o, &user_cx, t, 1), CKR_USER_NOT_LOGGED_IN);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_USER_NOT_LOGGED_IN);
     tcore_obj_unref(o);
 }
 
@@ -331,7 +328,7 @@ static void test_second_set_sees_changes(void **state)
     tcore_obj *o = NULL;
     assert_int_equal(tcore_token_object(t2, h, tcore_token_key_available(t2), &o), CKR_OK);
     CK_ATTRIBUTE t[] = {ATTR_STR(CKA_LABEL, "renamed")};
-    assert_int_equal(tcore_obj_set_attrs(o, &user_cx, t, 1), CKR_OK);
+    assert_int_equal(tcore_obj_set_attrs(o, as_user(), t, 1), CKR_OK);
     tcore_obj_unref(o);
     assert_int_equal(find_label(e->t, "renamed", &h2), 1);
     assert_int_equal(h2, h);
@@ -588,7 +585,7 @@ static void test_unsealed_trusted_refused(void **state)
     CK_ATTRIBUTE t[] = {ATTR(CKA_CLASS, &c_cert), ATTR(CKA_CERTIFICATE_TYPE, &x509),
                         ATTR(CKA_TOKEN, &ck_true), ATTR_STR(CKA_LABEL, "ca"),
                         ATTR_STR(CKA_SUBJECT, "s"), ATTR_STR(CKA_VALUE, "v"), ATTR(CKA_TRUSTED, &ck_true)};
-    assert_int_equal(tcore_obj_new(e->t, &so_cx, TCORE_ORIGIN_CREATE, 0, 0, t, N(t), NULL, 0, NULL, &o), CKR_OK);
+    assert_int_equal(tcore_obj_new(e->t, as_so(), TCORE_ORIGIN_CREATE, 0, 0, t, N(t), NULL, 0, NULL, &o), CKR_OK);
     CK_OBJECT_HANDLE h = store1(e, o);
     char key[64];
     tstore_kv kv;

@@ -258,10 +258,8 @@ static tcore_obj *make_data(tc_env *e, const char *label, bool priv)
         ATTR_STR(CKA_VALUE, "payload"),
     };
     tcore_obj *o = NULL;
-    tcore_err err;
-    tcore_caller cx = env_caller(CKU_USER, &err);
-    assert_int_equal(tcore_obj_new(e->t, &cx, TCORE_ORIGIN_CREATE, 0, 0, tmpl, TC_ARRAY_LEN(tmpl),
-                                   NULL, 0, NULL, &o),
+    assert_int_equal(tcore_obj_new(e->t, as_user(), TCORE_ORIGIN_CREATE, 0, 0, tmpl,
+                                   TC_ARRAY_LEN(tmpl), NULL, 0, NULL, &o),
                      CKR_OK);
     return o;
 }

@@ -109,16 +109,32 @@ static inline void login_user(tc_env *e)
                      CKR_OK);
 }
 
-/* The caller of an object function: its role and where the failing template
- * entry is reported (index -1 and type 0 until a failure names one). */
-static inline tcore_caller env_caller(CK_USER_TYPE who, tcore_err *err)
+/* What the core reported about the last call made through as_user() or
+ * as_so(): the template entry it refused (index -1 and type 0 until a
+ * failure names one). */
+static tcore_err env_err;
+
+/* The caller of an object function, logged in as `who`; each call starts a
+ * fresh report in env_err. */
+static inline const tcore_caller *env_caller(CK_USER_TYPE who)
 {
-    tcore_caller cx = {who, err, TCORE_ARG_TEMPLATE};
-    err->rv = CKR_OK;
-    err->arg = TCORE_ARG_NONE;
-    err->index = -1;
-    err->attr = 0;
-    return cx;
+    static tcore_caller cx;
+    cx = (tcore_caller){who, &env_err, TCORE_ARG_TEMPLATE};
+    env_err.rv = CKR_OK;
+    env_err.arg = TCORE_ARG_NONE;
+    env_err.index = -1;
+    env_err.attr = 0;
+    return &cx;
+}
+
+static inline const tcore_caller *as_user(void)
+{
+    return env_caller(CKU_USER);
+}
+
+static inline const tcore_caller *as_so(void)
+{
+    return env_caller(CKU_SO);
 }
 
 /* The failure the core reported: template entry `index` (-1: a required
