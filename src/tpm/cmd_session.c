@@ -54,27 +54,31 @@ TTPM_HANDLER(StartAuthSession)
     if (nonce.size < 16 || nonce.size > hs)
         return TPM_RC_SIZE | TTPM_RC_P(1);
 
-    uint8_t salt[TTPM_MAX_DIGEST];
+    /* the salt and the key material are wiped at out on every path */
+    uint8_t salt[TTPM_MAX_DIGEST], keyin[2 * TTPM_MAX_DIGEST + TTPM_MAX_DIGEST];
     uint16_t salt_len = 0;
+    ttpm_session *s = NULL;
     if (c->h[0] != TPM_RH_NULL) {
         ttpm_object *k = ttpm_obj_get(t, c->h[0]);
+        rc = TPM_RC_HANDLE | TTPM_RC_H(1);
         if (k == NULL)
-            return TPM_RC_HANDLE | TTPM_RC_H(1);
+            goto out;
+        rc = TPM_RC_VALUE | TTPM_RC_P(2);
         if (salt_enc.size == 0)
-            return TPM_RC_VALUE | TTPM_RC_P(2);
+            goto out;
         if ((rc = decrypt_salt(k, &salt_enc, salt, &salt_len)) != 0)
-            return rc;
+            goto out;
     } else if (salt_enc.size != 0) {
-        return TPM_RC_VALUE | TTPM_RC_P(2);
+        rc = TPM_RC_VALUE | TTPM_RC_P(2);
+        goto out;
     }
     /* a PIN index cannot be a bind entity: its uses must be counted */
+    rc = TPM_RC_HANDLE | TTPM_RC_H(2);
     if (ttpm_nv_pin_index(t, c->h[1]))
-        return TPM_RC_HANDLE | TTPM_RC_H(2);
+        goto out;
 
-    if ((rc = ttpm_sess_room(t, true)) != 0) {
-        tc_wipe(salt, sizeof(salt));
-        return rc;
-    }
+    if ((rc = ttpm_sess_room(t, true)) != 0)
+        goto out;
     int idx = -1;
     for (int i = 0; i < TTPM_MAX_SESSIONS; i++)
         if (!t->sess[i].used) {
@@ -92,13 +96,12 @@ TTPM_HANDLER(StartAuthSession)
                 *lru = i;
         }
         idx = lru_loaded >= 0 ? lru_loaded : lru_saved;
-        if (idx < 0) {
-            tc_wipe(salt, sizeof(salt));
-            return TPM_RC_SESSION_HANDLES;
-        }
+        rc = TPM_RC_SESSION_HANDLES;
+        if (idx < 0)
+            goto out;
         ttpm_sess_flush(&t->sess[idx]);
     }
-    ttpm_session *s = &t->sess[idx];
+    s = &t->sess[idx];
     memset(s, 0, sizeof(*s));
     s->type = type;
     s->is_trial = type == TPM_SE_TRIAL;
@@ -111,13 +114,11 @@ TTPM_HANDLER(StartAuthSession)
     memcpy(s->nonce_caller, nonce.b, nonce.size);
     s->nonce_caller_len = nonce.size;
     s->nonce_tpm_len = (uint16_t)hs;
-    if (tcrypto_tpm_random(s->nonce_tpm, hs) != TCRYPTO_OK) {
-        tc_wipe(salt, sizeof(salt));
-        return TPM_RC_FAILURE;
-    }
+    rc = TPM_RC_FAILURE;
+    if (tcrypto_tpm_random(s->nonce_tpm, hs) != TCRYPTO_OK)
+        goto out;
     /* sessionKey = KDFa(authHash, bindAuth || salt, "ATH", nonceTPM,
      * nonceCaller, digest bits) when bound or salted (Part 1 §19.6.8). */
-    uint8_t keyin[2 * TTPM_MAX_DIGEST + TTPM_MAX_DIGEST];
     size_t kl = 0;
     if (c->h[1] != TPM_RH_NULL) {
         const uint8_t *a = NULL;
@@ -130,34 +131,33 @@ TTPM_HANDLER(StartAuthSession)
             memcpy(keyin, a, al);
         kl = al;
         s->bound = true;
-        if ((rc = ttpm_entity_name(t, c->h[1], s->bind_name, &s->bind_name_len)) != 0) {
-            ttpm_sess_flush(s);
-            tc_wipe(salt, sizeof(salt));
-            return rc;
-        }
+        if ((rc = ttpm_entity_name(t, c->h[1], s->bind_name, &s->bind_name_len)) != 0)
+            goto out;
     }
     if (salt_len > 0)
         memcpy(keyin + kl, salt, salt_len);
     kl += salt_len;
     if (c->h[1] != TPM_RH_NULL || c->h[0] != TPM_RH_NULL) {
+        rc = TPM_RC_FAILURE;
         if (tcrypto_tpm_kdfa(hash, keyin, kl, "ATH", s->nonce_tpm, s->nonce_tpm_len, nonce.b,
-                             nonce.size, (uint32_t)hs * 8, s->session_key) != TCRYPTO_OK) {
-            ttpm_sess_flush(s);
-            tc_wipe(keyin, sizeof(keyin));
-            tc_wipe(salt, sizeof(salt));
-            return TPM_RC_FAILURE;
-        }
+                             nonce.size, (uint32_t)hs * 8, s->session_key) != TCRYPTO_OK)
+            goto out;
         s->key_len = (uint16_t)hs;
     }
-    tc_wipe(keyin, sizeof(keyin));
-    tc_wipe(salt, sizeof(salt));
     s->used = true;
     s->loaded = true;
     s->age = ++t->obj_age;
     c->has_out_handle = true;
     c->out_handle = s->handle;
     ttpm_put_2b(c->out, s->nonce_tpm, s->nonce_tpm_len);
-    return TPM_RC_SUCCESS;
+    s = NULL;
+    rc = TPM_RC_SUCCESS;
+out:
+    if (s != NULL)
+        ttpm_sess_flush(s); /* a slot half filled in */
+    tc_wipe(keyin, sizeof(keyin));
+    tc_wipe(salt, sizeof(salt));
+    return rc;
 }
 
 static ttpm_rc policy_session(ttpm_cmd *c, unsigned hidx, ttpm_session **out)
