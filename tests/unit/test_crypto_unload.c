@@ -67,6 +67,27 @@ static void load_init_finalize_unload(void)
     assert_int_equal(dlclose(h), 0);
 }
 
+static char home[] = "/tmp/tessera-unload-XXXXXX";
+
+/* The module's default store goes into a directory of its own, removed
+ * whatever the test's outcome. */
+static int setup(void **state)
+{
+    (void)state;
+    if (mkdtemp(home) == NULL || setenv("TESSERA_HOME", home, 1) != 0)
+        return -1;
+    unsetenv("TESSERA_CONF");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 /* Each round used to lose 995 bytes (the crypto layer's renamed table of
  * key managers, freed nowhere). Memory the unloaded module still owned is
  * unreachable once it is gone, so the leak checker sees it; glibc's and
@@ -76,10 +97,6 @@ static void test_unload_frees_everything(void **state)
     (void)state;
     if (!HAVE_LEAK_CHECK)
         skip(); /* needs the AddressSanitizer build (LeakSanitizer) */
-    char home[] = "/tmp/tessera-unload-XXXXXX";
-    assert_non_null(mkdtemp(home));
-    assert_int_equal(setenv("TESSERA_HOME", home, 1), 0);
-    unsetenv("TESSERA_CONF");
     for (int i = 0; i < ROUNDS; i++)
         load_init_finalize_unload();
     release_openssl_thread_state();
@@ -88,15 +105,12 @@ static void test_unload_frees_everything(void **state)
      * names the allocation sites). */
     assert_int_equal(__lsan_do_recoverable_leak_check(), 0);
 #endif
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
-    assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unload_frees_everything),
+        cmocka_unit_test_setup_teardown(test_unload_frees_everything, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
