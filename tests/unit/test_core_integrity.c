@@ -5,8 +5,7 @@
  * advances with every commit; a running process refuses an older generation
  * than one it has seen even without an anchor. The PIN protector refuses a
  * KDF cost beyond what the configuration allows, for an attacker who could
- * also re-MAC the metadata. The commit seam's builder reports allocation
- * failures at commit.
+ * also re-MAC the metadata.
  */
 #include "test_core_util.h"
 

@@ -368,10 +368,6 @@ static void test_logout_hides_private_objects(void **state)
     assert_int_equal(count_label(e->t, false, "pub"), 1);
 }
 
-/* The protector blob lives in the metadata record. The protector itself
- * tells a damaged blob (device error) from a flipped wrapped-key byte (fails
- * like a wrong PIN); through the token, any edit of the record fails its MAC
- * before the protector sees it. */
 /* The PIN protector holds more verifiers than the two default users (the
  * named users of a partition): each opens the same key with its own PIN,
  * none with another's, and replacing one keeps the others. */
@@ -418,6 +414,10 @@ static void test_protector_many_verifiers(void **state)
     }
 }
 
+/* The protector blob lives in the metadata record. The protector itself
+ * tells a damaged blob (device error) from a flipped wrapped-key byte (fails
+ * like a wrong PIN); through the token, any edit of the record fails its MAC
+ * before the protector sees it. */
 static void test_meta_tamper(void **state)
 {
     tc_env *e = *state;
@@ -571,7 +571,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persistence_across_reopen, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_logout_hides_private_objects, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_meta_tamper, env_setup, env_teardown),
-        cmocka_unit_test_setup_teardown(test_protector_many_verifiers, env_setup, env_teardown),
+        cmocka_unit_test(test_protector_many_verifiers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
