@@ -787,10 +787,43 @@ static void derw_pkcs8(derw *w, const uint8_t *algid, size_t algid_len, derw_bod
     body(w, arg);
 }
 
-/* Build the PrivateKeyInfo in a secure-heap buffer and decode it. */
-static tcrypto_rc private_from_der(const uint8_t *algid, size_t algid_len, derw_body_fn body,
-                                   const void *arg, EVP_PKEY **pk)
+/* RFC 8017 A.1: rsaEncryption with NULL parameters. */
+static const uint8_t algid_rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                    0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+/* RFC 5480 §2.1.1: id-ecPublicKey. */
+static const uint8_t oid_id_ec[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+#define ALGID_MAX (2 + sizeof(oid_id_ec) + 12)
+
+/* The PKCS#8 AlgorithmIdentifier of a private key into out: rsaEncryption,
+ * id-ecPublicKey with the named curve (RFC 5480 §2.1.1), or the Ed/X
+ * algorithm's OID alone (RFC 8410 §3). Its length; 0 for an unknown type
+ * or curve. */
+static size_t algid_of(tcrypto_key_type type, tcrypto_curve curve, uint8_t out[ALGID_MAX])
 {
+    if (type == TCRYPTO_KEY_RSA) {
+        memcpy(out, algid_rsa, sizeof(algid_rsa));
+        return sizeof(algid_rsa);
+    }
+    bool ec = type == TCRYPTO_KEY_EC;
+    size_t oid_len = 0, pre = ec ? sizeof(oid_id_ec) : 0;
+    const uint8_t *oid = tcrypto_ec_params_der(type, ec ? curve : TCRYPTO_CURVE_NONE, &oid_len);
+    if (oid == NULL || oid_len > ALGID_MAX - 2 - pre)
+        return 0;
+    out[0] = 0x30;
+    out[1] = (uint8_t)(pre + oid_len);
+    memcpy(out + 2, oid_id_ec, pre);
+    memcpy(out + 2 + pre, oid, oid_len);
+    return 2 + pre + oid_len;
+}
+
+/* Build the PrivateKeyInfo in a secure-heap buffer and decode it. */
+static tcrypto_rc private_from_der(tcrypto_key_type type, tcrypto_curve curve,
+                                   derw_body_fn body, const void *arg, EVP_PKEY **pk)
+{
+    uint8_t algid[ALGID_MAX];
+    size_t algid_len = algid_of(type, curve, algid);
+    if (algid_len == 0)
+        return TCRYPTO_ERR_INTERNAL;
     derw w = {NULL, 0};
     derw_pkcs8(&w, algid, algid_len, body, arg);
     size_t len = w.len;
@@ -803,10 +836,6 @@ static tcrypto_rc private_from_der(const uint8_t *algid, size_t algid_len, derw_
     tcrypto_secure_free(w.p, len);
     return *pk != NULL ? TCRYPTO_OK : tcx_load_failure(TCRYPTO_ERR_KEY);
 }
-
-/* RFC 8017 A.1: rsaEncryption with NULL parameters. */
-static const uint8_t algid_rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
-                                    0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
 
 static bool int_ok(const uint8_t *p, size_t len)
 {
@@ -897,7 +926,7 @@ tcrypto_rc tcrypto_rsa_from_parts(const tcrypto_rsa_parts *parts, tcrypto_pkey *
         }
     }
     if (priv)
-        rc = private_from_der(algid_rsa, sizeof(algid_rsa), rsa_body_cb, bns, &pk);
+        rc = private_from_der(TCRYPTO_KEY_RSA, TCRYPTO_CURVE_NONE, rsa_body_cb, bns, &pk);
     else
         rc = from_params(tcx_keytype_name(TCRYPTO_KEY_RSA), EVP_PKEY_PUBLIC_KEY, bld, &pk);
     if (rc != TCRYPTO_OK)
@@ -996,21 +1025,8 @@ tcrypto_rc tcrypto_ec_from_parts(tcrypto_curve curve, const uint8_t *point, size
         point = derived;
     }
     if (d != NULL) {
-        /* RFC 5480 §2.1.1: id-ecPublicKey with the named curve. */
-        uint8_t algid[2 + 9 + 12];
-        size_t oid_len = 0;
-        const uint8_t *oid = tcrypto_ec_params_der(TCRYPTO_KEY_EC, curve, &oid_len);
-        static const uint8_t id_ec[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
-        if (oid == NULL || oid_len > sizeof(algid) - 2 - sizeof(id_ec)) {
-            rc = TCRYPTO_ERR_INTERNAL;
-            goto done;
-        }
-        algid[0] = 0x30;
-        algid[1] = (uint8_t)(sizeof(id_ec) + oid_len);
-        memcpy(algid + 2, id_ec, sizeof(id_ec));
-        memcpy(algid + 2 + sizeof(id_ec), oid, oid_len);
         ec_priv_in in = {d, fl, point, ptlen};
-        rc = private_from_der(algid, 2 + sizeof(id_ec) + oid_len, ec_body_cb, &in, &pk);
+        rc = private_from_der(TCRYPTO_KEY_EC, curve, ec_body_cb, &in, &pk);
     } else {
         bld = OSSL_PARAM_BLD_new();
         if (bld == NULL ||
@@ -1054,16 +1070,8 @@ tcrypto_rc tcrypto_raw_from_parts(tcrypto_key_type type, const uint8_t *pub, siz
     if (priv != NULL) {
         /* EVP_PKEY_new_raw_private_key_ex() copies the key to the ordinary
          * heap (OSSL_PARAM_get_octet_string); the decoder does not. */
-        uint8_t algid[2 + 5];
-        size_t oid_len = 0;
-        const uint8_t *oid = tcrypto_ec_params_der(type, TCRYPTO_CURVE_NONE, &oid_len);
-        if (oid == NULL || oid_len != sizeof(algid) - 2)
-            return TCRYPTO_ERR_INTERNAL;
-        algid[0] = 0x30;
-        algid[1] = (uint8_t)oid_len;
-        memcpy(algid + 2, oid, oid_len);
         raw_priv_in in = {priv, priv_len};
-        rc = private_from_der(algid, sizeof(algid), raw_body_cb, &in, &pk);
+        rc = private_from_der(type, TCRYPTO_CURVE_NONE, raw_body_cb, &in, &pk);
         if (rc != TCRYPTO_OK)
             return rc;
         if (pub != NULL) {
@@ -1265,7 +1273,7 @@ tcrypto_rc tcrypto_pkey_to_pkcs8(const tcrypto_pkey *k, uint8_t *out, size_t *ou
     tcrypto_rc rc = tcx_ready();
     BIGNUM *bns[8] = {NULL};
     uint8_t point[1 + 2 * 66], raw[64];
-    uint8_t algid[2 + 9 + 12];
+    uint8_t algid[ALGID_MAX];
     size_t algid_len = 0;
     ec_priv_in ec;
     raw_priv_in rw;
@@ -1277,6 +1285,9 @@ tcrypto_rc tcrypto_pkey_to_pkcs8(const tcrypto_pkey *k, uint8_t *out, size_t *ou
         return TCRYPTO_ERR_ARG;
     if (!k->priv)
         return TCRYPTO_ERR_KEY;
+    algid_len = algid_of(k->type, k->curve, algid);
+    if (algid_len == 0)
+        return TCRYPTO_ERR_INTERNAL;
     switch (k->type) {
     case TCRYPTO_KEY_RSA: {
         static const char *const names[8] = {
@@ -1291,44 +1302,29 @@ tcrypto_rc tcrypto_pkey_to_pkcs8(const tcrypto_pkey *k, uint8_t *out, size_t *ou
                 goto done;
             }
         }
-        memcpy(algid, algid_rsa, sizeof(algid_rsa));
-        algid_len = sizeof(algid_rsa);
         body = rsa_body_cb;
         arg = bns;
         break;
     }
     case TCRYPTO_KEY_EC: {
-        static const uint8_t id_ec[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
-        size_t oid_len = 0, plen = sizeof(point);
-        const uint8_t *oid = tcrypto_ec_params_der(TCRYPTO_KEY_EC, k->curve, &oid_len);
+        size_t plen = sizeof(point);
         bns[0] = tcx_secure_bn_param(k->pk, OSSL_PKEY_PARAM_PRIV_KEY);
-        if (oid == NULL || oid_len > sizeof(algid) - 2 - sizeof(id_ec) || bns[0] == NULL ||
-            BN_num_bytes(bns[0]) > (int)k->bytes || ec_point_out(k, point, &plen) != TCRYPTO_OK) {
+        if (bns[0] == NULL || BN_num_bytes(bns[0]) > (int)k->bytes ||
+            ec_point_out(k, point, &plen) != TCRYPTO_OK) {
             rc = TCRYPTO_ERR_INTERNAL;
             goto done;
         }
-        algid[0] = 0x30;
-        algid[1] = (uint8_t)(sizeof(id_ec) + oid_len);
-        memcpy(algid + 2, id_ec, sizeof(id_ec));
-        memcpy(algid + 2 + sizeof(id_ec), oid, oid_len);
-        algid_len = 2 + sizeof(id_ec) + oid_len;
         ec = (ec_priv_in){bns[0], k->bytes, point, plen};
         body = ec_body_cb;
         arg = &ec;
         break;
     }
     default: {
-        size_t oid_len = 0, rlen = sizeof(raw);
-        const uint8_t *oid = tcrypto_ec_params_der(k->type, TCRYPTO_CURVE_NONE, &oid_len);
-        if (oid == NULL || oid_len > sizeof(algid) - 2 ||
-            EVP_PKEY_get_raw_private_key(k->pk, raw, &rlen) != 1 || rlen != k->bytes) {
+        size_t rlen = sizeof(raw);
+        if (EVP_PKEY_get_raw_private_key(k->pk, raw, &rlen) != 1 || rlen != k->bytes) {
             rc = TCRYPTO_ERR_INTERNAL;
             goto done;
         }
-        algid[0] = 0x30;
-        algid[1] = (uint8_t)oid_len;
-        memcpy(algid + 2, oid, oid_len);
-        algid_len = 2 + oid_len;
         rw = (raw_priv_in){raw, rlen};
         body = raw_body_cb;
         arg = &rw;
