@@ -171,6 +171,27 @@ t_bad_signature_copy() {
     openssl x509 -inform DER -in "$2.der" -out "$2" || t_fail "changed copy of $1 does not parse"
 }
 
+# t_self_signed_cert NAME CERT PUBDER: CERT (PEM, NAME.crt) verifies as its
+# own trust anchor, a copy with a changed signature does not, and it holds
+# the public key in PUBDER (DER). -check_ss_sig: without it OpenSSL does not
+# check a trust anchor's own signature, and the first check would pass
+# whatever the token signed.
+t_self_signed_cert() {
+    local name=$1 crt=$2 pub=$3 bad=${2%.crt}.bad.crt
+    t_check "certificate of $name verifies (self-signed)" \
+        openssl verify -check_ss_sig -CAfile "$crt" "$crt"
+    t_bad_signature_copy "$crt" "$bad"
+    t_must_fail "certificate of $name with a changed signature does not verify" \
+        "error 7 at 0 depth lookup: certificate signature failure" \
+        openssl verify -check_ss_sig -CAfile "$bad" "$bad"
+    openssl x509 -in "$crt" -noout -pubkey >"${crt%.crt}.crtpub.pem" ||
+        t_fail "certificate of $name does not parse"
+    openssl pkey -pubin -in "${crt%.crt}.crtpub.pem" -outform DER -out "${crt%.crt}.crtpub.der" ||
+        t_fail "public key in the certificate of $name does not parse"
+    cmp -s "${crt%.crt}.crtpub.der" "$pub" || t_fail "certificate of $name does not hold the token's public key"
+    t_log "ok: certificate of $name holds the token's public key"
+}
+
 # t_grep DESCRIPTION PATTERN FILE: FILE must contain the extended regex.
 t_grep() {
     grep -Eq -- "$2" "$3" || { cat "$3" >&2; t_fail "$1 (no /$2/ in $(basename "$3"))"; }
