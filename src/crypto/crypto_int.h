@@ -107,6 +107,22 @@ tcrypto_curve tcx_tpm_curve(uint16_t tpm_curve);
 const char *tcx_raw_alg_name(tcrypto_key_type type);
 size_t tcx_raw_key_len(tcrypto_key_type type);
 
+/* A DER writer (der.c) that only counts when p is NULL, so a structure is
+ * written twice: once to learn its length, once for real into a buffer of
+ * that size. Nothing is allocated, so the output can be secure memory. */
+typedef struct {
+    uint8_t *p;
+    size_t len;
+} tcx_derw;
+void tcx_derw_raw(tcx_derw *w, const void *b, size_t n);
+/* Tag and definite length (X.690 §8.1.3) of n content bytes (< 16 MiB). */
+void tcx_derw_hdr(tcx_derw *w, uint8_t tag, size_t n);
+/* Non-negative INTEGER, minimal (X.690 §8.3), from a BIGNUM straight into
+ * the output (no intermediate copy of a secret). */
+void tcx_derw_bn(tcx_derw *w, const BIGNUM *bn);
+/* The same from big-endian bytes (len >= 1; leading zeros are dropped). */
+void tcx_derw_uint(tcx_derw *w, const uint8_t *v, size_t len);
+
 /* Known-answer self-tests (selftest.c); true when every test passed. */
 bool tcx_selftest_run(void);
 

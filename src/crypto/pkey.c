@@ -647,70 +647,20 @@ done:
 static EVP_PKEY *decode_key(const uint8_t *der, size_t len, const char *structure,
                             int selection);
 
-/* A DER writer that only counts when p is NULL, so every structure is
- * written twice: once to learn its length, once for real. */
-typedef struct {
-    uint8_t *p;
-    size_t len;
-} derw;
-
-static void derw_raw(derw *w, const void *b, size_t n)
-{
-    if (w->p != NULL)
-        memcpy(w->p + w->len, b, n);
-    w->len += n;
-}
-
-/* X.690 §8.1.3: definite length, short or long form (contents < 16 MiB). */
-static void derw_hdr(derw *w, uint8_t tag, size_t n)
-{
-    uint8_t h[5];
-    size_t k = 0;
-    h[k++] = tag;
-    if (n < 0x80) {
-        h[k++] = (uint8_t)n;
-    } else if (n <= 0xff) {
-        h[k++] = 0x81;
-        h[k++] = (uint8_t)n;
-    } else if (n <= 0xffff) {
-        h[k++] = 0x82;
-        h[k++] = (uint8_t)(n >> 8);
-        h[k++] = (uint8_t)n;
-    } else {
-        h[k++] = 0x83;
-        h[k++] = (uint8_t)(n >> 16);
-        h[k++] = (uint8_t)(n >> 8);
-        h[k++] = (uint8_t)n;
-    }
-    derw_raw(w, h, k);
-}
-
-/* Non-negative INTEGER (X.690 §8.3): minimal, a 0x00 in front when the top
- * bit is set; written straight from the BIGNUM into the (secure) output. */
-static void derw_int(derw *w, const BIGNUM *bn)
-{
-    int nb = BN_num_bytes(bn);
-    size_t n = nb == 0 ? 1 : (size_t)nb + (BN_is_bit_set(bn, nb * 8 - 1) ? 1 : 0);
-    derw_hdr(w, 0x02, n);
-    if (w->p != NULL)
-        BN_bn2binpad(bn, w->p + w->len, (int)n);
-    w->len += n;
-}
-
 /* RFC 8017 A.1.2 RSAPrivateKey, two-prime: v = n, e, d, p, q, dp, dq, qinv. */
-static void derw_rsa_fields(derw *w, BIGNUM *const v[8])
+static void derw_rsa_fields(tcx_derw *w, BIGNUM *const v[8])
 {
     static const uint8_t version0[] = {0x02, 0x01, 0x00};
-    derw_raw(w, version0, sizeof(version0));
+    tcx_derw_raw(w, version0, sizeof(version0));
     for (int i = 0; i < 8; i++)
-        derw_int(w, v[i]);
+        tcx_derw_bn(w, v[i]);
 }
 
-static void derw_rsa_body(derw *w, BIGNUM *const v[8])
+static void derw_rsa_body(tcx_derw *w, BIGNUM *const v[8])
 {
-    derw c = {NULL, 0};
+    tcx_derw c = {NULL, 0};
     derw_rsa_fields(&c, v);
-    derw_hdr(w, 0x30, c.len);
+    tcx_derw_hdr(w, 0x30, c.len);
     derw_rsa_fields(w, v);
 }
 
@@ -723,33 +673,33 @@ typedef struct {
 
 /* RFC 5915 §3 ECPrivateKey without the [0] parameters (they are in the
  * PKCS#8 AlgorithmIdentifier, RFC 5915 §3 allows that). */
-static void derw_ec_fields(derw *w, const ec_priv_in *in);
+static void derw_ec_fields(tcx_derw *w, const ec_priv_in *in);
 
-static void derw_ec_body(derw *w, const ec_priv_in *in)
+static void derw_ec_body(tcx_derw *w, const ec_priv_in *in)
 {
-    derw c = {NULL, 0};
+    tcx_derw c = {NULL, 0};
     derw_ec_fields(&c, in);
-    derw_hdr(w, 0x30, c.len);
+    tcx_derw_hdr(w, 0x30, c.len);
     derw_ec_fields(w, in);
 }
 
-static void derw_ec_fields(derw *w, const ec_priv_in *in)
+static void derw_ec_fields(tcx_derw *w, const ec_priv_in *in)
 {
     static const uint8_t version1[] = {0x02, 0x01, 0x01};
-    derw_raw(w, version1, sizeof(version1));
-    derw_hdr(w, 0x04, in->field_len);
+    tcx_derw_raw(w, version1, sizeof(version1));
+    tcx_derw_hdr(w, 0x04, in->field_len);
     if (w->p != NULL)
         BN_bn2binpad(in->d, w->p + w->len, (int)in->field_len);
     w->len += in->field_len;
     /* [1] EXPLICIT BIT STRING (no unused bits) */
     size_t bits = 1 + in->point_len;
-    derw c = {NULL, 0};
-    derw_hdr(&c, 0x03, bits);
-    derw_hdr(w, 0xa1, c.len + bits);
+    tcx_derw c = {NULL, 0};
+    tcx_derw_hdr(&c, 0x03, bits);
+    tcx_derw_hdr(w, 0xa1, c.len + bits);
     static const uint8_t no_unused_bits = 0;
-    derw_hdr(w, 0x03, bits);
-    derw_raw(w, &no_unused_bits, 1);
-    derw_raw(w, in->point, in->point_len);
+    tcx_derw_hdr(w, 0x03, bits);
+    tcx_derw_raw(w, &no_unused_bits, 1);
+    tcx_derw_raw(w, in->point, in->point_len);
 }
 
 typedef struct {
@@ -758,32 +708,32 @@ typedef struct {
 } raw_priv_in;
 
 /* RFC 8410 §7 CurvePrivateKey: an OCTET STRING of the raw key. */
-static void derw_raw_body(derw *w, const raw_priv_in *in)
+static void derw_raw_body(tcx_derw *w, const raw_priv_in *in)
 {
-    derw_hdr(w, 0x04, in->len);
-    derw_raw(w, in->priv, in->len);
+    tcx_derw_hdr(w, 0x04, in->len);
+    tcx_derw_raw(w, in->priv, in->len);
 }
 
-typedef void (*derw_body_fn)(derw *w, const void *arg);
+typedef void (*derw_body_fn)(tcx_derw *w, const void *arg);
 
-static void rsa_body_cb(derw *w, const void *arg) { derw_rsa_body(w, arg); }
-static void ec_body_cb(derw *w, const void *arg) { derw_ec_body(w, arg); }
-static void raw_body_cb(derw *w, const void *arg) { derw_raw_body(w, arg); }
+static void rsa_body_cb(tcx_derw *w, const void *arg) { derw_rsa_body(w, arg); }
+static void ec_body_cb(tcx_derw *w, const void *arg) { derw_ec_body(w, arg); }
+static void raw_body_cb(tcx_derw *w, const void *arg) { derw_raw_body(w, arg); }
 
 /* RFC 5208 §5 PrivateKeyInfo around a key body (the whole encoded private
  * key). algid: the DER AlgorithmIdentifier SEQUENCE, whole. */
-static void derw_pkcs8(derw *w, const uint8_t *algid, size_t algid_len, derw_body_fn body,
+static void derw_pkcs8(tcx_derw *w, const uint8_t *algid, size_t algid_len, derw_body_fn body,
                        const void *arg)
 {
     static const uint8_t version0[] = {0x02, 0x01, 0x00};
-    derw k = {NULL, 0}, os = {NULL, 0};
+    tcx_derw k = {NULL, 0}, os = {NULL, 0};
     body(&k, arg);
-    derw_hdr(&os, 0x04, k.len);
+    tcx_derw_hdr(&os, 0x04, k.len);
     size_t content = sizeof(version0) + algid_len + os.len + k.len;
-    derw_hdr(w, 0x30, content);
-    derw_raw(w, version0, sizeof(version0));
-    derw_raw(w, algid, algid_len);
-    derw_hdr(w, 0x04, k.len);
+    tcx_derw_hdr(w, 0x30, content);
+    tcx_derw_raw(w, version0, sizeof(version0));
+    tcx_derw_raw(w, algid, algid_len);
+    tcx_derw_hdr(w, 0x04, k.len);
     body(w, arg);
 }
 
@@ -824,7 +774,7 @@ static tcrypto_rc private_from_der(tcrypto_key_type type, tcrypto_curve curve,
     size_t algid_len = algid_of(type, curve, algid);
     if (algid_len == 0)
         return TCRYPTO_ERR_INTERNAL;
-    derw w = {NULL, 0};
+    tcx_derw w = {NULL, 0};
     derw_pkcs8(&w, algid, algid_len, body, arg);
     size_t len = w.len;
     w.p = tcrypto_secure_alloc(len);
@@ -1331,12 +1281,12 @@ tcrypto_rc tcrypto_pkey_to_pkcs8(const tcrypto_pkey *k, uint8_t *out, size_t *ou
         break;
     }
     }
-    derw w = {NULL, 0};
+    tcx_derw w = {NULL, 0};
     derw_pkcs8(&w, algid, algid_len, body, arg);
     if (tcx_out_precheck(out, outlen, w.len, &rc))
         goto done;
     size_t need = w.len;
-    w = (derw){out, 0};
+    w = (tcx_derw){out, 0};
     derw_pkcs8(&w, algid, algid_len, body, arg);
     if (w.len != need) {
         OPENSSL_cleanse(out, *outlen);

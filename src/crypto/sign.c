@@ -103,22 +103,6 @@ tcrypto_rc tcrypto_ecdsa_sig_from_der(const uint8_t *der, size_t derlen, size_t 
     return TCRYPTO_OK;
 }
 
-static size_t der_put_uint(uint8_t *out, const uint8_t *v, size_t len)
-{
-    while (len > 1 && v[0] == 0) {
-        v++;
-        len--;
-    }
-    size_t pad = (v[0] & 0x80) ? 1 : 0;
-    if (out != NULL) {
-        out[0] = 0x02;
-        out[1] = (uint8_t)(len + pad);
-        out[2] = 0;
-        memcpy(out + 2 + pad, v, len);
-    }
-    return 2 + pad + len;
-}
-
 tcrypto_rc tcrypto_ecdsa_sig_to_der(const uint8_t *rs, size_t rslen, uint8_t *der,
                                     size_t *derlen)
 {
@@ -127,21 +111,17 @@ tcrypto_rc tcrypto_ecdsa_sig_to_der(const uint8_t *rs, size_t rslen, uint8_t *de
         rslen > 2 * ECDSA_MAX_FIELD)
         return TCRYPTO_ERR_ARG;
     size_t fl = rslen / 2;
-    size_t body = der_put_uint(NULL, rs, fl) + der_put_uint(NULL, rs + fl, fl);
-    size_t hdr = body < 0x80 ? 2 : 3;
-    if (tcx_out_precheck(der, derlen, hdr + body, &rc))
+    tcx_derw body = {NULL, 0}, w = {NULL, 0};
+    tcx_derw_uint(&body, rs, fl);
+    tcx_derw_uint(&body, rs + fl, fl);
+    tcx_derw_hdr(&w, 0x30, body.len);
+    if (tcx_out_precheck(der, derlen, w.len + body.len, &rc))
         return rc;
-    der[0] = 0x30;
-    if (body < 0x80) {
-        der[1] = (uint8_t)body;
-    } else {
-        der[1] = 0x81;
-        der[2] = (uint8_t)body;
-    }
-    size_t off = hdr;
-    off += der_put_uint(der + off, rs, fl);
-    off += der_put_uint(der + off, rs + fl, fl);
-    *derlen = off;
+    w = (tcx_derw){der, 0};
+    tcx_derw_hdr(&w, 0x30, body.len);
+    tcx_derw_uint(&w, rs, fl);
+    tcx_derw_uint(&w, rs + fl, fl);
+    *derlen = w.len;
     return TCRYPTO_OK;
 }
 
