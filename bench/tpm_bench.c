@@ -250,8 +250,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (port < 1 || port > 65535 || iters == 0 || primaries == 0) {
-        fprintf(stderr, "tpm_bench: --port is required\n");
+    if (port < 1 || port > 65535) {
+        fprintf(stderr, "tpm_bench: --port (1 to 65535) is required\n");
+        return 2;
+    }
+    if (iters == 0 || primaries == 0) {
+        fprintf(stderr, "tpm_bench: --iterations and --primaries take a count of at least 1\n");
         return 2;
     }
     struct sockaddr_in sa;
