@@ -27,8 +27,8 @@ ptool "${P[@]}" --test >"$T_TMP/test.txt" 2>&1 || rc=$?
 cat "$T_TMP/test.txt" >&2
 [ $rc -eq 0 ] || t_fail "pkcs11-tool --test --login exited $rc"
 t_grep "test reports no errors" "No errors" "$T_TMP/test.txt"
-if grep -Eiq "ERR:|error|failed" "$T_TMP/test.txt" && ! grep -q "No errors" "$T_TMP/test.txt"; then
-    t_fail "pkcs11-tool --test reported errors"
+if grep -Eq "ERR:|failed" "$T_TMP/test.txt"; then
+    t_fail "pkcs11-tool --test reported a failure beside its summary"
 fi
 # --test verifies and decrypts with every mechanism that can, but signs only
 # with mechanisms flagged CKF_HW. The embedded module runs in the caller's
