@@ -82,13 +82,15 @@ CK_RV tcore_key_id(const uint8_t *token_key, uint8_t out[TCORE_KEY_ID_LEN])
     static const char label[] = "tessera token key id v2";
     uint8_t mac[MAC_LEN];
     size_t outlen = sizeof(mac);
+    CK_RV rv = CKR_FUNCTION_FAILED;
     if (tcrypto_hmac_oneshot(TCRYPTO_MD_SHA256, token_key, TCORE_TOKEN_KEY_LEN, label,
-                             sizeof(label) - 1, mac, &outlen) != TCRYPTO_OK) {
-        return CKR_FUNCTION_FAILED;
+                             sizeof(label) - 1, mac, &outlen) == TCRYPTO_OK) {
+        memcpy(out, mac, TCORE_KEY_ID_LEN);
+        rv = CKR_OK;
     }
-    memcpy(out, mac, TCORE_KEY_ID_LEN);
+    /* the half not published as the key id is still derived from the key */
     tc_wipe(mac, sizeof(mac));
-    return CKR_OK;
+    return rv;
 }
 
 CK_RV tcore_integrity_init(tcore_tokens *ts)

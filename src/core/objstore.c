@@ -136,6 +136,7 @@ CK_RV tcore_index_keys(tcore_obj *o, const uint8_t *key, char ***out, size_t *no
         }
         rv = index_mac_key(key, mk);
         if (rv != CKR_OK) {
+            tc_wipe(mk, sizeof(mk));
             free(keys);
             return rv;
         }
