@@ -373,19 +373,23 @@ ttpm_rc ttpm_sess_authorize(ttpm_cmd *c, unsigned i, const ttpm_cmd_info *ci)
         return authorize(c, i, ci);
     /* A PIN index's authValue is available only while pinCount <
      * pinLimit, and each use is counted: a PIN Pass index counts
-     * successes, a PIN Fail index failures (a success clears it). */
+     * successes, a PIN Fail index failures (a success clears it). The
+     * authValue is used by a password, an HMAC session, and a policy
+     * session that asserted PolicyAuthValue or PolicyPassword; all of
+     * them are checked and counted alike (Part 1, PIN Pass and PIN Fail
+     * Indices; the reference checks them in IsAuthValueAvailable). */
     uint32_t h = c->h[i];
     ttpm_session *s = c->auth[i].s;
-    bool with_value = s == NULL || s->type == TPM_SE_HMAC;
-    ttpm_rc rc;
-    if (with_value && (rc = ttpm_nv_pin_available(c->t, h)) != 0)
+    bool with_value = s == NULL || s->type == TPM_SE_HMAC || s->need_auth_value || s->need_password;
+    if (!with_value)
+        return authorize(c, i, ci);
+    ttpm_rc rc = ttpm_nv_pin_available(c->t, h);
+    if (rc != 0)
         return rc;
     rc = authorize(c, i, ci);
-    if (with_value || s->need_auth_value || s->need_password) {
-        ttpm_rc base = rc & ~(ttpm_rc)0xF00;
-        if (rc == TPM_RC_SUCCESS || base == TPM_RC_BAD_AUTH || base == TPM_RC_AUTH_FAIL)
-            ttpm_nv_pin_record(c->t, h, rc == TPM_RC_SUCCESS);
-    }
+    ttpm_rc base = rc & ~(ttpm_rc)0xF00;
+    if (rc == TPM_RC_SUCCESS || base == TPM_RC_BAD_AUTH || base == TPM_RC_AUTH_FAIL)
+        ttpm_nv_pin_record(c->t, h, rc == TPM_RC_SUCCESS);
     return rc;
 }
 

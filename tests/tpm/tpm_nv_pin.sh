@@ -98,6 +98,34 @@ tpm2_startup -c || fail "startup after restart"
 [ "$(counts $P)" = 0000000200000002 ] || fail "PIN Pass count after restart: $(counts $P)"
 expect_rc 0x12f pinread $P pass
 
+# --- PIN Pass authorised by a policy session: PolicyAuthValue and
+# PolicyPassword use the PIN too, so the same pinCount < pinLimit check
+# refuses them at the limit (TPM_RC_AUTH_UNAVAILABLE) and each use counts
+Q=0x1500063
+tpm2_startauthsession -S t.ctx || fail "trial session"
+tpm2_policyauthvalue -S t.ctx -L av.pol -Q || fail "trial PolicyAuthValue"
+tpm2_flushcontext t.ctx
+tpm2_nvdefine $Q -C o -s 8 -L av.pol -a "ownerwrite|ownerread|authread|policyread|nt=pinpass|no_da" -p pass \
+    || fail "define PIN Pass index with a PolicyAuthValue policy"
+printf '\0\0\0\0\0\0\0\1' | tpm2_nvwrite -C o -i - $Q || fail "write pinCount=0, pinLimit=1"
+tpm2_startauthsession -S s.ctx --policy-session || fail "policy session"
+tpm2_policyauthvalue -S s.ctx -Q || fail "PolicyAuthValue"
+tpm2_nvread $Q -C $Q -P session:s.ctx+pass -s 8 >/dev/null || fail "PolicyAuthValue use below the limit"
+tpm2_flushcontext s.ctx
+[ "$(counts $Q)" = 0000000100000001 ] || fail "PolicyAuthValue use counted: $(counts $Q)"
+tpm2_startauthsession -S s.ctx --policy-session || fail "policy session"
+tpm2_policyauthvalue -S s.ctx -Q || fail "PolicyAuthValue"
+expect_rc 0x12f tpm2_nvread $Q -C $Q -P session:s.ctx+pass -s 8
+tpm2_flushcontext s.ctx
+[ "$(counts $Q)" = 0000000100000001 ] || fail "PolicyAuthValue use at the limit: $(counts $Q)"
+# PolicyPassword gives the same policy digest (Part 3, PolicyPassword)
+tpm2_startauthsession -S s.ctx --policy-session || fail "policy session"
+tpm2_policypassword -S s.ctx -Q || fail "PolicyPassword"
+expect_rc 0x12f tpm2_nvread $Q -C $Q -P session:s.ctx+pass -s 8
+tpm2_flushcontext s.ctx
+[ "$(counts $Q)" = 0000000100000001 ] || fail "PolicyPassword use at the limit: $(counts $Q)"
+expect_rc 0x12f pinread $Q pass
+
 # --- attribute rules (TPM_RC_ATTRIBUTES on publicInfo, 0x2c2; tpm2_nvdefine
 # itself refuses a size other than 8)
 expect_rc 0x2c2 tpm2_nvdefine 0x1500062 -C o -s 8 -a "ownerwrite|ownerread|authread|nt=pinfail" -p x
