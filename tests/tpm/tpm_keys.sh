@@ -2,6 +2,12 @@
 # Keys: deterministic primaries, create/load/readpublic, sign/verify checked
 # with OpenSSL, RSA encryption, symmetric encryption, persistence, changeauth.
 source "$(dirname "$0")/common.bash"
+# invert FILE OFFSET: flip every bit of one byte, so that the file changes
+# whatever the byte held (writing a fixed value would not, 1 time in 256)
+invert() {
+    /usr/bin/python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[int(sys.argv[2])] ^= 0xff; open(p, "wb").write(b)' "$1" "$2" \
+        || fail "invert byte $2 of $1"
+}
 start_tpm
 tpm2_startup -c || fail startup
 echo "message to sign" > msg
@@ -62,7 +68,7 @@ cmp -s pt2 msg || fail "openssl oaep round trip"
 tpm2_rsaencrypt -c enc.ctx -s rsaes -o ct3 msg || fail "rsaencrypt pkcs1"
 tpm2_rsadecrypt -c enc.ctx -s rsaes -o pt3 ct3 || fail "rsadecrypt pkcs1"
 cmp -s pt3 msg || fail "pkcs1 round trip"
-printf 'x' | dd of=ct bs=1 seek=10 conv=notrunc 2>/dev/null
+invert ct 10
 expect_rc 0x1c4 tpm2_rsadecrypt -c enc.ctx -s oaep -o bad ct
 
 # AES: encrypt/decrypt round trip, ciphertext differs from plaintext
@@ -101,6 +107,6 @@ tpm2_changeauth -c o -p ownerpw || fail "owner auth reset"
 
 # a corrupted private blob is refused at load (integrity)
 cp ecc256.priv bad.priv
-printf '\xff' | dd of=bad.priv bs=1 seek=20 conv=notrunc 2>/dev/null
+invert bad.priv 20
 expect_rc 0x1df tpm2_load -C p1.ctx -u ecc256.pub -r bad.priv -c bad.ctx
 echo OK
