@@ -245,8 +245,7 @@ static CK_RV attempt_once(tcore_txn *x, const char *tokid, uint64_t *rev, uint64
     tcore_key_meta(mkey, sizeof(mkey), tokid);
     tcore_key_head(hkey, sizeof(hkey), tokid);
     if (x->replace) {
-        m = x->rmeta;
-        m.blob = NULL;
+        m = x->rmeta; /* borrowed: not freed below */
         meta_rev = x->expect_rev;
     } else {
         rv = tcore_meta_fetch(t, &m);
@@ -279,10 +278,9 @@ static CK_RV attempt_once(tcore_txn *x, const char *tokid, uint64_t *rev, uint64
         }
         m.gen++;
     }
-    rv = tcore_meta_encode(x->replace ? &x->rmeta : &m, tokid, t->set->ik, &mb);
+    rv = tcore_meta_encode(&m, tokid, t->set->ik, &mb);
     if (rv == CKR_OK) {
-        rv = tcore_head_encode(tokid, t->set->ik, x->replace ? x->rmeta.gen : m.gen, mb.p,
-                               mb.len, &hb);
+        rv = tcore_head_encode(tokid, t->set->ik, m.gen, mb.p, mb.len, &hb);
     }
     if (rv != CKR_OK) {
         goto out;
@@ -325,7 +323,7 @@ static CK_RV attempt_once(tcore_txn *x, const char *tokid, uint64_t *rev, uint64
     tstore_rc src = tstore_txn(st, cmps, ncmp, ops, nops, rev);
     switch (src) {
     case TSTORE_OK:
-        *gen_out = x->replace ? x->rmeta.gen : m.gen;
+        *gen_out = m.gen;
         rv = CKR_OK;
         break;
     case TSTORE_CONFLICT: {
