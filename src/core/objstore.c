@@ -387,8 +387,6 @@ static void note_own_write(tcore_token *t, uint64_t rev)
     pthread_mutex_unlock(&t->lock);
 }
 
-/* An object by id: cache, else the record `have` (already read), else the
- * store. New reference. */
 /* The manifest entry of an object checked against its record bytes:
  * CKR_OBJECT_HANDLE_INVALID when there is none (the object does not exist
  * as far as the token knows), CKR_DEVICE_ERROR when it does not vouch for
@@ -417,6 +415,8 @@ static CK_RV manifest_check(tcore_token *t, uint64_t id, const uint8_t *rec, siz
     return rv;
 }
 
+/* An object by id: cache, else the record `have` (already read), else the
+ * store. New reference. */
 static CK_RV object_by_id(tcore_token *t, uint64_t id, const tstore_kv *have, tcore_obj **out)
 {
     char key[64];
