@@ -16,8 +16,6 @@
 
 #define CAS_RETRIES 16
 
-typedef tcore_meta tmeta;
-
 uint64_t tcore_now_ms(void)
 {
     struct timespec ts;
@@ -25,19 +23,30 @@ uint64_t tcore_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void meta_free(tmeta *m)
-{
-    tcore_meta_free(m);
-}
-
 static void slot_key(char *out, size_t outlen, CK_SLOT_ID slot)
 {
     snprintf(out, outlen, "slot/%08lx", (unsigned long)slot);
 }
 
-static CK_RV meta_read(tcore_token *t, tmeta *m)
+/* Edits of the metadata inside a commit (tcore_txn_meta). A new protector
+ * blob is made outside the commit from the blob then stored; the commit
+ * applies it only if that blob is still the stored one. */
+static bool blob_same(const tcore_meta *m, const tcore_meta *base)
 {
-    return tcore_meta_load(t, m);
+    return m->blob_len == base->blob_len && memcmp(m->blob, base->blob, m->blob_len) == 0;
+}
+
+static bool blob_replace(tcore_meta *m, const uint8_t *blob, size_t len)
+{
+    uint8_t *b = malloc(len ? len : 1);
+    if (b == NULL) {
+        return false;
+    }
+    memcpy(b, blob, len);
+    free(m->blob);
+    m->blob = b;
+    m->blob_len = len;
+    return true;
 }
 
 typedef struct {
@@ -45,7 +54,7 @@ typedef struct {
     bool failed;
 } count_req;
 
-static CK_RV count_fn(tmeta *m, void *ctx)
+static CK_RV count_fn(tcore_meta *m, void *ctx)
 {
     const count_req *q = ctx;
     uint8_t *c = q->who == CKU_SO ? &m->so_fail : &m->user_fail;
@@ -435,7 +444,7 @@ static CK_FLAGS count_flags(uint8_t fails, CK_FLAGS low, CK_FLAGS final, CK_FLAG
 CK_RV tcore_token_get_info(tcore_token *t, CK_TOKEN_INFO *info)
 {
     CK_TOKEN_INFO ti;
-    tmeta m;
+    tcore_meta m;
     CK_RV rv;
 
     memset(&ti, 0, sizeof(ti));
@@ -461,7 +470,7 @@ CK_RV tcore_token_get_info(tcore_token *t, CK_TOKEN_INFO *info)
     memset(ti.utcTime, ' ', sizeof(ti.utcTime));
 
     if (tcore_token_initialized(t)) {
-        rv = meta_read(t, &m);
+        rv = tcore_meta_load(t, &m);
         if (rv != CKR_OK) {
             return rv;
         }
@@ -475,7 +484,7 @@ CK_RV tcore_token_get_info(tcore_token *t, CK_TOKEN_INFO *info)
                                 CKF_USER_PIN_LOCKED);
         ti.flags |= count_flags(m.so_fail, CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_FINAL_TRY,
                                 CKF_SO_PIN_LOCKED);
-        meta_free(&m);
+        tcore_meta_free(&m);
     }
     *info = ti;
     return CKR_OK;
@@ -488,21 +497,21 @@ static bool pin_len_ok(const uint8_t *pin, size_t len)
 
 /* Check `who`'s PIN against the stored blob, counting the result. On success
  * key (secure, TCORE_TOKEN_KEY_LEN) holds the token key and *m the metadata
- * (meta_free it). */
+ * (tcore_meta_free it). */
 static CK_RV check_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, size_t pin_len,
-                       uint8_t *key, tmeta *mout)
+                       uint8_t *key, tcore_meta *mout)
 {
-    tmeta m;
-    CK_RV rv = meta_read(t, &m);
+    tcore_meta m;
+    CK_RV rv = tcore_meta_load(t, &m);
     if (rv != CKR_OK) {
         return rv;
     }
     if ((who == CKU_SO ? m.so_fail : m.user_fail) >= TCORE_PIN_MAX_TRIES) {
-        meta_free(&m);
+        tcore_meta_free(&m);
         return CKR_PIN_LOCKED;
     }
     if (who == CKU_USER && !t->set->prot.has_pin(t->set->prot.ctx, m.blob, m.blob_len, CKU_USER)) {
-        meta_free(&m);
+        tcore_meta_free(&m);
         return CKR_USER_PIN_NOT_INITIALIZED;
     }
     if (!pin_len_ok(pin, pin_len)) {
@@ -513,22 +522,22 @@ static CK_RV check_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, siz
     }
     if (rv == CKR_PIN_INCORRECT) {
         CK_RV crv = meta_count(t, who, true);
-        meta_free(&m);
+        tcore_meta_free(&m);
         return crv != CKR_OK ? crv : CKR_PIN_INCORRECT;
     }
     if (rv != CKR_OK) {
-        meta_free(&m);
+        tcore_meta_free(&m);
         return rv;
     }
     if ((who == CKU_SO ? m.so_fail : m.user_fail) != 0) {
         rv = meta_count(t, who, false);
         if (rv != CKR_OK) {
             tc_wipe(key, TCORE_TOKEN_KEY_LEN);
-            meta_free(&m);
+            tcore_meta_free(&m);
             return rv;
         }
-        meta_free(&m);
-        rv = meta_read(t, &m);
+        tcore_meta_free(&m);
+        rv = tcore_meta_load(t, &m);
         if (rv != CKR_OK) {
             tc_wipe(key, TCORE_TOKEN_KEY_LEN);
             return rv;
@@ -540,8 +549,8 @@ static CK_RV check_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, siz
          * now that the key is at hand (the login goes on if that fails:
          * the v1 records stay readable) */
         if (tcore_migrate_sealed(t, key) == CKR_OK) {
-            meta_free(&m);
-            rv = meta_read(t, &m);
+            tcore_meta_free(&m);
+            rv = tcore_meta_load(t, &m);
             if (rv != CKR_OK) {
                 tc_wipe(key, TCORE_TOKEN_KEY_LEN);
                 return rv;
@@ -551,7 +560,7 @@ static CK_RV check_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, siz
     if (mout != NULL) {
         *mout = m;
     } else {
-        meta_free(&m);
+        tcore_meta_free(&m);
     }
     return CKR_OK;
 }
@@ -574,7 +583,7 @@ static CK_RV init_new(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len,
     uint8_t raw[8];
     char id[17], skey[32];
     uint8_t *key = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
-    tmeta m;
+    tcore_meta m;
     tcore_txn *x = NULL;
     CK_RV rv;
 
@@ -632,31 +641,25 @@ out:
     }
     tcore_txn_free(x);
     tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
-    meta_free(&m);
+    tcore_meta_free(&m);
     return rv;
 }
 
 typedef struct {
-    const tmeta *checked; /* the metadata the SO PIN was checked against */
-    const tmeta *fresh;   /* blob, label, key id of the new token */
+    const tcore_meta *checked; /* the metadata the SO PIN was checked against */
+    const tcore_meta *fresh;   /* blob, label, key id of the new token */
 } reinit_req;
 
-static CK_RV reinit_fn(tmeta *m, void *ctx)
+static CK_RV reinit_fn(tcore_meta *m, void *ctx)
 {
     const reinit_req *q = ctx;
-    if (m->blob_len != q->checked->blob_len ||
-        memcmp(m->blob, q->checked->blob, m->blob_len) != 0) {
+    if (!blob_same(m, q->checked)) {
         /* the SO PIN changed since it was checked */
         return CKR_FUNCTION_FAILED;
     }
-    uint8_t *b = malloc(q->fresh->blob_len ? q->fresh->blob_len : 1);
-    if (b == NULL) {
+    if (!blob_replace(m, q->fresh->blob, q->fresh->blob_len)) {
         return CKR_HOST_MEMORY;
     }
-    memcpy(b, q->fresh->blob, q->fresh->blob_len);
-    free(m->blob);
-    m->blob = b;
-    m->blob_len = q->fresh->blob_len;
     memcpy(m->label, q->fresh->label, 32);
     memcpy(m->key_id, q->fresh->key_id, TCORE_KEY_ID_LEN);
     m->so_fail = 0;
@@ -678,7 +681,7 @@ static CK_RV init_again(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len
 {
     tcore_tokens *ts = t->set;
     uint8_t *key = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
-    tmeta m, nm;
+    tcore_meta m, nm;
     tcore_txn *x = NULL;
     CK_RV rv;
 
@@ -724,8 +727,8 @@ static CK_RV init_again(tcore_token *t, const uint8_t *so_pin, size_t so_pin_len
 out:
     tcore_txn_free(x);
     tcrypto_secure_free(key, TCORE_TOKEN_KEY_LEN);
-    meta_free(&m);
-    meta_free(&nm);
+    tcore_meta_free(&m);
+    tcore_meta_free(&nm);
     return rv;
 }
 
@@ -828,25 +831,20 @@ CK_RV tcore_token_verify_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pi
 /* Store a new protector entry for `who` (PIN change), resetting its counter. */
 typedef struct {
     CK_USER_TYPE who;
-    const tmeta *base; /* the metadata the new blob was made from */
+    const tcore_meta *base; /* the metadata the new blob was made from */
     uint8_t *blob;
     size_t blob_len;
 } pin_req;
 
-static CK_RV pin_fn(tmeta *m, void *ctx)
+static CK_RV pin_fn(tcore_meta *m, void *ctx)
 {
     const pin_req *q = ctx;
-    if (m->blob_len != q->base->blob_len || memcmp(m->blob, q->base->blob, m->blob_len) != 0) {
+    if (!blob_same(m, q->base)) {
         return CKR_FUNCTION_REJECTED; /* another PIN change came first: redo */
     }
-    uint8_t *b = malloc(q->blob_len ? q->blob_len : 1);
-    if (b == NULL) {
+    if (!blob_replace(m, q->blob, q->blob_len)) {
         return CKR_HOST_MEMORY;
     }
-    memcpy(b, q->blob, q->blob_len);
-    free(m->blob);
-    m->blob = b;
-    m->blob_len = q->blob_len;
     if (q->who == CKU_SO) {
         m->so_fail = 0;
     } else {
@@ -859,9 +857,9 @@ static CK_RV store_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *key, con
                        size_t pin_len)
 {
     for (int i = 0; i < CAS_RETRIES; i++) {
-        tmeta m;
+        tcore_meta m;
         pin_req q = {who, &m, NULL, 0};
-        CK_RV rv = meta_read(t, &m);
+        CK_RV rv = tcore_meta_load(t, &m);
         if (rv != CKR_OK) {
             return rv;
         }
@@ -881,7 +879,7 @@ static CK_RV store_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *key, con
             }
         }
         free(q.blob);
-        meta_free(&m);
+        tcore_meta_free(&m);
         if (rv != CKR_FUNCTION_REJECTED) {
             return rv;
         }
