@@ -496,8 +496,8 @@ static bool pin_len_ok(const uint8_t *pin, size_t len)
 }
 
 /* Check `who`'s PIN against the stored blob, counting the result. On success
- * key (secure, TCORE_TOKEN_KEY_LEN) holds the token key and *m the metadata
- * (tcore_meta_free it). */
+ * key (secure, TCORE_TOKEN_KEY_LEN) holds the token key and *mout the
+ * metadata the PIN was checked against (tcore_meta_free it). */
 static CK_RV check_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, size_t pin_len,
                        uint8_t *key, tcore_meta *mout)
 {
@@ -529,17 +529,13 @@ static CK_RV check_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, siz
         tcore_meta_free(&m);
         return rv;
     }
+    /* Neither commit below changes the protector blob, the part of *mout
+     * its caller relies on, so m is not read again after them. */
     if ((who == CKU_SO ? m.so_fail : m.user_fail) != 0) {
         rv = meta_count(t, who, false);
         if (rv != CKR_OK) {
             tc_wipe(key, TCORE_TOKEN_KEY_LEN);
             tcore_meta_free(&m);
-            return rv;
-        }
-        tcore_meta_free(&m);
-        rv = tcore_meta_load(t, &m);
-        if (rv != CKR_OK) {
-            tc_wipe(key, TCORE_TOKEN_KEY_LEN);
             return rv;
         }
     }
@@ -548,14 +544,7 @@ static CK_RV check_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, siz
         /* a store from before format v2: its sealed records are rewritten
          * now that the key is at hand (the login goes on if that fails:
          * the v1 records stay readable) */
-        if (tcore_migrate_sealed(t, key) == CKR_OK) {
-            tcore_meta_free(&m);
-            rv = tcore_meta_load(t, &m);
-            if (rv != CKR_OK) {
-                tc_wipe(key, TCORE_TOKEN_KEY_LEN);
-                return rv;
-            }
-        }
+        (void)tcore_migrate_sealed(t, key);
     }
     if (mout != NULL) {
         *mout = m;
