@@ -534,6 +534,30 @@ CK_RV tcore_mf_put(tcore_txn *x, tcore_token *t, uint64_t id, const tcore_mf *e,
     return CKR_OK;
 }
 
+/* A record its manifest entry does not vouch for: an older copy is told
+ * from a replacement when the record says which serial it is (its own
+ * header; only a hint for the log). */
+static void log_mismatch(const tcore_token *t, uint64_t id, const uint8_t *rec, size_t rec_len,
+                         uint64_t serial)
+{
+    uint64_t rs = 0;
+    if (rec_len >= 48 && memcmp(rec, "TSO2", 4) == 0) {
+        rs = tc_load_u64(rec + 4 + 8 + 8 + 8 + 4);
+    }
+    if (rs != 0 && rs < serial) {
+        TC_ERROR(TCORE_LOG,
+                 "token %s: object %016llx rolled back (record serial %llu, the manifest names "
+                 "serial %llu): refused",
+                 t->id, (unsigned long long)id, (unsigned long long)rs,
+                 (unsigned long long)serial);
+    } else {
+        TC_ERROR(TCORE_LOG,
+                 "token %s: object %016llx: its record does not match its manifest entry "
+                 "(replaced): refused",
+                 t->id, (unsigned long long)id);
+    }
+}
+
 static CK_RV mf_check(tcore_token *t, uint64_t id, const uint8_t *ent, size_t ent_len,
                       const uint8_t *rec, size_t rec_len, tcore_mf *e, bool log)
 {
@@ -569,27 +593,8 @@ static CK_RV mf_check(tcore_token *t, uint64_t id, const uint8_t *ent, size_t en
         return CKR_FUNCTION_FAILED;
     }
     if (!tcrypto_memeq(hash, r.hash, HASH_LEN)) {
-        /* tell an older copy from a replacement when the record says which
-         * serial it is (its own header; only a hint for the log) */
-        uint64_t rs = 0;
-        if (rec_len >= 48 && memcmp(rec, "TSO2", 4) == 0) {
-            rs = tc_load_u64(rec + 4 + 8 + 8 + 8 + 4);
-        }
-        if (rs != 0 && rs < r.serial) {
-            if (log) {
-                TC_ERROR(TCORE_LOG,
-                         "token %s: object %016llx rolled back (record serial %llu, the manifest "
-                         "names serial %llu): refused",
-                         t->id, (unsigned long long)id, (unsigned long long)rs,
-                         (unsigned long long)r.serial);
-            }
-        } else {
-            if (log) {
-                TC_ERROR(TCORE_LOG,
-                         "token %s: object %016llx: its record does not match its manifest entry "
-                         "(replaced): refused",
-                         t->id, (unsigned long long)id);
-            }
+        if (log) {
+            log_mismatch(t, id, rec, rec_len, r.serial);
         }
         return CKR_DEVICE_ERROR;
     }
