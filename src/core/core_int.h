@@ -729,6 +729,9 @@ bool tcore_attr_is_public_part(const tcore_obj *o, CK_ATTRIBUTE_TYPE type);
 
 void tcore_cache_drop_all(tcore_token *t);
 void tcore_key_obj(char *out, size_t outlen, const char *tokid, uint64_t id);
+/* The object id that ends a record, manifest or index key (16 lowercase hex
+ * digits, not zero); false when the key does not end in one. */
+bool tcore_key_obj_id(const uint8_t *key, size_t len, uint64_t *id);
 /* Index keys of an object (for puts/deletes). Returns malloc'd keys. */
 CK_RV tcore_index_keys(tcore_obj *o, const uint8_t *key, char ***keys, size_t *n);
 void tcore_index_keys_free(char **keys, size_t n);

@@ -28,24 +28,6 @@
 
 #define OBJID_HEX 16
 
-static bool parse_hex_id(const uint8_t *key, size_t len, uint64_t *id)
-{
-    char hex[OBJID_HEX + 1];
-    if (len < OBJID_HEX) {
-        return false;
-    }
-    for (size_t i = 0; i < OBJID_HEX; i++) {
-        char c = (char)key[len - OBJID_HEX + i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return false;
-        }
-        hex[i] = c;
-    }
-    hex[OBJID_HEX] = '\0';
-    *id = strtoull(hex, NULL, 16);
-    return *id != 0;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -189,7 +171,7 @@ CK_RV tcore_migrate_open(tcore_token *t)
             continue;
         }
         nix++;
-        if (parse_hex_id(kvs[i].key, kvs[i].key_len, &id)) {
+        if (tcore_key_obj_id(kvs[i].key, kvs[i].key_len, &id)) {
             ids[nids++] = id;
         }
         char *nk = class_key_v2(t->id, kvs[i].key, kvs[i].key_len);
@@ -214,7 +196,7 @@ CK_RV tcore_migrate_open(tcore_token *t)
         uint64_t id;
         tcore_record rec;
         if (kvs[i].key_len <= op || memcmp(kvs[i].key + strlen(prefix), "o/", 2) != 0 ||
-            !parse_hex_id(kvs[i].key, kvs[i].key_len, &id)) {
+            !tcore_key_obj_id(kvs[i].key, kvs[i].key_len, &id)) {
             continue;
         }
         if (tcore_record_decode(kvs[i].value, kvs[i].value_len, &rec) != CKR_OK) {
@@ -330,7 +312,7 @@ CK_RV tcore_migrate_sealed(tcore_token *t, const uint8_t *token_key)
         tcore_mf e;
         tcore_obj *o = NULL;
 
-        if (!parse_hex_id(kvs[i].key, kvs[i].key_len, &id) || kvs[i].value_len < 4 ||
+        if (!tcore_key_obj_id(kvs[i].key, kvs[i].key_len, &id) || kvs[i].value_len < 4 ||
             memcmp(kvs[i].value, "TSO1", 4) != 0) {
             continue;
         }

@@ -44,6 +44,26 @@ void tcore_key_obj(char *out, size_t outlen, const char *tokid, uint64_t id)
     snprintf(out, outlen, "t/%s/o/%016llx", tokid, (unsigned long long)id);
 }
 
+bool tcore_key_obj_id(const uint8_t *key, size_t len, uint64_t *id)
+{
+    uint64_t v = 0;
+    if (len < OBJID_HEX) {
+        return false;
+    }
+    for (size_t i = len - OBJID_HEX; i < len; i++) {
+        uint8_t c = key[i];
+        if (c >= '0' && c <= '9') {
+            v = v << 4 | (uint64_t)(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            v = v << 4 | (uint64_t)(c - 'a' + 10);
+        } else {
+            return false;
+        }
+    }
+    *id = v;
+    return v != 0;
+}
+
 static CK_RV index_mac_key(const uint8_t *token_key, uint8_t out[32])
 {
     static const char info[] = "tessera index v1";
@@ -348,13 +368,10 @@ static void token_sync(tcore_token *t, bool force)
     }
     for (size_t i = 0; i < n; i++) {
         const tstore_kv *kv = &ev[i].kv;
-        char hex[OBJID_HEX + 1];
-        if (kv->key_len < OBJID_HEX) {
+        uint64_t id;
+        if (!tcore_key_obj_id(kv->key, kv->key_len, &id)) {
             continue;
         }
-        memcpy(hex, kv->key + kv->key_len - OBJID_HEX, OBJID_HEX);
-        hex[OBJID_HEX] = '\0';
-        uint64_t id = strtoull(hex, NULL, 16);
         pthread_mutex_lock(&t->lock);
         tcore_obj *o = cache_get_locked(t, id);
         bool stale = o != NULL && (ev[i].deleted || o->mod_rev != kv->mod_rev);
@@ -601,15 +618,10 @@ static CK_RV scan(tcore_token *t, bool user, const char *prefix, bool records,
         return CKR_DEVICE_ERROR;
     }
     for (size_t i = 0; i < nk; i++) {
-        char hex[OBJID_HEX + 1];
         tcore_obj *o = NULL;
-        if (kvs[i].key_len < OBJID_HEX) {
-            continue;
-        }
-        memcpy(hex, kvs[i].key + kvs[i].key_len - OBJID_HEX, OBJID_HEX);
-        hex[OBJID_HEX] = '\0';
-        uint64_t id = strtoull(hex, NULL, 16);
-        if (id == 0 || object_by_id(t, id, records ? &kvs[i] : NULL, &o) != CKR_OK) {
+        uint64_t id;
+        if (!tcore_key_obj_id(kvs[i].key, kvs[i].key_len, &id) ||
+            object_by_id(t, id, records ? &kvs[i] : NULL, &o) != CKR_OK) {
             continue;
         }
         if (visible(user, o) && tcore_obj_match(o, tmpl, count)) {
