@@ -1291,11 +1291,15 @@ static tstore_rc sq_local_key(void *impl, bool create, uint8_t out[TSTORE_LOCAL_
     unlink(tmp);
     rc = key_read(path, out); /* ours, or the one another process linked first */
     if (rc == TSTORE_OK) {
+        /* the new name made durable: a store whose v2 tokens outlive
+         * their key file after a crash is refused as a whole */
         char *dir = strdup(st->path);
-        char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
-        if (slash != NULL) {
-            *slash = '\0';
-            int dfd = open(slash == dir ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir != NULL) {
+            char *slash = strrchr(dir, '/');
+            const char *dname = slash == NULL ? "." : slash == dir ? "/" : dir;
+            if (slash != NULL)
+                *slash = '\0';
+            int dfd = open(dname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (dfd >= 0) {
                 (void)fsync(dfd);
                 close(dfd);
