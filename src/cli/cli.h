@@ -76,6 +76,11 @@ bool cli_get_ulong(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, CK
 /* -1 when absent, else 0/1. */
 int cli_get_bool(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t);
 
+/* ---- cert.c ------------------------------------------------------------------
+ * `tessera cert ca|server|client`: certificates for a quick start of the TLS
+ * listener; needs no token (argv[0] is "cert"). */
+int cli_cert_main(int argc, char **argv);
+
 /* ---- pem.c ------------------------------------------------------------------- */
 
 /* Writes DER as PEM (RFC 7468: base64, 64-column lines) with the given label
