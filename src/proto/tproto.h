@@ -176,6 +176,42 @@ typedef struct {
     CK_ULONG attr;  /* its attribute type */
 } tproto_err;
 
+/* ---- mechanism parameter layouts -------------------------------------------------
+ * A mechanism parameter that is a C struct travels field by field, so the
+ * server rebuilds the struct itself (with pointers into the request) and
+ * never takes a pointer from the wire. A layout is keyed by (mechanism,
+ * struct size): GCM has two (PKCS#11 3.0 with ulIvBits, 2.40 without).
+ * docs/protocol.md lists them all. */
+typedef enum {
+    TPROTO_F_ULONG = 1, /* a CK_ULONG at off: u64 */
+    TPROTO_F_BYTE,      /* a CK_BYTE / CK_BBOOL at off: u8 */
+    TPROTO_F_ARRAY,     /* n bytes at off: the n bytes */
+    TPROTO_F_PTR_LEN,   /* a pointer at off, its CK_ULONG length at len_off:
+                         * u8 present, u64 length, the bytes when present */
+} tproto_field_kind;
+
+typedef struct {
+    uint8_t kind; /* tproto_field_kind */
+    uint16_t off;
+    uint16_t len_off; /* TPROTO_F_PTR_LEN */
+    uint16_t n;       /* TPROTO_F_ARRAY */
+} tproto_field;
+
+#define TPROTO_MAX_FIELDS 8
+
+typedef struct {
+    uint8_t id;       /* its number on the wire */
+    const char *name; /* "CK_GCM_PARAMS" */
+    size_t size;      /* sizeof the struct in this ABI */
+    bool has_ptr;     /* holds a pointer: never accepted as raw bytes */
+    uint8_t nfields;
+    tproto_field fields[TPROTO_MAX_FIELDS];
+} tproto_mech_layout;
+
+/* The layout of a parameter of size bytes for mech, or NULL (the parameter
+ * then travels as raw bytes). */
+const tproto_mech_layout *tproto_mech_layout_find(CK_MECHANISM_TYPE mech, size_t size);
+
 /* ---- frames -------------------------------------------------------------------- */
 typedef struct {
     uint32_t length; /* bytes after the length field */
