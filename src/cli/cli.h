@@ -1,14 +1,17 @@
 /*
  * cli/ internal interface: the `tessera` command line, a front end of the
- * core (core/tcore.h) like the PKCS#11 module.
+ * core like the PKCS#11 module: its commands call the service
+ * (service/tsvc.h), so each runs in process on the local store or against
+ * tesserad (--url, TESSERA_URL) with the same output.
  *
  *   main.c     — argument parsing, the subcommand table, opening and closing
- *                the core and the CLI's application
+ *                the service channel (one application per command)
  *   util.c     — error reports, labels, a R/W session on a token, searches and
  *                attribute reads
  *   pem.c      — PEM (base64) output of DER
  *   token.c    — `tessera token init|list`
  *   key.c      — `tessera key gen|list|show|delete`
+ *   cert.c     — `tessera cert ca|server|client`
  *
  * Handlers return a process exit status (0 success, 1 failure, 2 usage) and
  * print their own diagnostics; PINs are wiped by main() before it returns.
@@ -20,7 +23,7 @@
 #include <stddef.h>
 
 #include "common/tcommon.h"
-#include "core/tcore.h"
+#include "service/tsvc.h"
 
 /* Options every subcommand may use; which are required is in the table. */
 typedef struct cli_args {
@@ -39,7 +42,7 @@ enum {
     CLI_OPT_SO_PIN = 1u << 4,
 };
 
-typedef int (*cli_handler)(tcore *c, tcore_app *app, const cli_args *a);
+typedef int (*cli_handler)(tsvc *v, const cli_args *a);
 
 /* ---- util.c ---------------------------------------------------------------- */
 
@@ -52,29 +55,28 @@ void cli_error(const char *what, CK_RV rv, const tcore_err *err);
 void cli_unpad(char *out, size_t outlen, const CK_UTF8CHAR *in, size_t inlen);
 
 
-/* A session of the CLI's application, locked for the command's duration. */
+/* A session of the CLI's application. */
 typedef struct cli_session {
-    tcore_app *app;
+    tsvc *v;
     CK_SESSION_HANDLE h;
-    tcore_session *s;
 } cli_session;
 
 /* R/W session on token LABEL, logged in as the user with PIN (skipped when
  * PIN is NULL: public session). Prints its diagnostics; false on failure. */
-bool cli_session_open(tcore *c, tcore_app *app, const char *label, const char *pin, cli_session *out);
+bool cli_session_open(tsvc *v, const char *label, const char *pin, cli_session *out);
 /* Closes the session (the application's last one logs it out); idempotent. */
 void cli_session_close(cli_session *cs);
 
 /* Objects on the session's token matching TEMPLATE; *out is malloc'ed. */
-CK_RV cli_find(tcore_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **out,
+CK_RV cli_find(const cli_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **out,
                CK_ULONG *count);
 /* One attribute, malloc'ed (NUL-terminated for convenience); CKR_ATTRIBUTE_*
  * when absent or sensitive. */
-CK_RV cli_get_attr(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, unsigned char **val,
+CK_RV cli_get_attr(const cli_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, unsigned char **val,
                    CK_ULONG *len);
-bool cli_get_ulong(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, CK_ULONG *v);
+bool cli_get_ulong(const cli_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, CK_ULONG *v);
 /* -1 when absent, else 0/1. */
-int cli_get_bool(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t);
+int cli_get_bool(const cli_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t);
 
 /* ---- cert.c ------------------------------------------------------------------
  * `tessera cert ca|server|client`: certificates for a quick start of the TLS
@@ -88,11 +90,11 @@ int cli_cert_main(int argc, char **argv);
 void cli_print_pem(const char *label, const unsigned char *der, size_t len);
 
 /* ---- token.c / key.c ------------------------------------------------------- */
-int cli_token_init(tcore *c, tcore_app *app, const cli_args *a);
-int cli_token_list(tcore *c, tcore_app *app, const cli_args *a);
-int cli_key_gen(tcore *c, tcore_app *app, const cli_args *a);
-int cli_key_list(tcore *c, tcore_app *app, const cli_args *a);
-int cli_key_show(tcore *c, tcore_app *app, const cli_args *a);
-int cli_key_delete(tcore *c, tcore_app *app, const cli_args *a);
+int cli_token_init(tsvc *v, const cli_args *a);
+int cli_token_list(tsvc *v, const cli_args *a);
+int cli_key_gen(tsvc *v, const cli_args *a);
+int cli_key_list(tsvc *v, const cli_args *a);
+int cli_key_show(tsvc *v, const cli_args *a);
+int cli_key_delete(tsvc *v, const cli_args *a);
 
 #endif

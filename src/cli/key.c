@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static CK_RV find_label(tcore_session *s, const char *label, CK_OBJECT_HANDLE **h, CK_ULONG *n)
+static CK_RV find_label(const cli_session *s, const char *label, CK_OBJECT_HANDLE **h, CK_ULONG *n)
 {
     CK_BBOOL t = CK_TRUE;
     CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &t, sizeof(t)}, {CKA_LABEL, (void *)label, strlen(label)}};
@@ -14,10 +14,10 @@ static CK_RV find_label(tcore_session *s, const char *label, CK_OBJECT_HANDLE **
 /* `tessera key gen --token T --type TYPE --label X`: a token key (pair),
  * private and sensitive, with a random CKA_ID shared by both halves. The
  * core turns TYPE into the mechanism and its size or curve attribute. */
-int cli_key_gen(tcore *c, tcore_app *app, const cli_args *a)
+int cli_key_gen(tsvc *v, const cli_args *a)
 {
     tcore_keyspec ks;
-    cli_session cs = {app, CK_INVALID_HANDLE, NULL};
+    cli_session cs = {v, CK_INVALID_HANDLE};
     CK_OBJECT_HANDLE *found = NULL, pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
     CK_ULONG nfound = 0;
     unsigned char id[8], exp[] = {1, 0, 1};
@@ -32,20 +32,20 @@ int cli_key_gen(tcore *c, tcore_app *app, const cli_args *a)
         fputc('\n', stderr);
         return 2;
     }
-    if (!cli_session_open(c, app, a->token, a->pin, &cs))
+    if (!cli_session_open(v, a->token, a->pin, &cs))
         goto out;
-    rv = find_label(cs.s, a->label, &found, &nfound);
+    rv = find_label(&cs, a->label, &found, &nfound);
     if (rv != CKR_OK) {
-        cli_error("search", rv, tcore_session_error(cs.s));
+        cli_error("search", rv, tsvc_last_error());
         goto out;
     }
     if (nfound > 0) {
         fprintf(stderr, "tessera: token \"%s\" already holds a key labelled \"%s\"\n", a->token, a->label);
         goto out;
     }
-    rv = tcore_random(cs.s, id, sizeof(id));
+    rv = tsvc_random(cs.v, cs.h, id, sizeof(id));
     if (rv != CKR_OK) {
-        cli_error("random", rv, tcore_session_error(cs.s));
+        cli_error("random", rv, tsvc_last_error());
         goto out;
     }
     CK_ULONG label_len = strlen(a->label);
@@ -60,7 +60,7 @@ int cli_key_gen(tcore *c, tcore_app *app, const cli_args *a)
             {CKA_UNWRAP, &t, sizeof(t)},            ks.attr,
             {CKA_LABEL, (void *)a->label, label_len}, {CKA_ID, id, sizeof(id)},
         };
-        rv = tcore_generate_key(cs.s, &mech, at, TC_ARRAY_LEN(at), &priv);
+        rv = tsvc_generate_key(cs.v, cs.h, &mech, at, TC_ARRAY_LEN(at), &priv);
     } else {
         CK_ATTRIBUTE pt[8] = {{CKA_TOKEN, &t, sizeof(t)},
                               {CKA_PRIVATE, &fl, sizeof(fl)},
@@ -81,10 +81,10 @@ int cli_key_gen(tcore *c, tcore_app *app, const cli_args *a)
             pt[np++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &t, sizeof(t)};
             kt[nk++] = (CK_ATTRIBUTE){CKA_DECRYPT, &t, sizeof(t)};
         }
-        rv = tcore_generate_key_pair(cs.s, &mech, pt, np, kt, nk, &pub, &priv);
+        rv = tsvc_generate_key_pair(cs.v, cs.h, &mech, pt, np, kt, nk, &pub, &priv);
     }
     if (rv != CKR_OK) {
-        cli_error("generate key", rv, tcore_session_error(cs.s));
+        cli_error("generate key", rv, tsvc_last_error());
         goto out;
     }
     printf("generated %s key \"%s\" on token \"%s\" (id ", a->type, a->label, a->token);
@@ -136,7 +136,7 @@ static const char *class_name(CK_ULONG c)
 }
 
 /* "rsa:2048", "ec:p256", "ed25519", "aes:256", ... for a key object. */
-static void describe_key(tcore_session *s, CK_OBJECT_HANDLE o, char *out, size_t outlen)
+static void describe_key(const cli_session *s, CK_OBJECT_HANDLE o, char *out, size_t outlen)
 {
     CK_ULONG kt, v;
     unsigned char *p = NULL;
@@ -169,7 +169,7 @@ static void describe_key(tcore_session *s, CK_OBJECT_HANDLE o, char *out, size_t
     free(p);
 }
 
-static void print_hex_attr(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, int width)
+static void print_hex_attr(const cli_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, int width)
 {
     unsigned char *p = NULL;
     CK_ULONG len = 0;
@@ -184,20 +184,20 @@ static void print_hex_attr(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TY
 }
 
 /* `tessera key list --token T`: every token object the user can see. */
-int cli_key_list(tcore *c, tcore_app *app, const cli_args *a)
+int cli_key_list(tsvc *v, const cli_args *a)
 {
-    cli_session cs = {app, CK_INVALID_HANDLE, NULL};
+    cli_session cs = {v, CK_INVALID_HANDLE};
     CK_OBJECT_HANDLE *h = NULL;
     CK_ULONG n = 0;
     CK_BBOOL t = CK_TRUE;
     CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &t, sizeof(t)}};
     int status = 1;
-    if (!cli_session_open(c, app, a->token, a->pin, &cs))
+    if (!cli_session_open(v, a->token, a->pin, &cs))
         goto out;
-    tcore_session *s = cs.s;
+    const cli_session *s = &cs;
     CK_RV rv = cli_find(s, tmpl, 1, &h, &n);
     if (rv != CKR_OK) {
-        cli_error("search", rv, tcore_session_error(s));
+        cli_error("search", rv, tsvc_last_error());
         goto out;
     }
     printf("%-12s %-10s %-18s %s\n", "class", "type", "id", "label");
@@ -225,7 +225,7 @@ out:
 
 /* `tessera key show --token T --label X`: public attributes of each object
  * labelled X, and the public key as PEM. Secret values are never shown. */
-int cli_key_show(tcore *c, tcore_app *app, const cli_args *a)
+int cli_key_show(tsvc *v, const cli_args *a)
 {
     static const struct {
         CK_ATTRIBUTE_TYPE t;
@@ -239,16 +239,16 @@ int cli_key_show(tcore *c, tcore_app *app, const cli_args *a)
         {CKA_DECRYPT, "decrypt"},         {CKA_WRAP, "wrap"},
         {CKA_UNWRAP, "unwrap"},           {CKA_DERIVE, "derive"},
     };
-    cli_session cs = {app, CK_INVALID_HANDLE, NULL};
+    cli_session cs = {v, CK_INVALID_HANDLE};
     CK_OBJECT_HANDLE *h = NULL;
     CK_ULONG n = 0;
     int status = 1;
-    if (!cli_session_open(c, app, a->token, a->pin, &cs))
+    if (!cli_session_open(v, a->token, a->pin, &cs))
         goto out;
-    tcore_session *s = cs.s;
+    const cli_session *s = &cs;
     CK_RV rv = find_label(s, a->label, &h, &n);
     if (rv != CKR_OK) {
-        cli_error("search", rv, tcore_session_error(s));
+        cli_error("search", rv, tsvc_last_error());
         goto out;
     }
     if (n == 0) {
@@ -274,7 +274,7 @@ int cli_key_show(tcore *c, tcore_app *app, const cli_args *a)
             rv = cli_get_attr(s, h[i], CKA_PUBLIC_KEY_INFO, &der, &dlen);
             if (rv != CKR_OK || dlen == 0) {
                 if (rv != CKR_OK)
-                    cli_error("read the public key", rv, tcore_session_error(s));
+                    cli_error("read the public key", rv, tsvc_last_error());
                 else
                     fprintf(stderr, "tessera: no public key stored for \"%s\"\n", a->label);
                 free(der);
@@ -292,18 +292,18 @@ out:
 }
 
 /* `tessera key delete --token T --label X`: destroys every object labelled X. */
-int cli_key_delete(tcore *c, tcore_app *app, const cli_args *a)
+int cli_key_delete(tsvc *v, const cli_args *a)
 {
-    cli_session cs = {app, CK_INVALID_HANDLE, NULL};
+    cli_session cs = {v, CK_INVALID_HANDLE};
     CK_OBJECT_HANDLE *h = NULL;
     CK_ULONG n = 0;
     int status = 1;
-    if (!cli_session_open(c, app, a->token, a->pin, &cs))
+    if (!cli_session_open(v, a->token, a->pin, &cs))
         goto out;
-    tcore_session *s = cs.s;
+    const cli_session *s = &cs;
     CK_RV rv = find_label(s, a->label, &h, &n);
     if (rv != CKR_OK) {
-        cli_error("search", rv, tcore_session_error(s));
+        cli_error("search", rv, tsvc_last_error());
         goto out;
     }
     if (n == 0) {
@@ -311,9 +311,9 @@ int cli_key_delete(tcore *c, tcore_app *app, const cli_args *a)
         goto out;
     }
     for (CK_ULONG i = 0; i < n; i++) {
-        rv = tcore_object_destroy(s, h[i]);
+        rv = tsvc_object_destroy(s->v, s->h, h[i]);
         if (rv != CKR_OK) {
-            cli_error("destroy object", rv, tcore_session_error(s));
+            cli_error("destroy object", rv, tsvc_last_error());
             goto out;
         }
     }

@@ -7,11 +7,15 @@
  *   tessera key list   --token L
  *   tessera key show   --token L --label X
  *   tessera key delete --token L --label X
+ *   tessera cert ca|server|client ...
+ *   tessera --url URL <command>      (any command, against tesserad)
  *
  * The user PIN comes from --pin or $TESSERA_PIN. The CLI is a front end of
  * the core, like the PKCS#11 module: one application of the core per run,
  * the same rules, and the same store and configuration (TESSERA_CONF,
- * TESSERA_HOME), so other processes see at once what it does.
+ * TESSERA_HOME), so other processes see at once what it does. With --url
+ * or TESSERA_URL (or `url` in the configuration) every command runs
+ * against tesserad instead, with the same output.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -56,9 +60,13 @@ static void usage(FILE *out)
     fprintf(out, "usage:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  tessera %s %s %s\n", commands[i].group, commands[i].verb, commands[i].usage);
+    fprintf(out, "  tessera cert ca|server|client ...   (tessera cert --help)\n");
     fprintf(out, "TYPE is one of %s.\n", tcore_keyspec_names());
     fprintf(out, "The user PIN may be given in TESSERA_PIN instead of --pin.\n"
-                 "Configuration: TESSERA_CONF names a file with `store = PATH`, `log_level`, `log_file`.\n");
+                 "tessera --url URL COMMAND ... runs COMMAND against tesserad (URL: unix:///PATH or\n"
+                 "tls://HOST:PORT[,HOST:PORT...]); TESSERA_URL does the same.\n"
+                 "Configuration: TESSERA_CONF names a file with `store = PATH`, `log_level`, `log_file`,\n"
+                 "`url`, `tls_cert`, `tls_key`, `tls_ca`.\n");
 }
 
 static char *dup_secret(const char *s)
@@ -147,12 +155,30 @@ int main(int argc, char **argv)
 {
     const struct command *cmd = NULL;
     cli_args a;
-    tcore *core = NULL;
-    tcore_app *app = NULL;
+    tsvc *v = NULL;
+    const char *url = NULL;
     char principal[32];
     int status = 2;
 
     memset(&a, 0, sizeof(a));
+    /* The one option before the command: where the core is. */
+    if (argc >= 2 && strncmp(argv[1], "--url", 5) == 0) {
+        if (argv[1][5] == '=') {
+            url = argv[1] + 6;
+            argc -= 1;
+            argv += 1;
+        } else if (argv[1][5] == '\0' && argc >= 3) {
+            url = argv[2];
+            argc -= 2;
+            argv += 2;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+        argv[0] = "tessera";
+    }
+    if (argc >= 2 && strcmp(argv[1], "cert") == 0)
+        return cli_cert_main(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
@@ -173,22 +199,17 @@ int main(int argc, char **argv)
         goto out;
     }
     status = 1;
-    /* The core reads TESSERA_CONF itself and runs the self-tests. */
-    CK_RV rv = tcore_open(NULL, &core);
-    if (rv != CKR_OK) {
-        cli_error("open the core", rv, NULL);
-        goto out;
-    }
+    /* The service reads TESSERA_CONF itself; in process it runs the
+     * self-tests and opens the store, remote it connects to tesserad. */
     snprintf(principal, sizeof(principal), "cli pid %ld", (long)getpid());
-    rv = tcore_app_new(core, principal, &app);
+    CK_RV rv = tsvc_open_url(NULL, url, principal, &v);
     if (rv != CKR_OK) {
-        cli_error("start the application", rv, NULL);
+        cli_error(url != NULL ? "reach tesserad" : "open the core", rv, NULL);
         goto out;
     }
-    status = cmd->handler(core, app, &a);
+    status = cmd->handler(v, &a);
 out:
-    tcore_app_free(app);
-    tcore_close(core);
+    tsvc_close(v);
     free_secret(a.pin);
     free_secret(a.so_pin);
     return status;

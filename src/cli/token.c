@@ -7,13 +7,11 @@
 /* `tessera token init --label L --so-pin P --pin P`: initialises the token in
  * the free slot (PKCS#11 3.0 §5.6 C_InitToken), then sets the user PIN as the
  * SO (C_InitPIN). */
-int cli_token_init(tcore *c, tcore_app *app, const cli_args *a)
+int cli_token_init(tsvc *v, const cli_args *a)
 {
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-    tcore_session *s = NULL;
     CK_UTF8CHAR label[32];
-    tcore_err err;
     int status = 1;
     CK_RV rv;
 
@@ -21,64 +19,59 @@ int cli_token_init(tcore *c, tcore_app *app, const cli_args *a)
         fprintf(stderr, "tessera: a token label has at most 32 bytes\n");
         return 2;
     }
-    if (tcore_slot_by_label(c, a->label, &slot) == CKR_OK) {
+    if (tsvc_slot_by_label(v, a->label, &slot) == CKR_OK) {
         fprintf(stderr, "tessera: a token labelled \"%s\" exists already\n", a->label);
         return 1;
     }
-    rv = tcore_slot_free(c, &slot);
+    rv = tsvc_slot_free(v, &slot);
     if (rv != CKR_OK) {
         fprintf(stderr, "tessera: no free slot for a new token\n");
         return 1;
     }
     tc_pad(label, sizeof(label), a->label);
-    rv = tcore_init_token(c, slot, (const uint8_t *)a->so_pin, strlen(a->so_pin), label, &err);
+    rv = tsvc_init_token(v, slot, (const uint8_t *)a->so_pin, strlen(a->so_pin), label);
     if (rv != CKR_OK) {
-        cli_error("initialise token", rv, &err);
+        cli_error("initialise token", rv, tsvc_last_error());
         goto out;
     }
     /* Slot numbers may change once a token is initialised: look it up again. */
-    rv = tcore_slot_by_label(c, a->label, &slot);
+    rv = tsvc_slot_by_label(v, a->label, &slot);
     if (rv != CKR_OK) {
         cli_error("find the new token", rv, NULL);
         goto out;
     }
-    rv = tcore_session_open(app, slot, true, &h);
-    if (rv == CKR_OK)
-        rv = tcore_session_get(app, h, &s);
+    rv = tsvc_session_open(v, slot, true, &h);
     if (rv != CKR_OK) {
         cli_error("open session", rv, NULL);
         goto out;
     }
-    rv = tcore_login(s, CKU_SO, NULL, 0, (const uint8_t *)a->so_pin, strlen(a->so_pin));
+    rv = tsvc_login(v, h, CKU_SO, NULL, 0, (const uint8_t *)a->so_pin, strlen(a->so_pin));
     if (rv != CKR_OK) {
-        cli_error("log in as SO", rv, tcore_session_error(s));
+        cli_error("log in as SO", rv, tsvc_last_error());
         goto out;
     }
-    rv = tcore_init_pin(s, (const uint8_t *)a->pin, strlen(a->pin));
+    rv = tsvc_init_pin(v, h, (const uint8_t *)a->pin, strlen(a->pin));
     if (rv != CKR_OK) {
-        cli_error("set the user PIN", rv, tcore_session_error(s));
+        cli_error("set the user PIN", rv, tsvc_last_error());
         goto out;
     }
-    tcore_logout(s);
+    tsvc_logout(v, h);
     printf("token \"%s\" initialised in slot %lu\n", a->label, (unsigned long)slot);
     status = 0;
 out:
-    if (s != NULL)
-        tcore_session_put(s);
     if (h != CK_INVALID_HANDLE)
-        tcore_session_close(app, h);
+        tsvc_session_close(v, h);
     return status;
 }
 
 /* `tessera token list`: every slot with its token, initialised or free. */
-int cli_token_list(tcore *c, tcore_app *app, const cli_args *a)
+int cli_token_list(tsvc *v, const cli_args *a)
 {
     CK_SLOT_ID *slots = NULL;
     CK_ULONG n = 0;
     int status = 1;
-    (void)app;
     (void)a;
-    CK_RV rv = tcore_slot_list_alloc(c, &slots, &n);
+    CK_RV rv = tsvc_slot_list_alloc(v, &slots, &n);
     if (rv != CKR_OK) {
         cli_error("list slots", rv, NULL);
         goto out;
@@ -87,7 +80,7 @@ int cli_token_list(tcore *c, tcore_app *app, const cli_args *a)
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO ti;
         char label[33], serial[17];
-        rv = tcore_token_info(c, slots[i], &ti);
+        rv = tsvc_token_info(v, slots[i], &ti);
         if (rv != CKR_OK) {
             cli_error("token info", rv, NULL);
             goto out;

@@ -82,26 +82,28 @@ void cli_unpad(char *out, size_t outlen, const CK_UTF8CHAR *in, size_t inlen)
     out[n] = '\0';
 }
 
-bool cli_session_open(tcore *c, tcore_app *app, const char *label, const char *pin, cli_session *out)
+bool cli_session_open(tsvc *v, const char *label, const char *pin, cli_session *out)
 {
-    cli_session cs = {app, CK_INVALID_HANDLE, NULL};
+    cli_session cs = {v, CK_INVALID_HANDLE};
     CK_SLOT_ID slot;
-    CK_RV rv = tcore_slot_by_label(c, label, &slot);
+    CK_RV rv = tsvc_slot_by_label(v, label, &slot);
+    if (rv == CKR_DEVICE_ERROR) {
+        cli_error("reach tesserad", rv, NULL);
+        return false;
+    }
     if (rv != CKR_OK) {
         fprintf(stderr, "tessera: no token labelled \"%s\"\n", label);
         return false;
     }
-    rv = tcore_session_open(app, slot, true, &cs.h);
-    if (rv == CKR_OK)
-        rv = tcore_session_get(app, cs.h, &cs.s);
+    rv = tsvc_session_open(v, slot, true, &cs.h);
     if (rv != CKR_OK) {
         cli_error("open session", rv, NULL);
         goto fail;
     }
     if (pin != NULL) {
-        rv = tcore_login(cs.s, CKU_USER, NULL, 0, (const uint8_t *)pin, strlen(pin));
+        rv = tsvc_login(v, cs.h, CKU_USER, NULL, 0, (const uint8_t *)pin, strlen(pin));
         if (rv != CKR_OK) {
-            cli_error("login", rv, tcore_session_error(cs.s));
+            cli_error("login", rv, tsvc_last_error());
             goto fail;
         }
     }
@@ -114,20 +116,17 @@ fail:
 
 void cli_session_close(cli_session *cs)
 {
-    if (cs->s != NULL)
-        tcore_session_put(cs->s);
-    cs->s = NULL;
     if (cs->h != CK_INVALID_HANDLE)
-        tcore_session_close(cs->app, cs->h);
+        tsvc_session_close(cs->v, cs->h);
     cs->h = CK_INVALID_HANDLE;
 }
 
-CK_RV cli_find(tcore_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **out,
+CK_RV cli_find(const cli_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **out,
                CK_ULONG *count)
 {
     CK_OBJECT_HANDLE *h = NULL;
     CK_ULONG have = 0, cap = 0;
-    CK_RV rv = tcore_find_init(s, tmpl, n);
+    CK_RV rv = tsvc_find_init(s->v, s->h, tmpl, n);
     if (rv != CKR_OK)
         return rv;
     for (;;) {
@@ -141,12 +140,12 @@ CK_RV cli_find(tcore_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT
             h = nh;
             cap += 64;
         }
-        rv = tcore_find(s, h + have, cap - have, &got);
+        rv = tsvc_find(s->v, s->h, h + have, cap - have, &got);
         if (rv != CKR_OK || got == 0)
             break;
         have += got;
     }
-    CK_RV rv2 = tcore_find_final(s);
+    CK_RV rv2 = tsvc_find_final(s->v, s->h);
     if (rv == CKR_OK)
         rv = rv2;
     if (rv != CKR_OK) {
@@ -158,12 +157,12 @@ CK_RV cli_find(tcore_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT
     return CKR_OK;
 }
 
-CK_RV cli_get_attr(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, unsigned char **val,
+CK_RV cli_get_attr(const cli_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, unsigned char **val,
                    CK_ULONG *len)
 {
     CK_ATTRIBUTE a = {t, NULL, 0};
     unsigned char *v;
-    CK_RV rv = tcore_object_get_attrs(s, o, &a, 1);
+    CK_RV rv = tsvc_object_get_attrs(s->v, s->h, o, &a, 1);
     if (rv != CKR_OK)
         return rv;
     if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
@@ -172,7 +171,7 @@ CK_RV cli_get_attr(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, un
     if (v == NULL)
         return CKR_HOST_MEMORY;
     a.pValue = v;
-    rv = tcore_object_get_attrs(s, o, &a, 1);
+    rv = tsvc_object_get_attrs(s->v, s->h, o, &a, 1);
     if (rv != CKR_OK) {
         free(v);
         return rv;
@@ -183,17 +182,17 @@ CK_RV cli_get_attr(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, un
     return CKR_OK;
 }
 
-bool cli_get_ulong(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, CK_ULONG *v)
+bool cli_get_ulong(const cli_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, CK_ULONG *v)
 {
     CK_ATTRIBUTE a = {t, v, sizeof(*v)};
-    return tcore_object_get_attrs(s, o, &a, 1) == CKR_OK && a.ulValueLen == sizeof(*v);
+    return tsvc_object_get_attrs(s->v, s->h, o, &a, 1) == CKR_OK && a.ulValueLen == sizeof(*v);
 }
 
-int cli_get_bool(tcore_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t)
+int cli_get_bool(const cli_session *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t)
 {
     CK_BBOOL b = CK_FALSE;
     CK_ATTRIBUTE a = {t, &b, sizeof(b)};
-    if (tcore_object_get_attrs(s, o, &a, 1) != CKR_OK || a.ulValueLen != sizeof(b))
+    if (tsvc_object_get_attrs(s->v, s->h, o, &a, 1) != CKR_OK || a.ulValueLen != sizeof(b))
         return -1;
     return b == CK_TRUE;
 }

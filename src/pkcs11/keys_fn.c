@@ -9,11 +9,10 @@ P11_EXPORT CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMec
                                CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
                                CK_OBJECT_HANDLE_PTR phKey)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_generate_key(s, pMechanism, pTemplate, ulCount, phKey), __func__);
+    return p11_end(tsvc_generate_key(p11_svc(), hSession, pMechanism, pTemplate, ulCount, phKey), __func__);
 }
 
 P11_EXPORT CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -24,11 +23,10 @@ P11_EXPORT CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR 
                                    CK_OBJECT_HANDLE_PTR phPublicKey,
                                    CK_OBJECT_HANDLE_PTR phPrivateKey)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_generate_key_pair(s, pMechanism, pPublicKeyTemplate,
+    return p11_end(tsvc_generate_key_pair(p11_svc(), hSession, pMechanism, pPublicKeyTemplate,
                                             ulPublicKeyAttributeCount, pPrivateKeyTemplate,
                                             ulPrivateKeyAttributeCount, phPublicKey,
                                             phPrivateKey), __func__);
@@ -38,11 +36,10 @@ P11_EXPORT CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechani
                            CK_OBJECT_HANDLE hWrappingKey, CK_OBJECT_HANDLE hKey,
                            CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_wrap_key(s, pMechanism, hWrappingKey, hKey, pWrappedKey,
+    return p11_end(tsvc_wrap_key(p11_svc(), hSession, pMechanism, hWrappingKey, hKey, pWrappedKey,
                                    pulWrappedKeyLen), __func__);
 }
 
@@ -51,11 +48,10 @@ P11_EXPORT CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
                              CK_ULONG ulWrappedKeyLen, CK_ATTRIBUTE_PTR pTemplate,
                              CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_unwrap_key(s, pMechanism, hUnwrappingKey, pWrappedKey,
+    return p11_end(tsvc_unwrap_key(p11_svc(), hSession, pMechanism, hUnwrappingKey, pWrappedKey,
                                      ulWrappedKeyLen, pTemplate, ulAttributeCount, phKey), __func__);
 }
 
@@ -63,29 +59,26 @@ P11_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
                              CK_OBJECT_HANDLE hBaseKey, CK_ATTRIBUTE_PTR pTemplate,
                              CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_derive_key(s, pMechanism, hBaseKey, pTemplate, ulAttributeCount,
+    return p11_end(tsvc_derive_key(p11_svc(), hSession, pMechanism, hBaseKey, pTemplate, ulAttributeCount,
                                      phKey), __func__);
 }
 
 P11_EXPORT CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_seed_random(s, pSeed, ulSeedLen), __func__);
+    return p11_end(tsvc_seed_random(p11_svc(), hSession, pSeed, ulSeedLen), __func__);
 }
 
 P11_EXPORT CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR RandomData,
                                   CK_ULONG ulRandomLen)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_random(s, RandomData, ulRandomLen), __func__);
+    return p11_end(tsvc_random(p11_svc(), hSession, RandomData, ulRandomLen), __func__);
 }

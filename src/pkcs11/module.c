@@ -38,8 +38,7 @@ static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic pid_t g_pid;
 
 static struct {
-    tcore *core;
-    tcore_app *app;
+    tsvc *svc;
 } g_lib;
 
 /* ---- entering the library --------------------------------------------- */
@@ -78,25 +77,20 @@ void p11_lib_leave(void)
     pthread_rwlock_unlock(&g_api);
 }
 
-tcore *p11_core(void)
+tsvc *p11_svc(void)
 {
-    return g_lib.core;
+    return g_lib.svc;
 }
 
-tcore_app *p11_app(void)
+CK_RV p11_begin(void)
 {
-    return g_lib.app;
+    return p11_lib_enter();
 }
 
-CK_RV p11_begin(CK_SESSION_HANDLE h, tcore_session **s)
+CK_RV p11_session_check(CK_SESSION_HANDLE h)
 {
-    CK_RV rv = p11_lib_enter();
-    if (rv != CKR_OK)
-        return rv;
-    rv = tcore_session_get(g_lib.app, h, s);
-    if (rv != CKR_OK)
-        p11_lib_leave();
-    return rv;
+    CK_SESSION_INFO info;
+    return tsvc_session_info(g_lib.svc, h, &info);
 }
 
 void p11_log_error(const char *fn, const tcore_err *e)
@@ -108,11 +102,13 @@ void p11_log_error(const char *fn, const tcore_err *e)
     TC_DEBUG("p11", "%s: 0x%lx: %s", fn, (unsigned long)e->rv, what);
 }
 
-CK_RV p11_end(tcore_session *s, CK_RV rv, const char *fn)
+CK_RV p11_end(CK_RV rv, const char *fn)
 {
-    if (rv != CKR_OK)
-        p11_log_error(fn, tcore_session_error(s));
-    tcore_session_put(s);
+    if (rv != CKR_OK) {
+        const tcore_err *e = tsvc_last_error();
+        if (e->rv == rv)
+            p11_log_error(fn, e);
+    }
     p11_lib_leave();
     return rv;
 }
@@ -143,9 +139,10 @@ static void abandon_after_fork(void)
 {
     pthread_rwlock_t fresh_rw = PTHREAD_RWLOCK_INITIALIZER;
     memcpy(&g_api, &fresh_rw, sizeof(g_api));
-    /* the parent's core and its locks are not ours: left untouched */
-    g_lib.core = NULL;
-    g_lib.app = NULL;
+    /* The parent's core and its locks are not ours: left untouched; a remote
+     * channel's sockets are closed in the child only (never shared). */
+    tsvc_abandon(g_lib.svc);
+    g_lib.svc = NULL;
     atomic_store(&g_pid, 0);
 }
 
@@ -181,8 +178,7 @@ P11_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 
     if (pthread_mutex_lock(&g_init_lock) != 0)
         return CKR_GENERAL_ERROR;
-    tcore *core = NULL;
-    tcore_app *app = NULL;
+    tsvc *svc = NULL;
 
     pid_t pid = atomic_load(&g_pid);
     if (pid != 0 && pid != getpid())
@@ -192,24 +188,21 @@ P11_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
         goto out;
     }
 
-    /* One way in: self-tests, configuration, store and protector. A failed
-     * self-test is CKR_GENERAL_ERROR (the module then refuses crypto). */
-    rv = tcore_open(NULL, &core);
-    if (rv != CKR_OK)
-        goto out;
+    /* One way in: self-tests, configuration, store and protector in
+     * process, or the connection settings of tesserad. A failed self-test
+     * is CKR_GENERAL_ERROR (the module then refuses crypto). */
     char principal[32];
     snprintf(principal, sizeof(principal), "pid %ld", (long)getpid());
-    rv = tcore_app_new(core, principal, &app);
+    rv = tsvc_open(NULL, principal, &svc);
     if (rv != CKR_OK)
         goto out;
-    g_lib.core = core;
-    g_lib.app = app;
-    core = NULL;
+    g_lib.svc = svc;
+    svc = NULL;
     atomic_store(&g_pid, getpid());
-    TC_DEBUG("p11", "initialised");
+    TC_DEBUG("p11", "initialised (%s)", tsvc_is_remote(g_lib.svc) ? "remote" : "embedded");
 
 out:
-    tcore_close(core); /* closes app too, on failure */
+    tsvc_close(svc); /* on failure */
     pthread_mutex_unlock(&g_init_lock);
     return rv;
 }
@@ -236,11 +229,10 @@ P11_EXPORT CK_RV C_Finalize(CK_VOID_PTR pReserved)
     }
     atomic_store(&g_pid, 0);
     /* Closing the application ends operations, destroys session objects
-     * and logs the tokens out (which wipes their keys). */
-    tcore_app_free(g_lib.app);
-    g_lib.app = NULL;
-    tcore_close(g_lib.core);
-    g_lib.core = NULL;
+     * and logs the tokens out (which wipes their keys); in remote mode the
+     * daemon does so when the connections close. */
+    tsvc_close(g_lib.svc);
+    g_lib.svc = NULL;
     pthread_rwlock_unlock(&g_api);
     TC_DEBUG("p11", "finalised");
 out:

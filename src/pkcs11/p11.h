@@ -1,17 +1,19 @@
 /*
  * pkcs11/ internal interface: what the module's entry points share.
  *
- * The module is a front end of the core (core/tcore.h): it checks the
- * library state, marshals PKCS#11 arguments, calls the core with the
- * session and passes the CK_RV back. Every rule about who may do what, the
- * sessions, their operations and session objects live in the core. The
- * process is one core *application* (PKCS#11 3.0 §5.6: login state is
- * shared by the application's sessions).
+ * The module is a front end of the core: it checks the library state,
+ * calls the service (service/tsvc.h) with the PKCS#11 arguments and passes
+ * the CK_RV back. The service channel is the core in process (embedded
+ * mode) or tesserad (remote mode, chosen by TESSERA_URL or the `url` key of
+ * the configuration). Every rule about who may do what, the sessions, their
+ * operations and session objects live in the core. The process is one core
+ * *application* (PKCS#11 3.0 §5.6: login state is shared by the
+ * application's sessions).
  */
 #ifndef TESSERA_P11_H
 #define TESSERA_P11_H
 
-#include "core/tcore.h"
+#include "service/tsvc.h"
 #include "tessera/pkcs11.h"
 
 /* Exported entry points carry this (the build hides everything else). */
@@ -25,16 +27,17 @@ CK_RV p11_check_initialized(void);
  * must p11_lib_leave(). */
 CK_RV p11_lib_enter(void);
 void p11_lib_leave(void);
-/* The core and this process's application (valid between enter and leave). */
-tcore *p11_core(void);
-tcore_app *p11_app(void);
+/* This process's service channel (valid between enter and leave). */
+tsvc *p11_svc(void);
 
-/* The prologue and epilogue of an entry point that names a session: enter
- * the library and lock the session (CKR_CRYPTOKI_NOT_INITIALIZED,
- * CKR_SESSION_HANDLE_INVALID); p11_end logs what the core said was wrong
- * (at debug level), unlocks, leaves and returns rv. */
-CK_RV p11_begin(CK_SESSION_HANDLE h, tcore_session **s);
-CK_RV p11_end(tcore_session *s, CK_RV rv, const char *fn);
+/* The prologue and epilogue of an entry point: p11_begin enters the
+ * library (CKR_CRYPTOKI_NOT_INITIALIZED); p11_end logs what the core said
+ * was wrong with a failed call (at debug level), leaves and returns rv. */
+CK_RV p11_begin(void);
+CK_RV p11_end(CK_RV rv, const char *fn);
+/* CKR_OK when h names a session of this process, for the entry points that
+ * only answer "not supported" for a valid session. */
+CK_RV p11_session_check(CK_SESSION_HANDLE h);
 
 /* Log a core error at debug level (which argument, which template entry). */
 void p11_log_error(const char *fn, const tcore_err *e);

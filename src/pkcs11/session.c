@@ -13,7 +13,7 @@ P11_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pA
      * never call them. */
     (void)pApplication;
     (void)Notify;
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
     if (phSession == NULL)
@@ -21,76 +21,69 @@ P11_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pA
     else if (!(flags & CKF_SERIAL_SESSION)) /* §5.6: must always be set (legacy) */
         rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;
     else
-        rv = tcore_session_open(p11_app(), slotID, (flags & CKF_RW_SESSION) != 0, phSession);
-    p11_lib_leave();
-    return rv;
+        rv = tsvc_session_open(p11_svc(), slotID, (flags & CKF_RW_SESSION) != 0, phSession);
+    return p11_end(rv, __func__);
 }
 
 P11_EXPORT CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 {
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    rv = tcore_session_close(p11_app(), hSession);
-    p11_lib_leave();
-    return rv;
+    rv = tsvc_session_close(p11_svc(), hSession);
+    return p11_end(rv, __func__);
 }
 
 P11_EXPORT CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 {
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    rv = tcore_session_close_all(p11_app(), slotID);
-    p11_lib_leave();
-    return rv;
+    rv = tsvc_session_close_all(p11_svc(), slotID);
+    return p11_end(rv, __func__);
 }
 
 P11_EXPORT CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_session_info(s, pInfo), __func__);
+    return p11_end(tsvc_session_info(p11_svc(), hSession, pInfo), __func__);
 }
 
 P11_EXPORT CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
                          CK_ULONG ulPinLen)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_login(s, userType, NULL, 0, pPin, ulPinLen), __func__);
+    return p11_end(tsvc_login(p11_svc(), hSession, userType, NULL, 0, pPin, ulPinLen), __func__);
 }
 
 P11_EXPORT CK_RV C_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
                              CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername,
                              CK_ULONG ulUsernameLen)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
     /* PKCS#11 3.0 §5.6 C_LoginUser: for CKU_CONTEXT_SPECIFIC it behaves as
      * C_Login (the user is the one logged in). */
     if (userType == CKU_CONTEXT_SPECIFIC)
-        rv = tcore_login(s, userType, NULL, 0, pPin, ulPinLen);
+        rv = tsvc_login(p11_svc(), hSession, userType, NULL, 0, pPin, ulPinLen);
     else if (pUsername == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
-        rv = tcore_login(s, userType, pUsername, ulUsernameLen, pPin, ulPinLen);
-    return p11_end(s, rv, __func__);
+        rv = tsvc_login(p11_svc(), hSession, userType, pUsername, ulUsernameLen, pPin, ulPinLen);
+    return p11_end(rv, __func__);
 }
 
 P11_EXPORT CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_logout(s), __func__);
+    return p11_end(tsvc_logout(p11_svc(), hSession), __func__);
 }
 
 /* PKCS#11 3.0 §5.6 C_SessionCancel: end the operations named by flags. The
@@ -105,16 +98,15 @@ P11_EXPORT CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
         {CKF_VERIFY, TCORE_OP_VERIFY},   {CKF_ENCRYPT, TCORE_OP_ENCRYPT},
         {CKF_DECRYPT, TCORE_OP_DECRYPT},
     };
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
     unsigned kinds = 0;
     for (size_t i = 0; i < TC_ARRAY_LEN(map); i++)
         if (flags & map[i].flag)
             kinds |= 1u << map[i].kind;
-    tcore_crypt_cancel(s, kinds, (flags & CKF_FIND_OBJECTS) != 0);
-    return p11_end(s, CKR_OK, __func__);
+    return p11_end(tsvc_crypt_cancel(p11_svc(), hSession, kinds, (flags & CKF_FIND_OBJECTS) != 0),
+                   __func__);
 }
 
 /* PKCS#11 3.0 §5.6: a token need not be able to save operation state;
@@ -124,12 +116,13 @@ P11_EXPORT CK_RV C_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOp
                                      CK_ULONG_PTR pulOperationStateLen)
 {
     (void)pOperationState;
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    rv = pulOperationStateLen == NULL ? CKR_ARGUMENTS_BAD : CKR_FUNCTION_NOT_SUPPORTED;
-    return p11_end(s, rv, __func__);
+    rv = p11_session_check(hSession);
+    if (rv == CKR_OK)
+        rv = pulOperationStateLen == NULL ? CKR_ARGUMENTS_BAD : CKR_FUNCTION_NOT_SUPPORTED;
+    return p11_end(rv, __func__);
 }
 
 P11_EXPORT CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
@@ -140,30 +133,31 @@ P11_EXPORT CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOp
     (void)ulOperationStateLen;
     (void)hEncryptionKey;
     (void)hAuthenticationKey;
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    rv = pOperationState == NULL ? CKR_ARGUMENTS_BAD : CKR_FUNCTION_NOT_SUPPORTED;
-    return p11_end(s, rv, __func__);
+    rv = p11_session_check(hSession);
+    if (rv == CKR_OK)
+        rv = pOperationState == NULL ? CKR_ARGUMENTS_BAD : CKR_FUNCTION_NOT_SUPPORTED;
+    return p11_end(rv, __func__);
 }
 
 /* PKCS#11 3.0 §5.20: legacy functions for parallel sessions, which do not
  * exist any more; they always answer CKR_FUNCTION_NOT_PARALLEL. */
 P11_EXPORT CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE hSession)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, CKR_FUNCTION_NOT_PARALLEL, __func__);
+    rv = p11_session_check(hSession);
+    return p11_end(rv == CKR_OK ? CKR_FUNCTION_NOT_PARALLEL : rv, __func__);
 }
 
 P11_EXPORT CK_RV C_CancelFunction(CK_SESSION_HANDLE hSession)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, CKR_FUNCTION_NOT_PARALLEL, __func__);
+    rv = p11_session_check(hSession);
+    return p11_end(rv == CKR_OK ? CKR_FUNCTION_NOT_PARALLEL : rv, __func__);
 }

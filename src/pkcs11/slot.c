@@ -2,7 +2,8 @@
  * Slots and tokens (PKCS#11 3.0 §5.5): every initialised token of the store
  * has a slot, and there is always exactly one more slot holding a fresh,
  * uninitialised token, so C_InitToken can create a new one (the core keeps
- * the slot registry, tcore_tokens_*).
+ * the slot registry, tcore_tokens_*; the calls go through the service
+ * channel, in process or to tesserad).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -20,29 +21,28 @@ P11_EXPORT CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
     /* Every slot holds a token (the free slot an uninitialised one), so
      * tokenPresent selects the same list. */
     (void)tokenPresent;
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
     if (pulCount == NULL) {
         rv = CKR_ARGUMENTS_BAD;
         goto out;
     }
-    rv = tcore_slot_list(p11_core(), pSlotList, pulCount);
+    rv = tsvc_slot_list(p11_svc(), pSlotList, pulCount);
 out:
-    p11_lib_leave();
-    return rv;
+    return p11_end(rv, __func__);
 }
 
 P11_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 {
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
     if (pInfo == NULL) {
         rv = CKR_ARGUMENTS_BAD;
         goto out;
     }
-    rv = tcore_slot_check(p11_core(), slotID);
+    rv = tsvc_slot_check(p11_svc(), slotID);
     if (rv != CKR_OK)
         goto out;
     CK_SLOT_INFO info;
@@ -59,20 +59,17 @@ P11_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
     info.firmwareVersion.minor = 1;
     *pInfo = info;
 out:
-    p11_lib_leave();
-    return rv;
+    return p11_end(rv, __func__);
 }
 
 /* ---- C_GetTokenInfo ------------------------------------------------------------------ */
 
 P11_EXPORT CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    rv = tcore_token_info(p11_core(), slotID, pInfo);
-    p11_lib_leave();
-    return rv;
+    return p11_end(tsvc_token_info(p11_svc(), slotID, pInfo), __func__);
 }
 
 /* ---- C_InitToken / C_InitPIN / C_SetPIN (PKCS#11 3.0 §5.5, §5.6) ---------------------- */
@@ -80,34 +77,27 @@ P11_EXPORT CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 P11_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen,
                              CK_UTF8CHAR_PTR pLabel)
 {
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    tcore_err err;
-    rv = tcore_init_token(p11_core(), slotID, pPin, ulPinLen, pLabel, &err);
-    if (rv != CKR_OK)
-        p11_log_error(__func__, &err);
-    p11_lib_leave();
-    return rv;
+    return p11_end(tsvc_init_token(p11_svc(), slotID, pPin, ulPinLen, pLabel), __func__);
 }
 
 P11_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_init_pin(s, pPin, ulPinLen), __func__);
+    return p11_end(tsvc_init_pin(p11_svc(), hSession, pPin, ulPinLen), __func__);
 }
 
 P11_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen,
                           CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen)
 {
-    tcore_session *s;
-    CK_RV rv = p11_begin(hSession, &s);
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    return p11_end(s, tcore_set_pin(s, pOldPin, ulOldLen, pNewPin, ulNewLen), __func__);
+    return p11_end(tsvc_set_pin(p11_svc(), hSession, pOldPin, ulOldLen, pNewPin, ulNewLen), __func__);
 }
 
 /* ---- mechanisms (§5.5) ------------------------------------------------------------------ */
@@ -115,28 +105,19 @@ P11_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, C
 P11_EXPORT CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList,
                                     CK_ULONG_PTR pulCount)
 {
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    rv = tcore_slot_check(p11_core(), slotID);
-    if (rv == CKR_OK)
-        rv = pulCount == NULL ? CKR_ARGUMENTS_BAD
-                              : tcore_mech_list(p11_core(), pMechanismList, pulCount);
-    p11_lib_leave();
-    return rv;
+    return p11_end(tsvc_mech_list(p11_svc(), slotID, pMechanismList, pulCount), __func__);
 }
 
 P11_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
                                     CK_MECHANISM_INFO_PTR pInfo)
 {
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
-    rv = tcore_slot_check(p11_core(), slotID);
-    if (rv == CKR_OK)
-        rv = pInfo == NULL ? CKR_ARGUMENTS_BAD : tcore_mech_info(p11_core(), type, pInfo);
-    p11_lib_leave();
-    return rv;
+    return p11_end(tsvc_mech_info(p11_svc(), slotID, type, pInfo), __func__);
 }
 
 /* ---- C_WaitForSlotEvent ---------------------------------------------------------------- */
@@ -146,7 +127,7 @@ P11_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
  * waits are not supported (PKCS#11 3.0 §5.5 allows CKR_FUNCTION_NOT_SUPPORTED). */
 P11_EXPORT CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
-    CK_RV rv = p11_lib_enter();
+    CK_RV rv = p11_begin();
     if (rv != CKR_OK)
         return rv;
     if (pSlot == NULL || pReserved != NULL)
@@ -155,6 +136,5 @@ P11_EXPORT CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOI
         rv = CKR_NO_EVENT;
     else
         rv = CKR_FUNCTION_NOT_SUPPORTED;
-    p11_lib_leave();
-    return rv;
+    return p11_end(rv, __func__);
 }
