@@ -9,7 +9,15 @@
  * Connections are non-blocking: every I/O call answers TCRYPTO_TLS_WANT_READ
  * or _WANT_WRITE when the socket would block, and the caller retries when
  * poll/epoll says the fd is ready. A connection is used by one thread at a
- * time.
+ * time. No session resumption (the server issues no tickets, neither side
+ * caches sessions): every connection is a full handshake, so a client
+ * certificate is checked against the CA file of the moment. Writing to a
+ * peer that has gone never raises SIGPIPE.
+ *
+ * TLS works whether or not tcrypto_init() ran: making a context starts the
+ * crypto module (self-tests, secure heap) if needed, and a module in the
+ * error state makes none. Failing calls leave nothing on the thread's
+ * OpenSSL error queue.
  */
 #ifndef TESSERA_CRYPTO_TLS_H
 #define TESSERA_CRYPTO_TLS_H
@@ -35,8 +43,9 @@ typedef struct {
 } tcrypto_tls_conf;
 
 /* A server or client context. On failure *why (may be NULL) gets a static
- * message naming what could not be loaded ("certificate file", "private key
- * does not match the certificate", ...), and the result is NULL. */
+ * message naming what could not be loaded ("certificate file could not be
+ * loaded", "private key does not match the certificate", ...), and the
+ * result is NULL. An encrypted private key is refused (nothing prompts). */
 tcrypto_tls_ctx *tcrypto_tls_server_new(const tcrypto_tls_conf *conf, const char **why);
 tcrypto_tls_ctx *tcrypto_tls_client_new(const tcrypto_tls_conf *conf, const char **why);
 /* Contexts are reference counted: a connection keeps its context alive, so a
@@ -58,25 +67,39 @@ void tcrypto_tls_free(tcrypto_tls *t);
  * (for the log: "peer did not return a certificate", "certificate has
  * expired", "unable to get local issuer certificate", ...). */
 tcrypto_tls_rc tcrypto_tls_handshake(tcrypto_tls *t);
-/* *n: bytes read/written when TCRYPTO_TLS_OK. */
+/* *n: bytes read/written when TCRYPTO_TLS_OK; len must be > 0. A write may
+ * take fewer than len bytes: the caller passes the rest again (from any
+ * address). TCRYPTO_TLS_CLOSED: close_notify received; a peer that vanished
+ * without one is TCRYPTO_TLS_ERROR. */
 tcrypto_tls_rc tcrypto_tls_read(tcrypto_tls *t, void *buf, size_t len, size_t *n);
 tcrypto_tls_rc tcrypto_tls_write(tcrypto_tls *t, const void *buf, size_t len, size_t *n);
 /* Bytes already decrypted and waiting in the TLS layer (epoll will not say
  * the fd is readable for them). */
 size_t tcrypto_tls_pending(const tcrypto_tls *t);
-/* Send close_notify (best effort, non-blocking). */
+/* Send close_notify (best effort, non-blocking; nothing after an ERROR). */
 void tcrypto_tls_shutdown(tcrypto_tls *t);
 /* Why the last call failed, as text (always a string). */
 const char *tcrypto_tls_error(const tcrypto_tls *t);
-/* The peer certificate's subject, one line ("CN=app1,O=Example"), after a
- * successful handshake; false if none. */
+/* The peer certificate's subject, one line in RFC 2253 form
+ * ("CN=app1,O=Example"), after a successful handshake; false if none or if
+ * it does not fit in outlen (out is then untouched). */
 bool tcrypto_tls_peer_subject(const tcrypto_tls *t, char *out, size_t outlen);
 
 /* ---- certificates for a quick start (tessera cert ca|server|client) ----
- * Keys are ECDSA P-256; certificates are valid from now for `days`. The
- * private key file is written 0600 (O_EXCL, then renamed). names: for a
- * server certificate, its subjectAltNames ("localhost", "127.0.0.1", ...;
- * IP addresses recognised), NULL-terminated; ignored otherwise. */
+ * Keys are ECDSA P-256, signatures ECDSA with SHA-256, serials 128 random
+ * bits. days > 0: valid from a minute ago (clock skew) for `days` days.
+ * days <= 0: a certificate that has already expired (notBefore |days| + 2
+ * days ago, notAfter a day ago), for tests of the refusal. |days| <= 36500.
+ * CA: basicConstraints CA:TRUE, keyCertSign + cRLSign. Server: CA:FALSE,
+ * digitalSignature, serverAuth, subjectAltName. Client: CA:FALSE,
+ * digitalSignature, clientAuth.
+ * The private key file is written 0600 and the certificate 0644, each
+ * durably (O_EXCL temporary, fsync, link); an existing file is never
+ * replaced (TCRYPTO_ERR_ARG, "output file exists"), and no key is left
+ * without its certificate. names: for a server certificate, its
+ * subjectAltNames ("localhost", "127.0.0.1", ...; IPv4/IPv6 addresses
+ * become IP entries, the rest DNS names), NULL-terminated, 1 to 64;
+ * ignored otherwise. */
 typedef enum {
     TCRYPTO_CERT_CA = 0,
     TCRYPTO_CERT_SERVER,
@@ -94,7 +117,10 @@ typedef struct {
     const char *key_out;
 } tcrypto_cert_req;
 
-/* TCRYPTO_OK, or an error with *why a static message. */
+/* TCRYPTO_OK, or an error with *why (may be NULL) a static message:
+ * TCRYPTO_ERR_ARG for bad input (name, days, paths, an issuer that is not a
+ * CA or whose key does not match, an output that exists), another code when
+ * generating or writing failed. */
 tcrypto_rc tcrypto_cert_make(const tcrypto_cert_req *req, const char **why) TC_MUST_CHECK;
 
 #endif
