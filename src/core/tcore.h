@@ -275,4 +275,34 @@ CK_RV tcore_keyspec_parse(const char *spec, tcore_keyspec *out);
 /* The names tcore_keyspec_parse accepts, '|'-separated, for help texts. */
 const char *tcore_keyspec_names(void);
 
+/* ---- certificates for the TLS listener's quick start (tessera cert) ---------------------
+ * ECDSA P-256 keys; a self-signed CA, and server and client certificates it
+ * issues (see crypto/tcrypto_tls.h for the extensions). The key file is
+ * written 0600, the certificate 0644; an existing file is never replaced.
+ * days > 0: valid from now for `days` days; days <= 0 makes a certificate
+ * that has already expired (for tests). names: a server's subjectAltNames
+ * (IP addresses recognised), NULL-terminated; ignored for the other kinds.
+ * CKR_ARGUMENTS_BAD for bad input (a name, the validity, a missing or
+ * non-CA issuer, an output file that exists), CKR_FUNCTION_FAILED when
+ * making or writing failed; either way *why (may be NULL) is a static
+ * message for the user. */
+typedef enum {
+    TCORE_CERT_CA,
+    TCORE_CERT_SERVER,
+    TCORE_CERT_CLIENT,
+} tcore_cert_kind;
+
+typedef struct {
+    tcore_cert_kind kind;
+    const char *common_name;
+    const char *const *names; /* server: subjectAltNames */
+    int days;
+    const char *ca_cert_file; /* issuer (NULL for a CA: self-signed) */
+    const char *ca_key_file;
+    const char *cert_out;     /* PEM files written */
+    const char *key_out;
+} tcore_cert_req;
+
+CK_RV tcore_cert_make(const tcore_cert_req *req, const char **why);
+
 #endif
