@@ -28,4 +28,59 @@ const char *tsvc_remote_endpoint(const tsvc_remote *r);
  * endpoint generation. err receives the server's error detail. */
 CK_RV tsvc_remote_call(tsvc_remote *r, uint16_t op, tproto_arg *args, tproto_err *err);
 
+/* ---- one connection to one endpoint (remote_conn.c, for remote.c) ----------------
+ * Blocking-style calls over a non-blocking socket: every wait is a poll()
+ * bounded by the call's timeout, so a daemon that stops answering costs a
+ * caller at most the timeout. A connection is used by one thread at a time;
+ * tsvc_conn_shutdown is the one call another thread may make on it. */
+struct tcrypto_tls_ctx;
+struct tcrypto_tls;
+
+typedef struct {
+    char *url;  /* "unix:///path" or "tls://host:port", for logs */
+    char *host; /* unix: the socket path; tls: the host, without brackets */
+    char *port; /* NULL for unix */
+    struct tcrypto_tls_ctx *tls; /* NULL for unix */
+    bool owns_tls; /* endpoints with one server name share a context */
+} tsvc_remote_ep;
+
+typedef struct {
+    int fd; /* -1 when closed */
+    struct tcrypto_tls *tls;
+    uint32_t next_id;
+    tc_buf out;    /* the request being sent, wiped after each */
+    uint8_t *in;   /* the response being read, wiped after each */
+    size_t in_cap;
+    char why[128]; /* why the last call failed, for the log */
+} tsvc_conn;
+
+typedef enum {
+    TSVC_CONN_OK = 0,
+    TSVC_CONN_IO,      /* the connection failed (reset, EOF, timeout, malformed
+                        * answer): c->why says how; the connection is unusable */
+    TSVC_CONN_REFUSED, /* the daemon refused the HELLO (logged) */
+    TSVC_CONN_LOCAL,   /* nothing was sent: the request cannot be encoded */
+} tsvc_conn_rc;
+
+/* Connect to e (timeout_ms for the connect, the TLS handshake and the HELLO
+ * each; 0: none), announcing app_id. c is initialised whatever the result;
+ * tsvc_conn_close it afterwards. */
+tsvc_conn_rc tsvc_conn_open(tsvc_conn *c, const tsvc_remote_ep *e,
+                            const uint8_t app_id[TPROTO_APP_ID_LEN], int timeout_ms);
+/* One request and its response (op and id checked), decoded into args and
+ * err. TSVC_CONN_LOCAL sets *rv (CKR_HOST_MEMORY, CKR_ARGUMENTS_BAD for a
+ * request beyond the frame limit). The bytes sent and received are wiped. */
+tsvc_conn_rc tsvc_conn_exchange(tsvc_conn *c, uint16_t op, tproto_arg *args, tproto_err *err,
+                                int timeout_ms, CK_RV *rv);
+/* Close: a TLS close_notify first when graceful (never on a connection that
+ * failed or was shut down), then the socket; buffers wiped and freed. */
+void tsvc_conn_close(tsvc_conn *c, bool graceful);
+/* shutdown(2) of the socket, from any thread: the owner's next or pending
+ * I/O fails, the daemon sees the connection end; the fd stays the owner's
+ * to close, so its number cannot be reused under the owner. */
+void tsvc_conn_shutdown(tsvc_conn *c);
+/* In a forked child: close this process's copy of the fd, nothing else (no
+ * TLS record is sent, no memory freed: the parent's state may be locked). */
+void tsvc_conn_forget(tsvc_conn *c);
+
 #endif
