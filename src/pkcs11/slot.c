@@ -51,8 +51,13 @@ P11_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
     snprintf(desc, sizeof(desc), "Tessera slot %lu", (unsigned long)slotID);
     tc_pad(info.slotDescription, sizeof(info.slotDescription), desc);
     tc_pad(info.manufacturerID, sizeof(info.manufacturerID), "Tessera");
-    /* A software token: always present, not removable, not hardware. */
+    /* Always present, not removable. In process it is a soft token; remote,
+     * the keys live in tesserad, another process the application cannot
+     * reach into, which is what CKF_HW_SLOT tells a caller (as CKF_HW does
+     * for the mechanisms, see tcore_set_keys_outside_caller). */
     info.flags = CKF_TOKEN_PRESENT;
+    if (tsvc_is_remote(p11_svc()))
+        info.flags |= CKF_HW_SLOT;
     info.hardwareVersion.major = 0;
     info.hardwareVersion.minor = 1;
     info.firmwareVersion.major = 0;
