@@ -7,7 +7,7 @@ build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev libsqlite3-dev libcurl4-openssl-dev libjansson-dev libargon2-dev
   libtss2-dev libcmocka-dev libp11-kit-dev openssl)
 peer_pkgs=(opensc libengine-pkcs11-openssl gnutls-bin p11-kit openssh-client
-  default-jdk-headless python3 python3-pykcs11 softhsm2 sqlite3
+  default-jdk-headless python3 python3-pykcs11 softhsm2 sqlite3 groff-base
   tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 libtss2-tcti-mssim0 libtss2-tcti-swtpm0 swtpm swtpm-tools dbus
   qemu-system-x86 ovmf)
 pkgs=("${build_pkgs[@]}")
