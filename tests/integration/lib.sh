@@ -5,10 +5,21 @@
 # scripts are proven against — otherwise our module,
 # $TESSERA_BUILD_DIR/src/pkcs11/libtessera-pkcs11.so.
 #
+# Remote mode: TESSERA_TEST_REMOTE=unix|tls (our module only) runs the same
+# script against a tesserad started here (tests/daemon/lib.sh,
+# d_remote_setup) on $T_TMP/tessera.db, over its Unix socket or over TLS
+# with a client certificate; the module and the CLI reach it through
+# TESSERA_URL. The clients' own configuration then names a store in a
+# folder that does not exist, so a client that fell back to the embedded
+# mode fails instead of passing on a store of its own.
+#
 # Every check that fails ends the script with a non-zero status; a script
 # never skips itself to pass.
 
 set -euo pipefail
+
+# A developer's TESSERA_URL would send the embedded runs to some daemon.
+unset TESSERA_URL TESSERA_TLS_CERT TESSERA_TLS_KEY TESSERA_TLS_CA
 
 T_SO_PIN=${T_SO_PIN:-12345678}
 T_PIN=${T_PIN:-123456}
@@ -20,11 +31,20 @@ t_fail() {
 }
 
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tessera-it.XXXXXX")
+. "$(dirname "${BASH_SOURCE[0]}")/../daemon/lib.sh"
 t_cleanup() { t_finish $?; }
 # t_finish STATUS: what the EXIT trap does; scripts that add their own trap
 # call it with the status they saved first.
 t_finish() {
-    local rc=$1
+    local rc=$1 daemon_rc=0
+    # The daemons of the remote mode and of tests/daemon: stopped with
+    # SIGTERM, each must exit 0; their logs are printed on failure.
+    d_stop_all "$rc" || daemon_rc=1
+    if [ -e "$T_TMP/no-such-dir" ]; then
+        t_log "a client opened the embedded store in remote mode"
+        daemon_rc=1
+    fi
+    [ $rc -eq 0 ] && [ $daemon_rc -ne 0 ] && rc=1
     if [ $rc -eq 0 ]; then
         t_log "PASS"
     else
@@ -39,6 +59,7 @@ t_finish() {
     else
         rm -rf "$T_TMP"
     fi
+    [ $daemon_rc -eq 0 ] || exit 1
 }
 trap t_cleanup EXIT
 
@@ -232,4 +253,11 @@ t_export_pubkey() {
     t_log "ok: exported public key $2"
 }
 
-t_log "module: $T_MODULE ($T_MODULE_KIND); temp: $T_TMP"
+if [ -n "${TESSERA_TEST_REMOTE:-}" ]; then
+    [ "$T_MODULE_KIND" = tessera ] ||
+        t_fail "TESSERA_TEST_REMOTE needs our module, not $T_MODULE"
+    sed -i "s|^store = .*|store = $T_TMP/no-such-dir/tessera.db|" "$TESSERA_CONF"
+    d_remote_setup "$TESSERA_TEST_REMOTE"
+fi
+
+t_log "module: $T_MODULE ($T_MODULE_KIND); temp: $T_TMP${TESSERA_URL:+; remote: $TESSERA_URL}"
