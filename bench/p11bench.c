@@ -12,9 +12,22 @@
  * module start-up (C_Initialize + C_OpenSession + C_Login), finding one key by
  * label, and one token key-pair generation.
  *
+ * Latency mode (--latency): single-threaded, N calls each (--calls), the
+ * median and 99th percentile of one C_GenerateRandom of 32 bytes (one round
+ * trip through the module, the cheapest call that reaches the token) and of
+ * one ECDSA P-256 signature (C_SignInit + C_Sign), next to RAND_bytes and an
+ * EVP ECDSA signature in the same process.
+ *
  * Loops are time-bounded; nothing here asserts a timing. The module's store is
  * chosen by its own environment (TESSERA_CONF for Tessera, SOFTHSM2_CONF for
- * SoftHSMv2), so several modules can be compared in one run.
+ * SoftHSMv2), so several modules can be compared in one run. The environment
+ * is process-wide, so configurations that differ only in it (the same module
+ * embedded and remote, say) run in one process each; --results adds one
+ * line per figure for a script to merge:
+ *     RESULT config=NAME mode=ops row=ec threads=2 ops=12345.6
+ *     RESULT config=NAME mode=latency row=random calls=5000 median_us=21.3 p99_us=40.2 mean_us=23.0
+ * NAME is the module's NAME (--module NAME=PATH), "openssl" for the baseline;
+ * a failed figure has error=0x... instead of its numbers.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -39,6 +52,7 @@
 #define AES_DATA_LEN 4096
 
 enum row { ROW_RSA, ROW_EC, ROW_ED, ROW_AES, NROWS };
+static const char *const row_id[NROWS] = {"rsa", "ec", "ed", "aes"};
 static const char *const row_name[NROWS] = {
     "RSA-2048 sign (SHA256_RSA_PKCS)",
     "ECDSA P-256 sign (ECDSA_SHA256)",
@@ -57,6 +71,9 @@ struct opts {
     bool rows[NROWS];
     long scale;
     int create_threads;
+    bool latency;
+    long calls;
+    bool results;
 };
 
 struct module {
@@ -73,6 +90,9 @@ struct module {
     /* scale mode results, seconds */
     double create_per_key, startup, find_first, find_median, keygen_median;
     long have_before;
+    /* latency mode results, seconds per call; rv != CKR_OK: failed */
+    double lat_med[2], lat_p99[2], lat_mean[2];
+    CK_RV lat_err[2];
 };
 
 static unsigned char g_msg[MSG_LEN];
@@ -520,9 +540,188 @@ static int throughput(struct module *mods, int nmods, const struct opts *o)
         if (mods[i].ecdsa_mech == CKM_ECDSA)
             printf("* %s has no CKM_ECDSA_SHA256: CKM_ECDSA over a SHA-256 digest made outside the module\n",
                    mods[i].name);
+    if (o->results) {
+        for (int r = 0; r < NROWS; r++) {
+            if (!o->rows[r])
+                continue;
+            for (int t = 0; t < o->nthreads; t++) {
+                if (base[r][t] >= 0)
+                    printf("RESULT config=openssl mode=ops row=%s threads=%d ops=%.1f\n", row_id[r], o->threads[t],
+                           base[r][t]);
+                for (int i = 0; i < nmods; i++) {
+                    struct module *m = &mods[i];
+                    printf("RESULT config=%s mode=ops row=%s threads=%d", m->name, row_id[r], o->threads[t]);
+                    if (m->ops[r][t] >= 0)
+                        printf(" ops=%.1f%s\n", m->ops[r][t],
+                               r == ROW_EC && m->ecdsa_mech == CKM_ECDSA ? " mech=CKM_ECDSA" : "");
+                    else
+                        printf(" error=0x%lx\n", (unsigned long)m->err[r][t]);
+                }
+            }
+        }
+    }
     for (int r = 0; r < NROWS; r++)
         EVP_PKEY_free(pk[r]);
     EVP_CIPHER_free(gcm);
+    EVP_MD_free(sha256);
+    return failed;
+}
+
+/* ---- latency mode ------------------------------------------------------ */
+
+enum { LAT_RANDOM, LAT_ECDSA, NLAT };
+static const char *const lat_id[NLAT] = {"random", "ecdsa"};
+static const char *const lat_name[NLAT] = {
+    "random 32 bytes (C_GenerateRandom)",
+    "ECDSA P-256 sign (SignInit+Sign)",
+};
+
+static int cmp_double(const void *a, const void *b);
+
+/* One timed call of KIND: through module m (its login session), or raw
+ * OpenSSL when m is NULL. */
+static CK_RV lat_one(struct module *m, int kind, EVP_PKEY *pk, EVP_MD_CTX *mctx, const EVP_MD *sha256)
+{
+    unsigned char out[256];
+    if (m == NULL) {
+        size_t outlen = sizeof(out);
+        if (kind == LAT_RANDOM)
+            return RAND_bytes(out, 32) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
+        if (EVP_DigestSignInit(mctx, NULL, sha256, NULL, pk) != 1 ||
+            EVP_DigestSign(mctx, out, &outlen, g_msg, sizeof(g_msg)) != 1)
+            return CKR_FUNCTION_FAILED;
+        return CKR_OK;
+    }
+    if (kind == LAT_RANDOM)
+        return m->f->C_GenerateRandom(m->s, out, 32);
+    CK_MECHANISM mm = {m->ecdsa_mech, NULL, 0};
+    unsigned char *msg = g_msg;
+    CK_ULONG msglen = sizeof(g_msg), outlen = sizeof(out);
+    if (m->ecdsa_mech == CKM_ECDSA) {
+        msg = g_digest;
+        msglen = sizeof(g_digest);
+    }
+    CK_RV rv = m->f->C_SignInit(m->s, &mm, m->key[ROW_EC]);
+    if (rv == CKR_OK)
+        rv = m->f->C_Sign(m->s, msg, msglen, out, &outlen);
+    return rv;
+}
+
+/* Times n calls (after a warm-up of n/10, at least 20); fills median, p99
+ * and mean in seconds. */
+static CK_RV lat_measure(struct module *m, int kind, long n, EVP_PKEY *pk, EVP_MD_CTX *mctx, const EVP_MD *sha256,
+                         double *med, double *p99, double *mean)
+{
+    double *t = malloc((size_t)n * sizeof(*t)), sum = 0;
+    long warm = n / 10 < 20 ? 20 : n / 10;
+    CK_RV rv = CKR_OK;
+    if (t == NULL)
+        return CKR_HOST_MEMORY;
+    for (long i = 0; rv == CKR_OK && i < warm; i++)
+        rv = lat_one(m, kind, pk, mctx, sha256);
+    for (long i = 0; rv == CKR_OK && i < n; i++) {
+        double t0 = now();
+        rv = lat_one(m, kind, pk, mctx, sha256);
+        t[i] = now() - t0;
+        sum += t[i];
+    }
+    if (rv == CKR_OK) {
+        qsort(t, (size_t)n, sizeof(*t), cmp_double);
+        *med = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+        *p99 = t[(n * 99 + 99) / 100 - 1]; /* nearest rank: ceil(0.99 n) */
+        *mean = sum / (double)n;
+    }
+    free(t);
+    return rv;
+}
+
+static int latency(struct module *mods, int nmods, const struct opts *o)
+{
+    double base_med[NLAT], base_p99[NLAT], base_mean[NLAT];
+    CK_RV base_err[NLAT];
+    EVP_PKEY *pk = NULL;
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    int failed = 0;
+    struct opts ko = *o;
+
+    if (mctx == NULL || sha256 == NULL) {
+        fprintf(stderr, "p11bench: OpenSSL set-up failed\n");
+        return 1;
+    }
+    /* One session EC key per module: the ECDSA row's. */
+    memset(ko.rows, 0, sizeof(ko.rows));
+    ko.rows[ROW_EC] = true;
+    for (int i = 0; i < nmods; i++)
+        module_keys(&mods[i], &ko);
+    if (o->openssl && (pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL) {
+        fprintf(stderr, "p11bench: OpenSSL EC key generation failed\n");
+        failed = 1;
+    }
+    for (int k = 0; k < NLAT; k++) {
+        base_err[k] = CKR_FUNCTION_FAILED;
+        if (o->openssl && (k == LAT_RANDOM || pk != NULL)) {
+            base_err[k] = lat_measure(NULL, k, o->calls, pk, mctx, sha256, &base_med[k], &base_p99[k], &base_mean[k]);
+            if (base_err[k] != CKR_OK)
+                failed = 1;
+        }
+        for (int i = 0; i < nmods; i++) {
+            struct module *m = &mods[i];
+            if (k == LAT_ECDSA && m->key[ROW_EC] == CK_INVALID_HANDLE)
+                m->lat_err[k] = CKR_KEY_HANDLE_INVALID;
+            else
+                m->lat_err[k] = lat_measure(m, k, o->calls, NULL, NULL, NULL, &m->lat_med[k], &m->lat_p99[k],
+                                            &m->lat_mean[k]);
+            if (m->lat_err[k] != CKR_OK)
+                failed = 1;
+        }
+    }
+
+    printf("\np11bench latency: %ld calls each, one thread; microseconds per call, median / p99\n", o->calls);
+    printf("%-34s", "operation");
+    if (o->openssl)
+        printf(" | %17s", "OpenSSL");
+    for (int i = 0; i < nmods; i++)
+        printf(" | %17s", mods[i].name);
+    printf("\n");
+    for (int k = 0; k < NLAT; k++) {
+        char v[48];
+        printf("%-34s", lat_name[k]);
+        if (o->openssl) {
+            if (base_err[k] == CKR_OK)
+                snprintf(v, sizeof(v), "%.1f / %.1f", base_med[k] * 1e6, base_p99[k] * 1e6);
+            else
+                snprintf(v, sizeof(v), "ERR");
+            printf(" | %17s", v);
+        }
+        for (int i = 0; i < nmods; i++) {
+            struct module *m = &mods[i];
+            if (m->lat_err[k] == CKR_OK)
+                snprintf(v, sizeof(v), "%.1f / %.1f", m->lat_med[k] * 1e6, m->lat_p99[k] * 1e6);
+            else
+                snprintf(v, sizeof(v), "ERR 0x%lx", (unsigned long)m->lat_err[k]);
+            printf(" | %17s", v);
+        }
+        printf("\n");
+    }
+    if (o->results) {
+        for (int k = 0; k < NLAT; k++) {
+            if (o->openssl && base_err[k] == CKR_OK)
+                printf("RESULT config=openssl mode=latency row=%s calls=%ld median_us=%.2f p99_us=%.2f mean_us=%.2f\n",
+                       lat_id[k], o->calls, base_med[k] * 1e6, base_p99[k] * 1e6, base_mean[k] * 1e6);
+            for (int i = 0; i < nmods; i++) {
+                struct module *m = &mods[i];
+                printf("RESULT config=%s mode=latency row=%s calls=%ld", m->name, lat_id[k], o->calls);
+                if (m->lat_err[k] == CKR_OK)
+                    printf(" median_us=%.2f p99_us=%.2f mean_us=%.2f\n", m->lat_med[k] * 1e6,
+                           m->lat_p99[k] * 1e6, m->lat_mean[k] * 1e6);
+                else
+                    printf(" error=0x%lx\n", (unsigned long)m->lat_err[k]);
+            }
+        }
+    }
+    EVP_PKEY_free(pk);
+    EVP_MD_CTX_free(mctx);
     EVP_MD_free(sha256);
     return failed;
 }
@@ -756,6 +955,10 @@ static void usage(FILE *f)
             "  --token LABEL        token to use, initialised on the free slot if missing (default p11bench)\n"
             "  --scale N            scale mode: N token key pairs in token \"" SCALE_TOKEN "\", created once\n"
             "  --create-threads N   threads creating the scale keys (default 2)\n"
+            "  --latency            latency mode: median and p99 of C_GenerateRandom (32 bytes) and of\n"
+            "                       an ECDSA P-256 signature, one thread\n"
+            "  --calls N            calls per latency figure (default 5000; a tenth more as warm-up)\n"
+            "  --results            also print one machine-readable RESULT line per figure\n"
             "Each module's store comes from its environment (TESSERA_CONF, SOFTHSM2_CONF).\n");
 }
 
@@ -796,7 +999,8 @@ int main(int argc, char **argv)
 {
     struct opts o = {.seconds = 2.0, .threads = {1, 2}, .nthreads = 2, .pin = "123456",
                      .so_pin = "12345678", .token = "p11bench", .openssl = true,
-                     .rows = {true, true, true, true}, .scale = 0, .create_threads = 2};
+                     .rows = {true, true, true, true}, .scale = 0, .create_threads = 2,
+                     .latency = false, .calls = 5000, .results = false};
     struct module mods[MAX_MODULES];
     int nmods = 0, rc = 0;
     static const struct option lo[] = {
@@ -805,10 +1009,12 @@ int main(int argc, char **argv)
         {"no-openssl", no_argument, NULL, 'N'},    {"pin", required_argument, NULL, 'p'},
         {"so-pin", required_argument, NULL, 'S'},  {"token", required_argument, NULL, 'k'},
         {"scale", required_argument, NULL, 's'},   {"create-threads", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"latency", no_argument, NULL, 'L'},       {"calls", required_argument, NULL, 'n'},
+        {"results", no_argument, NULL, 'R'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     int c;
     memset(mods, 0, sizeof(mods));
-    while ((c = getopt_long(argc, argv, "m:t:T:r:Np:S:k:s:c:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:T:r:Np:S:k:s:c:Ln:Rh", lo, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'm': {
@@ -870,6 +1076,19 @@ int main(int argc, char **argv)
         case 'c':
             o.create_threads = atoi(optarg);
             break;
+        case 'L':
+            o.latency = true;
+            break;
+        case 'n':
+            o.calls = strtol(optarg, &end, 10);
+            if (*end != '\0' || o.calls < 1 || o.calls > 100000000) {
+                fprintf(stderr, "p11bench: bad --calls\n");
+                return 2;
+            }
+            break;
+        case 'R':
+            o.results = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -878,7 +1097,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc || (nmods == 0 && (o.scale > 0 || !o.openssl))) {
+    if (optind != argc || (nmods == 0 && (o.scale > 0 || !o.openssl)) || (o.latency && o.scale > 0)) {
         usage(stderr);
         return 2;
     }
@@ -901,7 +1120,7 @@ int main(int argc, char **argv)
             if (token_setup(&mods[i], &o, o.token) != 0)
                 return 1;
         }
-        rc = throughput(mods, nmods, &o);
+        rc = o.latency ? latency(mods, nmods, &o) : throughput(mods, nmods, &o);
         for (int i = 0; i < nmods; i++) {
             mods[i].f->C_Logout(mods[i].s);
             mods[i].f->C_CloseSession(mods[i].s);
