@@ -94,7 +94,7 @@ for kv in 'Type=simple' 'ExecReload=/bin/kill -HUP \$MAINPID' 'User=tessera' 'Gr
     'PrivateDevices=yes' 'MemoryDenyWriteExecute=yes' 'CapabilityBoundingSet=' \
     'AmbientCapabilities=' 'SystemCallFilter=@system-service' \
     'SystemCallFilter=~@privileged @resources' 'SystemCallArchitectures=native' \
-    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' 'LimitCORE=0' 'LimitMEMLOCK=64M' \
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' 'LimitCORE=0' 'LimitMEMLOCK=128M' \
     'LimitNOFILE=65536' 'RestrictNamespaces=yes' 'RestrictRealtime=yes' 'LockPersonality=yes' \
     'ProtectKernelTunables=yes' 'ProtectKernelModules=yes' 'ProtectKernelLogs=yes' \
     'ProtectControlGroups=yes' 'ProtectClock=yes' 'ProtectHostname=yes' 'Restart=on-failure'; do
