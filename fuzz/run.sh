@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a bounded time: fuzz/run.sh BINARY SECONDS
-# New inputs go to a temporary corpus; fuzz/seeds/<name>/ seeds it if present.
+# New inputs go to a temporary corpus; the target's corpus in the repository,
+# fuzz/corpus/<name>/, seeds it if present (and is not written to).
 set -euo pipefail
 bin=$1
 secs=${2:-60}
@@ -10,6 +11,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 seeds=()
-[ -d "$here/seeds/$name" ] && seeds=("$here/seeds/$name")
+[ -d "$here/corpus/$name" ] && seeds=("$here/corpus/$name")
 ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$secs" -rss_limit_mb=2048 \
   -print_final_stats=1 "$corpus" "${seeds[@]}"

@@ -523,8 +523,11 @@ static bool decode_out(tc_reader *r, tproto_kind k, CK_RV rv, tproto_arg *a, boo
             const uint8_t *bytes = NULL;
             if (!tproto_read_ulong(r, &v) || !tproto_read_flag(r, &has))
                 return false;
-            if (has && (t[i].pValue == NULL || v == CK_UNAVAILABLE_INFORMATION ||
-                        v > t[i].ulValueLen || !tc_read_ref(r, v, &bytes)))
+            /* A value comes exactly where the call wrote one (as the
+             * server decides it), and fits the caller's buffer. */
+            if (has != (t[i].pValue != NULL && v != CK_UNAVAILABLE_INFORMATION))
+                return false;
+            if (has && (v > t[i].ulValueLen || !tc_read_ref(r, v, &bytes)))
                 return false;
             if (write) {
                 if (has && v > 0)

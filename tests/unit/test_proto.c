@@ -1183,6 +1183,22 @@ static void test_response_beyond_capacity(void **state)
     assert_int_equal(t[0].ulValueLen, sizeof(v0));
     tc_buf_free(&b);
 
+    /* a length for a present buffer without its value */
+    tc_buf_init(&b);
+    tc_buf_put_u64(&b, CKR_OK);
+    tc_buf_put_u32(&b, 0);
+    tc_buf_put_u64(&b, (uint64_t)-1);
+    tc_buf_put_u64(&b, 0);
+    tc_buf_put_u8(&b, 1);
+    tc_buf_put_u64(&b, 1000);
+    tc_buf_put_u8(&b, 0);
+    tc_buf_put_u64(&b, CK_UNAVAILABLE_INFORMATION);
+    tc_buf_put_u8(&b, 0);
+    assert_int_equal(tproto_response_decode(b.p, b.len, TPROTO_OP_OBJECT_GET_ATTRS, &got, at),
+                     TPROTO_EMALFORMED);
+    assert_int_equal(t[0].ulValueLen, sizeof(v0));
+    tc_buf_free(&b);
+
     /* a response without outputs leaves everything alone */
     tc_buf_init(&b);
     tproto_err e = {CKR_ARGUMENTS_BAD, 0, -1, 0};
