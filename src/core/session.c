@@ -667,3 +667,14 @@ CK_RV tcore_set_pin(tcore_session *s, const uint8_t *old_pin, size_t old_len,
     CK_RV rv = tcore_token_set_pin(s->token, who, old_pin, old_len, new_pin, new_len);
     return tcore_session_fail(s, rv, rv == CKR_PIN_LEN_RANGE ? TCORE_ARG_NEW_PIN : TCORE_ARG_PIN);
 }
+
+CK_ULONG tcore_app_session_count(tcore_app *a)
+{
+    CK_ULONG n = 0;
+    pthread_mutex_lock(&a->state);
+    for (const tcore_tlogin *l = a->logins; l != NULL; l = l->next) {
+        n += l->all;
+    }
+    pthread_mutex_unlock(&a->state);
+    return n;
+}

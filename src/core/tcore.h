@@ -305,4 +305,10 @@ typedef struct {
 
 CK_RV tcore_cert_make(const tcore_cert_req *req, const char **why);
 
+/* ---- limits for servers ----------------------------------------------------------------
+ * The number of sessions the application has open, over every token (the
+ * daemon bounds it per application; the count is exact at the moment it is
+ * read). */
+CK_ULONG tcore_app_session_count(tcore_app *a);
+
 #endif
