@@ -186,10 +186,23 @@ static void thread_conn_exit(void *p)
 
 /* ---- connecting and failing over ---------------------------------------------------- */
 
-static void next_gen_locked(tsvc_remote *r)
+/* The channel moves to endpoint ep in a new generation (r->lock held). The
+ * connections of the old one are shut down: a thread waiting on one wakes
+ * with an error, one that is idle drops it on its next call, and the daemon
+ * behind them frees the application (its sessions and logins) instead of
+ * keeping it for connections nobody will use again. */
+static void move_locked(tsvc_remote *r, size_t ep)
 {
-    uint32_t g = atomic_load(&r->gen) + 1;
-    atomic_store(&r->gen, g == 0 ? 1 : g);
+    uint32_t old = atomic_load(&r->gen);
+    atomic_store(&r->cur, ep);
+    atomic_store(&r->gen, old + 1 == 0 ? 1 : old + 1);
+    pid_t pid = current_pid();
+    for (rconn *o = r->conns; o != NULL; o = o->next) {
+        if (o->gen == old && o->pid == pid && !o->shut) {
+            tsvc_conn_shutdown(&o->io);
+            o->shut = true;
+        }
+    }
 }
 
 /* A connection to the first endpoint that accepts, trying each once from
@@ -234,8 +247,7 @@ static CK_RV conn_connect(tsvc_remote *r, pid_t pid, rconn **out)
         uint32_t gen = atomic_load(&r->gen);
         if (gen == gen0 && i != atomic_load(&r->cur)) {
             TC_WARN(LOG, "moving to %s", r->eps[i].url);
-            atomic_store(&r->cur, i);
-            next_gen_locked(r);
+            move_locked(r, i);
         } else if (gen != gen0 && i != atomic_load(&r->cur)) {
             pthread_mutex_unlock(&r->lock);
             tsvc_conn_close(&c->io, true);
@@ -263,30 +275,22 @@ static CK_RV conn_connect(tsvc_remote *r, pid_t pid, rconn **out)
 }
 
 /* c failed during a call. If it is of the current generation, its endpoint
- * is failed: the channel moves on (next endpoint, next generation) and the
- * other threads' connections of that generation are shut down, which wakes
- * a thread waiting on one and lets the daemon free the application (its
- * sessions and logins). c leaves the list; its holder still has to let go. */
+ * has failed: the channel moves on, to the next endpoint in a new
+ * generation (the next call connects there, or further on). A failure on a
+ * connection of an earlier generation moves nothing: the channel has
+ * already left that endpoint. The holder still has to let go of c. */
 static void conn_failed(rconn *c)
 {
     tsvc_remote *r = c->r;
     pthread_mutex_lock(&r->lock);
+    c->shut = true; /* no close_notify on a failed connection */
     if (c->gen == atomic_load(&r->gen)) {
         TC_WARN(LOG, "%s failed: %s; its sessions are lost", r->eps[c->ep].url, c->io.why);
-        atomic_store(&r->cur, (c->ep + 1) % r->neps);
-        next_gen_locked(r);
-        pid_t pid = current_pid();
-        for (rconn *o = r->conns; o != NULL; o = o->next) {
-            if (o != c && o->gen == c->gen && o->pid == pid && !o->shut) {
-                tsvc_conn_shutdown(&o->io);
-                o->shut = true;
-            }
-        }
+        move_locked(r, (c->ep + 1) % r->neps);
     } else {
         TC_DEBUG(LOG, "%s: a connection of an earlier generation failed: %s",
                  r->eps[c->ep].url, c->io.why);
     }
-    c->shut = true;
     pthread_mutex_unlock(&r->lock);
 }
 

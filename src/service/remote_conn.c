@@ -6,6 +6,8 @@
  * deadline, so one timeout covers a connect that hangs, a handshake that
  * stalls and a daemon that never answers. TLS (crypto/tcrypto_tls.h) is
  * non-blocking too: its WANT_READ / WANT_WRITE say which way to poll.
+ * Nothing here raises SIGPIPE in the host application: plain sockets are
+ * written with MSG_NOSIGNAL, and so are TLS records (crypto/tls.c's BIO).
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,7 +15,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,50 +83,6 @@ static bool wait_fd(tsvc_conn *c, short events, int64_t deadline)
             return false;
         }
     }
-}
-
-/* ---- SIGPIPE ------------------------------------------------------------------
- * A write to a socket whose peer has gone raises SIGPIPE, which kills a host
- * application that did not ignore it. Plain sockets are written with
- * MSG_NOSIGNAL; the TLS layer writes on its own, so around TLS calls the
- * signal is blocked for this thread and a SIGPIPE they raised is consumed
- * before it is unblocked (as libpq does). */
-typedef struct {
-    bool active;
-    bool was_pending; /* a SIGPIPE of the application's own, left alone */
-    sigset_t old;
-} sigpipe_guard;
-
-static void sigpipe_block(sigpipe_guard *g, bool tls)
-{
-    g->active = false;
-    if (!tls) {
-        return;
-    }
-    sigset_t set, pending;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    if (pthread_sigmask(SIG_BLOCK, &set, &g->old) != 0) {
-        return;
-    }
-    g->active = true;
-    g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-}
-
-static void sigpipe_restore(sigpipe_guard *g)
-{
-    if (!g->active) {
-        return;
-    }
-    sigset_t set, pending;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-        const struct timespec zero = {0, 0};
-        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
 /* ---- reading and writing ------------------------------------------------------- */
@@ -239,6 +196,12 @@ static bool read_response(tsvc_conn *c, uint16_t op, uint32_t id, size_t *frame_
     size_t flen = 0;
     if (!in_reserve(c, TPROTO_HEADER_LEN)) {
         set_why(c, "out of memory");
+        return false;
+    }
+    /* The answer is rarely there right after the request went out: wait
+     * first rather than spend a recv() on EAGAIN (TLS may hold decrypted
+     * bytes the fd does not show, so it reads first). */
+    if (c->tls == NULL && !wait_fd(c, POLLIN, deadline)) {
         return false;
     }
     if (!read_exact(c, c->in, TPROTO_HEADER_LEN, deadline)) {
@@ -451,8 +414,6 @@ tsvc_conn_rc tsvc_conn_open(tsvc_conn *c, const tsvc_remote_ep *e,
     c->next_id = 1;
     tc_buf_init(&c->out);
 
-    sigpipe_guard g;
-    sigpipe_block(&g, e->tls != NULL);
     tsvc_conn_rc rc = TSVC_CONN_IO;
     bool ok = e->port == NULL ? connect_unix(c, e, deadline_in(timeout_ms))
                               : connect_tcp(c, e, deadline_in(timeout_ms));
@@ -462,7 +423,6 @@ tsvc_conn_rc tsvc_conn_open(tsvc_conn *c, const tsvc_remote_ep *e,
     if (ok) {
         rc = hello(c, e, app_id, deadline_in(timeout_ms));
     }
-    sigpipe_restore(&g);
     return rc;
 }
 
@@ -488,12 +448,9 @@ tsvc_conn_rc tsvc_conn_exchange(tsvc_conn *c, uint16_t op, tproto_arg *args, tpr
         return TSVC_CONN_LOCAL;
     }
 
-    sigpipe_guard g;
-    sigpipe_block(&g, c->tls != NULL);
     ok = write_all(c, c->out.p, c->out.len, deadline);
     wipe_out(c);
     ok = ok && read_response(c, op, id, &flen, deadline);
-    sigpipe_restore(&g);
     if (!ok) {
         return TSVC_CONN_IO;
     }
@@ -513,10 +470,7 @@ void tsvc_conn_close(tsvc_conn *c, bool graceful)
 {
     if (c->tls != NULL) {
         if (graceful && c->fd >= 0) {
-            sigpipe_guard g;
-            sigpipe_block(&g, true);
             tcrypto_tls_shutdown(c->tls);
-            sigpipe_restore(&g);
         }
         tcrypto_tls_free(c->tls);
         c->tls = NULL;

@@ -65,6 +65,7 @@ struct srv {
     bool killed;
     atomic_bool refuse; /* answer HELLO with an error */
     atomic_bool stall;  /* read requests, never answer */
+    atomic_int stalled; /* requests left unanswered */
     atomic_int accepted;
 };
 
@@ -236,6 +237,7 @@ static void *worker(void *p)
         } else {
             if (atomic_load(&s->stall)) {
                 uint8_t b;
+                atomic_fetch_add(&s->stalled, 1);
                 (void)s_read(k, &b, 1); /* until the client gives up */
                 break;
             }
@@ -911,6 +913,44 @@ typedef struct {
     atomic_bool started;
 } idle_arg;
 
+static void *stalled_call(void *p)
+{
+    idle_arg *a = p;
+    CK_SESSION_INFO si;
+    a->first = tsvc_session_info(a->v, a->h, &si);
+    return NULL;
+}
+
+/* Two threads with calls in flight when the daemon stops answering: each
+ * call fails once, and the channel moves one generation, not two (the
+ * second failure is on a connection of the generation already left). */
+static void test_timeout_two_threads(void **state)
+{
+    (void)state;
+    srv *s = srv_start(false);
+    tsvc *v = client_open(s->url, NULL, "1", false);
+    CK_SLOT_ID slot = token_ready(v);
+    CK_SESSION_HANDLE h = user_session(v, slot);
+    idle_arg a = {.v = v, .h = h};
+    pthread_t th;
+    atomic_store(&s->stall, true);
+    assert_int_equal(pthread_create(&th, NULL, stalled_call, &a), 0);
+    while (atomic_load(&s->stalled) < 1) {
+        usleep(1000);
+    }
+    CK_SESSION_INFO si;
+    assert_int_equal(tsvc_session_info(v, h, &si), CKR_DEVICE_ERROR);
+    pthread_join(th, NULL);
+    assert_int_equal(a.first, CKR_DEVICE_ERROR);
+    atomic_store(&s->stall, false);
+    assert_int_equal(tsvc_session_info(v, h, &si), CKR_SESSION_HANDLE_INVALID);
+    CK_SESSION_HANDLE h2;
+    assert_int_equal(tsvc_session_open(v, slot, false, &h2), CKR_OK);
+    assert_int_equal(h2 >> 32, 2);
+    tsvc_close(v);
+    srv_stop(s);
+}
+
 /* A thread whose connection is of the failed generation: it learns on its
  * next call, once, and then works on the new endpoint. */
 static void *idle_thread(void *p)
@@ -1083,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_threads_per_thread),
         cmocka_unit_test(test_threads_shared),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_timeout_two_threads),
         cmocka_unit_test(test_failover),
         cmocka_unit_test(test_first_endpoint_down),
         cmocka_unit_test(test_fork),
