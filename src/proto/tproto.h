@@ -34,7 +34,16 @@
  * value the call left, so a call behaves exactly as it does in process
  * (two-call convention, CKR_BUFFER_TOO_SMALL, C_GetAttributeValue's
  * per-entry lengths). Output bytes come back only where the call wrote them:
- * for TPROTO_OUT when rv is CKR_OK, for TPROTO_ATTRS per entry.
+ * for TPROTO_OUT when rv is CKR_OK, for TPROTO_ATTRS per entry (after
+ * CKR_OK, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID or
+ * CKR_BUFFER_TOO_SMALL, the rvs after which C_GetAttributeValue has
+ * processed every entry; after another failure the template stays as the
+ * caller had it).
+ *
+ * The server offers at most TPROTO_MAX_OUT bytes of output room (shared by
+ * the entries of a TPROTO_ATTRS template) and TPROTO_MAX_ULONGS list
+ * entries, so that a response fits one frame; when a call fails otherwise
+ * than on a length, the client keeps the caller's own capacity or count.
  */
 #ifndef TESSERA_PROTO_H
 #define TESSERA_PROTO_H
