@@ -291,11 +291,22 @@ CK_RV tsvc_derive_key(tsvc *v, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OB
     return tsvc_call(v, TPROTO_OP_DERIVE_KEY, a);
 }
 
+/* A response carries at most TPROTO_MAX_OUT bytes: larger requests are
+ * made in parts (the same parts in process, so both modes behave alike). */
+#define RANDOM_PART (TPROTO_MAX_OUT / 2)
+
 CK_RV tsvc_random(tsvc *v, CK_SESSION_HANDLE h, uint8_t *o, CK_ULONG len)
 {
-    CK_ULONG n = len;
-    tproto_arg a[] = {ul(h), out(o, &n)};
-    return tsvc_call(v, TPROTO_OP_RANDOM, a);
+    CK_ULONG done = 0;
+    do {
+        CK_ULONG n = len - done < RANDOM_PART ? len - done : RANDOM_PART;
+        tproto_arg a[] = {ul(h), out(o != NULL ? o + done : NULL, &n)};
+        CK_RV rv = tsvc_call(v, TPROTO_OP_RANDOM, a);
+        if (rv != CKR_OK)
+            return rv;
+        done += n;
+    } while (done < len);
+    return CKR_OK;
 }
 
 CK_RV tsvc_seed_random(tsvc *v, CK_SESSION_HANDLE h, const uint8_t *seed, CK_ULONG len)
