@@ -75,7 +75,6 @@ struct tsvc_remote {
     _Atomic uint32_t gen; /* starts at 1; 0 is never a generation */
     rconn *conns;
     int refs; /* the owner's and one per connection */
-    bool closed;
     pthread_key_t key; /* per-thread mode: this thread's connection */
     bool key_ok;
 
@@ -723,7 +722,6 @@ void tsvc_remote_close(tsvc_remote *r)
 
     pid_t pid = current_pid();
     pthread_mutex_lock(&r->lock);
-    r->closed = true;
     /* Every connection closes: the daemon then frees the application
      * (its sessions and logins) once the last one is gone. The connections
      * of other live threads keep a small shell until those threads let go. */

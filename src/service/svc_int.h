@@ -8,17 +8,29 @@
 
 /* ---- remote channel (remote.c) --------------------------------------------------
  * A set of tesserad endpoints (one for unix://, one or more for tls://),
- * one connection per thread to the endpoint in use, every connection
- * announcing the same application id in its HELLO. */
+ * one connection per thread to the endpoint in use (or one shared
+ * connection), every connection announcing the same application id in its
+ * HELLO. */
 typedef struct tsvc_remote tsvc_remote;
 
-/* Parse url and load the TLS files (conf keys tls_cert, tls_key, tls_ca; the
- * environment's TESSERA_TLS_CERT/_KEY/_CA win). Connects lazily.
- * CKR_ARGUMENTS_BAD for a malformed URL, CKR_FUNCTION_FAILED for TLS files
- * that cannot be loaded (logged, with why). */
+/* Parse url (unix:///abs/path; tls://host:port[,host:port...], IPv6 as
+ * [addr]:port) and the settings: `timeout` (seconds per call and per
+ * connection attempt, default 30, 0 none), `connections` (per-thread, the
+ * default, or shared), for tls:// `tls_cert`, `tls_key`, `tls_ca` (the
+ * environment's TESSERA_TLS_CERT/_KEY/_CA win) and `tls_server_name`
+ * (default: each endpoint's host). Connects lazily. CKR_ARGUMENTS_BAD for
+ * a malformed URL, a bad setting or a missing TLS file setting;
+ * CKR_FUNCTION_FAILED for TLS files that cannot be loaded (each logged,
+ * with why). */
 CK_RV tsvc_remote_open(const tc_conf *conf, const char *url, tsvc_remote **out);
+/* Closes every connection (the daemon then frees the application: its
+ * sessions and logins). No call may be in flight. */
 void tsvc_remote_close(tsvc_remote *r);
+/* In a forked child: closes the child's copies of the sockets and sends
+ * nothing; takes no lock and frees nothing (the parent's threads may have
+ * held them at the fork). The child opens a new channel. */
 void tsvc_remote_abandon(tsvc_remote *r);
+/* The URL of the endpoint in use ("tls://host:port"). */
 const char *tsvc_remote_endpoint(const tsvc_remote *r);
 /* Send one request on this thread's connection and decode the answer into
  * args. Session handles are translated (a client handle carries the
