@@ -136,7 +136,7 @@ typedef struct dconn {
     int fd;
     dtransport tp;
     char principal[256];
-    char peer[80];          /* ip:port for TLS, the credentials for Unix */
+    char peer[96];          /* ip:port for TLS, "local" for Unix */
 
     /* loop thread only */
     struct dconn *prev, *next;
@@ -147,6 +147,7 @@ typedef struct dconn {
     bool hs_done;               /* TLS handshake done (always true for Unix) */
     bool hs_want_write;
     bool rd_want_write;         /* a TLS read asked for the socket to be writable */
+    bool rheld;                 /* rbuf holds complete frames not queued yet */
     bool opened_logged;
     bool closed;                /* freed after the current epoll batch */
 
@@ -183,6 +184,8 @@ size_t dconn_pending_locked(const dconn *c);
 bool dconn_flush_locked(dconn *c);
 /* Whether reading must stop for backpressure (mu held). */
 bool dconn_full_locked(const dconn *c);
+/* Whether answers must wait for the peer to read (mu held). */
+bool dconn_write_full_locked(const dconn *c);
 /* Ask the loop to look at c again (mu held). */
 void dserver_notify_locked(dserver *s, dconn *c);
 

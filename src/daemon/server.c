@@ -97,10 +97,14 @@ size_t dconn_pending_locked(const dconn *c)
     return (c->wbuf.len - c->woff) + c->wmore.len;
 }
 
+bool dconn_write_full_locked(const dconn *c)
+{
+    return dconn_pending_locked(c) > 2u * TPROTO_MAX_FRAME;
+}
+
 bool dconn_full_locked(const dconn *c)
 {
-    return c->nq >= atomic_load(&c->srv->lim.max_inflight) ||
-           dconn_pending_locked(c) > 2u * TPROTO_MAX_FRAME;
+    return c->nq >= atomic_load(&c->srv->lim.max_inflight) || dconn_write_full_locked(c);
 }
 
 static void mark_dead_locked(dconn *c, const char *reason)
@@ -283,9 +287,9 @@ static void bury(dserver *s)
 
 static void conn_read(dserver *s, dconn *c);
 
-/* Bring c's epoll interest in line with its state, or close it once
- * nothing is left to do. Returns false when c was freed. */
-static bool conn_update(dserver *s, dconn *c)
+/* One pass of conn_update; *read_more: there are bytes to take that
+ * epoll will not announce. */
+static bool conn_update_once(dserver *s, dconn *c, bool *read_more_out)
 {
     pthread_mutex_lock(&c->mu);
     if (c->discard)
@@ -297,8 +301,13 @@ static bool conn_update(dserver *s, dconn *c)
         conn_close(s, c);
         return false;
     }
+    if (!c->scheduled && c->nq > 0 && !c->dead && !dconn_write_full_locked(c)) {
+        /* a worker stopped on a full write buffer: it has drained */
+        c->scheduled = true;
+        dworkers_submit(s->workers, c);
+    }
     uint32_t ev = 0;
-    bool tls_more = false;
+    bool read_more = false;
     if (!c->dead) {
         if (c->tp == DT_TLS && !c->hs_done) {
             ev = c->hs_want_write ? EPOLLOUT : EPOLLIN;
@@ -310,8 +319,9 @@ static bool conn_update(dserver *s, dconn *c)
                 ev |= EPOLLIN;
             if (pending > 0 || c->rd_want_write)
                 ev |= EPOLLOUT;
-            /* decrypted bytes epoll will not announce */
-            tls_more = in && c->tls != NULL && tcrypto_tls_pending(c->tls) > 0;
+            /* frames held back in the read buffer, and decrypted bytes:
+             * epoll will not announce either */
+            read_more = in && (c->rheld || (c->tls != NULL && tcrypto_tls_pending(c->tls) > 0));
         }
     }
     c->out_armed = (ev & EPOLLOUT) != 0;
@@ -319,21 +329,46 @@ static bool conn_update(dserver *s, dconn *c)
     /* A dead connection leaves epoll at once: a hung-up socket would wake
      * the loop until the worker that holds it lets go. */
     ep_set(s, c, ev);
-    if (tls_more)
-        conn_read(s, c);
+    *read_more_out = read_more;
     return true;
+}
+
+/* Bring c's epoll interest and its pause in line with its state, or close
+ * it once nothing is left to do. Returns false when c was freed. Reading
+ * held-back frames changes the state again, so the pass is repeated: the
+ * pause a worker looks at must be the one computed last. */
+static bool conn_update(dserver *s, dconn *c)
+{
+    for (int pass = 0; pass < 8; pass++) {
+        bool read_more = false;
+        if (!conn_update_once(s, c, &read_more))
+            return false;
+        if (!read_more)
+            return true;
+        conn_read(s, c);
+    }
+    bool read_more;
+    return conn_update_once(s, c, &read_more);
 }
 
 /* The bytes at buf hold complete frames and maybe the start of one: queue
  * the complete ones. Returns the bytes consumed, or -1 for a malformed
  * header (logged). from_rbuf: buf is c->rbuf, which a frame filling it
  * exactly takes over instead of copying. */
-static long take_frames(dserver *s, dconn *c, uint8_t *buf, size_t len, bool from_rbuf)
+static long take_frames(dserver *s, dconn *c, uint8_t *buf, size_t len, bool from_rbuf,
+                        bool *held)
 {
     size_t off = 0;
     dframe *head = NULL, *tail = NULL;
     unsigned n = 0;
     tproto_status st = TPROTO_OK;
+    /* Queue no more than max_inflight: the rest stays in the read buffer
+     * (at most one scratch read of it) until the workers catch up. */
+    pthread_mutex_lock(&c->mu);
+    unsigned max = atomic_load(&s->lim.max_inflight);
+    unsigned room = c->nq < max ? max - c->nq : 0;
+    pthread_mutex_unlock(&c->mu);
+    *held = false;
     while (len - off >= TPROTO_HEADER_LEN) {
         tproto_header h;
         size_t flen = 0;
@@ -348,6 +383,10 @@ static long take_frames(dserver *s, dconn *c, uint8_t *buf, size_t len, bool fro
             break;
         if (len - off < flen)
             break;
+        if (n >= room) {
+            *held = true;
+            break;
+        }
         dframe *f = calloc(1, sizeof(*f));
         if (f == NULL) {
             st = TPROTO_ENOMEM;
@@ -450,12 +489,43 @@ static rd_rc conn_recv(dconn *c, uint8_t *dst, size_t room, size_t *got)
     }
 }
 
+/* Queue the complete frames held in the read buffer; false when the
+ * connection failed. */
+static bool parse_rbuf(dserver *s, dconn *c)
+{
+    bool held = false;
+    long used = take_frames(s, c, c->rbuf, c->rlen, true, &held);
+    if (used < 0)
+        return false;
+    if (used > 0 && c->rbuf != NULL) {
+        size_t left = c->rlen - (size_t)used;
+        memmove(c->rbuf, c->rbuf + used, left);
+        tc_wipe(c->rbuf + left, (size_t)used);
+        c->rlen = left;
+    }
+    if (c->rlen == 0 && c->rbuf != NULL) {
+        tc_freezero(c->rbuf, c->rcap);
+        c->rbuf = NULL;
+        c->rcap = 0;
+    }
+    c->rheld = held;
+    /* the read timeout runs only while the peer owes the rest of a frame */
+    if (c->rlen == 0 || held)
+        c->t_partial = 0;
+    else if (used > 0 || c->t_partial == 0)
+        c->t_partial = now_ms();
+    return true;
+}
+
 /* Read what the socket has (a bounded number of rounds: level-triggered
  * epoll calls again) and queue the complete frames. The read buffer holds
- * only a partial frame and grows only as its bytes arrive, never from the
- * length a header declares; an idle connection holds none. */
+ * a partial frame (and, under backpressure, frames not queued yet) and
+ * grows only as bytes arrive, never from the length a header declares;
+ * an idle connection holds none. */
 static void conn_read(dserver *s, dconn *c)
 {
+    if (c->rlen > 0 && !parse_rbuf(s, c))
+        return;
     for (int round = 0; round < READ_ROUNDS; round++) {
         pthread_mutex_lock(&c->mu);
         bool stop = c->rd_stop || c->dead || dconn_full_locked(c);
@@ -469,7 +539,7 @@ static void conn_read(dserver *s, dconn *c)
             if (c->rlen == c->rcap) {
                 size_t ncap = c->rcap * 2 < TPROTO_MAX_FRAME ? c->rcap * 2 : TPROTO_MAX_FRAME;
                 if (ncap <= c->rcap)
-                    return; /* cannot happen: a full frame fits */
+                    return; /* frames held back fill it: the workers will drain them */
                 uint8_t *p = malloc(ncap);
                 if (p == NULL) {
                     pthread_mutex_lock(&c->mu);
@@ -503,17 +573,20 @@ static void conn_read(dserver *s, dconn *c)
                 mark_dead_locked(c, "read_error");
             }
             pthread_mutex_unlock(&c->mu);
-            /* a partial frame will never complete */
+            /* a partial frame will never complete; frames held back for
+             * backpressure are dropped with it */
             tc_freezero(c->rbuf, c->rcap);
             c->rbuf = NULL;
             c->rcap = c->rlen = 0;
+            c->rheld = false;
             c->t_partial = 0;
             return;
         }
 
-        long used;
         if (dst == s->scratch) {
-            used = take_frames(s, c, s->scratch, got, false);
+            /* only the bytes that are not queued now are kept */
+            bool held = false;
+            long used = take_frames(s, c, s->scratch, got, false, &held);
             if (used >= 0 && (size_t)used < got) {
                 size_t left = got - (size_t)used;
                 size_t cap = left > RBUF_MIN ? left : RBUF_MIN;
@@ -527,30 +600,20 @@ static void conn_read(dserver *s, dconn *c)
                     c->rcap = cap;
                     memcpy(c->rbuf, s->scratch + used, left);
                     c->rlen = left;
+                    c->rheld = held;
+                    c->t_partial = held ? 0 : now_ms();
                 }
+            } else if (used >= 0) {
+                c->t_partial = 0;
             }
             tc_wipe(s->scratch, got);
+            if (used < 0)
+                return;
         } else {
             c->rlen += got;
-            used = take_frames(s, c, c->rbuf, c->rlen, true);
-            if (used > 0 && c->rbuf != NULL) {
-                size_t left = c->rlen - (size_t)used;
-                memmove(c->rbuf, c->rbuf + used, left);
-                tc_wipe(c->rbuf + left, (size_t)used);
-                c->rlen = left;
-            }
+            if (!parse_rbuf(s, c))
+                return;
         }
-        if (used < 0)
-            return;
-        if (c->rlen == 0 && c->rbuf != NULL) {
-            tc_freezero(c->rbuf, c->rcap);
-            c->rbuf = NULL;
-            c->rcap = 0;
-        }
-        if (c->rlen == 0)
-            c->t_partial = 0;
-        else if (used > 0 || c->t_partial == 0)
-            c->t_partial = now_ms();
 
         if (got < room && (c->tls == NULL || tcrypto_tls_pending(c->tls) == 0))
             return;
@@ -654,7 +717,7 @@ static dconn *conn_new(dserver *s, int fd, dtransport tp)
 
 static void peer_name(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t outlen)
 {
-    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    char host[64], serv[16]; /* numeric: an IPv6 address with a scope, a port */
     if (getnameinfo((const struct sockaddr *)ss, len, host, sizeof(host), serv, sizeof(serv),
                     NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
         snprintf(out, outlen, "?");

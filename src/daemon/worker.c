@@ -251,7 +251,9 @@ static void run_conn(dworker *w, dconn *c)
             c->qtail = NULL;
             c->nq = 0;
         }
-        dframe *f = c->qhead;
+        /* answers wait for the peer to read: the loop reschedules c once
+         * it has flushed (conn_update) */
+        dframe *f = dconn_write_full_locked(c) ? NULL : c->qhead;
         if (f != NULL && done >= BATCH) {
             /* to the back of the run queue, still scheduled: fairness */
             dworkers_submit(w->pool, c);
