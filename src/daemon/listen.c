@@ -371,7 +371,11 @@ bool dsys_write_pid_file(const char *path)
 {
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-    if (!tc_write_file_atomic(path, buf, (size_t)n, 0644)) {
+    /* readable by the tools that signal the daemon (umask is 077) */
+    mode_t old = umask(022);
+    bool ok = tc_write_file_atomic(path, buf, (size_t)n, 0644);
+    umask(old);
+    if (!ok) {
         dlog_msg(TC_LOG_ERROR, "pid_file", "cannot write the pid file");
         return false;
     }

@@ -460,12 +460,15 @@ static long take_frames(dserver *s, dconn *c, uint8_t *buf, size_t len, bool fro
 
 typedef enum { RD_DATA, RD_AGAIN, RD_EOF, RD_ERROR } rd_rc;
 
-static rd_rc conn_recv(dconn *c, uint8_t *dst, size_t room, size_t *got)
+/* *more: TLS bytes already decrypted wait behind this read. */
+static rd_rc conn_recv(dconn *c, uint8_t *dst, size_t room, size_t *got, bool *more)
 {
+    *more = false;
     if (c->tp == DT_TLS) {
         pthread_mutex_lock(&c->mu);
         tcrypto_tls_rc rc = tcrypto_tls_read(c->tls, dst, room, got);
         c->rd_want_write = rc == TCRYPTO_TLS_WANT_WRITE;
+        *more = rc == TCRYPTO_TLS_OK && tcrypto_tls_pending(c->tls) > 0;
         pthread_mutex_unlock(&c->mu);
         switch (rc) {
         case TCRYPTO_TLS_OK: return *got > 0 ? RD_DATA : RD_AGAIN;
@@ -560,7 +563,8 @@ static void conn_read(dserver *s, dconn *c)
         }
 
         size_t got = 0;
-        rd_rc rc = conn_recv(c, dst, room, &got);
+        bool more = false;
+        rd_rc rc = conn_recv(c, dst, room, &got, &more);
         if (rc == RD_AGAIN)
             return;
         if (rc != RD_DATA) {
@@ -615,7 +619,7 @@ static void conn_read(dserver *s, dconn *c)
                 return;
         }
 
-        if (got < room && (c->tls == NULL || tcrypto_tls_pending(c->tls) == 0))
+        if (got < room && !more)
             return;
     }
 }
