@@ -146,8 +146,13 @@ int main(int argc, char **argv)
                 goto out;
             }
         } else {
-            snprintf(dev_dir, sizeof(dev_dir), "/tmp/tesserad-dev.XXXXXX");
-            if (mkdtemp(dev_dir) == NULL) {
+            /* under $TMPDIR when it names a directory, as mktemp(1) does */
+            const char *tmp = getenv("TMPDIR");
+            if (tmp == NULL || tmp[0] != '/')
+                tmp = "/tmp";
+            if (snprintf(dev_dir, sizeof(dev_dir), "%s/tesserad-dev.XXXXXX", tmp) >=
+                    (int)sizeof(dev_dir) ||
+                mkdtemp(dev_dir) == NULL) {
                 fprintf(stderr, "tesserad: cannot make a dev directory: %s\n", strerror(errno));
                 dev_dir[0] = '\0';
                 goto out;

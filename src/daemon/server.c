@@ -825,24 +825,25 @@ static void timer_scan(dserver *s, uint64_t now)
     for (dconn *c = s->conns; c != NULL; c = next) {
         next = c->next;
         if (c->tp == DT_TLS && !c->hs_done) {
-            if (now - c->t_open > hs)
+            if (now > c->t_open && now - c->t_open > hs)
                 timeout_close(s, c, "handshake");
             continue;
         }
         pthread_mutex_lock(&c->mu);
         bool busy = c->scheduled || c->nq > 0;
         bool writing = dconn_pending_locked(c) > 0;
-        uint64_t active = c->t_active;
+        /* a worker may have stamped it after `now` was read */
+        uint64_t quiet = c->t_active < now ? now - c->t_active : 0;
         bool dead = c->dead;
         pthread_mutex_unlock(&c->mu);
         if (dead) {
             (void)conn_update(s, c);
-        } else if (c->t_partial != 0 && now - c->t_partial > rd) {
+        } else if (c->t_partial != 0 && now > c->t_partial && now - c->t_partial > rd) {
             timeout_close(s, c, "read");
-        } else if (writing && !busy && now - active > rd) {
+        } else if (writing && !busy && quiet > rd) {
             /* a peer that stopped reading its answers */
             timeout_close(s, c, "write");
-        } else if (idle != 0 && !busy && !writing && c->rlen == 0 && now - active > idle) {
+        } else if (idle != 0 && !busy && !writing && c->rlen == 0 && quiet > idle) {
             timeout_close(s, c, "idle");
         }
     }
