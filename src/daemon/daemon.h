@@ -38,6 +38,7 @@
 
 #define DAEMON_DEFAULT_CONFIG "/etc/tessera/tesserad.conf"
 #define DAEMON_DEFAULT_SOCKET "/run/tessera/tesserad.sock"
+#define DAEMON_DEFAULT_STORE "/var/lib/tessera/tessera.db"
 
 /* ---- settings (conf.c) ------------------------------------------------------------ */
 

@@ -181,6 +181,13 @@ int main(int argc, char **argv)
             goto out;
         }
         a.config = path;
+        /* A system daemon's store is the system's, not the per-user
+         * default the embedded module uses (tesserad(8), FILES). */
+        if (tc_conf_get(conf, "store", NULL) == NULL &&
+            !tc_conf_set(conf, "store", DAEMON_DEFAULT_STORE)) {
+            fprintf(stderr, "tesserad: out of memory\n");
+            goto out;
+        }
     }
     if (!dconf_parse(conf, &d, err, sizeof(err))) {
         fprintf(stderr, "tesserad: configuration: %s\n", err);
