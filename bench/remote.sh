@@ -164,8 +164,14 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ -S "$SOCK" ] || { cat "$W/tesserad.log" >&2; die "tesserad did not create $SOCK"; }
+# The TLS listener: looked for in the socket table (a probe connection would
+# be logged by the daemon as a failed handshake).
 for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$PORT),1).close()" 2>/dev/null && break
+    if command -v ss >/dev/null; then
+        [ -n "$(ss -Hltn "sport = :$PORT" 2>/dev/null)" ] && break
+    else
+        grep -qi ":$(printf '%04X' "$PORT") 00000000:0000 0A" /proc/net/tcp && break
+    fi
     sleep 0.1
 done
 
