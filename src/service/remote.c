@@ -145,9 +145,10 @@ static void unlink_locked(rconn *c, bool graceful)
 
 /* Drop one reference (r->lock held); true if r lost its last reference and
  * must be freed once the lock is released. */
-static bool unref_locked(rconn *c)
+static bool unref_locked_n(rconn *c, unsigned n)
 {
-    if (--c->refs > 0) {
+    c->refs -= (int)n;
+    if (c->refs > 0) {
         return false;
     }
     tsvc_remote *r = c->r;
@@ -162,11 +163,14 @@ static void conn_discard(rconn *c, bool graceful)
     tsvc_remote *r = c->r;
     bool free_r = false;
     pthread_mutex_lock(&r->lock);
+    /* The list's reference (if still linked) and the holder's go together:
+     * c may be freed only by the last of them. */
+    unsigned drop = 1;
     if (c->linked) {
         unlink_locked(c, graceful);
-        free_r = unref_locked(c);
+        drop = 2;
     }
-    free_r = unref_locked(c) || free_r;
+    free_r = unref_locked_n(c, drop);
     pthread_mutex_unlock(&r->lock);
     if (free_r) {
         remote_free(r);
@@ -729,13 +733,13 @@ void tsvc_remote_close(tsvc_remote *r)
     while (r->conns != NULL) {
         rconn *c = r->conns;
         unlink_locked(c, true);
-        free_r = unref_locked(c) || free_r;
+        free_r = unref_locked_n(c, 1) || free_r;
     }
     if (mine != NULL && mine->pid == pid) {
-        free_r = unref_locked(mine) || free_r;
+        free_r = unref_locked_n(mine, 1) || free_r;
     }
     if (shared != NULL && shared->pid == pid) {
-        free_r = unref_locked(shared) || free_r;
+        free_r = unref_locked_n(shared, 1) || free_r;
     }
     endpoints_free(r);
     free_r = --r->refs == 0 || free_r;
