@@ -104,8 +104,15 @@ tc_conf *tc_conf_load(const char *path, const char **err)
     }
     if (path == NULL) {
         path = getenv("TESSERA_CONF");
-        if (path == NULL || *path == '\0')
-            return c;
+        if (path == NULL || *path == '\0') {
+            /* The installed system-wide file, so that applications loading
+             * the module through p11-kit find tesserad without their own
+             * environment; absent (the usual case in a build tree): an
+             * empty configuration. */
+            if (access(TESSERA_SYSTEM_CONF, R_OK) != 0)
+                return c;
+            path = TESSERA_SYSTEM_CONF;
+        }
     }
     FILE *f = fopen(path, "re");
     if (f == NULL) {

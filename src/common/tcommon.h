@@ -120,7 +120,8 @@ void tc_log(tc_log_level level, const char *component, const char *fmt, ...)
 typedef struct tc_conf tc_conf;
 
 /* Parse the file at path. NULL path means: the file named by $TESSERA_CONF,
- * or an empty configuration when that is unset. Returns NULL and sets *err
+ * else the installed system-wide file (<sysconfdir>/tessera/tessera.conf)
+ * when it exists, else an empty configuration. Returns NULL and sets *err
  * (a static message) on a malformed file or allocation failure. */
 tc_conf *tc_conf_load(const char *path, const char **err);
 void tc_conf_free(tc_conf *c);
