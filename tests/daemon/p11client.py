@@ -6,7 +6,7 @@ flushed one by one, so a script reading them while the client runs (or
 after killing it) sees every line the client printed.
 
     sign MODULE TOKEN PIN KEY SECONDS GOFILE
-        logs in, prints "ready", waits for GOFILE, then signs with private
+        logs in, prints "ready pid=PID", waits for GOFILE, then signs with private
         key KEY (CKM_ECDSA) for SECONDS, each call on its own; prints
         "count=N failures=M" (a failed call is counted and the loop goes on)
     sessions MODULE TOKEN WANT SECONDS
@@ -80,7 +80,7 @@ def cmd_sign(module, token, pin, key, seconds, gofile):
     lib = load(module)
     s = session(lib, token, pin)
     priv = one(s, CKO_PRIVATE_KEY, key)
-    say("ready")
+    say("ready pid=%d" % os.getpid())
     while not os.path.exists(gofile):
         time.sleep(0.05)
     end = time.monotonic() + float(seconds)
