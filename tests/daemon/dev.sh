@@ -9,9 +9,9 @@
 T_NAME=dev
 T_ONLY_TESSERA=1
 . "$(dirname "$0")/../integration/lib.sh"
-[ -x "$TESSERAD" ] || t_fail "tesserad not built: $TESSERAD"
+[ -x "$D_TESSERAD" ] || t_fail "tesserad not built: $D_TESSERAD"
 
-"$TESSERAD" --dev >"$T_TMP/dev.out" 2>"$T_TMP/dev.log" &
+"$D_TESSERAD" --dev >"$T_TMP/dev.out" 2>"$T_TMP/dev.log" &
 D_PID[dev]=$!
 D_NAMES+=(dev)
 for _ in $(seq 1 600); do

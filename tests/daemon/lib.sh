@@ -11,14 +11,14 @@
 
 D_PY=/usr/bin/python3
 D_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TESSERAD="${TESSERA_BUILD_DIR:-}/src/daemon/tesserad"
+D_TESSERAD="${TESSERA_BUILD_DIR:-}/src/daemon/tesserad"
 D_CLI="${TESSERA_BUILD_DIR:-}/src/cli/tessera"
 declare -A D_PID=()
 D_NAMES=()
 
 # d_need_binaries: the daemon and the CLI (for certificates) are built.
 d_need_binaries() {
-    [ -x "$TESSERAD" ] || t_fail "tesserad not built: $TESSERAD"
+    [ -x "$D_TESSERAD" ] || t_fail "tesserad not built: $D_TESSERAD"
     [ -x "$D_CLI" ] || t_fail "tessera CLI not built: $D_CLI"
 }
 
@@ -74,7 +74,7 @@ d_write_conf() {
 d_start() {
     local name=$1
     shift
-    "$TESSERAD" --config "$T_TMP/$name.conf" "$@" >>"$T_TMP/$name.log" 2>&1 &
+    "$D_TESSERAD" --config "$T_TMP/$name.conf" "$@" >>"$T_TMP/$name.log" 2>&1 &
     D_PID[$name]=$!
     D_NAMES+=("$name")
 }
