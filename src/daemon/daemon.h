@@ -1,23 +1,25 @@
 /*
  * daemon/ internal interface: tesserad, the network HSM.
  *
- * Threads. One event loop thread (server.c) owns the listening sockets,
- * every connection's reads, its epoll interest, the timers, the signals
- * and the closing of connections. A pool of workers (worker.c) runs the
- * requests: the loop cuts complete frames out of what it read and queues
- * them on their connection; a connection with queued frames and no worker
- * goes on the run queue; one worker at a time takes it and answers its
- * frames in order (decode into the worker's arena, tsvc_dispatch, encode),
- * writing the answer straight to the socket when it can. What the socket
- * does not take waits in the connection's write buffer and the loop
- * flushes it on EPOLLOUT. A worker that needs the loop (pending output,
- * a paused reader to resume, a connection to close) puts the connection on
- * the loop's inbox and wakes it through an eventfd.
+ * Threads. A pool of `workers` server threads (server.c) all wait on one
+ * epoll set. Connections are registered with EPOLLONESHOT, so a ready
+ * connection is handed to exactly one thread, which owns it until it
+ * re-arms it: that thread reads what the socket has (never blocking),
+ * answers every complete frame in order right there (decode into its
+ * arena, tsvc_dispatch, encode: worker.c), writes the answer, and re-arms
+ * the connection for reading, or for writing when output is left over or
+ * it stopped early. No hand-off between threads in the common request.
+ * The listeners, the signalfd and the once-a-second timerfd are one-shot
+ * too: whichever thread gets one handles it and re-arms it.
  *
- * Locks: a connection's mutex guards its frame queue, its write side, its
- * TLS object (an SSL is never used by two threads at once) and the flags
- * workers and the loop share. Lock order: connection, then the run queue or
- * the inbox; the application map's lock is taken alone.
+ * Locks: a connection's mutex guards only its ownership (`owned`) and the
+ * requests other threads leave for its owner (events that came while it
+ * was owned, a stop or a kill from the timer or a signal); every other
+ * field belongs to the owning thread. The server's mutex guards the
+ * connection list, the listeners, the TLS context and the configuration.
+ * Lock order: server, then connection. A closed connection is freed once
+ * every thread has been back to epoll_wait since (an event taken before
+ * the close may still name it).
  */
 #ifndef TESSERA_DAEMON_H
 #define TESSERA_DAEMON_H
@@ -121,14 +123,6 @@ CK_RV dapp_session_open(dapp *a, tcore *core, unsigned max, tproto_arg *args, tc
 
 typedef enum { DT_UNIX = 0, DT_TLS } dtransport;
 
-typedef struct dframe {
-    struct dframe *next;
-    tproto_header h;
-    uint8_t *data;  /* the whole frame, header included */
-    size_t len;
-    size_t cap;     /* allocated bytes, wiped on free */
-} dframe;
-
 typedef struct dserver dserver;
 
 typedef struct dconn {
@@ -139,31 +133,34 @@ typedef struct dconn {
     char principal[256];
     char peer[96];          /* ip:port for TLS, "local" for Unix */
 
-    /* loop thread only */
+    /* under the server's mutex */
     struct dconn *prev, *next;
-    uint8_t *rbuf;
-    size_t rlen, rcap;
-    uint64_t t_open, t_partial; /* ms, monotonic; t_partial 0: no partial frame */
-    uint32_t ev;                /* epoll interest registered */
-    bool hs_done;               /* TLS handshake done (always true for Unix) */
-    bool hs_want_write;
-    bool rd_want_write;         /* a TLS read asked for the socket to be writable */
-    bool rheld;                 /* rbuf holds complete frames not queued yet */
-    bool opened_logged;
-    bool closed;                /* freed after the current epoll batch */
+    uint64_t grave_epoch;   /* closed at this epoch (graveyard) */
 
     /* under mu */
     pthread_mutex_t mu;
-    dframe *qhead, *qtail;
-    unsigned nq;
-    bool scheduled;     /* on the run queue or with a worker */
-    bool in_inbox;
-    bool paused;        /* the loop stopped reading (backpressure) */
-    bool out_armed;     /* the loop watches EPOLLOUT */
+    bool owned;             /* a thread holds it (the fd is not armed then) */
+    bool closing;           /* its owner is closing it: ignore its events */
+    uint32_t pend_ev;       /* events that came while another thread owned it */
+    bool stop_req;          /* draining: read no more, close once answered */
+    const char *kill_req;   /* close now, with this reason */
+    struct dconn *scan_next;
+
+    /* the owning thread's (read by the timer while nobody owns it) */
+    uint8_t *rbuf;
+    size_t rlen, rcap;
+    uint64_t t_open, t_partial; /* ms, monotonic; t_partial 0: no partial frame */
+    uint64_t t_active;          /* last request answered or bytes written */
+    uint32_t ev;                /* epoll interest armed (0: not registered) */
+    bool hs_done;               /* TLS handshake done (always true for Unix) */
+    bool hs_want_write;
+    bool rd_want_write;         /* a TLS read asked for the socket to be writable */
+    bool wr_want_read;          /* a TLS write asked for the socket to be readable */
+    bool rheld;                 /* rbuf holds complete frames not answered yet */
+    bool opened_logged;
     bool rd_stop;       /* read no more (end of stream, refusal, shutdown) */
-    bool discard;       /* drop queued frames without answering */
-    bool dead;          /* I/O failed: close as soon as no worker has it */
-    bool wr_want_read;  /* a TLS write asked for the socket to be readable */
+    bool discard;       /* drop unanswered frames */
+    bool dead;          /* I/O failed or killed: close */
     bool hello;         /* HELLO accepted */
     const char *close_reason;
     tc_buf wbuf;        /* bytes to send from woff */
@@ -173,22 +170,7 @@ typedef struct dconn {
     tcrypto_tls *tls;
     dapp *app;
     uint64_t served;
-    uint64_t t_active;  /* last request queued or answered */
-    struct dconn *runq_next;
-    struct dconn *inbox_next;
 } dconn;
-
-/* Bytes waiting to be written (mu held). */
-size_t dconn_pending_locked(const dconn *c);
-/* Write what is pending without blocking (mu held). False on an I/O error
- * (the connection is then marked dead). */
-bool dconn_flush_locked(dconn *c);
-/* Whether reading must stop for backpressure (mu held). */
-bool dconn_full_locked(const dconn *c);
-/* Whether answers must wait for the peer to read (mu held). */
-bool dconn_write_full_locked(const dconn *c);
-/* Ask the loop to look at c again (mu held). */
-void dserver_notify_locked(dserver *s, dconn *c);
 
 /* The limits that a reload may change, read by every thread. */
 typedef struct {
@@ -200,13 +182,19 @@ typedef struct {
     atomic_uint handshake_timeout;
 } dlimits;
 
-/* The worker pool (worker.c). */
-typedef struct dworkers dworkers;
-dworkers *dworkers_start(dserver *s, unsigned n);
-/* Put c on the run queue (c->mu held, c->scheduled just set). */
-void dworkers_submit(dworkers *w, dconn *c);
-/* Let the workers finish what they hold, then join them. */
-void dworkers_stop(dworkers *w);
+/* A server thread's request context (worker.c). */
+typedef struct dworker dworker;
+dworker *dworker_new(dserver *s);
+void dworker_free(dworker *w);
+/* Answer one complete request frame of c, owned by the calling thread:
+ * the answer is left in dworker_out (empty when there is none); c's HELLO
+ * state, application and counters are updated, and a refusal sets
+ * rd_stop/discard and the close reason. */
+void dworker_answer(dworker *w, dconn *c, const tproto_header *h, const uint8_t *frame,
+                    size_t flen);
+const tc_buf *dworker_out(const dworker *w);
+/* Wipe the answer once it was written or copied. */
+void dworker_out_done(dworker *w);
 
 /* What the workers need from the server. */
 tcore *dserver_core(dserver *s);

@@ -1,11 +1,11 @@
 /*
- * tesserad's event loop: accepting, reading and framing, the epoll
- * interest of every connection (backpressure), flushing what workers could
- * not write, timeouts, signals and reload, and closing. See daemon.h for
- * the threads and locks.
+ * tesserad's server threads: accepting, reading and framing, answering in
+ * the thread that read (worker.c does the request), writing, the epoll
+ * interest of every connection (backpressure), timeouts, signals and
+ * reload, and closing. See daemon.h for the threads and locks.
  *
- * epoll is used directly, level-triggered: one loop, no dependency, and
- * the edge cases (a hung-up peer, a TLS record decrypted but not read,
+ * epoll is used directly, level-triggered and one-shot: no dependency,
+ * and the edge cases (a hung-up peer, a TLS record decrypted but not read,
  * EMFILE on accept) stay in this file (docs/decisions.md).
  */
 #include <errno.h>
@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,32 +31,48 @@
 #define SCRATCH_LEN (64u * 1024u)
 #define WBUF_KEEP (64u * 1024u)   /* a write buffer larger than this is freed once empty */
 #define READ_ROUNDS 16
+#define ACCEPT_BATCH 64
 #define DRAIN_MS 30000u
-#define MAX_EVENTS 256
+#define MAX_EVENTS 64
+#define WAIT_MS 1000              /* every thread passes its loop top this often */
 
 /* epoll tags for the fds that are not connections (pointers are larger) */
-enum { TAG_UNIX = 1, TAG_TLS, TAG_SIGNAL, TAG_WAKE };
+enum { TAG_UNIX = 1, TAG_TLS, TAG_SIGNAL, TAG_TIMER, TAG_QUIT };
+
+typedef struct {
+    dserver *srv;
+    pthread_t th;
+    bool started;
+    dworker *w;
+    uint8_t *scratch;
+    _Atomic uint64_t seen;  /* the close epoch read before its last epoll_wait */
+} dthread;
 
 struct dserver {
     tcore *core;
-    tc_conf *conf;
     const char *conf_path;
-    dconf d;
-    char *unix_path;      /* the socket to unlink at the end */
     dlimits lim;
     dapps *apps;
-    dworkers *workers;
-    int ep, sig_fd, wake_fd, unix_fd, tls_fd, spare_fd;
+    int ep, sig_fd, timer_fd, quit_fd, spare_fd;
+    atomic_bool quit;
+    _Atomic uint64_t epoch;   /* closes so far */
+    atomic_uint ngrave;       /* connections in the graveyard */
+    unsigned nthreads;
+    dthread *th;
+
+    /* under mu */
+    pthread_mutex_t mu;
+    tc_conf *conf;
+    dconf d;
+    char *unix_path;      /* the socket to unlink at the end */
+    int unix_fd, tls_fd;
     tcrypto_tls_ctx *tls_ctx;
     dconn *conns;
-    dconn *graveyard;     /* closed during this epoll batch, freed after it */
+    dconn *graveyard;     /* closed, freed once no thread can name them */
     unsigned nconns;
     uint64_t next_id;
-    pthread_mutex_t inbox_mu;
-    dconn *inbox;
     bool stopping, forced;
     uint64_t drain_deadline;
-    uint8_t *scratch;
 };
 
 static uint64_t now_ms(void)
@@ -90,24 +107,12 @@ static void limits_apply(dlimits *l, const dconf *d)
     atomic_store(&l->handshake_timeout, d->handshake_timeout);
 }
 
-/* ---- the write side (shared with the workers, under c->mu) ------------------------ */
-
-size_t dconn_pending_locked(const dconn *c)
+static const char *transport_name(dtransport t)
 {
-    return (c->wbuf.len - c->woff) + c->wmore.len;
+    return t == DT_TLS ? "tls" : "unix";
 }
 
-bool dconn_write_full_locked(const dconn *c)
-{
-    return dconn_pending_locked(c) > 2u * TPROTO_MAX_FRAME;
-}
-
-bool dconn_full_locked(const dconn *c)
-{
-    return c->nq >= atomic_load(&c->srv->lim.max_inflight) || dconn_write_full_locked(c);
-}
-
-static void mark_dead_locked(dconn *c, const char *reason)
+static void mark_dead(dconn *c, const char *reason)
 {
     if (!c->dead && c->close_reason == NULL)
         c->close_reason = reason;
@@ -116,7 +121,22 @@ static void mark_dead_locked(dconn *c, const char *reason)
     c->discard = true;
 }
 
-bool dconn_flush_locked(dconn *c)
+/* ---- the write side (owner only) ------------------------------------------------- */
+
+static size_t pending(const dconn *c)
+{
+    return (c->wbuf.len - c->woff) + c->wmore.len;
+}
+
+/* Answers wait for the peer to read (backpressure). */
+static bool write_full(const dconn *c)
+{
+    return pending(c) > 2u * TPROTO_MAX_FRAME;
+}
+
+/* Write what is pending without blocking. False on an I/O error (c is then
+ * dead). */
+static bool flush(dconn *c)
 {
     if (c->dead)
         return false;
@@ -146,7 +166,7 @@ bool dconn_flush_locked(dconn *c)
                 break;
             }
             if (rc != TCRYPTO_TLS_OK) {
-                mark_dead_locked(c, "write_error");
+                mark_dead(c, "write_error");
                 return false;
             }
             c->tls_wpend = 0;
@@ -158,7 +178,7 @@ bool dconn_flush_locked(dconn *c)
                     continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                     break;
-                mark_dead_locked(c, "write_error");
+                mark_dead(c, "write_error");
                 return false;
             }
             k = (size_t)w;
@@ -177,67 +197,69 @@ bool dconn_flush_locked(dconn *c)
     return true;
 }
 
-void dserver_notify_locked(dserver *s, dconn *c)
+/* Send an answer: a Unix connection with nothing pending is written from
+ * the thread's buffer, without a copy; what the socket does not take
+ * waits in the write buffer. */
+static void conn_send(dconn *c, const uint8_t *p, size_t len)
 {
-    if (c->in_inbox)
+    if (c->dead || len == 0)
         return;
-    c->in_inbox = true;
-    pthread_mutex_lock(&s->inbox_mu);
-    bool was_empty = s->inbox == NULL;
-    c->inbox_next = s->inbox;
-    s->inbox = c;
-    pthread_mutex_unlock(&s->inbox_mu);
-    if (was_empty) {
-        uint64_t one = 1;
-        ssize_t w = write(s->wake_fd, &one, sizeof(one));
-        (void)w; /* a full counter still wakes the loop */
+    if (c->tp == DT_UNIX && pending(c) == 0) {
+        while (len > 0) {
+            ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    break;
+                mark_dead(c, "write_error");
+                return;
+            }
+            p += w;
+            len -= (size_t)w;
+        }
+        if (len == 0)
+            return;
+    }
+    tc_buf *b = c->tp == DT_TLS && c->tls_wpend != 0 ? &c->wmore : &c->wbuf;
+    tc_buf_put(b, p, len);
+    if (b->failed) {
+        mark_dead(c, "out_of_memory");
+        return;
+    }
+    (void)flush(c);
+}
+
+/* ---- connections ------------------------------------------------------------------ */
+
+static void log_conn_open(dconn *c)
+{
+    c->opened_logged = true;
+    dlog_line l;
+    if (dlog_begin(&l, TC_LOG_INFO, "conn_open")) {
+        dlog_u64(&l, "conn", c->id);
+        dlog_str(&l, "transport", transport_name(c->tp));
+        if (c->tp == DT_TLS)
+            dlog_str(&l, "peer", c->peer);
+        dlog_str(&l, "principal", c->principal);
+        dlog_end(&l);
     }
 }
 
-/* ---- connections --------------------------------------------------------------------- */
-
-static void frame_free(dframe *f)
+static void wake_all(dserver *s)
 {
-    if (f == NULL)
-        return;
-    tc_freezero(f->data, f->cap);
-    free(f);
+    uint64_t one = 1;
+    ssize_t w = write(s->quit_fd, &one, sizeof(one));
+    (void)w; /* a full counter still wakes every thread */
 }
 
-static void drop_frames_locked(dconn *c)
-{
-    while (c->qhead != NULL) {
-        dframe *f = c->qhead;
-        c->qhead = f->next;
-        frame_free(f);
-    }
-    c->qtail = NULL;
-    c->nq = 0;
-}
-
-static const char *transport_name(dtransport t)
-{
-    return t == DT_TLS ? "tls" : "unix";
-}
-
-static void ep_set(dserver *s, dconn *c, uint32_t ev)
-{
-    if (ev == c->ev)
-        return;
-    struct epoll_event e = {.events = ev, .data.ptr = c};
-    if (c->ev == 0)
-        (void)epoll_ctl(s->ep, EPOLL_CTL_ADD, c->fd, &e);
-    else if (ev == 0)
-        (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    else
-        (void)epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e);
-    c->ev = ev;
-}
-
-/* Free a connection no worker holds. */
+/* Close a connection its caller owns (c->closing set). Its memory waits in
+ * the graveyard until no thread can hold it from an earlier epoll_wait. */
 static void conn_close(dserver *s, dconn *c)
 {
-    ep_set(s, c, 0);
+    if (c->ev != 0)
+        (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    c->ev = 0;
     if (c->opened_logged) {
         dlog_line l;
         if (dlog_begin(&l, TC_LOG_INFO, "conn_close")) {
@@ -252,15 +274,21 @@ static void conn_close(dserver *s, dconn *c)
         if (!c->dead && c->hs_done)
             tcrypto_tls_shutdown(c->tls);
         tcrypto_tls_free(c->tls);
+        c->tls = NULL;
     }
     close(c->fd);
+    c->fd = -1;
     /* The last connection of an application frees it: its sessions close,
      * its logins end (a killed client's state goes with it). */
     dapps_release(s->apps, c->app);
-    drop_frames_locked(c);
+    c->app = NULL;
     tc_freezero(c->rbuf, c->rcap);
+    c->rbuf = NULL;
+    c->rcap = c->rlen = 0;
     tc_buf_free(&c->wbuf);
     tc_buf_free(&c->wmore);
+
+    pthread_mutex_lock(&s->mu);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -268,195 +296,45 @@ static void conn_close(dserver *s, dconn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     s->nconns--;
-    c->closed = true;
     c->prev = NULL;
+    c->grave_epoch = atomic_fetch_add(&s->epoch, 1) + 1;
     c->next = s->graveyard;
     s->graveyard = c;
-}
-
-/* Free the connections closed during an epoll batch. */
-static void bury(dserver *s)
-{
-    while (s->graveyard != NULL) {
-        dconn *c = s->graveyard;
-        s->graveyard = c->next;
-        pthread_mutex_destroy(&c->mu);
-        free(c);
+    atomic_fetch_add(&s->ngrave, 1);
+    bool done = s->stopping && s->nconns == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (done) {
+        atomic_store(&s->quit, true);
+        wake_all(s);
     }
 }
 
-static void conn_read(dserver *s, dconn *c);
-
-/* One pass of conn_update; *read_more: there are bytes to take that
- * epoll will not announce. */
-static bool conn_update_once(dserver *s, dconn *c, bool *read_more_out)
+/* Free the closed connections no thread can name any more. */
+static void bury(dserver *s, bool all)
 {
-    pthread_mutex_lock(&c->mu);
-    if (c->discard)
-        drop_frames_locked(c);
-    size_t pending = dconn_pending_locked(c);
-    if (!c->scheduled && !c->in_inbox &&
-        (c->dead || (c->rd_stop && c->nq == 0 && pending == 0))) {
-        pthread_mutex_unlock(&c->mu);
-        conn_close(s, c);
-        return false;
+    uint64_t min = UINT64_MAX;
+    for (unsigned i = 0; i < s->nthreads && !all; i++) {
+        uint64_t v = atomic_load(&s->th[i].seen);
+        if (v < min)
+            min = v;
     }
-    if (!c->scheduled && c->nq > 0 && !c->dead && !dconn_write_full_locked(c)) {
-        /* a worker stopped on a full write buffer: it has drained */
-        c->scheduled = true;
-        dworkers_submit(s->workers, c);
-    }
-    uint32_t ev = 0;
-    bool read_more = false;
-    if (!c->dead) {
-        if (c->tp == DT_TLS && !c->hs_done) {
-            ev = c->hs_want_write ? EPOLLOUT : EPOLLIN;
+    pthread_mutex_lock(&s->mu);
+    dconn **pp = &s->graveyard;
+    while (*pp != NULL) {
+        dconn *c = *pp;
+        if (all || c->grave_epoch <= min) {
+            *pp = c->next;
+            atomic_fetch_sub(&s->ngrave, 1);
+            pthread_mutex_destroy(&c->mu);
+            free(c);
         } else {
-            bool full = dconn_full_locked(c);
-            c->paused = full && !c->rd_stop;
-            bool in = !c->rd_stop && !full;
-            if (in || (pending > 0 && c->wr_want_read))
-                ev |= EPOLLIN;
-            if (pending > 0 || c->rd_want_write)
-                ev |= EPOLLOUT;
-            /* frames held back in the read buffer, and decrypted bytes:
-             * epoll will not announce either */
-            read_more = in && (c->rheld || (c->tls != NULL && tcrypto_tls_pending(c->tls) > 0));
+            pp = &c->next;
         }
     }
-    c->out_armed = (ev & EPOLLOUT) != 0;
-    pthread_mutex_unlock(&c->mu);
-    /* A dead connection leaves epoll at once: a hung-up socket would wake
-     * the loop until the worker that holds it lets go. */
-    ep_set(s, c, ev);
-    *read_more_out = read_more;
-    return true;
+    pthread_mutex_unlock(&s->mu);
 }
 
-/* Bring c's epoll interest and its pause in line with its state, or close
- * it once nothing is left to do. Returns false when c was freed. Reading
- * held-back frames changes the state again, so the pass is repeated: the
- * pause a worker looks at must be the one computed last. */
-static bool conn_update(dserver *s, dconn *c)
-{
-    for (int pass = 0; pass < 8; pass++) {
-        bool read_more = false;
-        if (!conn_update_once(s, c, &read_more))
-            return false;
-        if (!read_more)
-            return true;
-        conn_read(s, c);
-    }
-    bool read_more;
-    return conn_update_once(s, c, &read_more);
-}
-
-/* The bytes at buf hold complete frames and maybe the start of one: queue
- * the complete ones. Returns the bytes consumed, or -1 for a malformed
- * header (logged). from_rbuf: buf is c->rbuf, which a frame filling it
- * exactly takes over instead of copying. */
-static long take_frames(dserver *s, dconn *c, uint8_t *buf, size_t len, bool from_rbuf,
-                        bool *held)
-{
-    size_t off = 0;
-    dframe *head = NULL, *tail = NULL;
-    unsigned n = 0;
-    tproto_status st = TPROTO_OK;
-    /* Queue no more than max_inflight: the rest stays in the read buffer
-     * (at most one scratch read of it) until the workers catch up. */
-    pthread_mutex_lock(&c->mu);
-    unsigned max = atomic_load(&s->lim.max_inflight);
-    unsigned room = c->nq < max ? max - c->nq : 0;
-    pthread_mutex_unlock(&c->mu);
-    *held = false;
-    while (len - off >= TPROTO_HEADER_LEN) {
-        tproto_header h;
-        size_t flen = 0;
-        st = tproto_header_parse(buf + off, len - off, &h, &flen);
-        if (st == TPROTO_NEED_MORE) {
-            st = TPROTO_OK;
-            break;
-        }
-        if (st == TPROTO_OK && h.kind != TPROTO_REQUEST)
-            st = TPROTO_EMALFORMED;
-        if (st != TPROTO_OK)
-            break;
-        if (len - off < flen)
-            break;
-        if (n >= room) {
-            *held = true;
-            break;
-        }
-        dframe *f = calloc(1, sizeof(*f));
-        if (f == NULL) {
-            st = TPROTO_ENOMEM;
-            break;
-        }
-        f->h = h;
-        f->len = flen;
-        if (from_rbuf && off == 0 && flen == len) {
-            f->data = c->rbuf;
-            f->cap = c->rcap;
-            c->rbuf = NULL;
-            c->rcap = 0;
-            c->rlen = 0;
-        } else {
-            f->data = malloc(flen);
-            if (f->data == NULL) {
-                free(f);
-                st = TPROTO_ENOMEM;
-                break;
-            }
-            f->cap = flen;
-            memcpy(f->data, buf + off, flen);
-        }
-        if (tail != NULL)
-            tail->next = f;
-        else
-            head = f;
-        tail = f;
-        n++;
-        off += flen;
-    }
-    if (head != NULL) {
-        pthread_mutex_lock(&c->mu);
-        if (c->discard) {
-            pthread_mutex_unlock(&c->mu);
-            while (head != NULL) {
-                dframe *f = head;
-                head = f->next;
-                frame_free(f);
-            }
-        } else {
-            if (c->qtail != NULL)
-                c->qtail->next = head;
-            else
-                c->qhead = head;
-            c->qtail = tail;
-            c->nq += n;
-            c->t_active = now_ms();
-            if (!c->scheduled) {
-                c->scheduled = true;
-                dworkers_submit(s->workers, c);
-            }
-            pthread_mutex_unlock(&c->mu);
-        }
-    }
-    if (st != TPROTO_OK) {
-        dlog_line l;
-        if (dlog_begin(&l, TC_LOG_WARN, "bad_frame")) {
-            dlog_u64(&l, "conn", c->id);
-            dlog_str(&l, "principal", c->principal);
-            dlog_str(&l, "reason", tproto_status_name(st));
-            dlog_end(&l);
-        }
-        pthread_mutex_lock(&c->mu);
-        mark_dead_locked(c, st == TPROTO_ENOMEM ? "out_of_memory" : "bad_frame");
-        pthread_mutex_unlock(&c->mu);
-        return -1;
-    }
-    return (long)off;
-}
+/* ---- reading and answering (owner only) ---------------------------------------------- */
 
 typedef enum { RD_DATA, RD_AGAIN, RD_EOF, RD_ERROR } rd_rc;
 
@@ -465,11 +343,9 @@ static rd_rc conn_recv(dconn *c, uint8_t *dst, size_t room, size_t *got, bool *m
 {
     *more = false;
     if (c->tp == DT_TLS) {
-        pthread_mutex_lock(&c->mu);
         tcrypto_tls_rc rc = tcrypto_tls_read(c->tls, dst, room, got);
         c->rd_want_write = rc == TCRYPTO_TLS_WANT_WRITE;
         *more = rc == TCRYPTO_TLS_OK && tcrypto_tls_pending(c->tls) > 0;
-        pthread_mutex_unlock(&c->mu);
         switch (rc) {
         case TCRYPTO_TLS_OK: return *got > 0 ? RD_DATA : RD_AGAIN;
         case TCRYPTO_TLS_WANT_READ:
@@ -492,15 +368,68 @@ static rd_rc conn_recv(dconn *c, uint8_t *dst, size_t room, size_t *got, bool *m
     }
 }
 
-/* Queue the complete frames held in the read buffer; false when the
- * connection failed. */
-static bool parse_rbuf(dserver *s, dconn *c)
+/* Answer the complete frames at buf in order, at most *budget of them,
+ * stopping early when the answers must wait for the peer to read. Returns
+ * the bytes consumed, or -1 for a malformed header (logged, c dead);
+ * *held: complete frames are left unanswered. */
+static long answer_frames(dthread *t, dconn *c, const uint8_t *buf, size_t len,
+                          unsigned *budget, bool *held)
+{
+    size_t off = 0;
+    tproto_status st = TPROTO_OK;
+    *held = false;
+    while (len - off >= TPROTO_HEADER_LEN) {
+        if (c->discard) {
+            off = len; /* a refused or dead connection answers nothing more */
+            break;
+        }
+        tproto_header h;
+        size_t flen = 0;
+        st = tproto_header_parse(buf + off, len - off, &h, &flen);
+        if (st == TPROTO_NEED_MORE) {
+            st = TPROTO_OK;
+            break;
+        }
+        if (st == TPROTO_OK && h.kind != TPROTO_REQUEST)
+            st = TPROTO_EMALFORMED;
+        if (st != TPROTO_OK)
+            break;
+        if (len - off < flen)
+            break;
+        if (*budget == 0 || write_full(c)) {
+            *held = true;
+            break;
+        }
+        (*budget)--;
+        dworker_answer(t->w, c, &h, buf + off, flen);
+        const tc_buf *out = dworker_out(t->w);
+        conn_send(c, out->p, out->len);
+        dworker_out_done(t->w);
+        c->t_active = now_ms();
+        off += flen;
+    }
+    if (st != TPROTO_OK) {
+        dlog_line l;
+        if (dlog_begin(&l, TC_LOG_WARN, "bad_frame")) {
+            dlog_u64(&l, "conn", c->id);
+            dlog_str(&l, "principal", c->principal);
+            dlog_str(&l, "reason", tproto_status_name(st));
+            dlog_end(&l);
+        }
+        mark_dead(c, st == TPROTO_ENOMEM ? "out_of_memory" : "bad_frame");
+        return -1;
+    }
+    return (long)off;
+}
+
+/* Answer what the read buffer holds; false when c failed. */
+static bool answer_rbuf(dthread *t, dconn *c, unsigned *budget)
 {
     bool held = false;
-    long used = take_frames(s, c, c->rbuf, c->rlen, true, &held);
+    long used = answer_frames(t, c, c->rbuf, c->rlen, budget, &held);
     if (used < 0)
         return false;
-    if (used > 0 && c->rbuf != NULL) {
+    if (used > 0) {
         size_t left = c->rlen - (size_t)used;
         memmove(c->rbuf, c->rbuf + used, left);
         tc_wipe(c->rbuf + left, (size_t)used);
@@ -520,20 +449,17 @@ static bool parse_rbuf(dserver *s, dconn *c)
     return true;
 }
 
-/* Read what the socket has (a bounded number of rounds: level-triggered
- * epoll calls again) and queue the complete frames. The read buffer holds
- * a partial frame (and, under backpressure, frames not queued yet) and
- * grows only as bytes arrive, never from the length a header declares;
- * an idle connection holds none. */
-static void conn_read(dserver *s, dconn *c)
+/* Read what the socket has (a bounded number of rounds) and answer the
+ * complete frames. The read buffer holds a partial frame (and frames held
+ * back by backpressure or the per-turn budget) and grows only as bytes
+ * arrive, never from the length a header declares; an idle connection
+ * holds none. */
+static void conn_read(dthread *t, dconn *c, unsigned *budget)
 {
-    if (c->rlen > 0 && !parse_rbuf(s, c))
+    if (c->rlen > 0 && !answer_rbuf(t, c, budget))
         return;
     for (int round = 0; round < READ_ROUNDS; round++) {
-        pthread_mutex_lock(&c->mu);
-        bool stop = c->rd_stop || c->dead || dconn_full_locked(c);
-        pthread_mutex_unlock(&c->mu);
-        if (stop)
+        if (c->rd_stop || c->dead || c->rheld || write_full(c))
             return;
 
         uint8_t *dst;
@@ -542,12 +468,10 @@ static void conn_read(dserver *s, dconn *c)
             if (c->rlen == c->rcap) {
                 size_t ncap = c->rcap * 2 < TPROTO_MAX_FRAME ? c->rcap * 2 : TPROTO_MAX_FRAME;
                 if (ncap <= c->rcap)
-                    return; /* frames held back fill it: the workers will drain them */
+                    return; /* cannot happen: a frame fits in TPROTO_MAX_FRAME */
                 uint8_t *p = malloc(ncap);
                 if (p == NULL) {
-                    pthread_mutex_lock(&c->mu);
-                    mark_dead_locked(c, "out_of_memory");
-                    pthread_mutex_unlock(&c->mu);
+                    mark_dead(c, "out_of_memory");
                     return;
                 }
                 memcpy(p, c->rbuf, c->rlen);
@@ -558,7 +482,7 @@ static void conn_read(dserver *s, dconn *c)
             dst = c->rbuf + c->rlen;
             room = c->rcap - c->rlen;
         } else {
-            dst = s->scratch;
+            dst = t->scratch;
             room = SCRATCH_LEN;
         }
 
@@ -568,17 +492,15 @@ static void conn_read(dserver *s, dconn *c)
         if (rc == RD_AGAIN)
             return;
         if (rc != RD_DATA) {
-            pthread_mutex_lock(&c->mu);
             if (rc == RD_EOF) {
                 c->rd_stop = true;
                 if (c->close_reason == NULL)
                     c->close_reason = "peer_closed";
             } else {
-                mark_dead_locked(c, "read_error");
+                mark_dead(c, "read_error");
             }
-            pthread_mutex_unlock(&c->mu);
-            /* a partial frame will never complete; frames held back for
-             * backpressure are dropped with it */
+            /* a partial frame will never complete; frames held back are
+             * dropped with it */
             tc_freezero(c->rbuf, c->rcap);
             c->rbuf = NULL;
             c->rcap = c->rlen = 0;
@@ -587,22 +509,21 @@ static void conn_read(dserver *s, dconn *c)
             return;
         }
 
-        if (dst == s->scratch) {
-            /* only the bytes that are not queued now are kept */
+        if (dst == t->scratch) {
+            /* answered straight from the scratch buffer; only the bytes
+             * not answered are kept */
             bool held = false;
-            long used = take_frames(s, c, s->scratch, got, false, &held);
+            long used = answer_frames(t, c, t->scratch, got, budget, &held);
             if (used >= 0 && (size_t)used < got) {
                 size_t left = got - (size_t)used;
                 size_t cap = left > RBUF_MIN ? left : RBUF_MIN;
                 c->rbuf = malloc(cap);
                 if (c->rbuf == NULL) {
-                    pthread_mutex_lock(&c->mu);
-                    mark_dead_locked(c, "out_of_memory");
-                    pthread_mutex_unlock(&c->mu);
+                    mark_dead(c, "out_of_memory");
                     used = -1;
                 } else {
                     c->rcap = cap;
-                    memcpy(c->rbuf, s->scratch + used, left);
+                    memcpy(c->rbuf, t->scratch + used, left);
                     c->rlen = left;
                     c->rheld = held;
                     c->t_partial = held ? 0 : now_ms();
@@ -610,12 +531,12 @@ static void conn_read(dserver *s, dconn *c)
             } else if (used >= 0) {
                 c->t_partial = 0;
             }
-            tc_wipe(s->scratch, got);
+            tc_wipe(t->scratch, got);
             if (used < 0)
                 return;
         } else {
             c->rlen += got;
-            if (!parse_rbuf(s, c))
+            if (!answer_rbuf(t, c, budget))
                 return;
         }
 
@@ -624,25 +545,9 @@ static void conn_read(dserver *s, dconn *c)
     }
 }
 
-static void log_conn_open(dconn *c)
+static void tls_handshake(dthread *t, dconn *c, unsigned *budget)
 {
-    c->opened_logged = true;
-    dlog_line l;
-    if (dlog_begin(&l, TC_LOG_INFO, "conn_open")) {
-        dlog_u64(&l, "conn", c->id);
-        dlog_str(&l, "transport", transport_name(c->tp));
-        if (c->tp == DT_TLS)
-            dlog_str(&l, "peer", c->peer);
-        dlog_str(&l, "principal", c->principal);
-        dlog_end(&l);
-    }
-}
-
-static void tls_handshake(dserver *s, dconn *c)
-{
-    pthread_mutex_lock(&c->mu);
     tcrypto_tls_rc rc = tcrypto_tls_handshake(c->tls);
-    pthread_mutex_unlock(&c->mu);
     if (rc == TCRYPTO_TLS_WANT_READ || rc == TCRYPTO_TLS_WANT_WRITE) {
         c->hs_want_write = rc == TCRYPTO_TLS_WANT_WRITE;
         return;
@@ -660,43 +565,140 @@ static void tls_handshake(dserver *s, dconn *c)
             dlog_str(&l, "reason", why);
             dlog_end(&l);
         }
-        pthread_mutex_lock(&c->mu);
-        mark_dead_locked(c, "tls_refused");
-        pthread_mutex_unlock(&c->mu);
+        mark_dead(c, "tls_refused");
         return;
     }
     c->hs_done = true;
     c->hs_want_write = false;
     c->t_active = now_ms();
     log_conn_open(c);
-    conn_read(s, c); /* the first request may have come with the handshake */
+    conn_read(t, c, budget); /* the first request may have come with the handshake */
 }
 
-static void conn_event(dserver *s, dconn *c, uint32_t events)
+/* Take in what other threads asked of c (c->mu held). */
+static void take_requests_locked(dconn *c)
+{
+    if (c->kill_req != NULL) {
+        mark_dead(c, c->kill_req);
+        c->kill_req = NULL;
+    }
+    if (c->stop_req) {
+        c->stop_req = false;
+        c->rd_stop = true;
+        if (c->close_reason == NULL)
+            c->close_reason = "shutdown";
+        if (c->tp == DT_TLS && !c->hs_done)
+            mark_dead(c, "shutdown");
+    }
+}
+
+/* One turn of an owned connection for the epoll events it got. */
+static void conn_work(dthread *t, dconn *c, uint32_t events)
 {
     if (events & (EPOLLERR | EPOLLHUP)) {
         /* the peer is gone: answers could not be delivered */
-        pthread_mutex_lock(&c->mu);
-        mark_dead_locked(c, "peer_closed");
-        pthread_mutex_unlock(&c->mu);
-    } else if (c->tp == DT_TLS && !c->hs_done) {
-        tls_handshake(s, c);
-    } else {
-        bool read_now = (events & EPOLLIN) != 0;
-        if (events & EPOLLOUT) {
-            read_now = read_now || c->rd_want_write;
-        }
-        pthread_mutex_lock(&c->mu);
-        if (dconn_pending_locked(c) > 0 &&
-            ((events & EPOLLOUT) || ((events & EPOLLIN) && c->wr_want_read)))
-            (void)dconn_flush_locked(c);
-        pthread_mutex_unlock(&c->mu);
-        if (read_now)
-            conn_read(s, c);
+        mark_dead(c, "peer_closed");
+        return;
     }
-    (void)conn_update(s, c);
+    if (c->dead)
+        return;
+    unsigned budget = atomic_load(&t->srv->lim.max_inflight);
+    if (c->tp == DT_TLS && !c->hs_done) {
+        if (events != 0)
+            tls_handshake(t, c, &budget);
+        return;
+    }
+    if (pending(c) > 0 && ((events & EPOLLOUT) || ((events & EPOLLIN) && c->wr_want_read)))
+        (void)flush(c);
+    conn_read(t, c, &budget);
 }
 
+/* The interest c needs now; *more: it has work that no socket event will
+ * announce (held frames, decrypted TLS bytes). */
+static uint32_t conn_interest(dconn *c, bool *more)
+{
+    *more = false;
+    if (c->tp == DT_TLS && !c->hs_done)
+        return c->hs_want_write ? EPOLLOUT : EPOLLIN;
+    uint32_t ev = 0;
+    size_t out = pending(c);
+    bool full = write_full(c);
+    *more = c->rheld || (!c->rd_stop && c->tls != NULL && tcrypto_tls_pending(c->tls) > 0);
+    if (!c->rd_stop && !full && !*more)
+        ev |= EPOLLIN;
+    if (out > 0 && c->wr_want_read)
+        ev |= EPOLLIN;
+    /* held work: a writable socket calls the connection back at once,
+     * behind the other ready connections (fairness) */
+    if (out > 0 || c->rd_want_write || *more)
+        ev |= EPOLLOUT;
+    return ev;
+}
+
+/* Serve c, which the calling thread owns, then hand it back to epoll or
+ * close it. */
+static void conn_service(dthread *t, dconn *c, uint32_t events)
+{
+    dserver *s = t->srv;
+    for (;;) {
+        conn_work(t, c, events);
+        pthread_mutex_lock(&c->mu);
+        if (c->pend_ev != 0) {
+            events = c->pend_ev;
+            c->pend_ev = 0;
+            pthread_mutex_unlock(&c->mu);
+            continue;
+        }
+        take_requests_locked(c);
+        bool more = false;
+        uint32_t ev = c->dead ? 0 : conn_interest(c, &more);
+        if (c->dead || (c->rd_stop && pending(c) == 0 && !more)) {
+            c->closing = true;
+            pthread_mutex_unlock(&c->mu);
+            conn_close(s, c);
+            return;
+        }
+        /* re-armed under mu: until it is released, a thread that gets
+         * its next event waits here, then takes it */
+        struct epoll_event e = {.events = ev | EPOLLONESHOT, .data.ptr = c};
+        int r = epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e);
+        if (r != 0) {
+            mark_dead(c, "epoll_error");
+            c->closing = true;
+            pthread_mutex_unlock(&c->mu);
+            conn_close(s, c);
+            return;
+        }
+        c->ev = ev | EPOLLONESHOT;
+        c->owned = false;
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+}
+
+/* An epoll event for c: serve it, or leave the event to the thread that
+ * owns it. */
+static void conn_event(dthread *t, dconn *c, uint32_t events)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->closing) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    if (c->owned) {
+        c->pend_ev |= events;
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    c->owned = true;
+    take_requests_locked(c);
+    pthread_mutex_unlock(&c->mu);
+    conn_service(t, c, events);
+}
+
+/* ---- accepting ------------------------------------------------------------------------ */
+
+/* A new connection, on the list (s->mu held), not yet in epoll. */
 static dconn *conn_new(dserver *s, int fd, dtransport tp)
 {
     dconn *c = calloc(1, sizeof(*c));
@@ -719,6 +721,25 @@ static dconn *conn_new(dserver *s, int fd, dtransport tp)
     return c;
 }
 
+/* Take c off the list again before it was ever armed (s->mu held). */
+static void conn_unlist_locked(dserver *s, dconn *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    s->nconns--;
+    if (c->tls != NULL)
+        tcrypto_tls_free(c->tls);
+    close(c->fd);
+    tc_buf_free(&c->wbuf);
+    tc_buf_free(&c->wmore);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
 static void peer_name(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t outlen)
 {
     char host[64], serv[16]; /* numeric: an IPv6 address with a scope, a port */
@@ -733,9 +754,12 @@ static void peer_name(const struct sockaddr_storage *ss, socklen_t len, char *ou
         snprintf(out, outlen, "%s:%s", host, serv);
 }
 
-static void on_accept(dserver *s, int lfd, dtransport tp)
+/* Accept a batch on a listener (its event was one-shot), then re-arm it. */
+static void on_accept(dserver *s, dtransport tp)
 {
-    for (;;) {
+    pthread_mutex_lock(&s->mu);
+    int lfd = tp == DT_UNIX ? s->unix_fd : s->tls_fd;
+    for (int i = 0; lfd >= 0 && i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -753,7 +777,7 @@ static void on_accept(dserver *s, int lfd, dtransport tp)
                 dlog_msg(TC_LOG_WARN, "conn_refused", "out of file descriptors");
                 continue;
             }
-            return;
+            break;
         }
         if (s->nconns >= atomic_load(&s->lim.max_connections)) {
             dlog_line l;
@@ -779,28 +803,40 @@ static void on_accept(dserver *s, int lfd, dtransport tp)
             else
                 snprintf(c->principal, sizeof(c->principal), "uid=? gid=? pid=?");
             snprintf(c->peer, sizeof(c->peer), "local");
-            log_conn_open(c);
-            (void)conn_update(s, c);
         } else {
             int one = 1;
             (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
             peer_name(&ss, sl, c->peer, sizeof(c->peer));
             c->tls = tcrypto_tls_new(s->tls_ctx, fd);
             if (c->tls == NULL) {
-                c->dead = true;
-                c->close_reason = "out_of_memory";
-                conn_close(s, c);
+                dlog_msg(TC_LOG_WARN, "conn_refused", "out of memory");
+                conn_unlist_locked(s, c);
                 continue;
             }
-            tls_handshake(s, c);
-            (void)conn_update(s, c);
+        }
+        if (tp == DT_UNIX)
+            log_conn_open(c);
+        /* from here on any thread may own it; the TLS handshake and the
+         * first reads happen on its first event */
+        c->ev = EPOLLIN | EPOLLONESHOT;
+        struct epoll_event e = {.events = c->ev, .data.ptr = c};
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
+            c->opened_logged = false;
+            conn_unlist_locked(s, c);
+            continue;
         }
     }
+    if (lfd >= 0) {
+        struct epoll_event e = {.events = EPOLLIN | EPOLLONESHOT,
+                                .data.u64 = tp == DT_UNIX ? TAG_UNIX : TAG_TLS};
+        (void)epoll_ctl(s->ep, EPOLL_CTL_MOD, lfd, &e);
+    }
+    pthread_mutex_unlock(&s->mu);
 }
 
-/* ---- timers --------------------------------------------------------------------------- */
+/* ---- timers, stop, force ----------------------------------------------------------------- */
 
-static void timeout_close(dserver *s, dconn *c, const char *kind)
+static void log_timeout(dconn *c, const char *kind)
 {
     dlog_line l;
     if (dlog_begin(&l, TC_LOG_INFO, "timeout")) {
@@ -810,48 +846,84 @@ static void timeout_close(dserver *s, dconn *c, const char *kind)
             dlog_str(&l, "peer", c->peer);
         dlog_end(&l);
     }
-    pthread_mutex_lock(&c->mu);
-    mark_dead_locked(c, "timeout");
-    pthread_mutex_unlock(&c->mu);
-    (void)conn_update(s, c);
 }
 
-static void timer_scan(dserver *s, uint64_t now)
+/* Serve, as their new owner, the connections a scan took. */
+static void serve_taken(dthread *t, dconn *list)
 {
-    uint64_t idle = (uint64_t)atomic_load(&s->lim.idle_timeout) * 1000u;
-    uint64_t rd = (uint64_t)atomic_load(&s->lim.read_timeout) * 1000u;
-    uint64_t hs = (uint64_t)atomic_load(&s->lim.handshake_timeout) * 1000u;
-    dconn *next;
-    for (dconn *c = s->conns; c != NULL; c = next) {
-        next = c->next;
-        if (c->tp == DT_TLS && !c->hs_done) {
-            if (now > c->t_open && now - c->t_open > hs)
-                timeout_close(s, c, "handshake");
-            continue;
-        }
-        pthread_mutex_lock(&c->mu);
-        bool busy = c->scheduled || c->nq > 0;
-        bool writing = dconn_pending_locked(c) > 0;
-        /* a worker may have stamped it after `now` was read */
-        uint64_t quiet = c->t_active < now ? now - c->t_active : 0;
-        bool dead = c->dead;
-        pthread_mutex_unlock(&c->mu);
-        if (dead) {
-            (void)conn_update(s, c);
-        } else if (c->t_partial != 0 && now > c->t_partial && now - c->t_partial > rd) {
-            timeout_close(s, c, "read");
-        } else if (writing && !busy && quiet > rd) {
-            /* a peer that stopped reading its answers */
-            timeout_close(s, c, "write");
-        } else if (idle != 0 && !busy && !writing && c->rlen == 0 && quiet > idle) {
-            timeout_close(s, c, "idle");
-        }
+    while (list != NULL) {
+        dconn *c = list;
+        list = c->scan_next;
+        c->scan_next = NULL;
+        conn_service(t, c, 0);
     }
 }
 
-/* ---- signals: stop and reload ------------------------------------------------------------- */
+/* The timeout a connection nobody owns has run into, or NULL (c->mu held:
+ * its owner's fields were last written before it let go). */
+static const char *timed_out_locked(const dconn *c, uint64_t now, uint64_t idle, uint64_t rd,
+                                    uint64_t hs)
+{
+    if (c->tp == DT_TLS && !c->hs_done)
+        return now > c->t_open && now - c->t_open > hs ? "handshake" : NULL;
+    bool writing = pending(c) > 0;
+    uint64_t quiet = c->t_active < now ? now - c->t_active : 0;
+    if (c->t_partial != 0 && now > c->t_partial && now - c->t_partial > rd)
+        return "read";
+    if ((writing || c->rheld) && quiet > rd)
+        return "write"; /* a peer that stopped reading its answers */
+    if (idle != 0 && !writing && c->rlen == 0 && quiet > idle)
+        return "idle";
+    return NULL;
+}
 
-static void close_listeners(dserver *s)
+/* Once a second: timeouts, and the end of the drain. A connection a thread
+ * owns is busy (answering): it is not timed out. */
+static void on_timer(dthread *t)
+{
+    dserver *s = t->srv;
+    uint64_t v;
+    ssize_t r = read(s->timer_fd, &v, sizeof(v));
+    (void)r;
+    uint64_t now = now_ms();
+    uint64_t idle = (uint64_t)atomic_load(&s->lim.idle_timeout) * 1000u;
+    uint64_t rd = (uint64_t)atomic_load(&s->lim.read_timeout) * 1000u;
+    uint64_t hs = (uint64_t)atomic_load(&s->lim.handshake_timeout) * 1000u;
+    dconn *taken = NULL;
+    pthread_mutex_lock(&s->mu);
+    bool force = s->stopping && !s->forced && now >= s->drain_deadline;
+    if (force)
+        s->forced = true;
+    for (dconn *c = s->conns; c != NULL; c = c->next) {
+        pthread_mutex_lock(&c->mu);
+        const char *kill = force ? "shutdown" : NULL;
+        const char *kind = NULL;
+        if (kill == NULL && !c->owned && !c->closing) {
+            kind = timed_out_locked(c, now, idle, rd, hs);
+            kill = kind != NULL ? "timeout" : NULL;
+        }
+        if (kill != NULL && !c->closing) {
+            if (c->owned) {
+                c->kill_req = kill; /* its owner closes it when it lets go */
+            } else {
+                c->owned = true;
+                c->kill_req = kill;
+                c->scan_next = taken;
+                taken = c;
+                if (kind != NULL)
+                    log_timeout(c, kind);
+            }
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    serve_taken(t, taken);
+    struct epoll_event e = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = TAG_TIMER};
+    (void)epoll_ctl(s->ep, EPOLL_CTL_MOD, s->timer_fd, &e);
+}
+
+/* s->mu held. */
+static void close_listeners_locked(dserver *s)
 {
     if (s->unix_fd >= 0) {
         (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, s->unix_fd, NULL);
@@ -867,47 +939,46 @@ static void close_listeners(dserver *s)
     }
 }
 
-static void begin_stop(dserver *s, int signo)
+static void begin_stop(dthread *t, int signo)
 {
+    dserver *s = t->srv;
+    dconn *taken = NULL;
+    pthread_mutex_lock(&s->mu);
     if (s->stopping) {
-        /* a second signal: do not wait for answers any longer */
+        /* a second signal: do not wait for answers any longer (the timer
+         * closes them within a second) */
         s->drain_deadline = 0;
+        pthread_mutex_unlock(&s->mu);
         return;
     }
     s->stopping = true;
     s->drain_deadline = now_ms() + DRAIN_MS;
-    close_listeners(s);
+    close_listeners_locked(s);
     dlog_line l;
     if (dlog_begin(&l, TC_LOG_INFO, "drain")) {
         dlog_str(&l, "signal", signo == SIGINT ? "SIGINT" : "SIGTERM");
         dlog_u64(&l, "conns", s->nconns);
         dlog_end(&l);
     }
-    dconn *next;
-    for (dconn *c = s->conns; c != NULL; c = next) {
-        next = c->next;
+    for (dconn *c = s->conns; c != NULL; c = c->next) {
         pthread_mutex_lock(&c->mu);
-        c->rd_stop = true;
-        if (c->close_reason == NULL)
-            c->close_reason = "shutdown";
-        if (c->tp == DT_TLS && !c->hs_done)
-            mark_dead_locked(c, "shutdown");
+        if (!c->closing) {
+            c->stop_req = true;
+            if (!c->owned) {
+                c->owned = true;
+                c->scan_next = taken;
+                taken = c;
+            }
+        }
         pthread_mutex_unlock(&c->mu);
-        (void)conn_update(s, c);
     }
-}
-
-static void force_stop(dserver *s)
-{
-    s->forced = true;
-    dconn *next;
-    for (dconn *c = s->conns; c != NULL; c = next) {
-        next = c->next;
-        pthread_mutex_lock(&c->mu);
-        mark_dead_locked(c, "shutdown");
-        pthread_mutex_unlock(&c->mu);
-        (void)conn_update(s, c);
+    bool done = s->nconns == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (done) {
+        atomic_store(&s->quit, true);
+        wake_all(s);
     }
+    serve_taken(t, taken);
 }
 
 static void reload(dserver *s)
@@ -970,53 +1041,65 @@ out:;
     tc_conf_free(nc);
 }
 
-static void on_signal(dserver *s)
+static void on_signal(dthread *t)
 {
+    dserver *s = t->srv;
     struct signalfd_siginfo si;
     while (read(s->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGHUP)
+        if (si.ssi_signo == SIGHUP) {
+            pthread_mutex_lock(&s->mu);
             reload(s);
-        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-            begin_stop(s, (int)si.ssi_signo);
-    }
-}
-
-static void on_wake(dserver *s)
-{
-    uint64_t v;
-    /* read the counter before taking the list: a notification made after
-     * the take writes the eventfd again */
-    ssize_t r = read(s->wake_fd, &v, sizeof(v));
-    (void)r;
-    pthread_mutex_lock(&s->inbox_mu);
-    dconn *list = s->inbox;
-    s->inbox = NULL;
-    pthread_mutex_unlock(&s->inbox_mu);
-    while (list != NULL) {
-        dconn *c = list;
-        list = c->inbox_next;
-        pthread_mutex_lock(&c->mu);
-        c->in_inbox = false;
-        c->inbox_next = NULL;
-        pthread_mutex_unlock(&c->mu);
-        if (!conn_update(s, c))
-            continue;
-        /* resumed after backpressure: bytes may already wait */
-        pthread_mutex_lock(&c->mu);
-        bool can_read = !c->rd_stop && !c->dead && !dconn_full_locked(c);
-        pthread_mutex_unlock(&c->mu);
-        if (can_read && c->hs_done) {
-            conn_read(s, c);
-            (void)conn_update(s, c);
+            pthread_mutex_unlock(&s->mu);
+        } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            begin_stop(t, (int)si.ssi_signo);
         }
     }
+    struct epoll_event e = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = TAG_SIGNAL};
+    (void)epoll_ctl(s->ep, EPOLL_CTL_MOD, s->sig_fd, &e);
 }
 
-/* ---- the loop ------------------------------------------------------------------------------- */
+/* ---- the threads ---------------------------------------------------------------------------- */
 
-static bool ep_add_tag(dserver *s, int fd, uint64_t tag)
+static void *thread_main(void *arg)
 {
-    struct epoll_event e = {.events = EPOLLIN, .data.u64 = tag};
+    dthread *t = arg;
+    dserver *s = t->srv;
+    struct epoll_event evs[MAX_EVENTS];
+    while (!atomic_load(&s->quit)) {
+        /* Nothing of an earlier batch is held past this point: connections
+         * closed before now can be freed once every thread got here. */
+        atomic_store(&t->seen, atomic_load(&s->epoch));
+        if (atomic_load(&s->ngrave) != 0)
+            bury(s, false);
+        int n = epoll_wait(s->ep, evs, MAX_EVENTS, WAIT_MS);
+        if (n < 0 && errno != EINTR) {
+            dlog_msg(TC_LOG_ERROR, "loop", strerror(errno));
+            atomic_store(&s->quit, true);
+            wake_all(s);
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = evs[i].data.u64;
+            if (tag == TAG_UNIX)
+                on_accept(s, DT_UNIX);
+            else if (tag == TAG_TLS)
+                on_accept(s, DT_TLS);
+            else if (tag == TAG_SIGNAL)
+                on_signal(t);
+            else if (tag == TAG_TIMER)
+                on_timer(t);
+            else if (tag == TAG_QUIT)
+                ; /* the loop condition says it */
+            else
+                conn_event(t, evs[i].data.ptr, evs[i].events);
+        }
+    }
+    return NULL;
+}
+
+static bool ep_add_tag(dserver *s, int fd, uint64_t tag, uint32_t flags)
+{
+    struct epoll_event e = {.events = EPOLLIN | flags, .data.u64 = tag};
     return epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e) == 0;
 }
 
@@ -1055,15 +1138,17 @@ int dserver_run(dserver_setup *setup)
     s->tls_fd = setup->tls_fd;
     s->tls_ctx = setup->tls_ctx;
     setup->tls_ctx = NULL;
-    s->ep = s->sig_fd = s->wake_fd = -1;
+    s->ep = s->sig_fd = s->timer_fd = s->quit_fd = -1;
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pthread_mutex_init(&s->inbox_mu, NULL);
+    pthread_mutex_init(&s->mu, NULL);
     limits_apply(&s->lim, &s->d);
     if (s->unix_fd >= 0)
         s->unix_path = strdup(s->d.listen_unix);
-    s->scratch = malloc(SCRATCH_LEN);
     s->apps = dapps_new(s->core);
+    s->nthreads = s->d.workers;
+    s->th = calloc(s->nthreads, sizeof(*s->th));
 
+    /* blocked in every thread (they inherit the mask): read by signalfd */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -1072,91 +1157,74 @@ int dserver_run(dserver_setup *setup)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     s->ep = epoll_create1(EPOLL_CLOEXEC);
     s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->scratch == NULL || s->apps == NULL || s->ep < 0 || s->sig_fd < 0 ||
-        s->wake_fd < 0 || (s->unix_fd >= 0 && s->unix_path == NULL) ||
-        !ep_add_tag(s, s->sig_fd, TAG_SIGNAL) || !ep_add_tag(s, s->wake_fd, TAG_WAKE) ||
-        (s->unix_fd >= 0 && !ep_add_tag(s, s->unix_fd, TAG_UNIX)) ||
-        (s->tls_fd >= 0 && !ep_add_tag(s, s->tls_fd, TAG_TLS))) {
+    s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    s->quit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct itimerspec tick = {.it_interval = {1, 0}, .it_value = {1, 0}};
+    if (s->th == NULL || s->apps == NULL || s->ep < 0 || s->sig_fd < 0 || s->timer_fd < 0 ||
+        s->quit_fd < 0 || (s->unix_fd >= 0 && s->unix_path == NULL) ||
+        timerfd_settime(s->timer_fd, 0, &tick, NULL) != 0 ||
+        !ep_add_tag(s, s->sig_fd, TAG_SIGNAL, EPOLLONESHOT) ||
+        !ep_add_tag(s, s->timer_fd, TAG_TIMER, EPOLLONESHOT) ||
+        /* level-triggered and never read: once written, it wakes everyone */
+        !ep_add_tag(s, s->quit_fd, TAG_QUIT, 0) ||
+        (s->unix_fd >= 0 && !ep_add_tag(s, s->unix_fd, TAG_UNIX, EPOLLONESHOT)) ||
+        (s->tls_fd >= 0 && !ep_add_tag(s, s->tls_fd, TAG_TLS, EPOLLONESHOT))) {
         dlog_msg(TC_LOG_ERROR, "start_failed", "cannot set up the event loop");
         goto out;
     }
-    s->workers = dworkers_start(s, s->d.workers);
-    if (s->workers == NULL) {
-        dlog_msg(TC_LOG_ERROR, "start_failed", "cannot start the workers");
-        goto out;
-    }
     log_start(s);
-
-    uint64_t next_tick = now_ms() + 1000;
-    struct epoll_event evs[MAX_EVENTS];
-    while (!(s->stopping && s->nconns == 0)) {
-        uint64_t now = now_ms();
-        int timeout = next_tick > now ? (int)(next_tick - now) : 0;
-        int n = epoll_wait(s->ep, evs, MAX_EVENTS, timeout);
-        if (n < 0 && errno != EINTR) {
-            dlog_msg(TC_LOG_ERROR, "loop", strerror(errno));
-            break;
+    for (unsigned i = 0; i < s->nthreads; i++) {
+        dthread *t = &s->th[i];
+        t->srv = s;
+        t->w = dworker_new(s);
+        t->scratch = malloc(SCRATCH_LEN);
+        if (t->w == NULL || t->scratch == NULL ||
+            pthread_create(&t->th, NULL, thread_main, t) != 0) {
+            dlog_msg(TC_LOG_ERROR, "start_failed", "cannot start the workers");
+            atomic_store(&s->quit, true);
+            wake_all(s);
+            goto out;
         }
-        for (int i = 0; i < n; i++) {
-            uint64_t tag = evs[i].data.u64;
-            if (tag == TAG_UNIX) {
-                on_accept(s, s->unix_fd, DT_UNIX);
-            } else if (tag == TAG_TLS) {
-                on_accept(s, s->tls_fd, DT_TLS);
-            } else if (tag == TAG_SIGNAL) {
-                on_signal(s);
-            } else if (tag == TAG_WAKE) {
-                on_wake(s);
-            } else {
-                dconn *c = evs[i].data.ptr;
-                /* closed by an earlier event of this batch: its memory
-                 * waits in the graveyard until the batch is done */
-                if (!c->closed)
-                    conn_event(s, c, evs[i].events);
-            }
-        }
-        bury(s);
-        now = now_ms();
-        if (now >= next_tick) {
-            timer_scan(s, now);
-            next_tick = now + 1000;
-        }
-        if (s->stopping && !s->forced && now >= s->drain_deadline)
-            force_stop(s);
-        bury(s);
+        t->started = true;
     }
     ret = 0;
-    dlog_msg(TC_LOG_INFO, "stop", "connections closed, stopping");
 out:
-    dworkers_stop(s->workers);
-    s->workers = NULL;
-    /* with the workers gone nothing holds a connection any more */
-    while (s->conns != NULL) {
-        pthread_mutex_lock(&s->conns->mu);
-        mark_dead_locked(s->conns, "shutdown");
-        s->conns->scheduled = false;
-        s->conns->in_inbox = false;
-        pthread_mutex_unlock(&s->conns->mu);
-        conn_close(s, s->conns);
+    for (unsigned i = 0; s->th != NULL && i < s->nthreads; i++) {
+        if (s->th[i].started)
+            pthread_join(s->th[i].th, NULL);
     }
-    bury(s);
-    close_listeners(s);
+    if (ret == 0)
+        dlog_msg(TC_LOG_INFO, "stop", "connections closed, stopping");
+    /* with the threads gone nothing owns a connection any more */
+    while (s->conns != NULL) {
+        dconn *c = s->conns;
+        mark_dead(c, "shutdown");
+        c->closing = true;
+        conn_close(s, c);
+    }
+    bury(s, true);
+    for (unsigned i = 0; s->th != NULL && i < s->nthreads; i++) {
+        dworker_free(s->th[i].w);
+        if (s->th[i].scratch != NULL)
+            tc_freezero(s->th[i].scratch, SCRATCH_LEN);
+    }
+    free(s->th);
+    close_listeners_locked(s);
     if (s->ep >= 0)
         close(s->ep);
     if (s->sig_fd >= 0)
         close(s->sig_fd);
-    if (s->wake_fd >= 0)
-        close(s->wake_fd);
+    if (s->timer_fd >= 0)
+        close(s->timer_fd);
+    if (s->quit_fd >= 0)
+        close(s->quit_fd);
     if (s->spare_fd >= 0)
         close(s->spare_fd);
     tcrypto_tls_ctx_free(s->tls_ctx);
     dapps_free(s->apps);
     tc_conf_free(s->conf);
     free(s->unix_path);
-    if (s->scratch != NULL)
-        tc_freezero(s->scratch, SCRATCH_LEN);
-    pthread_mutex_destroy(&s->inbox_mu);
+    pthread_mutex_destroy(&s->mu);
     free(s);
     return ret;
 }

@@ -1,98 +1,21 @@
 /*
- * The workers: each takes a connection from the run queue and answers its
- * queued frames in order — the HELLO first, then every request as
- * decode → tsvc_dispatch → encode — writing each answer straight to the
- * socket when it can. Every worker decodes into its own arena; the
- * request's bytes and the arena are wiped after each request.
+ * Answering requests: the HELLO first, then every request as
+ * decode → tsvc_dispatch → encode. Each server thread has one dworker:
+ * its own decoding arena and response buffer, wiped after each request.
+ * The thread that owns a connection (server.c) calls it for each complete
+ * frame in order and writes the answer.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include "daemon/daemon.h"
 
-/* Frames a worker answers on one connection before letting others in. */
-#define BATCH 32
-
-typedef struct {
-    dworkers *pool;
-    pthread_t th;
-    bool started;
+struct dworker {
+    dserver *srv;
     tproto_arena arena;
     tc_buf out;
-} dworker;
-
-struct dworkers {
-    dserver *srv;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    dconn *head, *tail;
-    unsigned idle;
-    bool stop;
-    unsigned n;
-    dworker *w;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void dworkers_submit(dworkers *p, dconn *c)
-{
-    pthread_mutex_lock(&p->mu);
-    c->runq_next = NULL;
-    if (p->tail != NULL)
-        p->tail->runq_next = c;
-    else
-        p->head = c;
-    p->tail = c;
-    if (p->idle > 0)
-        pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* Append an answer to the connection and send what the socket takes
- * (c->mu held). A Unix connection with nothing pending is written from
- * the worker's buffer, without a copy. */
-static void conn_send_locked(dconn *c, const uint8_t *p, size_t len)
-{
-    if (c->dead)
-        return;
-    if (c->tp == DT_UNIX && dconn_pending_locked(c) == 0) {
-        while (len > 0) {
-            ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    break;
-                c->dead = c->rd_stop = c->discard = true;
-                if (c->close_reason == NULL)
-                    c->close_reason = "write_error";
-                return;
-            }
-            p += w;
-            len -= (size_t)w;
-        }
-        if (len == 0)
-            return;
-    }
-    tc_buf *b = c->tp == DT_TLS && c->tls_wpend != 0 ? &c->wmore : &c->wbuf;
-    tc_buf_put(b, p, len);
-    if (b->failed) {
-        c->dead = c->rd_stop = c->discard = true;
-        if (c->close_reason == NULL)
-            c->close_reason = "out_of_memory";
-        return;
-    }
-    (void)dconn_flush_locked(c);
-}
 
 static void log_request(const dconn *c, const tproto_header *h, CK_RV rv, const tcore_err *e)
 {
@@ -121,9 +44,10 @@ static void log_request(const dconn *c, const tproto_header *h, CK_RV rv, const 
 
 /* The HELLO (first frame): versions, ABI, application. *refuse: close the
  * connection after the answer. */
-static void handle_hello(dworker *w, dconn *c, const dframe *f, dapp **app, bool *refuse)
+static void handle_hello(dworker *w, dconn *c, const tproto_header *fh, const uint8_t *frame,
+                         size_t flen, dapp **app, bool *refuse)
 {
-    dserver *s = w->pool->srv;
+    dserver *s = w->srv;
     tproto_hello hh;
     tproto_hello mine;
     static const uint8_t zero[TPROTO_APP_ID_LEN];
@@ -135,8 +59,8 @@ static void handle_hello(dworker *w, dconn *c, const dframe *f, dapp **app, bool
     snprintf(r.server, sizeof(r.server), "tesserad %s", TESSERAD_VERSION);
     const char *why = NULL;
 
-    tproto_status st = tproto_hello_decode(f->data + TPROTO_HEADER_LEN,
-                                           f->len - TPROTO_HEADER_LEN, &hh);
+    tproto_status st = tproto_hello_decode(frame + TPROTO_HEADER_LEN, flen - TPROTO_HEADER_LEN,
+                                           &hh);
     if (st != TPROTO_OK) {
         r.rv = CKR_ARGUMENTS_BAD;
         why = "malformed HELLO";
@@ -157,7 +81,7 @@ static void handle_hello(dworker *w, dconn *c, const dframe *f, dapp **app, bool
     *refuse = r.rv != CKR_OK;
 
     size_t start = w->out.len;
-    tproto_frame_begin(&w->out, TPROTO_RESPONSE, TPROTO_OP_HELLO, f->h.id);
+    tproto_frame_begin(&w->out, TPROTO_RESPONSE, TPROTO_OP_HELLO, fh->id);
     if (!tproto_hello_reply_encode(&w->out, &r) || !tproto_frame_end(&w->out, start)) {
         w->out.len = start;
         *refuse = true;
@@ -174,12 +98,12 @@ static void handle_hello(dworker *w, dconn *c, const dframe *f, dapp **app, bool
 }
 
 /* One request: the answer goes to w->out. */
-static void handle_request(dworker *w, dconn *c, const dframe *f, dapp *app, bool *refuse)
+static void handle_request(dworker *w, dconn *c, const tproto_header *h, const uint8_t *frame,
+                           size_t flen, dapp *app, bool *refuse)
 {
-    dserver *s = w->pool->srv;
-    const tproto_header *h = &f->h;
-    const uint8_t *body = f->data + TPROTO_HEADER_LEN;
-    size_t blen = f->len - TPROTO_HEADER_LEN;
+    dserver *s = w->srv;
+    const uint8_t *body = frame + TPROTO_HEADER_LEN;
+    size_t blen = flen - TPROTO_HEADER_LEN;
     tcore_err e = {CKR_OK, TCORE_ARG_NONE, -1, 0};
     tproto_arg args[TPROTO_MAX_ARGS];
     bool decoded = false;
@@ -230,172 +154,78 @@ static void handle_request(dworker *w, dconn *c, const dframe *f, dapp *app, boo
     log_request(c, h, rv, &e);
 }
 
-static void frame_free(dframe *f)
+void dworker_answer(dworker *w, dconn *c, const tproto_header *h, const uint8_t *frame,
+                    size_t flen)
 {
-    tc_freezero(f->data, f->cap);
-    free(f);
-}
-
-/* Answer c's queued frames in order, up to BATCH of them. */
-static void run_conn(dworker *w, dconn *c)
-{
-    dserver *s = w->pool->srv;
-    for (unsigned done = 0;; done++) {
-        pthread_mutex_lock(&c->mu);
-        if (c->discard) {
-            while (c->qhead != NULL) {
-                dframe *f = c->qhead;
-                c->qhead = f->next;
-                frame_free(f);
+    bool refuse = false;
+    dapp *joined = NULL;
+    const char *reason = NULL;
+    w->out.len = 0;
+    if (!c->hello) {
+        if (h->op != TPROTO_OP_HELLO) {
+            dlog_line l;
+            if (dlog_begin(&l, TC_LOG_WARN, "bad_frame")) {
+                dlog_u64(&l, "conn", c->id);
+                dlog_str(&l, "principal", c->principal);
+                dlog_str(&l, "reason", "request before HELLO");
+                dlog_end(&l);
             }
-            c->qtail = NULL;
-            c->nq = 0;
-        }
-        /* answers wait for the peer to read: the loop reschedules c once
-         * it has flushed (conn_update) */
-        dframe *f = dconn_write_full_locked(c) ? NULL : c->qhead;
-        if (f != NULL && done >= BATCH) {
-            /* to the back of the run queue, still scheduled: fairness */
-            dworkers_submit(w->pool, c);
-            pthread_mutex_unlock(&c->mu);
-            return;
-        }
-        if (f == NULL) {
-            c->scheduled = false;
-            size_t pending = dconn_pending_locked(c);
-            if ((pending > 0 && !c->out_armed) || (c->paused && !dconn_full_locked(c)) ||
-                c->dead || c->rd_stop)
-                dserver_notify_locked(s, c);
-            pthread_mutex_unlock(&c->mu);
-            return;
-        }
-        c->qhead = f->next;
-        if (c->qhead == NULL)
-            c->qtail = NULL;
-        c->nq--;
-        bool hello = c->hello;
-        dapp *app = c->app;
-        pthread_mutex_unlock(&c->mu);
-
-        bool refuse = false;
-        dapp *joined = NULL;
-        const char *reason = NULL;
-        if (!hello) {
-            if (f->h.op != TPROTO_OP_HELLO) {
-                dlog_line l;
-                if (dlog_begin(&l, TC_LOG_WARN, "bad_frame")) {
-                    dlog_u64(&l, "conn", c->id);
-                    dlog_str(&l, "principal", c->principal);
-                    dlog_str(&l, "reason", "request before HELLO");
-                    dlog_end(&l);
-                }
-                refuse = true;
-                reason = "no_hello";
-            } else {
-                handle_hello(w, c, f, &joined, &refuse);
-                reason = "hello_refused";
-            }
+            refuse = true;
+            reason = "no_hello";
         } else {
-            handle_request(w, c, f, app, &refuse);
-            reason = "encode_failed";
+            handle_hello(w, c, h, frame, flen, &joined, &refuse);
+            reason = "hello_refused";
+            if (joined != NULL) {
+                c->app = joined;
+                c->hello = true;
+            }
         }
-        frame_free(f);
-        tproto_arena_reset(&w->arena);
-
-        pthread_mutex_lock(&c->mu);
-        if (joined != NULL) {
-            c->app = joined;
-            c->hello = true;
-        }
-        if (w->out.len > 0)
-            conn_send_locked(c, w->out.p, w->out.len);
-        if (hello)
-            c->served++;
-        c->t_active = now_ms();
-        if (refuse) {
-            /* the answer (if any) goes out, then the loop closes */
-            c->rd_stop = true;
-            c->discard = true;
-            if (c->close_reason == NULL)
-                c->close_reason = reason;
-        }
-        pthread_mutex_unlock(&c->mu);
-        tc_wipe(w->out.p, w->out.len);
-        w->out.len = 0;
+    } else {
+        handle_request(w, c, h, frame, flen, c->app, &refuse);
+        reason = "encode_failed";
+        c->served++;
+    }
+    tproto_arena_reset(&w->arena);
+    if (refuse) {
+        /* the answer (if any) goes out, then the connection closes */
+        c->rd_stop = true;
+        c->discard = true;
+        if (c->close_reason == NULL)
+            c->close_reason = reason;
     }
 }
 
-static void *worker_main(void *arg)
+const tc_buf *dworker_out(const dworker *w)
 {
-    dworker *w = arg;
-    dworkers *p = w->pool;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (p->head == NULL && !p->stop) {
-            p->idle++;
-            pthread_cond_wait(&p->cv, &p->mu);
-            p->idle--;
-        }
-        dconn *c = p->head;
-        if (c == NULL) {
-            pthread_mutex_unlock(&p->mu);
-            break;
-        }
-        p->head = c->runq_next;
-        if (p->head == NULL)
-            p->tail = NULL;
-        pthread_mutex_unlock(&p->mu);
-        run_conn(w, c);
-    }
-    return NULL;
+    return &w->out;
 }
 
-dworkers *dworkers_start(dserver *s, unsigned n)
+void dworker_out_done(dworker *w)
 {
-    dworkers *p = calloc(1, sizeof(*p));
-    if (p == NULL)
+    /* responses can hold key material (wrapped keys, random bytes) */
+    tc_wipe(w->out.p, w->out.len);
+    w->out.len = 0;
+}
+
+dworker *dworker_new(dserver *s)
+{
+    dworker *w = calloc(1, sizeof(*w));
+    if (w == NULL)
         return NULL;
-    p->srv = s;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    p->w = calloc(n, sizeof(*p->w));
-    if (p->w == NULL) {
-        dworkers_stop(p);
+    w->srv = s;
+    tc_buf_init(&w->out);
+    if (!tproto_arena_init(&w->arena, tproto_arena_size())) {
+        free(w);
         return NULL;
     }
-    p->n = n;
-    size_t arena = tproto_arena_size();
-    for (unsigned i = 0; i < n; i++) {
-        dworker *w = &p->w[i];
-        w->pool = p;
-        tc_buf_init(&w->out);
-        if (!tproto_arena_init(&w->arena, arena) ||
-            pthread_create(&w->th, NULL, worker_main, w) != 0) {
-            dworkers_stop(p);
-            return NULL;
-        }
-        w->started = true;
-    }
-    return p;
+    return w;
 }
 
-void dworkers_stop(dworkers *p)
+void dworker_free(dworker *w)
 {
-    if (p == NULL)
+    if (w == NULL)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = true; /* the queue is worked off first */
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    for (unsigned i = 0; i < p->n; i++) {
-        dworker *w = &p->w[i];
-        if (w->started)
-            pthread_join(w->th, NULL);
-        tproto_arena_free(&w->arena);
-        tc_buf_free(&w->out);
-    }
-    free(p->w);
-    pthread_cond_destroy(&p->cv);
-    pthread_mutex_destroy(&p->mu);
-    free(p);
+    tproto_arena_free(&w->arena);
+    tc_buf_free(&w->out);
+    free(w);
 }
