@@ -29,6 +29,9 @@
 
 #define LOG "remote"
 
+/* Bytes taken by the first read of a response: a common answer whole. */
+#define RESPONSE_FIRST_READ 4096u
+
 /* ---- deadlines --------------------------------------------------------------- */
 
 static int64_t now_ms(void)
@@ -133,8 +136,7 @@ static bool write_all(tsvc_conn *c, const uint8_t *p, size_t len, int64_t deadli
     return true;
 }
 
-/* Exactly len bytes: the daemon answers one request at a time, and reading
- * no further than the frame keeps nothing of the next one. */
+/* Exactly len bytes. */
 static bool read_exact(tsvc_conn *c, uint8_t *p, size_t len, int64_t deadline)
 {
     while (len > 0) {
@@ -188,40 +190,97 @@ static bool in_reserve(tsvc_conn *c, size_t need)
     return true;
 }
 
-/* Read one response frame for (op, id) into c->in; *frame_len its size. */
+/* Plain socket: wait for the answer, then take with one recv() as much of
+ * it as the buffer holds (a common answer whole). *got: bytes read. */
+static bool recv_first(tsvc_conn *c, int64_t deadline, size_t *got)
+{
+    for (;;) {
+        /* The answer is rarely there right after the request went out:
+         * wait first rather than spend a recv() on EAGAIN. */
+        if (!wait_fd(c, POLLIN, deadline)) {
+            return false;
+        }
+        ssize_t n = recv(c->fd, c->in, c->in_cap, 0);
+        if (n > 0) {
+            *got = (size_t)n;
+            return true;
+        }
+        if (n == 0) {
+            set_why(c, "connection closed by the server");
+            return false;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            set_why_errno(c, "receive", errno);
+            return false;
+        }
+    }
+}
+
+/* Read one response frame for (op, id) into c->in; *frame_len its size.
+ * The daemon answers one request at a time, so nothing may follow the
+ * frame: bytes after it are a protocol error. */
 static bool read_response(tsvc_conn *c, uint16_t op, uint32_t id, size_t *frame_len,
                           int64_t deadline)
 {
     tproto_header h;
-    size_t flen = 0;
-    if (!in_reserve(c, TPROTO_HEADER_LEN)) {
+    size_t flen = 0, got = 0;
+    if (!in_reserve(c, RESPONSE_FIRST_READ)) {
         set_why(c, "out of memory");
         return false;
     }
-    /* The answer is rarely there right after the request went out: wait
-     * first rather than spend a recv() on EAGAIN (TLS may hold decrypted
-     * bytes the fd does not show, so it reads first). */
-    if (c->tls == NULL && !wait_fd(c, POLLIN, deadline)) {
-        return false;
-    }
-    if (!read_exact(c, c->in, TPROTO_HEADER_LEN, deadline)) {
-        return false;
+    if (c->tls == NULL) {
+        if (!recv_first(c, deadline, &got)) {
+            return false;
+        }
+        if (got < TPROTO_HEADER_LEN &&
+            !read_exact(c, c->in + got, TPROTO_HEADER_LEN - got, deadline)) {
+            tc_wipe(c->in, got);
+            return false;
+        }
+        if (got < TPROTO_HEADER_LEN) {
+            got = TPROTO_HEADER_LEN;
+        }
+    } else {
+        /* TLS may hold decrypted bytes the fd does not show: read first */
+        if (!read_exact(c, c->in, TPROTO_HEADER_LEN, deadline)) {
+            return false;
+        }
+        got = TPROTO_HEADER_LEN;
     }
     tproto_status st = tproto_header_parse(c->in, TPROTO_HEADER_LEN, &h, &flen);
     if (st != TPROTO_OK) {
         set_why(c, "malformed response header (%s)", tproto_status_name(st));
+        tc_wipe(c->in, got);
         return false;
     }
     if (h.kind != TPROTO_RESPONSE || h.op != op || h.id != id) {
         set_why(c, "response to another request (op %u id %u, expected op %u id %u)",
                 (unsigned)h.op, (unsigned)h.id, (unsigned)op, (unsigned)id);
+        tc_wipe(c->in, got);
         return false;
     }
-    if (flen < TPROTO_HEADER_LEN || !in_reserve(c, flen)) {
-        set_why(c, "out of memory");
+    if (got > flen) {
+        set_why(c, "%zu unexpected bytes after the response", got - flen);
+        tc_wipe(c->in, got);
         return false;
     }
-    if (!read_exact(c, c->in + TPROTO_HEADER_LEN, flen - TPROTO_HEADER_LEN, deadline)) {
+    if (flen > c->in_cap) {
+        /* a long answer: keep what came, read the rest */
+        uint8_t *old = c->in;
+        size_t old_cap = c->in_cap;
+        c->in = NULL;
+        c->in_cap = 0;
+        if (!in_reserve(c, flen)) {
+            c->in = old;
+            c->in_cap = old_cap;
+            tc_wipe(c->in, got);
+            set_why(c, "out of memory");
+            return false;
+        }
+        memcpy(c->in, old, got);
+        tc_freezero(old, old_cap);
+    }
+    if (!read_exact(c, c->in + got, flen - got, deadline)) {
         tc_wipe(c->in, flen);
         return false;
     }
