@@ -120,6 +120,18 @@ typedef struct CK_EDDSA_PARAMS {
 } CK_EDDSA_PARAMS;
 typedef CK_EDDSA_PARAMS *CK_EDDSA_PARAMS_PTR;
 
+/* CK_GCM_PARAMS as PKCS#11 2.40 (errata) laid it out, without ulIvBits.
+ * Applications built against 2.40 headers pass this; the core accepts it
+ * beside the 3.0 layout, and the wire protocol carries both. Not a PKCS#11
+ * name: Tessera's own. */
+typedef struct TESSERA_GCM_PARAMS_240 {
+    CK_BYTE_PTR pIv;
+    CK_ULONG ulIvLen;
+    CK_BYTE_PTR pAAD;
+    CK_ULONG ulAADLen;
+    CK_ULONG ulTagBits;
+} TESSERA_GCM_PARAMS_240;
+
 /* ---- 3.0 interfaces ------------------------------------------------------ */
 typedef struct CK_INTERFACE {
     CK_CHAR *pInterfaceName;

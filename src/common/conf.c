@@ -208,7 +208,6 @@ static bool write_all(int fd, const uint8_t *p, size_t len)
 bool tc_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
     char tmp[PATH_MAX];
-    char dir[PATH_MAX];
     int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     if (n < 0 || (size_t)n >= sizeof(tmp))
         return false;
@@ -222,7 +221,15 @@ bool tc_write_file_atomic(const char *path, const void *data, size_t len, unsign
         unlink(tmp);
         return false;
     }
-    snprintf(dir, sizeof(dir), "%s", path);
+    return tc_fsync_dir_of(path);
+}
+
+bool tc_fsync_dir_of(const char *path)
+{
+    char dir[PATH_MAX];
+    int n = snprintf(dir, sizeof(dir), "%s", path);
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return false;
     char *slash = strrchr(dir, '/');
     if (slash == NULL)
         snprintf(dir, sizeof(dir), ".");
@@ -231,10 +238,10 @@ bool tc_write_file_atomic(const char *path, const void *data, size_t len, unsign
     else
         *slash = '\0';
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ok = fsync(dfd) == 0;
-        close(dfd);
-    }
+    if (dfd < 0)
+        return false;
+    bool ok = fsync(dfd) == 0;
+    close(dfd);
     return ok;
 }
 

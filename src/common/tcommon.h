@@ -143,6 +143,9 @@ bool tc_mkdirs(const char *path, unsigned mode);
 /* Write data to path atomically: temporary file (O_CREAT|O_EXCL|O_NOFOLLOW,
  * mode), fsync, rename over path, fsync of the directory. */
 bool tc_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* fsync the directory that holds path (a rename or a new entry in it is
+ * then durable); false if it cannot be opened or synced. */
+bool tc_fsync_dir_of(const char *path);
 /* Read a whole file (up to max bytes) into a malloc'd buffer. */
 bool tc_read_file(const char *path, size_t max, uint8_t **out, size_t *outlen);
 

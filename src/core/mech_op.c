@@ -314,13 +314,6 @@ static CK_RV parse_sig_params(tcore_op *op, const CK_MECHANISM *m)
     }
 }
 
-typedef struct {
-    CK_BYTE_PTR pIv;
-    CK_ULONG ulIvLen;
-    CK_BYTE_PTR pAAD;
-    CK_ULONG ulAADLen;
-    CK_ULONG ulTagBits;
-} gcm_params_no_ivbits;
 
 static CK_RV parse_enc_params(tcore_op *op, const CK_MECHANISM *m)
 {
@@ -365,10 +358,10 @@ static CK_RV parse_enc_params(tcore_op *op, const CK_MECHANISM *m)
     }
     case MF_AES_GCM: {
         CK_GCM_PARAMS p;
-        if (param_is(m, sizeof(gcm_params_no_ivbits))) {
+        if (param_is(m, sizeof(TESSERA_GCM_PARAMS_240))) {
             /* The PKCS#11 2.40 errata layout without ulIvBits, which some
              * applications (older OpenSC, SunPKCS11) still pass. */
-            gcm_params_no_ivbits q;
+            TESSERA_GCM_PARAMS_240 q;
             memcpy(&q, m->pParameter, sizeof(q));
             p.pIv = q.pIv;
             p.ulIvLen = q.ulIvLen;

@@ -29,16 +29,6 @@
 #define CERT_PEM_MAX (64 * 1024)
 #define CERT_CLOCK_SKEW_S 60
 
-/* Never prompt for a passphrase on the terminal (OpenSSL's default when no
- * callback is given): an encrypted CA key is refused instead. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
 
 static bool cn_valid(const char *cn)
 {
@@ -147,7 +137,7 @@ static tcrypto_rc load_issuer(const tcrypto_cert_req *req, X509 **cert, EVP_PKEY
 
     if (!tc_read_file(req->ca_cert_file, CERT_PEM_MAX, &pem, &len) ||
         (bio = BIO_new_mem_buf(pem, (int)len)) == NULL || (x = X509_new_ex(tcx_libctx(), NULL)) == NULL ||
-        PEM_read_bio_X509(bio, &x, no_passphrase, NULL) == NULL) {
+        PEM_read_bio_X509(bio, &x, tcx_no_passphrase, NULL) == NULL) {
         *msg = "CA certificate file could not be read";
         goto done;
     }
@@ -161,7 +151,7 @@ static tcrypto_rc load_issuer(const tcrypto_cert_req *req, X509 **cert, EVP_PKEY
     pem = NULL;
     if (!tc_read_file(req->ca_key_file, CERT_PEM_MAX, &pem, &len) ||
         (bio = BIO_new_mem_buf(pem, (int)len)) == NULL ||
-        (k = PEM_read_bio_PrivateKey_ex(bio, NULL, no_passphrase, NULL, tcx_libctx(), NULL)) ==
+        (k = PEM_read_bio_PrivateKey_ex(bio, NULL, tcx_no_passphrase, NULL, tcx_libctx(), NULL)) ==
             NULL) {
         *msg = "CA key file could not be read";
         goto done;
@@ -304,25 +294,6 @@ static bool sign_cert(X509 *x, EVP_PKEY *key)
     return ok;
 }
 
-static void sync_dir_of(const char *path)
-{
-    char dir[4096];
-    int n = snprintf(dir, sizeof(dir), "%s", path);
-    if (n < 0 || (size_t)n >= sizeof(dir))
-        return;
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
 
 /* Write a file whole and durably without ever replacing one: the bytes go
  * to a staging name (tc_write_file_atomic: O_EXCL|O_NOFOLLOW, fsync,
@@ -344,7 +315,7 @@ static tcrypto_rc publish(const char *path, const void *data, size_t len, unsign
     int r = link(staging, path);
     int err = errno;
     unlink(staging);
-    sync_dir_of(path);
+    (void)tc_fsync_dir_of(path);
     if (r != 0) {
         *msg = err == EEXIST ? "output file exists (not overwritten)"
                              : "output file could not be written";

@@ -48,6 +48,10 @@ tcrypto_rc tcx_load_failure(tcrypto_rc rc);
  * first use); NULL only when it could not be created, in which case
  * tcx_ready() reports the error state. */
 OSSL_LIB_CTX *tcx_libctx(void);
+/* The passphrase callback for reading PEM keys (tls.c, cert.c): never
+ * prompts, so an encrypted key is refused instead of hanging a daemon on
+ * its terminal. */
+int tcx_no_passphrase(char *buf, int size, int rwflag, void *u);
 
 /* Provider key-type name for EVP_PKEY_CTX_new_from_name() and raw-key
  * constructors. These are the OID aliases of the default provider's key

@@ -175,7 +175,7 @@ static bool is_ip_literal(const char *name)
 
 /* Never prompt on the terminal for a passphrase (OpenSSL's default without
  * a callback would, and a daemon would hang): an encrypted key is refused. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+int tcx_no_passphrase(char *buf, int size, int rwflag, void *u)
 {
     (void)buf;
     (void)size;
@@ -195,7 +195,7 @@ static EVP_PKEY *read_key(const char *path)
         return NULL;
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
     if (bio != NULL)
-        k = PEM_read_bio_PrivateKey_ex(bio, NULL, no_passphrase, NULL, tcx_libctx(), NULL);
+        k = PEM_read_bio_PrivateKey_ex(bio, NULL, tcx_no_passphrase, NULL, tcx_libctx(), NULL);
     BIO_free(bio);
     tc_freezero(pem, len);
     return k;

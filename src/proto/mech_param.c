@@ -20,15 +20,6 @@
 
 enum { FORM_NONE = 0, FORM_RAW = 1, FORM_STRUCT = 2 };
 
-/* CK_GCM_PARAMS as PKCS#11 2.40 (errata) laid it out, without ulIvBits; the
- * core accepts both (core/mech_op.c). */
-typedef struct {
-    CK_BYTE_PTR pIv;
-    CK_ULONG ulIvLen;
-    CK_BYTE_PTR pAAD;
-    CK_ULONG ulAADLen;
-    CK_ULONG ulTagBits;
-} gcm240_params;
 
 #define F_UL(T, f) {TPROTO_F_ULONG, offsetof(T, f), 0, 0}
 #define F_BY(T, f) {TPROTO_F_BYTE, offsetof(T, f), 0, 0}
@@ -51,9 +42,9 @@ static const tproto_mech_layout layouts[] = {
     {L_GCM, "CK_GCM_PARAMS", sizeof(CK_GCM_PARAMS), true, 4,
      {F_PL(CK_GCM_PARAMS, pIv, ulIvLen), F_UL(CK_GCM_PARAMS, ulIvBits),
       F_PL(CK_GCM_PARAMS, pAAD, ulAADLen), F_UL(CK_GCM_PARAMS, ulTagBits)}},
-    {L_GCM240, "CK_GCM_PARAMS (2.40)", sizeof(gcm240_params), true, 3,
-     {F_PL(gcm240_params, pIv, ulIvLen), F_PL(gcm240_params, pAAD, ulAADLen),
-      F_UL(gcm240_params, ulTagBits)}},
+    {L_GCM240, "CK_GCM_PARAMS (2.40)", sizeof(TESSERA_GCM_PARAMS_240), true, 3,
+     {F_PL(TESSERA_GCM_PARAMS_240, pIv, ulIvLen), F_PL(TESSERA_GCM_PARAMS_240, pAAD, ulAADLen),
+      F_UL(TESSERA_GCM_PARAMS_240, ulTagBits)}},
     {L_OAEP, "CK_RSA_PKCS_OAEP_PARAMS", sizeof(CK_RSA_PKCS_OAEP_PARAMS), true, 4,
      {F_UL(CK_RSA_PKCS_OAEP_PARAMS, hashAlg), F_UL(CK_RSA_PKCS_OAEP_PARAMS, mgf),
       F_UL(CK_RSA_PKCS_OAEP_PARAMS, source),

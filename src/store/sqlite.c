@@ -477,11 +477,7 @@ static tstore_rc prepare_file(const char *path)
         bool ok = fsync(fd) == 0;
         close(fd);
         /* Make the new directory entry durable too. */
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            ok = fsync(dfd) == 0 && ok;
-            close(dfd);
-        }
+        ok = tc_fsync_dir_of(path) && ok;
         if (!ok) {
             TC_WARN(SQ_COMPONENT, "cannot sync %s: %s", path, strerror(errno));
             goto done;
@@ -1293,19 +1289,7 @@ static tstore_rc sq_local_key(void *impl, bool create, uint8_t out[TSTORE_LOCAL_
     if (rc == TSTORE_OK) {
         /* the new name made durable: a store whose v2 tokens outlive
          * their key file after a crash is refused as a whole */
-        char *dir = strdup(st->path);
-        if (dir != NULL) {
-            char *slash = strrchr(dir, '/');
-            const char *dname = slash == NULL ? "." : slash == dir ? "/" : dir;
-            if (slash != NULL)
-                *slash = '\0';
-            int dfd = open(dname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (dfd >= 0) {
-                (void)fsync(dfd);
-                close(dfd);
-            }
-        }
-        free(dir);
+        (void)tc_fsync_dir_of(st->path);
     }
 done:
     if (fd >= 0)
