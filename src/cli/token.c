@@ -10,12 +10,9 @@
 int cli_token_init(tsvc *v, const cli_args *a)
 {
     CK_SLOT_ID slot;
-    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-    CK_UTF8CHAR label[32];
-    int status = 1;
-    CK_RV rv;
+    const char *step;
 
-    if (strlen(a->label) > sizeof(label)) {
+    if (strlen(a->label) > 32) {
         fprintf(stderr, "tessera: a token label has at most 32 bytes\n");
         return 2;
     }
@@ -23,45 +20,17 @@ int cli_token_init(tsvc *v, const cli_args *a)
         fprintf(stderr, "tessera: a token labelled \"%s\" exists already\n", a->label);
         return 1;
     }
-    rv = tsvc_slot_free(v, &slot);
-    if (rv != CKR_OK) {
+    CK_RV rv = tsvc_token_create(v, a->label, a->so_pin, a->pin, &slot, &step);
+    if (rv == CKR_TOKEN_NOT_PRESENT && strcmp(step, "find the free slot") == 0) {
         fprintf(stderr, "tessera: no free slot for a new token\n");
         return 1;
     }
-    tc_pad(label, sizeof(label), a->label);
-    rv = tsvc_init_token(v, slot, (const uint8_t *)a->so_pin, strlen(a->so_pin), label);
     if (rv != CKR_OK) {
-        cli_error("initialise token", rv, tsvc_last_error());
-        goto out;
+        cli_error(step, rv, tsvc_last_error());
+        return 1;
     }
-    /* Slot numbers may change once a token is initialised: look it up again. */
-    rv = tsvc_slot_by_label(v, a->label, &slot);
-    if (rv != CKR_OK) {
-        cli_error("find the new token", rv, NULL);
-        goto out;
-    }
-    rv = tsvc_session_open(v, slot, true, &h);
-    if (rv != CKR_OK) {
-        cli_error("open session", rv, NULL);
-        goto out;
-    }
-    rv = tsvc_login(v, h, CKU_SO, NULL, 0, (const uint8_t *)a->so_pin, strlen(a->so_pin));
-    if (rv != CKR_OK) {
-        cli_error("log in as SO", rv, tsvc_last_error());
-        goto out;
-    }
-    rv = tsvc_init_pin(v, h, (const uint8_t *)a->pin, strlen(a->pin));
-    if (rv != CKR_OK) {
-        cli_error("set the user PIN", rv, tsvc_last_error());
-        goto out;
-    }
-    tsvc_logout(v, h);
     printf("token \"%s\" initialised in slot %lu\n", a->label, (unsigned long)slot);
-    status = 0;
-out:
-    if (h != CK_INVALID_HANDLE)
-        tsvc_session_close(v, h);
-    return status;
+    return 0;
 }
 
 /* `tessera token list`: every slot with its token, initialised or free. */

@@ -97,15 +97,6 @@ CK_RV tcore_slot_check(tcore *c, CK_SLOT_ID slot);
 /* C_GetTokenInfo (PKCS#11 3.0 §5.5), session counts included (over every
  * application of this core). */
 CK_RV tcore_token_info(tcore *c, CK_SLOT_ID slot, CK_TOKEN_INFO *info);
-/* Every slot id, in a malloc'd array (free()); retries when a token appears
- * between counting and listing. */
-CK_RV tcore_slot_list_alloc(tcore *c, CK_SLOT_ID **out, CK_ULONG *count);
-/* The free slot (the one holding an uninitialised token):
- * CKR_TOKEN_NOT_PRESENT if none. */
-CK_RV tcore_slot_free(tcore *c, CK_SLOT_ID *slot);
-/* Find the slot of an initialised token by label (32 bytes blank padded or a
- * shorter NUL-terminated string): CKR_TOKEN_NOT_PRESENT if none. */
-CK_RV tcore_slot_by_label(tcore *c, const char *label, CK_SLOT_ID *slot);
 /* C_InitToken (PKCS#11 3.0 §5.6): CKR_SESSION_EXISTS while any session of
  * any application is open on the token; then as the token layer says
  * (CKR_PIN_INCORRECT, CKR_PIN_LOCKED, CKR_PIN_LEN_RANGE). label: 32 bytes,

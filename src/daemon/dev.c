@@ -38,62 +38,32 @@ static bool random_digits(char *out, size_t n)
     return true;
 }
 
+/* Whether --data-dir holds the dev token of an earlier run. */
+static bool dev_token_exists(tcore *core)
+{
+    tsvc *v = NULL;
+    CK_SLOT_ID slot;
+    bool found = tsvc_open_core(core, "tesserad --dev", &v) == CKR_OK &&
+                 tsvc_slot_by_label(v, DEV_LABEL, &slot) == CKR_OK;
+    tsvc_close(v);
+    return found;
+}
+
 static bool make_token(tcore *core, const char *so, const char *user)
 {
+    tsvc *v = NULL;
     CK_SLOT_ID slot;
-    tcore_app *app = NULL;
-    tcore_session *s = NULL;
-    CK_SESSION_HANDLE h = 0;
-    bool ok = false;
-    const char *step = "find the free slot";
-    uint8_t label[32];
-    tc_pad(label, sizeof(label), DEV_LABEL);
-
-    CK_RV rv = tcore_slot_free(core, &slot);
-    if (rv != CKR_OK)
-        goto out;
-    step = "initialise the token";
-    rv = tcore_init_token(core, slot, (const uint8_t *)so, SO_PIN_LEN, label, NULL);
-    if (rv != CKR_OK)
-        goto out;
-    step = "find the new token";
-    rv = tcore_slot_by_label(core, DEV_LABEL, &slot);
-    if (rv != CKR_OK)
-        goto out;
-    step = "open a session";
-    rv = tcore_app_new(core, "tesserad --dev", &app);
-    if (rv != CKR_OK)
-        goto out;
-    rv = tcore_session_open(app, slot, true, &h);
-    if (rv != CKR_OK)
-        goto out;
-    rv = tcore_session_get(app, h, &s);
-    if (rv != CKR_OK)
-        goto out;
-    step = "log in as SO";
-    rv = tcore_login(s, CKU_SO, NULL, 0, (const uint8_t *)so, SO_PIN_LEN);
-    if (rv != CKR_OK)
-        goto out;
-    step = "set the user PIN";
-    rv = tcore_init_pin(s, (const uint8_t *)user, USER_PIN_LEN);
-    if (rv != CKR_OK)
-        goto out;
-    step = "log out";
-    rv = tcore_logout(s);
-    if (rv != CKR_OK)
-        goto out;
-    ok = true;
-out:
-    if (!ok) {
+    const char *step = "open a channel to the core";
+    CK_RV rv = tsvc_open_core(core, "tesserad --dev", &v);
+    if (rv == CKR_OK)
+        rv = tsvc_token_create(v, DEV_LABEL, so, user, &slot, &step);
+    if (rv != CKR_OK) {
         const char *name = dlog_rv_name(rv);
         fprintf(stderr, "tesserad: dev mode: cannot %s (%s, 0x%lx)\n", step,
                 name != NULL ? name : "error", (unsigned long)rv);
     }
-    tcore_session_put(s);
-    if (h != 0)
-        (void)tcore_session_close(app, h);
-    tcore_app_free(app);
-    return ok;
+    tsvc_close(v);
+    return rv == CKR_OK;
 }
 
 bool ddev_init_token(tcore *core, const char *dir, const char *socket_path, bool temporary)
@@ -101,9 +71,8 @@ bool ddev_init_token(tcore *core, const char *dir, const char *socket_path, bool
     char so[SO_PIN_LEN + 1], user[USER_PIN_LEN + 1];
     bool fresh = true;
     bool ok = false;
-    CK_SLOT_ID slot;
 
-    if (tcore_slot_by_label(core, DEV_LABEL, &slot) == CKR_OK) {
+    if (dev_token_exists(core)) {
         /* --data-dir of an earlier run: the token and its PINs stay */
         fresh = false;
     } else {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/tsvc.h"
+#include "service/svc_int.h"
 
 static tproto_arg ul(CK_ULONG v)
 {
@@ -379,4 +379,52 @@ CK_RV tsvc_slot_by_label(tsvc *v, const char *label, CK_SLOT_ID *slot)
     if (strlen(label) > 32)
         return CKR_TOKEN_NOT_PRESENT;
     return find_slot(v, false, label, slot);
+}
+
+CK_RV tsvc_token_create(tsvc *v, const char *label, const char *so_pin, const char *user_pin,
+                        CK_SLOT_ID *slot, const char **step)
+{
+    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+    const char *what = "find the free slot";
+    uint8_t padded[32];
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+    if (strlen(label) > sizeof(padded))
+        goto out;
+    tc_pad(padded, sizeof(padded), label);
+    rv = tsvc_slot_free(v, slot);
+    if (rv != CKR_OK)
+        goto out;
+    what = "initialise token";
+    rv = tsvc_init_token(v, *slot, (const uint8_t *)so_pin, strlen(so_pin), padded);
+    if (rv != CKR_OK)
+        goto out;
+    /* Slot numbers may change once a token is initialised: look it up again. */
+    what = "find the new token";
+    rv = tsvc_slot_by_label(v, label, slot);
+    if (rv != CKR_OK)
+        goto out;
+    what = "open session";
+    rv = tsvc_session_open(v, *slot, true, &h);
+    if (rv != CKR_OK)
+        goto out;
+    what = "log in as SO";
+    rv = tsvc_login(v, h, CKU_SO, NULL, 0, (const uint8_t *)so_pin, strlen(so_pin));
+    if (rv != CKR_OK)
+        goto out;
+    what = "set the user PIN";
+    rv = tsvc_init_pin(v, h, (const uint8_t *)user_pin, strlen(user_pin));
+    if (rv != CKR_OK)
+        goto out;
+    what = "log out";
+    rv = tsvc_logout(v, h);
+out:
+    if (h != CK_INVALID_HANDLE) {
+        /* the failure reported is the step's, not the clean-up's */
+        tcore_err e = *tsvc_last_error();
+        (void)tsvc_session_close(v, h);
+        tsvc_set_last_error(&e);
+    }
+    if (step != NULL)
+        *step = what;
+    return rv;
 }

@@ -6,6 +6,9 @@
 
 #include "service/tsvc.h"
 
+/* Restore this thread's last error (after a clean-up call of a helper). */
+void tsvc_set_last_error(const tcore_err *e);
+
 /* ---- remote channel (remote.c) --------------------------------------------------
  * A set of tesserad endpoints (one for unix://, one or more for tls://),
  * one connection per thread to the endpoint in use (or one shared

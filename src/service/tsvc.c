@@ -10,6 +10,7 @@ struct tsvc {
     tcore *core;        /* embedded mode */
     tcore_app *app;
     tsvc_remote *remote; /* remote mode */
+    bool owns_core;      /* false for tsvc_open_core */
 };
 
 /* The failure of this thread's last call (tsvc_last_error). */
@@ -52,12 +53,28 @@ CK_RV tsvc_open_url(const tc_conf *conf, const char *url, const char *principal,
         rv = tsvc_remote_open(conf, url, &v->remote);
     } else {
         rv = tcore_open(conf, &v->core);
+        v->owns_core = true;
         if (rv == CKR_OK)
             rv = tcore_app_new(v->core, principal != NULL ? principal : "local", &v->app);
     }
     tc_conf_free(loaded);
     if (rv != CKR_OK) {
         tsvc_close(v);
+        return rv;
+    }
+    *out = v;
+    return CKR_OK;
+}
+
+CK_RV tsvc_open_core(tcore *c, const char *principal, tsvc **out)
+{
+    tsvc *v = calloc(1, sizeof(*v));
+    if (v == NULL)
+        return CKR_HOST_MEMORY;
+    v->core = c;
+    CK_RV rv = tcore_app_new(c, principal, &v->app);
+    if (rv != CKR_OK) {
+        free(v);
         return rv;
     }
     *out = v;
@@ -76,7 +93,8 @@ void tsvc_close(tsvc *v)
     if (v->remote != NULL)
         tsvc_remote_close(v->remote);
     tcore_app_free(v->app);
-    tcore_close(v->core);
+    if (v->owns_core)
+        tcore_close(v->core);
     free(v);
 }
 
@@ -103,6 +121,11 @@ const char *tsvc_endpoint(const tsvc *v)
 tcore *tsvc_core(tsvc *v)
 {
     return v->core;
+}
+
+void tsvc_set_last_error(const tcore_err *e)
+{
+    t_last = *e;
 }
 
 CK_RV tsvc_call(tsvc *v, uint16_t op, tproto_arg *args)

@@ -47,6 +47,10 @@ typedef struct tsvc tsvc;
 CK_RV tsvc_open(const tc_conf *conf, const char *principal, tsvc **out);
 /* As tsvc_open with an explicit URL (NULL: as tsvc_open). */
 CK_RV tsvc_open_url(const tc_conf *conf, const char *url, const char *principal, tsvc **out);
+/* An in-process channel over a core the caller keeps open (tesserad's dev
+ * mode sets up its token through it): the channel has its own application,
+ * and tsvc_close frees that application but not the core. */
+CK_RV tsvc_open_core(tcore *c, const char *principal, tsvc **out);
 /* Closes the sessions of this application (server side too) and every
  * connection. */
 void tsvc_close(tsvc *v);
@@ -147,5 +151,12 @@ CK_RV tsvc_seed_random(tsvc *v, CK_SESSION_HANDLE h, const uint8_t *seed, CK_ULO
 CK_RV tsvc_slot_free(tsvc *v, CK_SLOT_ID *slot);
 CK_RV tsvc_slot_by_label(tsvc *v, const char *label, CK_SLOT_ID *slot);
 CK_RV tsvc_slot_list_alloc(tsvc *v, CK_SLOT_ID **out, CK_ULONG *count);
+/* A new token labelled label: C_InitToken in the free slot, then the SO
+ * sets the user PIN (C_InitPIN) and logs out, as `tessera token init` and
+ * `tesserad --dev` do. CKR_TOKEN_NOT_PRESENT when there is no free slot;
+ * on failure *step (may be NULL) names what failed ("initialise token",
+ * "log in as SO", ...) and tsvc_last_error() says which argument. */
+CK_RV tsvc_token_create(tsvc *v, const char *label, const char *so_pin, const char *user_pin,
+                        CK_SLOT_ID *slot, const char **step);
 
 #endif
