@@ -275,11 +275,11 @@ t_log "ok: p11-kit shows the token the installed CLI made"
 # TESSERA_URL, lists that token and not the embedded store's.
 mkdir -p "$home/dstore"
 [ "$(id -u)" -ne 0 ] || chown -R 65534:65534 "$home"
-TESSERAD="$sbin/tesserad"
+D_TESSERAD="$sbin/tesserad"
 if [ ${#as_user[@]} -gt 0 ]; then
-    TESSERAD="$T_TMP/tesserad-as-user"
-    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "${as_user[*]}" "$sbin/tesserad" >"$TESSERAD"
-    chmod 0755 "$TESSERAD"
+    D_TESSERAD="$T_TMP/tesserad-as-user"
+    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "${as_user[*]}" "$sbin/tesserad" >"$D_TESSERAD"
+    chmod 0755 "$D_TESSERAD"
 fi
 d_write_conf "$T_TMP/inst.conf" "$home/dstore/tessera.db" "$home/d.sock"
 url="unix://$home/d.sock"
