@@ -96,6 +96,16 @@ CK_RV tcore_open(const tc_conf *conf, tcore **out)
         rv = CKR_FUNCTION_FAILED;
         goto out;
     }
+    /* login_cache_seconds: 0 (off, the default) or the lifetime of a user
+     * login cache entry in the kernel keyring (protector.c) */
+    uint32_t login_cache = 0;
+    const char *lcs = tc_conf_get(conf, "login_cache_seconds", "0");
+    if (strcmp(lcs, "0") != 0 && (!conf_u32(conf, "login_cache_seconds", &login_cache) ||
+                                  login_cache > 86400)) {
+        TC_ERROR(TCORE_LOG, "configuration: login_cache_seconds must be 0 to 86400");
+        rv = CKR_FUNCTION_FAILED;
+        goto out;
+    }
     /* legacy_algorithms (off by default): single DES and RSA key generation
      * from 1024 bits; single DES comes from OpenSSL's legacy provider,
      * loaded into the crypto layer's private context only now. */
@@ -137,7 +147,7 @@ CK_RV tcore_open(const tc_conf *conf, tcore **out)
         goto out;
     }
     tcore_protector prot;
-    rv = tcore_protector_pin(&kdf, &prot);
+    rv = tcore_protector_pin_cached(&kdf, login_cache, &prot);
     if (rv != CKR_OK) {
         goto out;
     }

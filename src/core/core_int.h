@@ -92,6 +92,10 @@ typedef struct tcore_protector {
                      size_t *new_blob_len);
     /* Does the blob hold an entry for `who`? */
     bool (*has_pin)(void *ctx, const uint8_t *blob, size_t blob_len, CK_USER_TYPE who);
+    /* Drop whatever the protector keeps outside the blob for `who` (the PIN
+     * protector's login cache entry), so the next unlock takes the full
+     * path. May be NULL. */
+    void (*forget)(void *ctx, const char *token_id, CK_USER_TYPE who);
     /* Release ctx (called by tcore_tokens_close). May be NULL. */
     void (*destroy)(void *ctx);
     void *ctx;
@@ -100,6 +104,11 @@ typedef struct tcore_protector {
 /* The embedded protector (PIN-derived keys). params NULL = the crypto layer's
  * default Argon2id parameters (tests pass cheap ones). Copies *params. */
 CK_RV tcore_protector_pin(const tcrypto_pin_kdf_params *params, tcore_protector *out);
+/* The same with the opt-in login cache (protector.c's comment): user logins
+ * of the same uid within cache_seconds (1..86400; 0 = off) of a full one
+ * skip the Argon2id. CKR_ARGUMENTS_BAD beyond 86400. */
+CK_RV tcore_protector_pin_cached(const tcrypto_pin_kdf_params *params, uint32_t cache_seconds,
+                                 tcore_protector *out);
 /* Parse a PIN protector blob (bounded reader); used by the fuzz target. */
 CK_RV tcore_protector_pin_blob_check(const uint8_t *blob, size_t len);
 

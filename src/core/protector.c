@@ -11,9 +11,30 @@
  * The associated data of each entry binds it to the token and the verifier,
  * so an entry cannot be moved to another token or from one user to another.
  * A wrong PIN fails the GCM tag: CKR_PIN_INCORRECT.
+ *
+ * Login cache (opt-in, login_cache_seconds > 0; user PIN only): after a
+ * user login that went through Argon2id, the token key is wrapped again,
+ * under a key derived from the PIN with a cheap Argon2id (lc_kdf) and a
+ * fresh salt, and kept in the caller's kernel user keyring (key type
+ * "user", possessor-only permissions, a kernel timeout) as
+ *   "TLC1" | u64 expiry (Unix time) | salt[16] | iv[12] | wrapped key[32] | tag[16]
+ * with associated data binding it to the token, the user role, the expiry
+ * and a SHA-256 of the protector blob (a PIN change or a re-initialised
+ * token makes old entries useless). A later login of the same uid within
+ * the expiry unwraps the key with the cheap KDF. Anything but a clean
+ * unwrap (no entry, expired, damaged, wrong PIN) falls through to the
+ * Argon2id path above, so only that path can answer CKR_PIN_INCORRECT and a
+ * wrong PIN is counted as before. docs/decisions.md states the threat model.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <linux/keyctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/core_int.h"
 
@@ -29,6 +50,12 @@ typedef struct {
     uint32_t who;
     const uint8_t *salt, *iv, *ct, *tag;
 } pp_entry;
+
+/* The protector's context: the cost of new PIN hashes, the login cache. */
+typedef struct {
+    tcrypto_pin_kdf_params params;
+    uint32_t cache_seconds; /* 0: no login cache */
+} pp_ctx;
 
 typedef struct {
     tcrypto_pin_kdf_params params;
@@ -106,6 +133,165 @@ static void pp_aad(uint8_t *aad, size_t *aadlen, const char *token_id, uint32_t 
 
 #define PP_AAD_MAX 64
 
+/* ---- login cache (kernel keyring) ---------------------------------------- */
+
+#define LC_MAGIC "TLC1"
+#define LC_SALT 16
+#define LC_LEN (4 + 8 + LC_SALT + PP_IV + TCORE_TOKEN_KEY_LEN + PP_TAG)
+#define LC_MAX_SECONDS 86400u
+#define LC_AAD_MAX (32 + 16 + 4 + 32 + 8)
+
+/* The cheap PIN KDF of a cache entry: ~1 ms, still memory-hard (1 MiB).
+ * It guards the entry only against a reader of the keyring, who is the
+ * same uid or root (docs/decisions.md). */
+static const tcrypto_pin_kdf_params lc_kdf = {.t_cost = 1, .m_cost = 1024, .parallel = 1};
+
+/* keyutils.h's permission bits (not in linux/keyctl.h) */
+#define LC_POS_ALL 0x3f000000u /* possessor: view read write search link setattr */
+#define LC_USR_VIEW 0x00010000u
+
+static long lc_keyctl(int op, unsigned long a, unsigned long b, unsigned long c, unsigned long d)
+{
+    return syscall(SYS_keyctl, op, a, b, c, d);
+}
+
+static bool lc_desc(char *out, size_t len, const char *token_id)
+{
+    int n = snprintf(out, len, "tessera:login:v1:%s", token_id);
+    return n > 0 && (size_t)n < len;
+}
+
+/* The entry's serial in the user keyring, or -1. */
+static long lc_find(const char *token_id)
+{
+    char desc[64];
+    if (!lc_desc(desc, sizeof(desc), token_id)) {
+        return -1;
+    }
+    return lc_keyctl(KEYCTL_SEARCH, (unsigned long)KEY_SPEC_USER_KEYRING, (unsigned long)"user",
+                     (unsigned long)desc, 0);
+}
+
+static void lc_drop(const char *token_id)
+{
+    long id = lc_find(token_id);
+    if (id >= 0) {
+        (void)lc_keyctl(KEYCTL_UNLINK, (unsigned long)id, (unsigned long)KEY_SPEC_USER_KEYRING, 0,
+                        0);
+    }
+}
+
+static bool lc_aad(uint8_t *aad, size_t *aadlen, const char *token_id, const uint8_t *blob,
+                   size_t blob_len, uint64_t expiry)
+{
+    static const char label[] = "tessera login cache v1";
+    size_t n = 0, idlen = strlen(token_id), hlen = 32;
+    if (idlen > 16) {
+        idlen = 16;
+    }
+    memcpy(aad, label, sizeof(label) - 1);
+    n += sizeof(label) - 1;
+    memcpy(aad + n, token_id, idlen);
+    n += idlen;
+    tc_store_u32(aad + n, (uint32_t)CKU_USER);
+    n += 4;
+    if (tcrypto_digest_oneshot(TCRYPTO_MD_SHA256, blob, blob_len, aad + n, &hlen) != TCRYPTO_OK ||
+        hlen != 32) {
+        return false;
+    }
+    n += 32;
+    tc_store_u64(aad + n, expiry);
+    n += 8;
+    *aadlen = n;
+    return true;
+}
+
+/* A cache hit: the token key in key. Anything else (no entry, expired,
+ * damaged, a wrong PIN) is a miss, never an answer about the PIN. */
+static bool lc_get(const pp_ctx *c, const char *token_id, const uint8_t *blob, size_t blob_len,
+                   const uint8_t *pin, size_t pin_len, uint8_t key[TCORE_TOKEN_KEY_LEN])
+{
+    uint8_t ent[LC_LEN + 1], aad[LC_AAD_MAX];
+    size_t aadlen;
+    uint8_t *kek = NULL, *k = NULL;
+    bool hit = false;
+    long id = lc_find(token_id);
+    if (id < 0) {
+        return false;
+    }
+    long n = lc_keyctl(KEYCTL_READ, (unsigned long)id, (unsigned long)ent, sizeof(ent), 0);
+    if (n != (long)LC_LEN || memcmp(ent, LC_MAGIC, 4) != 0) {
+        goto out;
+    }
+    const uint8_t *salt = ent + 12, *iv = salt + LC_SALT, *ct = iv + PP_IV,
+                  *tag = ct + TCORE_TOKEN_KEY_LEN;
+    uint64_t expiry = tc_load_u64(ent + 4);
+    time_t now = time(NULL);
+    /* expired, or further away than this configuration would have set */
+    if (now < 0 || expiry <= (uint64_t)now || expiry - (uint64_t)now > c->cache_seconds) {
+        (void)lc_keyctl(KEYCTL_UNLINK, (unsigned long)id, (unsigned long)KEY_SPEC_USER_KEYRING, 0,
+                        0);
+        goto out;
+    }
+    kek = tcrypto_secure_alloc(32);
+    k = tcrypto_secure_alloc(TCORE_TOKEN_KEY_LEN);
+    if (kek == NULL || k == NULL || !lc_aad(aad, &aadlen, token_id, blob, blob_len, expiry) ||
+        tcrypto_pin_kdf(&lc_kdf, pin, pin_len, salt, LC_SALT, kek, 32) != TCRYPTO_OK ||
+        tcrypto_gcm_decrypt(kek, 32, iv, PP_IV, aad, aadlen, ct, TCORE_TOKEN_KEY_LEN, tag, PP_TAG,
+                            k) != TCRYPTO_OK) {
+        goto out;
+    }
+    memcpy(key, k, TCORE_TOKEN_KEY_LEN);
+    hit = true;
+out:
+    tcrypto_secure_free(kek, 32);
+    tcrypto_secure_free(k, TCORE_TOKEN_KEY_LEN);
+    tc_wipe(ent, sizeof(ent));
+    return hit;
+}
+
+/* After a full (Argon2id) user login: (re)place the entry. Best effort: a
+ * kernel without keyrings, a seccomp filter or a full quota only cost the
+ * next login its Argon2id. */
+static void lc_put(const pp_ctx *c, const char *token_id, const uint8_t *blob, size_t blob_len,
+                   const uint8_t *pin, size_t pin_len, const uint8_t key[TCORE_TOKEN_KEY_LEN])
+{
+    uint8_t ent[LC_LEN], aad[LC_AAD_MAX];
+    size_t aadlen;
+    char desc[64];
+    uint8_t *kek = tcrypto_secure_alloc(32);
+    uint8_t *salt = ent + 12, *iv = salt + LC_SALT, *ct = iv + PP_IV, *tag = ct + TCORE_TOKEN_KEY_LEN;
+    time_t now = time(NULL);
+    uint64_t expiry = (uint64_t)now + c->cache_seconds;
+
+    if (kek == NULL || now < 0 || !lc_desc(desc, sizeof(desc), token_id)) {
+        goto out;
+    }
+    memcpy(ent, LC_MAGIC, 4);
+    tc_store_u64(ent + 4, expiry);
+    if (tcrypto_random(salt, LC_SALT) != TCRYPTO_OK || tcrypto_random(iv, PP_IV) != TCRYPTO_OK ||
+        !lc_aad(aad, &aadlen, token_id, blob, blob_len, expiry) ||
+        tcrypto_pin_kdf(&lc_kdf, pin, pin_len, salt, LC_SALT, kek, 32) != TCRYPTO_OK ||
+        tcrypto_gcm_encrypt(kek, 32, iv, PP_IV, aad, aadlen, key, TCORE_TOKEN_KEY_LEN, ct, tag,
+                            PP_TAG) != TCRYPTO_OK) {
+        goto out;
+    }
+    long id = syscall(SYS_add_key, "user", desc, ent, sizeof(ent), KEY_SPEC_USER_KEYRING);
+    if (id < 0) {
+        TC_DEBUG(TCORE_LOG, "token %s: login cache not written (errno %d)", token_id, errno);
+        goto out;
+    }
+    if (lc_keyctl(KEYCTL_SETPERM, (unsigned long)id, LC_POS_ALL | LC_USR_VIEW, 0, 0) != 0 ||
+        lc_keyctl(KEYCTL_SET_TIMEOUT, (unsigned long)id, c->cache_seconds, 0, 0) != 0) {
+        /* the expiry inside the entry still bounds it; do not leave it */
+        (void)lc_keyctl(KEYCTL_UNLINK, (unsigned long)id, (unsigned long)KEY_SPEC_USER_KEYRING, 0,
+                        0);
+    }
+out:
+    tcrypto_secure_free(kek, 32);
+    tc_wipe(ent, sizeof(ent));
+}
+
 /* Wrap key for `who` into a new entry written to `ent` (PP_ENTRY bytes). */
 static CK_RV pp_wrap(const tcrypto_pin_kdf_params *params, const char *token_id, uint32_t who,
                      const uint8_t *key, const uint8_t *pin, size_t pin_len, uint8_t *ent)
@@ -141,7 +327,7 @@ out:
 static CK_RV pp_create(void *ctx, const char *token_id, const uint8_t *so_pin, size_t so_pin_len,
                        uint8_t key[TCORE_TOKEN_KEY_LEN], uint8_t **blob, size_t *blob_len)
 {
-    const tcrypto_pin_kdf_params *params = ctx;
+    const tcrypto_pin_kdf_params *params = &((const pp_ctx *)ctx)->params;
     CK_RV rv = CKR_FUNCTION_FAILED;
     size_t len = PP_HDR + PP_ENTRY;
     uint8_t *b = malloc(len);
@@ -198,7 +384,9 @@ static CK_RV pp_unlock(void *ctx, const char *token_id, const uint8_t *blob, siz
                        CK_USER_TYPE who, const uint8_t *pin, size_t pin_len,
                        uint8_t key[TCORE_TOKEN_KEY_LEN])
 {
-    const tcrypto_pin_kdf_params *conf = ctx;
+    const pp_ctx *c = ctx;
+    const tcrypto_pin_kdf_params *conf = &c->params;
+    bool cache = c->cache_seconds > 0 && who == CKU_USER;
     pp_blob b;
     const pp_entry *e = NULL;
     CK_RV rv = CKR_FUNCTION_FAILED;
@@ -218,6 +406,9 @@ static CK_RV pp_unlock(void *ctx, const char *token_id, const uint8_t *blob, siz
     }
     if (e == NULL) {
         return who == CKU_USER ? CKR_USER_PIN_NOT_INITIALIZED : CKR_DEVICE_ERROR;
+    }
+    if (cache && lc_get(c, token_id, blob, blob_len, pin, pin_len, key)) {
+        return CKR_OK;
     }
     if (!pp_cost_allowed(conf, &b.params)) {
         /* not the PIN's fault: never counted as a wrong PIN */
@@ -245,6 +436,9 @@ static CK_RV pp_unlock(void *ctx, const char *token_id, const uint8_t *blob, siz
     if (crc != TCRYPTO_OK) {
         goto out;
     }
+    if (cache) {
+        lc_put(c, token_id, blob, blob_len, pin, pin_len, k);
+    }
     memcpy(key, k, TCORE_TOKEN_KEY_LEN);
     rv = CKR_OK;
 out:
@@ -258,7 +452,8 @@ static CK_RV pp_set_pin(void *ctx, const char *token_id, const uint8_t *blob, si
                         const uint8_t *pin, size_t pin_len, uint8_t **new_blob,
                         size_t *new_blob_len)
 {
-    const tcrypto_pin_kdf_params *params = ctx;
+    const pp_ctx *c = ctx;
+    const tcrypto_pin_kdf_params *params = &c->params;
     pp_blob b;
     CK_RV rv;
     uint8_t *nb;
@@ -274,6 +469,9 @@ static CK_RV pp_set_pin(void *ctx, const char *token_id, const uint8_t *blob, si
     }
     if (keep + 1 > PP_MAX_ENTRIES) {
         return CKR_DEVICE_MEMORY;
+    }
+    if (c->cache_seconds > 0 && who == CKU_USER) {
+        lc_drop(token_id); /* the new blob would refuse it anyway */
     }
     nlen = PP_HDR + (keep + 1) * PP_ENTRY;
     nb = malloc(nlen);
@@ -329,6 +527,14 @@ static bool pp_has_pin(void *ctx, const uint8_t *blob, size_t blob_len, CK_USER_
     return false;
 }
 
+static void pp_forget(void *ctx, const char *token_id, CK_USER_TYPE who)
+{
+    const pp_ctx *c = ctx;
+    if (c->cache_seconds > 0 && who == CKU_USER) {
+        lc_drop(token_id);
+    }
+}
+
 static void pp_destroy(void *ctx)
 {
     free(ctx);
@@ -336,15 +542,26 @@ static void pp_destroy(void *ctx)
 
 CK_RV tcore_protector_pin(const tcrypto_pin_kdf_params *params, tcore_protector *out)
 {
-    tcrypto_pin_kdf_params *p = malloc(sizeof(*p));
+    return tcore_protector_pin_cached(params, 0, out);
+}
+
+CK_RV tcore_protector_pin_cached(const tcrypto_pin_kdf_params *params, uint32_t cache_seconds,
+                                 tcore_protector *out)
+{
+    if (cache_seconds > LC_MAX_SECONDS) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    pp_ctx *p = malloc(sizeof(*p));
     if (p == NULL) {
         return CKR_HOST_MEMORY;
     }
-    *p = params != NULL ? *params : tcrypto_pin_kdf_default;
+    p->params = params != NULL ? *params : tcrypto_pin_kdf_default;
+    p->cache_seconds = cache_seconds;
     out->create = pp_create;
     out->unlock = pp_unlock;
     out->set_pin = pp_set_pin;
     out->has_pin = pp_has_pin;
+    out->forget = cache_seconds > 0 ? pp_forget : NULL;
     out->destroy = pp_destroy;
     out->ctx = p;
     return CKR_OK;

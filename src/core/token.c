@@ -495,6 +495,17 @@ static bool pin_len_ok(const uint8_t *pin, size_t len)
     return (pin != NULL || len == 0) && len >= TCORE_PIN_MIN_LEN && len <= TCORE_PIN_MAX_LEN;
 }
 
+/* Does key match the token's published key id? (Always true for a store
+ * from before format v2, which has none.) */
+static bool key_matches(const tcore_meta *m, const uint8_t *key)
+{
+    uint8_t zero[TCORE_KEY_ID_LEN] = {0}, id[TCORE_KEY_ID_LEN];
+    if (memcmp(m->key_id, zero, sizeof(zero)) == 0) {
+        return true;
+    }
+    return tcore_key_id(key, id) == CKR_OK && tcrypto_memeq(id, m->key_id, TCORE_KEY_ID_LEN);
+}
+
 /* Check `who`'s PIN against the stored blob, counting the result. On success
  * key (secure, TCORE_TOKEN_KEY_LEN) holds the token key and *mout the
  * metadata the PIN was checked against (tcore_meta_free it). */
@@ -519,6 +530,15 @@ static CK_RV check_pin(tcore_token *t, CK_USER_TYPE who, const uint8_t *pin, siz
     } else {
         rv = t->set->prot.unlock(t->set->prot.ctx, t->id, m.blob, m.blob_len, who, pin, pin_len,
                                  key);
+        if (rv == CKR_OK && !key_matches(&m, key) && t->set->prot.forget != NULL) {
+            /* a key that is not this token's (a login cache entry forged by
+             * someone who knows the PIN, or stale): drop it, take the full path */
+            TC_WARN(TCORE_LOG, "token %s: cached login refused: not this token's key", t->id);
+            tc_wipe(key, TCORE_TOKEN_KEY_LEN);
+            t->set->prot.forget(t->set->prot.ctx, t->id, who);
+            rv = t->set->prot.unlock(t->set->prot.ctx, t->id, m.blob, m.blob_len, who, pin,
+                                     pin_len, key);
+        }
     }
     if (rv == CKR_PIN_INCORRECT) {
         CK_RV crv = meta_count(t, who, true);
