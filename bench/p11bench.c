@@ -38,11 +38,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 #include "tessera/pkcs11.h"
 
@@ -74,6 +76,7 @@ struct opts {
     bool latency;
     long calls;
     bool results;
+    int speed_seconds; /* > 0: also run `openssl speed` for that long */
 };
 
 struct module {
@@ -311,8 +314,6 @@ struct job {
     struct module *m;  /* NULL: raw OpenSSL */
     EVP_PKEY *pkey;    /* OpenSSL key for the row */
     const unsigned char *aes_key;
-    EVP_CIPHER *gcm;
-    EVP_MD *sha256;
     unsigned tid;
     /* results */
     unsigned long count;
@@ -360,7 +361,74 @@ static CK_RV p11_one(struct job *j, CK_SESSION_HANDLE s, uint64_t n)
     return rv;
 }
 
-static int ossl_one(struct job *j, EVP_MD_CTX *mctx, EVP_CIPHER_CTX *cctx, uint64_t n)
+/*
+ * The raw OpenSSL baseline. Each thread has its own copy of the key and its
+ * own contexts, all set up once before the clock starts, as `openssl speed`
+ * does (nothing shared between threads, so no reference count or lock is
+ * contended). Per operation it does what the PKCS#11 mechanism asks for and
+ * no more:
+ *  - RSA / ECDSA: SHA-256 of the 256-byte message (CKM_SHA256_RSA_PKCS and
+ *    CKM_ECDSA_SHA256 hash inside the module), then EVP_PKEY_sign of the
+ *    digest on an EVP_PKEY_CTX initialised once (openssl speed: the same
+ *    call, over 36 or 20 bytes it never hashes);
+ *  - Ed25519: EVP_DigestSign on an EVP_MD_CTX initialised once (as
+ *    openssl speed);
+ *  - AES-256-GCM: a new IV on a keyed EVP_CIPHER_CTX, 4 KiB, final, tag
+ *    (openssl speed -evp only streams EVP_EncryptUpdate on one context).
+ * OSSL_CHOICES says the same in the output.
+ */
+#define OSSL_CHOICES                                                                                      \
+    "raw OpenSSL: per thread its own EVP_PKEY copy and contexts, set up once; per operation\n"           \
+    "  RSA/ECDSA: SHA-256 of the message + EVP_PKEY_sign on a reused EVP_PKEY_CTX\n"                      \
+    "  Ed25519: EVP_DigestSign on a reused EVP_MD_CTX; AES-GCM: new IV on a keyed context, 4 KiB, tag\n"
+
+struct ossl_thr {
+    EVP_PKEY *pk;
+    EVP_PKEY_CTX *pctx;
+    EVP_MD_CTX *mctx;
+    EVP_MD *md;
+    EVP_CIPHER *gcm;
+    EVP_CIPHER_CTX *cctx;
+};
+
+static void ossl_thr_free(struct ossl_thr *x)
+{
+    EVP_PKEY_CTX_free(x->pctx);
+    EVP_MD_CTX_free(x->mctx);
+    EVP_MD_free(x->md);
+    EVP_CIPHER_CTX_free(x->cctx);
+    EVP_CIPHER_free(x->gcm);
+    EVP_PKEY_free(x->pk);
+    memset(x, 0, sizeof(*x));
+}
+
+static int ossl_thr_setup(struct job *j, struct ossl_thr *x)
+{
+    memset(x, 0, sizeof(*x));
+    if (j->row == ROW_AES) {
+        x->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+        x->cctx = EVP_CIPHER_CTX_new();
+        if (x->gcm == NULL || x->cctx == NULL || EVP_EncryptInit_ex2(x->cctx, x->gcm, j->aes_key, NULL, NULL) != 1)
+            return -1;
+        return 0;
+    }
+    x->pk = EVP_PKEY_dup(j->pkey);
+    x->mctx = EVP_MD_CTX_new();
+    if (x->pk == NULL || x->mctx == NULL)
+        return -1;
+    if (j->row == ROW_ED)
+        return EVP_DigestSignInit_ex(x->mctx, NULL, NULL, NULL, NULL, x->pk, NULL) == 1 ? 0 : -1;
+    x->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    x->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, x->pk, NULL);
+    if (x->md == NULL || x->pctx == NULL || EVP_PKEY_sign_init(x->pctx) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(x->pctx, x->md) != 1)
+        return -1;
+    if (j->row == ROW_RSA && EVP_PKEY_CTX_set_rsa_padding(x->pctx, RSA_PKCS1_PADDING) != 1)
+        return -1;
+    return 0;
+}
+
+static int ossl_one(struct job *j, struct ossl_thr *x, uint64_t n)
 {
     unsigned char out[AES_DATA_LEN + 64];
     size_t outlen = sizeof(out);
@@ -369,16 +437,20 @@ static int ossl_one(struct job *j, EVP_MD_CTX *mctx, EVP_CIPHER_CTX *cctx, uint6
         int l1 = 0, l2 = 0;
         memcpy(iv, &n, sizeof(n));
         iv[8] = (unsigned char)j->tid;
-        if (EVP_EncryptInit_ex2(cctx, j->gcm, j->aes_key, iv, NULL) != 1 ||
-            EVP_EncryptUpdate(cctx, out, &l1, g_aes_data, sizeof(g_aes_data)) != 1 ||
-            EVP_EncryptFinal_ex(cctx, out + l1, &l2) != 1 ||
-            EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_GET_TAG, sizeof(tag), tag) != 1)
+        if (EVP_EncryptInit_ex2(x->cctx, NULL, NULL, iv, NULL) != 1 ||
+            EVP_EncryptUpdate(x->cctx, out, &l1, g_aes_data, sizeof(g_aes_data)) != 1 ||
+            EVP_EncryptFinal_ex(x->cctx, out + l1, &l2) != 1 ||
+            EVP_CIPHER_CTX_ctrl(x->cctx, EVP_CTRL_GCM_GET_TAG, sizeof(tag), tag) != 1)
             return -1;
         return 0;
     }
-    const EVP_MD *md = j->row == ROW_ED ? NULL : j->sha256;
-    if (EVP_DigestSignInit(mctx, NULL, md, NULL, j->pkey) != 1 ||
-        EVP_DigestSign(mctx, out, &outlen, g_msg, sizeof(g_msg)) != 1)
+    if (j->row == ROW_ED)
+        return EVP_DigestSign(x->mctx, out, &outlen, g_msg, sizeof(g_msg)) == 1 ? 0 : -1;
+    unsigned char hash[32];
+    unsigned int hlen = 0;
+    if (EVP_DigestInit_ex2(x->mctx, x->md, NULL) != 1 || EVP_DigestUpdate(x->mctx, g_msg, sizeof(g_msg)) != 1 ||
+        EVP_DigestFinal_ex(x->mctx, hash, &hlen) != 1 ||
+        EVP_PKEY_sign(x->pctx, out, &outlen, hash, hlen) != 1)
         return -1;
     return 0;
 }
@@ -387,24 +459,20 @@ static void *worker(void *arg)
 {
     struct job *j = arg;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    EVP_MD_CTX *mctx = NULL;
-    EVP_CIPHER_CTX *cctx = NULL;
+    struct ossl_thr x;
     uint64_t n = 0;
+    memset(&x, 0, sizeof(x));
     j->rv = CKR_OK;
-    if (j->m != NULL) {
+    if (j->m != NULL)
         j->rv = j->m->f->C_OpenSession(j->m->slot, CKF_SERIAL_SESSION, NULL, NULL, &s);
-    } else {
-        mctx = EVP_MD_CTX_new();
-        cctx = EVP_CIPHER_CTX_new();
-        if (mctx == NULL || cctx == NULL)
-            j->rv = CKR_HOST_MEMORY;
-    }
+    else if (ossl_thr_setup(j, &x) != 0)
+        j->rv = CKR_FUNCTION_FAILED;
     pthread_barrier_wait(j->bar);
     double t0 = now(), t = t0;
     while (j->rv == CKR_OK && t - t0 < j->seconds) {
         if (j->m != NULL)
             j->rv = p11_one(j, s, n);
-        else if (ossl_one(j, mctx, cctx, n) != 0)
+        else if (ossl_one(j, &x, n) != 0)
             j->rv = CKR_FUNCTION_FAILED;
         n++;
         t = now();
@@ -413,8 +481,7 @@ static void *worker(void *arg)
     j->elapsed = t - t0;
     if (s != CK_INVALID_HANDLE)
         j->m->f->C_CloseSession(s);
-    EVP_MD_CTX_free(mctx);
-    EVP_CIPHER_CTX_free(cctx);
+    ossl_thr_free(&x);
     return NULL;
 }
 
@@ -446,16 +513,131 @@ static double run_row(struct job *tmpl, int threads, CK_RV *rv)
 
 /* ---- throughput mode --------------------------------------------------- */
 
+/*
+ * `openssl speed`'s figures, the physical limit of this machine, for the same
+ * rows: `openssl speed -seconds N [-multi T] rsa2048 ecdsap256 ed25519`
+ * (sign/s) and `openssl speed -seconds N [-multi T] -evp aes-256-gcm -bytes
+ * 4096` (4 KiB operations/s). T threads map to -multi T processes. The
+ * binary is $OPENSSL, else "openssl" on the PATH. Rows it did not print stay
+ * at -1.
+ */
+static void speed_parse(FILE *f, double out[NROWS])
+{
+    char line[512];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *tok[16];
+        int nt = 0;
+        int row = -1;
+        if (strncmp(line, "rsa 2048 bits", 13) == 0)
+            row = ROW_RSA;
+        else if (strstr(line, "ecdsa (nistp256)") != NULL)
+            row = ROW_EC;
+        else if (strstr(line, "EdDSA (Ed25519)") != NULL)
+            row = ROW_ED;
+        else if (strncasecmp(line, "aes-256-gcm ", 12) == 0)
+            row = ROW_AES;
+        if (row < 0)
+            continue;
+        for (char *save = NULL, *t = strtok_r(line, " \t\n", &save); t != NULL && nt < 16;
+             t = strtok_r(NULL, " \t\n", &save))
+            tok[nt++] = t;
+        char *end;
+        if (row == ROW_AES) {
+            /* "AES-256-GCM 2973885.96k": 1000s of bytes per second */
+            double kb = strtod(tok[nt - 1], &end);
+            if (end != tok[nt - 1] && *end == 'k' && kb > 0)
+                out[row] = kb * 1000.0 / AES_DATA_LEN;
+        } else if (nt >= 4) {
+            /* "... sign verify sign/s verify/s" */
+            double v = strtod(tok[nt - 2], &end);
+            if (end != tok[nt - 2] && *end == '\0' && v > 0)
+                out[row] = v;
+        }
+    }
+}
+
+static int speed_run(const struct opts *o, int threads, double out[NROWS])
+{
+    const char *bin = getenv("OPENSSL") != NULL ? getenv("OPENSSL") : "openssl";
+    char multi[32] = "", cmd[1024];
+    for (int r = 0; r < NROWS; r++)
+        out[r] = -1;
+    if (threads > 1)
+        snprintf(multi, sizeof(multi), " -multi %d", threads);
+    for (int pass = 0; pass < 2; pass++) {
+        char algs[64] = "";
+        if (pass == 0) {
+            static const char *const names[] = {" rsa2048", " ecdsap256", " ed25519"};
+            for (int r = ROW_RSA; r <= ROW_ED; r++)
+                if (o->rows[r])
+                    strcat(algs, names[r]);
+            if (algs[0] == '\0')
+                continue;
+        } else {
+            if (!o->rows[ROW_AES])
+                continue;
+            snprintf(algs, sizeof(algs), " -evp aes-256-gcm -bytes %d", AES_DATA_LEN);
+        }
+        snprintf(cmd, sizeof(cmd), "'%s' speed -seconds %d%s%s 2>/dev/null", bin, o->speed_seconds, multi, algs);
+        FILE *f = popen(cmd, "r");
+        if (f == NULL) {
+            fprintf(stderr, "p11bench: %s: %s\n", cmd, strerror(errno));
+            return -1;
+        }
+        speed_parse(f, out);
+        if (pclose(f) != 0)
+            fprintf(stderr, "p11bench: %s failed\n", cmd);
+    }
+    return 0;
+}
+
+/* The second table (--speed): each row against `openssl speed`. */
+static void speed_print(struct module *mods, int nmods, const struct opts *o, double base[NROWS][4],
+                        double speed[NROWS][4])
+{
+    printf("\nagainst `openssl speed -seconds %d [-multi THR]` (sign/s; AES: -evp aes-256-gcm -bytes %d, "
+           "4 KiB ops/s)\n",
+           o->speed_seconds, AES_DATA_LEN);
+    printf("%-34s %3s %12s %12s %6s", "operation", "thr", "speed", "raw", "/speed");
+    for (int i = 0; i < nmods; i++)
+        printf(" | %12s %6s", mods[i].name, "/speed");
+    printf("\n");
+    for (int r = 0; r < NROWS; r++) {
+        if (!o->rows[r])
+            continue;
+        for (int t = 0; t < o->nthreads; t++) {
+            char sp[32] = "-", b[32] = "-", q[16] = "";
+            double ref = speed[r][t];
+            if (ref > 0)
+                snprintf(sp, sizeof(sp), "%.1f", ref);
+            if (base[r][t] >= 0) {
+                snprintf(b, sizeof(b), "%.1f", base[r][t]);
+                if (ref > 0)
+                    snprintf(q, sizeof(q), "%.2fx", base[r][t] / ref);
+            }
+            printf("%-34s %3d %12s %12s %6s", row_name[r], o->threads[t], sp, b, q);
+            for (int i = 0; i < nmods; i++) {
+                char v[32] = "-", mq[16] = "";
+                if (mods[i].ops[r][t] >= 0) {
+                    snprintf(v, sizeof(v), "%.1f", mods[i].ops[r][t]);
+                    if (ref > 0)
+                        snprintf(mq, sizeof(mq), "%.2fx", mods[i].ops[r][t] / ref);
+                }
+                printf(" | %12s %6s", v, mq);
+            }
+            printf("\n");
+        }
+    }
+}
+
 static int throughput(struct module *mods, int nmods, const struct opts *o)
 {
-    double base[NROWS][4];
+    double base[NROWS][4], speed[NROWS][4];
     EVP_PKEY *pk[NROWS] = {NULL};
     unsigned char aes_key[32];
-    EVP_CIPHER *gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-    EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     int failed = 0;
 
-    if (gcm == NULL || sha256 == NULL || RAND_bytes(aes_key, sizeof(aes_key)) != 1) {
+    if (RAND_bytes(aes_key, sizeof(aes_key)) != 1) {
         fprintf(stderr, "p11bench: OpenSSL set-up failed\n");
         return 1;
     }
@@ -468,6 +650,14 @@ static int throughput(struct module *mods, int nmods, const struct opts *o)
         if (module_keys(&mods[i], o) != 0)
             failed = 1;
     }
+    for (int t = 0; t < o->nthreads; t++) {
+        double one[NROWS];
+        for (int r = 0; r < NROWS; r++)
+            speed[r][t] = -1;
+        if (o->speed_seconds > 0 && speed_run(o, o->threads[t], one) == 0)
+            for (int r = 0; r < NROWS; r++)
+                speed[r][t] = one[r];
+    }
 
     for (int r = 0; r < NROWS; r++) {
         if (!o->rows[r])
@@ -479,8 +669,6 @@ static int throughput(struct module *mods, int nmods, const struct opts *o)
             j.seconds = o->seconds;
             j.row = r;
             j.aes_key = aes_key;
-            j.gcm = gcm;
-            j.sha256 = sha256;
             base[r][t] = -1;
             if (o->openssl && (r == ROW_AES || pk[r] != NULL)) {
                 j.pkey = pk[r];
@@ -508,6 +696,8 @@ static int throughput(struct module *mods, int nmods, const struct opts *o)
     }
 
     printf("\np11bench: %.2f s per row; ops/s (ratio to raw OpenSSL EVP in the same run)\n", o->seconds);
+    if (o->openssl)
+        printf("%s", OSSL_CHOICES);
     printf("%-34s %3s %12s", "operation", "thr", o->openssl ? "OpenSSL" : "");
     for (int i = 0; i < nmods; i++)
         printf(" | %12s %6s", mods[i].name, "ratio");
@@ -540,11 +730,16 @@ static int throughput(struct module *mods, int nmods, const struct opts *o)
         if (mods[i].ecdsa_mech == CKM_ECDSA)
             printf("* %s has no CKM_ECDSA_SHA256: CKM_ECDSA over a SHA-256 digest made outside the module\n",
                    mods[i].name);
+    if (o->speed_seconds > 0)
+        speed_print(mods, nmods, o, base, speed);
     if (o->results) {
         for (int r = 0; r < NROWS; r++) {
             if (!o->rows[r])
                 continue;
             for (int t = 0; t < o->nthreads; t++) {
+                if (speed[r][t] > 0)
+                    printf("RESULT config=openssl-speed mode=ops row=%s threads=%d ops=%.1f\n", row_id[r],
+                           o->threads[t], speed[r][t]);
                 if (base[r][t] >= 0)
                     printf("RESULT config=openssl mode=ops row=%s threads=%d ops=%.1f\n", row_id[r], o->threads[t],
                            base[r][t]);
@@ -562,8 +757,6 @@ static int throughput(struct module *mods, int nmods, const struct opts *o)
     }
     for (int r = 0; r < NROWS; r++)
         EVP_PKEY_free(pk[r]);
-    EVP_CIPHER_free(gcm);
-    EVP_MD_free(sha256);
     return failed;
 }
 
@@ -959,6 +1152,8 @@ static void usage(FILE *f)
             "                       an ECDSA P-256 signature, one thread\n"
             "  --calls N            calls per latency figure (default 5000; a tenth more as warm-up)\n"
             "  --results            also print one machine-readable RESULT line per figure\n"
+            "  --speed SECONDS      also run `openssl speed -seconds SECONDS [-multi THR]` for each thread\n"
+            "                       count and print a table against it ($OPENSSL, else openssl on the PATH)\n"
             "Each module's store comes from its environment (TESSERA_CONF, SOFTHSM2_CONF).\n");
 }
 
@@ -1000,7 +1195,7 @@ int main(int argc, char **argv)
     struct opts o = {.seconds = 2.0, .threads = {1, 2}, .nthreads = 2, .pin = "123456",
                      .so_pin = "12345678", .token = "p11bench", .openssl = true,
                      .rows = {true, true, true, true}, .scale = 0, .create_threads = 2,
-                     .latency = false, .calls = 5000, .results = false};
+                     .latency = false, .calls = 5000, .results = false, .speed_seconds = 0};
     struct module mods[MAX_MODULES];
     int nmods = 0, rc = 0;
     static const struct option lo[] = {
@@ -1011,10 +1206,11 @@ int main(int argc, char **argv)
         {"scale", required_argument, NULL, 's'},   {"create-threads", required_argument, NULL, 'c'},
         {"latency", no_argument, NULL, 'L'},       {"calls", required_argument, NULL, 'n'},
         {"results", no_argument, NULL, 'R'},       {"help", no_argument, NULL, 'h'},
+        {"speed", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
     int c;
     memset(mods, 0, sizeof(mods));
-    while ((c = getopt_long(argc, argv, "m:t:T:r:Np:S:k:s:c:Ln:Rh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:T:r:Np:S:k:s:c:Ln:RhP:", lo, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'm': {
@@ -1088,6 +1284,13 @@ int main(int argc, char **argv)
             break;
         case 'R':
             o.results = true;
+            break;
+        case 'P':
+            o.speed_seconds = (int)strtol(optarg, &end, 10);
+            if (*end != '\0' || o.speed_seconds < 1 || o.speed_seconds > 600) {
+                fprintf(stderr, "p11bench: bad --speed\n");
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
