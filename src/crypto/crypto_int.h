@@ -12,6 +12,9 @@
 
 #include "crypto/tcrypto.h"
 
+#define TCX_SIGNER_SLOTS 4
+struct tcx_signer;
+
 /* The immutable key object handed out by the layer. The EVP_PKEY is never
  * modified after construction, so it is shared by concurrent operations. */
 struct tcrypto_pkey {
@@ -22,7 +25,12 @@ struct tcrypto_pkey {
     size_t bits;     /* modulus bits (RSA), field bits (EC, Ed, X) */
     size_t bytes;    /* modulus bytes (RSA), field bytes (EC), raw key length (Ed/X) */
     bool priv;
+    /* Initialised signing contexts over pk, taken and given back by
+     * tcrypto_sign (sign.c); a cache, not part of the key's value. */
+    _Atomic(struct tcx_signer *) signers[TCX_SIGNER_SLOTS];
 };
+/* Free the signing contexts k keeps (when the key itself goes). */
+void tcx_signers_free(tcrypto_pkey *k);
 
 /* Returns TCRYPTO_OK when crypto may run: performs the one-time start-up
  * (algorithm fetch, secure heap, self-tests) on first use and refuses with

@@ -302,6 +302,7 @@ void tcrypto_pkey_free(tcrypto_pkey *k)
         return;
     if (atomic_fetch_sub_explicit(&k->refs, 1, memory_order_acq_rel) != 1)
         return;
+    tcx_signers_free(k);
     EVP_PKEY_free(k->pk); /* clears private bignums / raw keys */
     free(k);
 }

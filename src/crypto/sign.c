@@ -3,9 +3,11 @@
  * ECDSA (FIPS 186-5 §6) with r||s encoding (PKCS#11 3.0 §2.3.1) and the DER
  * form (RFC 3279 §2.2.3), pure EdDSA (RFC 8032).
  *
- * One EVP_PKEY_CTX per call over the shared, immutable EVP_PKEY: the key is
- * never re-parsed.
+ * Contexts over the shared, immutable EVP_PKEY: the key is never re-parsed.
+ * Signing keeps initialised contexts with the key (see "ready signing
+ * contexts" below); verification makes one per call.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -237,8 +239,9 @@ static tcrypto_rc check_eddsa_params(const tcrypto_sig_params *p)
     return TCRYPTO_OK;
 }
 
-static tcrypto_rc eddsa_run(const tcrypto_pkey *k, bool sign, const uint8_t *in, size_t inlen,
-                            uint8_t *sig, size_t *siglen)
+/* Pure EdDSA verification (signing keeps its contexts: sign_kept). */
+static tcrypto_rc eddsa_verify(const tcrypto_pkey *k, const uint8_t *in, size_t inlen,
+                               const uint8_t *sig, size_t siglen)
 {
     static const uint8_t empty;
     tcrypto_rc rc = TCRYPTO_OK;
@@ -247,16 +250,10 @@ static tcrypto_rc eddsa_run(const tcrypto_pkey *k, bool sign, const uint8_t *in,
         return TCRYPTO_ERR_NOMEM;
     if (inlen == 0)
         in = &empty;
-    if (sign) {
-        if (EVP_DigestSignInit_ex(mctx, NULL, NULL, tcx_libctx(), NULL, k->pk, NULL) != 1 ||
-            EVP_DigestSign(mctx, sig, siglen, in, inlen) != 1)
-            rc = TCRYPTO_ERR_INTERNAL;
-    } else {
-        if (EVP_DigestVerifyInit_ex(mctx, NULL, NULL, tcx_libctx(), NULL, k->pk, NULL) != 1)
-            rc = TCRYPTO_ERR_INTERNAL;
-        else if (EVP_DigestVerify(mctx, sig, *siglen, in, inlen) != 1)
-            rc = TCRYPTO_ERR_VERIFY;
-    }
+    if (EVP_DigestVerifyInit_ex(mctx, NULL, NULL, tcx_libctx(), NULL, k->pk, NULL) != 1)
+        rc = TCRYPTO_ERR_INTERNAL;
+    else if (EVP_DigestVerify(mctx, sig, siglen, in, inlen) != 1)
+        rc = TCRYPTO_ERR_VERIFY;
     EVP_MD_CTX_free(mctx);
     return rc;
 }
@@ -279,6 +276,156 @@ static tcrypto_rc check_common(const tcrypto_pkey *k, const tcrypto_sig_params *
     return TCRYPTO_OK;
 }
 
+/* ---- ready signing contexts ------------------------------------------------------- */
+
+/*
+ * OpenSSL 3.0 fetches the signature algorithm (a lookup under the library's
+ * method-store lock) and allocates a provider context every time an
+ * EVP_PKEY_CTX is made and initialised: about 4 us, an eighth of an ECDSA
+ * P-256 signature here, and a lock every signing thread takes. The key keeps up to
+ * TCX_SIGNER_SLOTS initialised contexts instead: a signature takes one,
+ * signs and gives it back; more concurrent signers than slots make and free
+ * their own, as before. Only schemes whose context holds nothing that
+ * changes from call to call are kept: ECDSA (no digest set), pure EdDSA and
+ * RSA PKCS#1 v1.5 (padding and digest). A context holds a reference to the
+ * key, no copy of it, and goes with the key (tcx_signers_free).
+ */
+struct tcx_signer {
+    EVP_PKEY_CTX *pctx; /* ECDSA, RSA PKCS#1 v1.5 */
+    EVP_MD_CTX *mctx;   /* EdDSA */
+    tcrypto_sig_scheme scheme;
+    tcrypto_md md;
+};
+
+static bool signer_fits(const tcrypto_sig_params *p)
+{
+    return p->scheme == TCRYPTO_SIG_ECDSA || p->scheme == TCRYPTO_SIG_EDDSA ||
+           p->scheme == TCRYPTO_SIG_RSA_PKCS1;
+}
+
+static void signer_free(struct tcx_signer *s)
+{
+    if (s == NULL)
+        return;
+    EVP_PKEY_CTX_free(s->pctx);
+    EVP_MD_CTX_free(s->mctx);
+    free(s);
+}
+
+static struct tcx_signer *signer_new(const tcrypto_pkey *k, const tcrypto_sig_params *p)
+{
+    struct tcx_signer *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->scheme = p->scheme;
+    s->md = p->md;
+    if (p->scheme == TCRYPTO_SIG_EDDSA) {
+        s->mctx = EVP_MD_CTX_new();
+        if (s->mctx == NULL ||
+            EVP_DigestSignInit_ex(s->mctx, NULL, NULL, tcx_libctx(), NULL, k->pk, NULL) != 1)
+            goto fail;
+        return s;
+    }
+    s->pctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pk, NULL);
+    if (s->pctx == NULL || EVP_PKEY_sign_init(s->pctx) != 1)
+        goto fail;
+    if (p->scheme == TCRYPTO_SIG_RSA_PKCS1) {
+        const EVP_MD *md = p->md == TCRYPTO_MD_NONE ? NULL : tcx_md(p->md);
+        if ((p->md != TCRYPTO_MD_NONE && md == NULL) ||
+            EVP_PKEY_CTX_set_rsa_padding(s->pctx, RSA_PKCS1_PADDING) != 1 ||
+            (md != NULL && EVP_PKEY_CTX_set_signature_md(s->pctx, md) != 1))
+            goto fail;
+    }
+    return s;
+fail:
+    signer_free(s);
+    return NULL;
+}
+
+/* A context for p over k: a kept one when one fits, else a new one. The
+ * slots are a cache beside the immutable key, hence the cast. */
+static struct tcx_signer *signer_take(const tcrypto_pkey *k, const tcrypto_sig_params *p)
+{
+    tcrypto_pkey *mk = (tcrypto_pkey *)k;
+    for (unsigned i = 0; i < TCX_SIGNER_SLOTS; i++) {
+        if (atomic_load_explicit(&mk->signers[i], memory_order_relaxed) == NULL)
+            continue;
+        struct tcx_signer *s = atomic_exchange(&mk->signers[i], NULL);
+        if (s == NULL)
+            continue;
+        if (s->scheme == p->scheme && s->md == p->md)
+            return s;
+        struct tcx_signer *none = NULL;
+        if (!atomic_compare_exchange_strong(&mk->signers[i], &none, s))
+            signer_free(s);
+    }
+    return signer_new(k, p);
+}
+
+/* Back to k's slots after a successful signature; freed after a failure
+ * (OpenSSL's state after an error is not relied on) or when all are taken. */
+static void signer_give(const tcrypto_pkey *k, struct tcx_signer *s, bool ok)
+{
+    tcrypto_pkey *mk = (tcrypto_pkey *)k;
+    for (unsigned i = 0; ok && i < TCX_SIGNER_SLOTS; i++) {
+        struct tcx_signer *none = NULL;
+        if (atomic_compare_exchange_strong(&mk->signers[i], &none, s))
+            return;
+    }
+    signer_free(s);
+}
+
+void tcx_signers_free(tcrypto_pkey *k)
+{
+    for (unsigned i = 0; i < TCX_SIGNER_SLOTS; i++)
+        signer_free(atomic_exchange(&k->signers[i], NULL));
+}
+
+/* RFC 8017 §9.2 step 3 (no digest: tLen <= emLen - 11), or the digest's size. */
+static tcrypto_rc pkcs1_input_check(const tcrypto_pkey *k, const tcrypto_sig_params *p,
+                                    size_t inlen)
+{
+    if (p->md == TCRYPTO_MD_NONE)
+        return inlen > k->bytes - 11 ? TCRYPTO_ERR_INPUT : TCRYPTO_OK;
+    if (tcx_md(p->md) == NULL)
+        return TCRYPTO_ERR_UNSUPPORTED;
+    return inlen != tcrypto_md_size(p->md) ? TCRYPTO_ERR_INPUT : TCRYPTO_OK;
+}
+
+/* ECDSA, EdDSA or RSA PKCS#1 v1.5 with a kept context; need is the
+ * signature's size, which *siglen (checked) can hold. */
+static tcrypto_rc sign_kept(const tcrypto_pkey *k, const tcrypto_sig_params *p,
+                            const uint8_t *in, size_t inlen, uint8_t *sig, size_t *siglen,
+                            size_t need)
+{
+    static const uint8_t empty;
+    uint8_t der[ECDSA_MAX_DER];
+    tcrypto_rc rc = TCRYPTO_OK;
+    if (p->scheme == TCRYPTO_SIG_RSA_PKCS1 && (rc = pkcs1_input_check(k, p, inlen)) != TCRYPTO_OK)
+        return rc;
+    struct tcx_signer *s = signer_take(k, p);
+    if (s == NULL)
+        return TCRYPTO_ERR_NOMEM;
+    size_t len = need;
+    if (p->scheme == TCRYPTO_SIG_EDDSA) {
+        if (EVP_DigestSign(s->mctx, sig, &len, inlen != 0 ? in : &empty, inlen) != 1)
+            rc = TCRYPTO_ERR_INTERNAL;
+    } else if (p->scheme == TCRYPTO_SIG_ECDSA) {
+        /* No digest set: `in` is the hash, truncated per FIPS 186-5 §6.4.1. */
+        size_t dlen = sizeof(der);
+        if (EVP_PKEY_sign(s->pctx, der, &dlen, in, inlen) != 1 ||
+            tcrypto_ecdsa_sig_from_der(der, dlen, k->bytes, sig, &len) != TCRYPTO_OK)
+            rc = TCRYPTO_ERR_INTERNAL;
+    } else if (EVP_PKEY_sign(s->pctx, sig, &len, in, inlen) != 1 || len != need) {
+        /* RSA writes the signature only once it is complete. */
+        rc = TCRYPTO_ERR_INTERNAL;
+    }
+    signer_give(k, s, rc == TCRYPTO_OK);
+    if (rc == TCRYPTO_OK)
+        *siglen = len;
+    return rc;
+}
+
 tcrypto_rc tcrypto_sign(const tcrypto_pkey *k, const tcrypto_sig_params *p, const uint8_t *in,
                         size_t inlen, uint8_t *sig, size_t *siglen)
 {
@@ -286,7 +433,6 @@ tcrypto_rc tcrypto_sign(const tcrypto_pkey *k, const tcrypto_sig_params *p, cons
     tcrypto_rc rc = check_common(k, p, in, inlen, &need);
     EVP_PKEY_CTX *ctx = NULL;
     uint8_t block[RSA_MAX_BYTES];
-    uint8_t der[ECDSA_MAX_DER];
     if (rc != TCRYPTO_OK)
         return rc;
     if (siglen == NULL)
@@ -295,34 +441,13 @@ tcrypto_rc tcrypto_sign(const tcrypto_pkey *k, const tcrypto_sig_params *p, cons
         return TCRYPTO_ERR_KEY;
     if (tcx_out_precheck(sig, siglen, need, &rc))
         return rc;
-    if (p->scheme == TCRYPTO_SIG_EDDSA) {
-        size_t len = need;
-        rc = eddsa_run(k, true, in, inlen, sig, &len);
-        if (rc == TCRYPTO_OK)
-            *siglen = len;
-        return rc;
-    }
+    if (signer_fits(p))
+        return sign_kept(k, p, in, inlen, sig, siglen, need);
     ctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pk, NULL);
     if (ctx == NULL)
         return TCRYPTO_ERR_NOMEM;
     if (EVP_PKEY_sign_init(ctx) != 1) {
         rc = TCRYPTO_ERR_INTERNAL;
-        goto done;
-    }
-    if (p->scheme == TCRYPTO_SIG_ECDSA) {
-        /* No digest set: `in` is the hash, truncated per FIPS 186-5 §6.4.1. */
-        size_t dlen = sizeof(der);
-        if (EVP_PKEY_sign(ctx, der, &dlen, in, inlen) != 1) {
-            rc = TCRYPTO_ERR_INTERNAL;
-            goto done;
-        }
-        size_t rslen = need;
-        rc = tcrypto_ecdsa_sig_from_der(der, dlen, k->bytes, sig, &rslen);
-        if (rc != TCRYPTO_OK) {
-            rc = TCRYPTO_ERR_INTERNAL;
-            goto done;
-        }
-        *siglen = rslen;
         goto done;
     }
     const uint8_t *tbs;
@@ -367,7 +492,7 @@ tcrypto_rc tcrypto_verify(const tcrypto_pkey *k, const tcrypto_sig_params *p,
     if (siglen != need)
         return TCRYPTO_ERR_VERIFY;
     if (p->scheme == TCRYPTO_SIG_EDDSA)
-        return eddsa_run(k, false, in, inlen, (uint8_t *)sig, &siglen);
+        return eddsa_verify(k, in, inlen, sig, siglen);
     ctx = EVP_PKEY_CTX_new_from_pkey(tcx_libctx(), k->pk, NULL);
     if (ctx == NULL)
         return TCRYPTO_ERR_NOMEM;
