@@ -794,6 +794,8 @@ struct tcore_sentry {
     uint32_t next_free;
 };
 
+#define TCORE_TAB_STRIPES 8
+
 struct tcore_app {
     tcore *core;
     char principal[128];
@@ -802,8 +804,13 @@ struct tcore_app {
      * tables. */
     pthread_mutex_t state;
     tcore_tlogin *logins;
-    /* sessions: array indexed by the handle's low 24 bits (session.c) */
-    pthread_rwlock_t tab_lock;
+    /* sessions: array indexed by the handle's low 24 bits (session.c),
+     * under a striped lock: a lookup takes its thread's stripe, a change
+     * all of them, so lookups on different threads share no cache line */
+    union tcore_tab_stripe {
+        pthread_rwlock_t l;
+        char line[128];
+    } tab_lock[TCORE_TAB_STRIPES];
     struct tcore_sentry *tab;
     uint32_t tab_cap;
     uint32_t tab_free;

@@ -93,7 +93,9 @@ CK_RV tcore_app_new(tcore *c, const char *principal, tcore_app **out)
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&a->state, &ma);
     pthread_mutexattr_destroy(&ma);
-    pthread_rwlock_init(&a->tab_lock, NULL);
+    for (unsigned i = 0; i < TCORE_TAB_STRIPES; i++) {
+        pthread_rwlock_init(&a->tab_lock[i].l, NULL);
+    }
     pthread_rwlock_init(&a->obj_lock, NULL);
     a->tab_free = NO_FREE;
     atomic_init(&a->next_obj_handle, 1);
@@ -172,11 +174,41 @@ static bool handle_index(CK_SESSION_HANDLE h, uint32_t *idx, uint32_t *gen)
     return true;
 }
 
+/* The session table's lock (core_int.h). A reader takes one stripe, its
+ * thread's (given out round-robin on the thread's first lookup), so two
+ * threads looking up their sessions do not bounce one lock's cache line
+ * between CPUs on every call; a writer takes every stripe, in order. */
+static pthread_rwlock_t *tab_rdlock(tcore_app *a)
+{
+    static atomic_uint next_stripe;
+    static _Thread_local unsigned t_stripe; /* 0: none chosen yet */
+    if (t_stripe == 0) {
+        t_stripe = atomic_fetch_add(&next_stripe, 1) % TCORE_TAB_STRIPES + 1;
+    }
+    pthread_rwlock_t *l = &a->tab_lock[t_stripe - 1].l;
+    pthread_rwlock_rdlock(l);
+    return l;
+}
+
+static void tab_wrlock(tcore_app *a)
+{
+    for (unsigned i = 0; i < TCORE_TAB_STRIPES; i++) {
+        pthread_rwlock_wrlock(&a->tab_lock[i].l);
+    }
+}
+
+static void tab_wrunlock(tcore_app *a)
+{
+    for (unsigned i = TCORE_TAB_STRIPES; i-- > 0;) {
+        pthread_rwlock_unlock(&a->tab_lock[i].l);
+    }
+}
+
 /* Insert s (the table takes one reference) and set s->handle. */
 static CK_RV table_insert(tcore_app *a, tcore_session *s)
 {
     CK_RV rv = CKR_OK;
-    pthread_rwlock_wrlock(&a->tab_lock);
+    tab_wrlock(a);
     if (a->tab_free == NO_FREE) {
         if (a->tab_cap >= IDX_MAX) {
             rv = CKR_SESSION_COUNT;
@@ -208,7 +240,7 @@ static CK_RV table_insert(tcore_app *a, tcore_session *s)
     atomic_fetch_add(&s->refs, 1);
     s->handle = make_handle(idx, e->gen);
 out:
-    pthread_rwlock_unlock(&a->tab_lock);
+    tab_wrunlock(a);
     return rv;
 }
 
@@ -219,7 +251,7 @@ static bool table_remove(tcore_app *a, tcore_session *s)
     if (!handle_index(s->handle, &idx, &gen)) {
         return false;
     }
-    pthread_rwlock_wrlock(&a->tab_lock);
+    tab_wrlock(a);
     if (idx < a->tab_cap && a->tab[idx].s == s) {
         struct tcore_sentry *e = &a->tab[idx];
         e->s = NULL;
@@ -228,7 +260,7 @@ static bool table_remove(tcore_app *a, tcore_session *s)
         a->tab_free = idx;
         found = true;
     }
-    pthread_rwlock_unlock(&a->tab_lock);
+    tab_wrunlock(a);
     return found;
 }
 
@@ -239,12 +271,12 @@ static tcore_session *table_lookup(tcore_app *a, CK_SESSION_HANDLE h)
     if (!handle_index(h, &idx, &gen)) {
         return NULL;
     }
-    pthread_rwlock_rdlock(&a->tab_lock);
+    pthread_rwlock_t *l = tab_rdlock(a);
     if (idx < a->tab_cap && a->tab[idx].s != NULL && a->tab[idx].gen == gen) {
         s = a->tab[idx].s;
         atomic_fetch_add(&s->refs, 1);
     }
-    pthread_rwlock_unlock(&a->tab_lock);
+    pthread_rwlock_unlock(l);
     return s;
 }
 
@@ -256,10 +288,10 @@ static bool table_snapshot(tcore_app *a, bool all_slots, CK_SLOT_ID slot, tcore_
 {
     *out = NULL;
     *n = 0;
-    pthread_rwlock_rdlock(&a->tab_lock);
+    pthread_rwlock_t *l = tab_rdlock(a);
     tcore_session **list = a->tab_cap != 0 ? calloc(a->tab_cap, sizeof(*list)) : NULL;
     if (list == NULL && a->tab_cap != 0) {
-        pthread_rwlock_unlock(&a->tab_lock);
+        pthread_rwlock_unlock(l);
         return false;
     }
     for (uint32_t i = 0; i < a->tab_cap; i++) {
@@ -269,7 +301,7 @@ static bool table_snapshot(tcore_app *a, bool all_slots, CK_SLOT_ID slot, tcore_
             list[(*n)++] = c;
         }
     }
-    pthread_rwlock_unlock(&a->tab_lock);
+    pthread_rwlock_unlock(l);
     *out = list;
     return true;
 }
@@ -459,14 +491,14 @@ void tcore_app_free(tcore_app *a)
     /* Without memory for the list, close them one at a time. */
     while (!table_snapshot(a, true, 0, &list, &n)) {
         tcore_session *s = NULL;
-        pthread_rwlock_rdlock(&a->tab_lock);
+        pthread_rwlock_t *l = tab_rdlock(a);
         for (uint32_t i = 0; i < a->tab_cap && s == NULL; i++) {
             s = a->tab[i].s;
             if (s != NULL) {
                 atomic_fetch_add(&s->refs, 1);
             }
         }
-        pthread_rwlock_unlock(&a->tab_lock);
+        pthread_rwlock_unlock(l);
         if (s == NULL) {
             break;
         }
@@ -495,7 +527,9 @@ void tcore_app_free(tcore_app *a)
     pthread_mutex_unlock(&a->state);
     free(a->tab);
     free(a->objs);
-    pthread_rwlock_destroy(&a->tab_lock);
+    for (unsigned i = 0; i < TCORE_TAB_STRIPES; i++) {
+        pthread_rwlock_destroy(&a->tab_lock[i].l);
+    }
     pthread_rwlock_destroy(&a->obj_lock);
     pthread_mutex_destroy(&a->state);
     free(a);
