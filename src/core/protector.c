@@ -115,20 +115,24 @@ CK_RV tcore_protector_pin_blob_check(const uint8_t *blob, size_t len)
     return pp_parse(blob, len, &b) ? CKR_OK : CKR_DEVICE_ERROR;
 }
 
-static void pp_aad(uint8_t *aad, size_t *aadlen, const char *token_id, uint32_t who)
+/* The head both AADs share: a label naming the format, the token id (at most
+ * 16 bytes) and the user type; returns its length. */
+static size_t aad_head(uint8_t *aad, const char *label, const char *token_id, uint32_t who)
 {
-    static const char label[] = "tessera pin protector v1";
-    size_t n = 0, idlen = strlen(token_id);
+    size_t n = strlen(label), idlen = strlen(token_id);
     if (idlen > 16) {
         idlen = 16;
     }
-    memcpy(aad, label, sizeof(label) - 1);
-    n += sizeof(label) - 1;
+    memcpy(aad, label, n);
     memcpy(aad + n, token_id, idlen);
     n += idlen;
     tc_store_u32(aad + n, who);
-    n += 4;
-    *aadlen = n;
+    return n + 4;
+}
+
+static void pp_aad(uint8_t *aad, size_t *aadlen, const char *token_id, uint32_t who)
+{
+    *aadlen = aad_head(aad, "tessera pin protector v1", token_id, who);
 }
 
 #define PP_AAD_MAX 64
@@ -184,17 +188,8 @@ static void lc_drop(const char *token_id)
 static bool lc_aad(uint8_t *aad, size_t *aadlen, const char *token_id, const uint8_t *blob,
                    size_t blob_len, uint64_t expiry)
 {
-    static const char label[] = "tessera login cache v1";
-    size_t n = 0, idlen = strlen(token_id), hlen = 32;
-    if (idlen > 16) {
-        idlen = 16;
-    }
-    memcpy(aad, label, sizeof(label) - 1);
-    n += sizeof(label) - 1;
-    memcpy(aad + n, token_id, idlen);
-    n += idlen;
-    tc_store_u32(aad + n, (uint32_t)CKU_USER);
-    n += 4;
+    size_t n = aad_head(aad, "tessera login cache v1", token_id, (uint32_t)CKU_USER);
+    size_t hlen = 32;
     if (tcrypto_digest_oneshot(TCRYPTO_MD_SHA256, blob, blob_len, aad + n, &hlen) != TCRYPTO_OK ||
         hlen != 32) {
         return false;

@@ -253,6 +253,18 @@ static void wake_all(dserver *s)
     (void)w; /* a full counter still wakes every thread */
 }
 
+/* Unlink c from the server's connection list (s->mu held). */
+static void conn_list_remove_locked(dserver *s, dconn *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    s->nconns--;
+}
+
 /* Close a connection its caller owns (c->closing set). Its memory waits in
  * the graveyard until no thread can hold it from an earlier epoll_wait. */
 static void conn_close(dserver *s, dconn *c)
@@ -289,13 +301,7 @@ static void conn_close(dserver *s, dconn *c)
     tc_buf_free(&c->wmore);
 
     pthread_mutex_lock(&s->mu);
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    s->nconns--;
+    conn_list_remove_locked(s, c);
     c->prev = NULL;
     c->grave_epoch = atomic_fetch_add(&s->epoch, 1) + 1;
     c->next = s->graveyard;
@@ -724,13 +730,7 @@ static dconn *conn_new(dserver *s, int fd, dtransport tp)
 /* Take c off the list again before it was ever armed (s->mu held). */
 static void conn_unlist_locked(dserver *s, dconn *c)
 {
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    s->nconns--;
+    conn_list_remove_locked(s, c);
     if (c->tls != NULL)
         tcrypto_tls_free(c->tls);
     close(c->fd);
