@@ -71,3 +71,18 @@ void tc_log(tc_log_level level, const char *component, const char *fmt, ...)
     fflush(f);
     pthread_mutex_unlock(&log_lock);
 }
+
+void tc_log_configure(const tc_conf *conf)
+{
+    const char *lvl = tc_conf_get(conf, "log_level", NULL);
+    tc_log_level level;
+    if (lvl != NULL) {
+        if (tc_log_level_parse(lvl, &level))
+            tc_log_set_level(level);
+        else
+            TC_WARN("log", "unknown log_level in configuration; keeping the default");
+    }
+    const char *file = tc_conf_get(conf, "log_file", NULL);
+    if (file != NULL && !tc_log_set_file(file))
+        TC_WARN("log", "cannot open log_file; logging to stderr");
+}

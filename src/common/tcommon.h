@@ -106,6 +106,10 @@ tc_log_level tc_log_get_level(void);
 /* Returns false if the file could not be opened (logging stays on stderr). */
 bool tc_log_set_file(const char *path);
 bool tc_log_level_parse(const char *s, tc_log_level *out);
+/* log_level and log_file from a configuration (every front end's start-up:
+ * the core's, and the remote channel's, which opens no core). */
+typedef struct tc_conf tc_conf;
+void tc_log_configure(const tc_conf *conf);
 void tc_log(tc_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -117,7 +121,6 @@ void tc_log(tc_log_level level, const char *component, const char *fmt, ...)
 /* ---- configuration ------------------------------------------------------
  * A file of `key = value` lines; `#` starts a comment. Unknown keys are kept
  * (a later layer may read them) but reported at debug level. */
-typedef struct tc_conf tc_conf;
 
 /* Parse the file at path. NULL path means: the file named by $TESSERA_CONF,
  * else the installed system-wide file (<sysconfdir>/tessera/tessera.conf)

@@ -12,23 +12,6 @@
 
 /* ---- start-up ------------------------------------------------------------- */
 
-static void apply_logging(const tc_conf *conf)
-{
-    const char *lvl = tc_conf_get(conf, "log_level", NULL);
-    tc_log_level level;
-    if (lvl != NULL) {
-        if (tc_log_level_parse(lvl, &level)) {
-            tc_log_set_level(level);
-        } else {
-            TC_WARN(TCORE_LOG, "unknown log_level in configuration; keeping the default");
-        }
-    }
-    const char *file = tc_conf_get(conf, "log_file", NULL);
-    if (file != NULL && !tc_log_set_file(file)) {
-        TC_WARN(TCORE_LOG, "cannot open log_file; logging to stderr");
-    }
-}
-
 /* A positive integer setting; absent keys keep *v. */
 static bool conf_u32(const tc_conf *conf, const char *key, uint32_t *v)
 {
@@ -86,7 +69,7 @@ CK_RV tcore_open(const tc_conf *conf, tcore **out)
         }
         conf = own;
     }
-    apply_logging(conf);
+    tc_log_configure(conf);
 
     tcrypto_pin_kdf_params kdf = tcrypto_pin_kdf_default;
     if (!conf_u32(conf, "pin_kdf_t_cost", &kdf.t_cost) ||

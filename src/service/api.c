@@ -198,6 +198,26 @@ CK_RV tsvc_find_final(tsvc *v, CK_SESSION_HANDLE h)
 
 /* ---- cryptographic operations ------------------------------------------------------------------ */
 
+/* The most data one remote call carries: a request must fit a frame. */
+#define REMOTE_MAX_DATA (TPROTO_MAX_OUT - 8192)
+
+/* A remote call whose data cannot fit a frame is answered here: the
+ * operation ends, as any failure other than a length query ends it in
+ * process (so the session is left as the core would leave it), and the
+ * caller learns the input is too long for one call: CKR_DATA_LEN_RANGE
+ * (split it into *Update calls). In process there is no such limit. */
+static bool too_long(tsvc *v, CK_SESSION_HANDLE h, tcore_op_kind kind, CK_ULONG len,
+                     CK_RV *rv)
+{
+    if (!tsvc_is_remote(v) || len <= REMOTE_MAX_DATA)
+        return false;
+    (void)tsvc_crypt_cancel(v, h, 1u << kind, false);
+    tcore_err e = {CKR_DATA_LEN_RANGE, TCORE_ARG_DATA, -1, 0};
+    tsvc_set_last_error(&e);
+    *rv = CKR_DATA_LEN_RANGE;
+    return true;
+}
+
 CK_RV tsvc_crypt_init(tsvc *v, CK_SESSION_HANDLE h, tcore_op_kind kind, const CK_MECHANISM *m,
                       CK_OBJECT_HANDLE key)
 {
@@ -208,6 +228,9 @@ CK_RV tsvc_crypt_init(tsvc *v, CK_SESSION_HANDLE h, tcore_op_kind kind, const CK
 CK_RV tsvc_crypt(tsvc *v, CK_SESSION_HANDLE h, tcore_op_kind kind, const uint8_t *in,
                  CK_ULONG inlen, uint8_t *o, CK_ULONG *olen)
 {
+    CK_RV rv;
+    if (too_long(v, h, kind, inlen, &rv))
+        return rv;
     tproto_arg a[] = {ul(h), ul(kind), bytes(in, inlen), out(o, olen)};
     return tsvc_call(v, TPROTO_OP_CRYPT, a);
 }
@@ -215,6 +238,9 @@ CK_RV tsvc_crypt(tsvc *v, CK_SESSION_HANDLE h, tcore_op_kind kind, const uint8_t
 CK_RV tsvc_crypt_update(tsvc *v, CK_SESSION_HANDLE h, tcore_op_kind kind, const uint8_t *in,
                         CK_ULONG inlen, uint8_t *o, CK_ULONG *olen)
 {
+    CK_RV rv;
+    if (too_long(v, h, kind, inlen, &rv))
+        return rv;
     tproto_arg a[] = {ul(h), ul(kind), bytes(in, inlen), out(o, olen)};
     return tsvc_call(v, TPROTO_OP_CRYPT_UPDATE, a);
 }
@@ -229,6 +255,9 @@ CK_RV tsvc_crypt_final(tsvc *v, CK_SESSION_HANDLE h, tcore_op_kind kind, uint8_t
 CK_RV tsvc_verify(tsvc *v, CK_SESSION_HANDLE h, const uint8_t *in, CK_ULONG inlen,
                   const uint8_t *sig, CK_ULONG siglen)
 {
+    CK_RV rv;
+    if (too_long(v, h, TCORE_OP_VERIFY, inlen + siglen, &rv))
+        return rv;
     tproto_arg a[] = {ul(h), bytes(in, inlen), bytes(sig, siglen)};
     return tsvc_call(v, TPROTO_OP_VERIFY, a);
 }

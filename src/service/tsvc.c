@@ -50,6 +50,8 @@ CK_RV tsvc_open_url(const tc_conf *conf, const char *url, const char *principal,
         url = url_of(conf);
     CK_RV rv;
     if (url != NULL) {
+        /* no core here to read the logging settings: the channel does */
+        tc_log_configure(conf);
         rv = tsvc_remote_open(conf, url, &v->remote);
     } else {
         rv = tcore_open(conf, &v->core);
