@@ -333,6 +333,10 @@ CK_RV tsvc_random(tsvc *v, CK_SESSION_HANDLE h, uint8_t *o, CK_ULONG len)
         CK_RV rv = tsvc_call(v, TPROTO_OP_RANDOM, a);
         if (rv != CKR_OK)
             return rv;
+        /* a part that came back empty would loop for ever (only a
+         * misbehaving daemon answers so) */
+        if (n == 0 && done < len)
+            return CKR_DEVICE_ERROR;
         done += n;
     } while (done < len);
     return CKR_OK;
